@@ -1,0 +1,153 @@
+"""Load images from a folder with one sub-folder per class (the layout of the Kaggle MRI data sets)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from layerlens.datasets._imageset import ImageSet
+from layerlens.datasets._resize import check_image_size
+from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
+
+__all__ = ["from_directory"]
+
+COLOR_MODES = ("grayscale", "rgb")
+_SHOWN_SKIPPED = 10
+
+
+def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
+    """Read one file as a float32 (H, W, C) image in [0, 1]; raises on anything unreadable."""
+    from skimage import io
+    from skimage.color import gray2rgb, rgb2gray, rgba2rgb
+    from skimage.transform import resize
+    from skimage.util import img_as_float32
+
+    with warnings.catch_warnings():
+        # imageio probes its plugins in turn; on a non-image file its legacy DICOM plugin
+        # warns about its own deprecation, which says nothing useful to our users.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        image = io.imread(path)
+    if image.ndim == 4 or (image.ndim == 3 and image.shape[-1] not in (1, 2, 3, 4)):
+        image = image[0]  # first frame of an animated GIF or multi-page TIFF
+    image = img_as_float32(image)
+    if image.ndim == 3 and image.shape[-1] == 4:
+        image = rgba2rgb(image)
+    elif image.ndim == 3 and image.shape[-1] in (1, 2):
+        image = image[..., 0]  # grayscale, possibly with an alpha channel
+    if image.ndim not in (2, 3):
+        raise ValueError(f"unexpected image shape {image.shape}")
+    if color_mode == "grayscale":
+        image = (rgb2gray(image) if image.ndim == 3 else image)[..., np.newaxis]
+    elif image.ndim == 2:
+        image = gray2rgb(image)
+    shrinking = size[0] < image.shape[0] or size[1] < image.shape[1]
+    image = resize(image, size, order=1, anti_aliasing=shrinking, preserve_range=True)
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def _class_folders(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise InvalidInputError(f"path: expected an existing folder of class sub-folders; received {str(root)!r}.")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(folders) < 2:
+        found = [p.name for p in folders]
+        raise InvalidInputError(
+            f"path: expected at least 2 class sub-folders (one per class, e.g. Training/glioma/*.jpg) in "
+            f"{str(root)!r}; found {len(found)}: {found}."
+        )
+    return folders
+
+
+def _warn_skipped(skipped: list[str]) -> None:
+    shown = ", ".join(skipped[:_SHOWN_SKIPPED])
+    more = f" and {len(skipped) - _SHOWN_SKIPPED} more" if len(skipped) > _SHOWN_SKIPPED else ""
+    warnings.warn(
+        f"Skipped {len(skipped)} file(s) that could not be read as images: {shown}{more}. "
+        "The full list is in ImageSet.skipped.",
+        SkippedFilesWarning,
+        stacklevel=3,
+    )
+
+
+def from_directory(
+    path: str | Path,
+    *,
+    image_size: int | Sequence[int] = (128, 128),
+    color_mode: str = "rgb",
+    name: str | None = None,
+) -> ImageSet:
+    """Read a folder with one sub-folder of images per class.
+
+    Class names are the sub-folder names in sorted order, so
+    ``Training/{glioma,meningioma,notumor,pituitary}/*.jpg`` gives labels 0-3.
+    Files in nested folders count for their class folder. Files that cannot be
+    read as images (corrupt files, text files, ...) are skipped and reported
+    with a :class:`~layerlens.exceptions.SkippedFilesWarning`, and listed in
+    ``ImageSet.skipped``. To get a train/test split call
+    :meth:`ImageSet.split`; for data sets that ship separate
+    ``Training/`` and ``Testing/`` folders, read each.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder holding the class sub-folders.
+    image_size : int or (int, int), default=(128, 128)
+        Every image is resized to this ``(H, W)`` (bilinear, anti-aliased
+        when shrinking); an int means square.
+    color_mode : {"rgb", "grayscale"}, default="rgb"
+        Channels of the result: 3 (grayscale images are repeated) or 1 (colour
+        images are converted by luminance).
+    name : str, optional
+        Name of the data set; defaults to the folder's name.
+
+    Returns
+    -------
+    ImageSet
+        float32 images ``(N, H, W, C)`` in [0, 1], labels, class names,
+        ``files`` (paths relative to ``path``) and ``skipped``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` is not a folder, holds fewer than two class sub-folders,
+        a class sub-folder holds no readable image, or ``image_size`` /
+        ``color_mode`` are invalid.
+    """
+    size = check_image_size(image_size)
+    if color_mode not in COLOR_MODES:
+        raise InvalidInputError(f"color_mode: expected one of {COLOR_MODES}; received {color_mode!r}.")
+    root = Path(path)
+    folders = _class_folders(root)
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    files: list[str] = []
+    skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
+    for label, folder in enumerate(folders):
+        before = len(images)
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            relative = file.relative_to(root).as_posix()
+            try:
+                images.append(_read_image(file, size, color_mode))
+            except Exception:  # noqa: BLE001 - any failure to decode means "not a readable image"
+                skipped.append(relative)
+                continue
+            labels.append(label)
+            files.append(relative)
+        if len(images) == before:
+            raise InvalidInputError(
+                f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
+                "every class needs at least one."
+            )
+    if skipped:
+        _warn_skipped(skipped)
+    return ImageSet(
+        np.stack(images),
+        np.asarray(labels, dtype=np.int64),
+        tuple(p.name for p in folders),
+        name=name if name is not None else root.resolve().name,
+        files=tuple(files),
+        skipped=tuple(skipped),
+    )
