@@ -12,6 +12,7 @@ PUBLIC_MODULES = [
     "layerlens.datasets.bundled",
     "layerlens.datasets.folder",
     "layerlens.datasets.phantoms",
+    "layerlens.datasets.phantoms.preview",
     "layerlens.demo",
     "layerlens.exceptions",
     "layerlens.zoo",

@@ -1,0 +1,15 @@
+"""Synthetic brain MRI phantoms in four tumour classes, with exact lesion masks.
+
+Each phantom is a grayscale, T1-contrast-like axial slice of a head: scalp,
+skull, cortex, white matter, ventricles and a few bright normal structures,
+seen through a bias field, a random contrast curve and Rician noise. Three
+classes carry a lesion whose pixel mask is returned with the image.
+
+Run ``python -m layerlens.datasets.phantoms --preview grid.png`` to draw a
+labelled grid of examples.
+"""
+
+from layerlens.datasets.phantoms._render import CLASS_NAMES, make_phantoms, render_phantoms
+from layerlens.datasets.phantoms.preview import main, save_preview
+
+__all__ = ["CLASS_NAMES", "main", "make_phantoms", "render_phantoms", "save_preview"]
