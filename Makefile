@@ -11,15 +11,15 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --quiet --upgrade pip
 
 # Stamp files: reinstall only when pyproject.toml changes.
 $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[mnist]"
+	$(PY) -m pip install --quiet --quiet -e ".[mnist]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --quiet -e ".[test]"
 	touch $@
 
 # The browser tests drive Debian's chromium through playwright; `playwright install` would download and fail here.
