@@ -11,4 +11,5 @@ from layerlens import zoo
 if __name__ == "__main__":
     trained = zoo.train_example("mnist", seed=0, verbose=2)
     path = zoo.save_example(trained, sys.argv[1] if len(sys.argv) > 1 else "models")
-    print(f"mnist: test accuracy {trained.test_accuracy:.3f}, trained in {trained.train_seconds:.0f} s, saved to {path}")
+    seconds = trained.train_seconds
+    print(f"mnist: test accuracy {trained.test_accuracy:.3f}, trained in {seconds:.0f} s, saved to {path}")

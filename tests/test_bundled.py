@@ -74,7 +74,9 @@ def test_faces_labels_mark_faces():
 
 
 @pytest.mark.parametrize(
-    "image_size", [0, (32,), (32, 32, 3), "32", 2.5], ids=["zero", "one-value", "three-values", "string", "float"]
+    "image_size",
+    [0, (32,), (32, 32, 3), "32", 2.5],
+    ids=["zero", "one-value", "three-values", "string", "float"],
 )
 def test_bad_image_size_is_rejected(image_size):
     with pytest.raises(InvalidInputError, match="image_size: expected an int or a pair"):

@@ -32,14 +32,21 @@ def kaggle_tree(tmp_path):
 
 
 def test_reads_every_image_and_reports_the_rest(kaggle_tree):
-    with pytest.warns(SkippedFilesWarning, match=r"Skipped 3 file\(s\).*README.md.*glioma/broken.jpg.*notes.txt"):
+    with pytest.warns(
+        SkippedFilesWarning, match=r"Skipped 3 file\(s\).*README.md.*glioma/broken.jpg.*notes.txt"
+    ):
         data = from_directory(kaggle_tree, image_size=(16, 24), color_mode="rgb")
     assert data.class_names == ("glioma", "meningioma", "no_tumor")
     assert data.name == "Training"
     assert data.images.shape == (5, 16, 24, 3) and data.images.dtype == np.float32
     assert data.labels.tolist() == [0, 0, 1, 1, 2]
-    assert data.files == ("glioma/g1.png", "glioma/nested/g2.jpg", "meningioma/m1.png", "meningioma/m2.png",
-                          "no_tumor/n1.png")
+    assert data.files == (
+        "glioma/g1.png",
+        "glioma/nested/g2.jpg",
+        "meningioma/m1.png",
+        "meningioma/m2.png",
+        "no_tumor/n1.png",
+    )
     assert data.skipped == ("README.md", "glioma/broken.jpg", "no_tumor/notes.txt")
     assert 0.0 <= data.images.min() and data.images.max() <= 1.0
 
@@ -50,7 +57,9 @@ def test_pixel_values_survive_conversion(kaggle_tree):
         rgb = from_directory(kaggle_tree, image_size=(30, 40), color_mode="rgb")
         gray = from_directory(kaggle_tree, image_size=(30, 40), color_mode="grayscale")
     ramp = np.linspace(0, 1, 40)
-    np.testing.assert_allclose(gray.images[0, 10, :, 0], ramp, atol=0.01)  # the ramp, unchanged at its own size
+    np.testing.assert_allclose(
+        gray.images[0, 10, :, 0], ramp, atol=0.01
+    )  # the ramp, unchanged at its own size
     np.testing.assert_allclose(rgb.images[0, 10, :, 1], ramp, atol=0.01)  # grayscale repeated into RGB
     np.testing.assert_allclose(rgb.images[2, 5, 5], [1.0, 0.0, 0.0], atol=0.01)  # opaque RGBA red stays red
     assert gray.images.shape[-1] == 1
@@ -112,7 +121,10 @@ def test_class_without_readable_images(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"color_mode": "cmyk"}, "color_mode: expected one of"), ({"image_size": (0, 4)}, "image_size: expected")],
+    [
+        ({"color_mode": "cmyk"}, "color_mode: expected one of"),
+        ({"image_size": (0, 4)}, "image_size: expected"),
+    ],
     ids=["color-mode", "image-size"],
 )
 def test_bad_options(kaggle_tree, kwargs, match):
@@ -121,7 +133,7 @@ def test_bad_options(kaggle_tree, kwargs, match):
 
 
 def test_hostile_class_names_are_kept_verbatim(tmp_path):
-    hostile = "<img src=x onerror=alert(1)> & \"co\""
+    hostile = '<img src=x onerror=alert(1)> & "co"'
     write_png(tmp_path / hostile / "x.png", np.zeros((8, 8), np.uint8))
     write_png(tmp_path / "benign" / "y.png", np.zeros((8, 8), np.uint8))
     data = from_directory(tmp_path, image_size=8)

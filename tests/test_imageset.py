@@ -28,7 +28,11 @@ def make_set(n=12, classes=("a", "b", "c"), size=4):
     ids=["rank", "channels", "dtype", "range", "label-count", "label-dtype", "label-range", "masks", "files"],
 )
 def test_invalid_contents_raise(kwargs, match):
-    args = {"images": np.zeros((3, 4, 4, 1), np.float32), "labels": np.array([0, 1, 0]), "class_names": ("a", "b")}
+    args = {
+        "images": np.zeros((3, 4, 4, 1), np.float32),
+        "labels": np.array([0, 1, 0]),
+        "class_names": ("a", "b"),
+    }
     args.update(kwargs)
     with pytest.raises(InvalidInputError, match=match):
         ImageSet(**args)

@@ -17,7 +17,14 @@ def test_heads(output, n_classes, units, activation):
     assert model.output_shape == (None, units)
     assert model.get_layer("output").activation.__name__ == activation
     assert [layer.name for layer in model.layers] == [
-        "conv1", "pool1", "conv2", "pool2", "flatten", "dense", "dropout", "output"
+        "conv1",
+        "pool1",
+        "conv2",
+        "pool2",
+        "flatten",
+        "dense",
+        "dropout",
+        "output",
     ]
 
 
@@ -25,7 +32,7 @@ def test_same_seed_same_weights():
     a = zoo.small_cnn((8, 8, 1), 3, filters=(4,), dense_units=4, seed=5)
     b = zoo.small_cnn((8, 8, 1), 3, filters=(4,), dense_units=4, seed=5)
     c = zoo.small_cnn((8, 8, 1), 3, filters=(4,), dense_units=4, seed=6)
-    for wa, wb, wc in zip(a.get_weights(), b.get_weights(), c.get_weights()):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
 
@@ -62,11 +69,21 @@ def test_training_is_reproducible_for_a_seed():
 
 def test_predicted_labels_for_each_head():
     images = np.zeros((3, 8, 8, 1), np.float32)
-    sigmoid = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                                keras.layers.Dense(1, activation="sigmoid", bias_initializer="ones")])
+    sigmoid = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid", bias_initializer="ones"),
+        ]
+    )
     assert zoo.predicted_labels(sigmoid, images).tolist() == [1, 1, 1]
-    logits = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                               keras.layers.Dense(3, bias_initializer=keras.initializers.Constant([0.0, -1.0, 2.0]))])
+    logits = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, bias_initializer=keras.initializers.Constant([0.0, -1.0, 2.0])),
+        ]
+    )
     assert zoo.predicted_labels(logits, images).tolist() == [2, 2, 2]
 
 
@@ -76,8 +93,9 @@ def test_save_round_trip(faces_model, tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["faces.keras"]  # no partial file left behind
     loaded = keras.models.load_model(path)
     images = faces_model.data.test.images
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), faces_model.model.predict(images, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), faces_model.model.predict(images, verbose=0), atol=1e-6
+    )
 
 
 def test_unknown_recipe():

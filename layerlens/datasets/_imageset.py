@@ -74,13 +74,9 @@ class ImageSet:
                 f"(one per class name); received range {labels.min()}..{labels.max()}."
             )
         if self.masks is not None and self.masks.shape != images.shape[:3]:
-            raise InvalidInputError(
-                f"masks: expected shape {images.shape[:3]}; received {self.masks.shape}."
-            )
+            raise InvalidInputError(f"masks: expected shape {images.shape[:3]}; received {self.masks.shape}.")
         if self.files is not None and len(self.files) != len(images):
-            raise InvalidInputError(
-                f"files: expected {len(images)} names; received {len(self.files)}."
-            )
+            raise InvalidInputError(f"files: expected {len(images)} names; received {len(self.files)}.")
 
     def __len__(self) -> int:
         return len(self.images)
