@@ -1,0 +1,351 @@
+"""Tests of layerlens.cluster: scale + PCA reduction, k-means clusters, their names and order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import threadpoolctl
+from sklearn.exceptions import ConvergenceWarning
+
+from layerlens import cluster as cluster_module
+from layerlens.cluster import AUTO_K_RANGE, LayerClusters, cluster_layer, reduce_features
+from layerlens.exceptions import InvalidInputError
+
+CLASSES = ("alpha", "beta", "gamma")
+
+
+def _blobs(centers, sizes, *, dim=5, spread=0.1, seed=0):
+    """Points around ``centers`` (first coordinates; the rest 0), ``sizes[i]`` of them each, in order."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for center, size in zip(centers, sizes):
+        mean = np.zeros(dim)
+        mean[: len(center)] = center
+        parts.append(mean + spread * rng.normal(size=(size, dim)))
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def three_blobs():
+    """30 points each at x = 0, 10, 20; in data order they belong to classes 2, 0, 1."""
+    x = _blobs([(0.0,), (10.0,), (20.0,)], [30, 30, 30])
+    reference = np.repeat([2, 0, 1], 30)
+    return x, reference
+
+
+# -- reduce_features ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "max_components", "expected"),
+    [((40, 10), 50, (40, 10)), ((40, 10), 3, (40, 3)), ((5, 20), 50, (5, 5)), ((60, 80), 50, (60, 50))],
+    ids=["D<50", "max_components caps", "N<D", "default cap"],
+)
+def test_reduce_features_shape_and_dtype(shape, max_components, expected):
+    x = np.random.default_rng(0).normal(size=shape)
+    z = reduce_features(x, max_components=max_components)
+    assert z.shape == expected
+    assert z.dtype == np.float32
+    assert np.isfinite(z).all()
+
+
+def test_reduce_features_oracle_collinear_columns():
+    # Two collinear columns standardise to the same column s; PC1 = sqrt(2) * s, PC2 = 0.
+    x = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0], [3.0, 7.0]])
+    s = (x[:, 0] - 1.5) / np.sqrt(1.25)
+    z = reduce_features(x)
+    np.testing.assert_allclose(np.abs(z[:, 0]), np.abs(np.sqrt(2) * s), rtol=1e-6)
+    np.testing.assert_allclose(z[:, 1], 0.0, atol=1e-6)
+
+
+def test_reduce_features_constant_columns_change_nothing():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 4))
+    with_constants = np.column_stack([x[:, :2], np.full(30, 7.0), x[:, 2:], np.zeros(30)])
+    z = reduce_features(with_constants)
+    assert np.isfinite(z).all()
+    np.testing.assert_allclose(z[:, :4], reduce_features(x), atol=1e-5)
+    np.testing.assert_allclose(z[:, 4:], 0.0, atol=1e-5)
+
+
+def test_reduce_features_all_constant_gives_zeros():
+    z = reduce_features(np.full((6, 3), 2.5))
+    np.testing.assert_array_equal(z, np.zeros((6, 3), np.float32))
+
+
+def test_reduce_features_is_scale_invariant_and_ordered_by_variance():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 6)) @ rng.normal(size=(6, 6))
+    z = reduce_features(x)
+    np.testing.assert_allclose(reduce_features(x * [1, 1000, 1, 1e-3, 1, 1]), z, atol=1e-4)
+    variances = z.var(axis=0)
+    assert np.all(np.diff(variances) <= 1e-6)
+
+
+def test_reduce_features_is_deterministic_and_leaves_input_alone():
+    x = np.random.default_rng(3).normal(size=(100, 20)).astype(np.float32)
+    copy = x.copy()
+    np.testing.assert_array_equal(reduce_features(x, seed=4), reduce_features(x, seed=4))
+    np.testing.assert_array_equal(x, copy)
+
+
+@pytest.mark.parametrize(
+    ("features", "kwargs", "match"),
+    [
+        (np.zeros(5), {}, r"features: expected a 2-D array .* received shape \(5,\)"),
+        (np.zeros((1, 4)), {}, r"features: .*N >= 2.*received shape \(1, 4\)"),
+        (np.zeros((4, 0)), {}, r"features: .*D >= 1.*received shape \(4, 0\)"),
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), {}, r"features: expected finite values; received 1 NaN"),
+        (np.array([["a", "b"], ["c", "d"]]), {}, r"features: expected real numbers; received dtype <U1"),
+        (np.ones((4, 2)), {"max_components": 0}, r"max_components: expected an int >= 1; received 0"),
+        (np.ones((4, 2)), {"max_components": 2.5}, r"max_components: .*received 2\.5"),
+        (np.ones((4, 2)), {"seed": -1}, r"seed: expected an int in 0\.\.\d+; received -1"),
+    ],
+    ids=["1-D", "one row", "no columns", "NaN", "strings", "zero components", "float components",
+         "negative seed"],
+)
+def test_reduce_features_rejects_bad_input(features, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        reduce_features(features, **kwargs)
+
+
+# -- cluster_layer: oracles -----------------------------------------------------------------------
+
+
+def test_auto_finds_three_blobs_named_and_ordered_by_class(three_blobs):
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES)
+    assert isinstance(c, LayerClusters)
+    assert c.k == 3
+    assert sorted(c.k_scores) == list(AUTO_K_RANGE)
+    assert max(c.k_scores, key=c.k_scores.get) == 3
+    assert c.silhouette == c.k_scores[3]
+    assert c.names == ("c1 · 100% alpha", "c2 · 100% beta", "c3 · 100% gamma")
+    np.testing.assert_array_equal(c.dominant, [0, 1, 2])
+    np.testing.assert_array_equal(c.purity, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(c.sizes, [30, 30, 30])
+    # Data order is class 2, 0, 1: cluster numbers follow the class, not the data order.
+    np.testing.assert_array_equal(c.labels, np.repeat([2, 0, 1], 30))
+
+
+def test_result_types_and_centres(three_blobs):
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES)
+    assert c.labels.dtype == np.int64 and c.dominant.dtype == np.int64 and c.sizes.dtype == np.int64
+    assert c.purity.dtype == np.float64
+    assert c.centers.dtype == np.float32 and c.centers.shape == (3, x.shape[1])
+    assert isinstance(c.silhouette, float)
+    member_means = np.stack([x[c.labels == j].mean(axis=0) for j in range(3)])
+    np.testing.assert_allclose(c.centers, member_means, atol=1e-5)
+    assert "k=3" in repr(c)
+
+
+def test_purity_and_name_of_impure_cluster(three_blobs):
+    x, reference = three_blobs
+    reference = reference.copy()
+    reference[30:33] = 1  # 3 of the 30 class-0 images now count as class 1: purity 27/30
+    c = cluster_layer(x, reference, CLASSES)
+    assert c.names == ("c1 · 90% alpha", "c2 · 100% beta", "c3 · 100% gamma")
+    np.testing.assert_allclose(c.purity, [0.9, 1.0, 1.0])
+
+
+def test_dominant_tie_goes_to_smaller_class_index():
+    x = _blobs([(0.0,), (10.0,)], [4, 4])
+    reference = np.array([2, 1, 2, 1, 0, 0, 0, 0])
+    c = cluster_layer(x, reference, CLASSES, n_clusters=2)
+    assert c.names == ("c1 · 100% alpha", "c2 · 50% beta")
+    np.testing.assert_array_equal(c.dominant, [0, 1])
+
+
+def test_same_dominant_class_orders_by_size():
+    x = _blobs([(0.0,), (10.0,)], [10, 20])  # the smaller cluster comes first in the data
+    c = cluster_layer(x, np.zeros(30, np.int64), CLASSES, n_clusters=2)
+    np.testing.assert_array_equal(c.sizes, [20, 10])
+    np.testing.assert_array_equal(c.labels, np.repeat([1, 0], [10, 20]))
+    assert c.names == ("c1 · 100% alpha", "c2 · 100% alpha")
+
+
+@pytest.mark.parametrize(
+    ("centers", "expected_labels"),
+    [([(0.0,), (10.0,)], [0] * 10 + [1] * 10), ([(10.0,), (0.0,)], [0] * 10 + [1] * 10)],
+    ids=["left blob first", "right blob first"],
+)
+def test_same_class_and_size_orders_by_position_in_input(centers, expected_labels):
+    # Whichever blob the first images belong to becomes c1, wherever it lies in space.
+    x = _blobs(centers, [10, 10])
+    c = cluster_layer(x, np.ones(20, np.int64), CLASSES, n_clusters=2)
+    np.testing.assert_array_equal(c.labels, expected_labels)
+
+
+def test_silhouette_oracle_on_four_points():
+    # Points 0, 1 | 10, 11: s = 1 - 1/10.5 for the outer points, 1 - 1/9.5 for the inner ones.
+    x = np.array([[0.0], [1.0], [10.0], [11.0]])
+    c = cluster_layer(x, np.array([0, 0, 1, 1]), CLASSES, n_clusters=2)
+    expected = ((1 - 1 / 10.5) + (1 - 1 / 9.5)) / 2
+    assert c.silhouette == pytest.approx(expected, rel=1e-6)
+    assert c.k_scores == {2: c.silhouette}
+
+
+@pytest.mark.parametrize("k", [4, np.int64(4)], ids=["int", "numpy int"])
+def test_fixed_k(three_blobs, k):
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES, n_clusters=k)
+    assert c.k == 4
+    assert list(c.k_scores) == [4]
+    assert c.silhouette == c.k_scores[4]
+    assert c.sizes.sum() == 90
+
+
+def test_auto_caps_k_at_n_minus_one():
+    x = np.array([[0.0], [1.0], [5.0], [9.0], [10.0]])
+    c = cluster_layer(x, np.zeros(5, np.int64), CLASSES)
+    assert sorted(c.k_scores) == [2, 3, 4]
+
+
+def test_silhouette_ties_keep_the_smaller_k(three_blobs, monkeypatch):
+    monkeypatch.setattr(cluster_module, "_silhouette", lambda distances, labels: 0.25)
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES)
+    assert c.k == 2
+    assert set(c.k_scores.values()) == {0.25}
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected_k", "expected_silhouette"),
+    [({2: np.nan, 3: 0.4, 4: 0.6}, 4, 0.6), ({}, 2, np.nan)],
+    ids=["undefined k=2 is skipped", "all undefined keeps k=2"],
+)
+def test_undefined_silhouettes_rank_last(three_blobs, monkeypatch, scores, expected_k, expected_silhouette):
+    # Scores keyed by the number of clusters found; k not listed scores 0.1 (NaN when none is listed).
+    default = 0.1 if scores else np.nan
+    monkeypatch.setattr(
+        cluster_module, "_silhouette", lambda distances, labels: scores.get(len(np.unique(labels)), default)
+    )
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES)
+    assert c.k == expected_k
+    np.testing.assert_equal(c.silhouette, expected_silhouette)
+    assert np.isnan(c.k_scores[2])
+
+
+def test_silhouette_subsample_is_seeded_sorted_and_capped():
+    a = cluster_module._silhouette_sample(1000, 50, seed=3)
+    assert len(a) == 50 and len(np.unique(a)) == 50 and np.all(np.diff(a) > 0)
+    np.testing.assert_array_equal(a, cluster_module._silhouette_sample(1000, 50, seed=3))
+    assert not np.array_equal(a, cluster_module._silhouette_sample(1000, 50, seed=4))
+    np.testing.assert_array_equal(cluster_module._silhouette_sample(40, 50, seed=3), np.arange(40))
+
+
+def test_subsampled_silhouette_still_finds_the_blobs(three_blobs):
+    x, reference = three_blobs
+    c = cluster_layer(x, reference, CLASSES, max_silhouette_samples=20, seed=1)
+    assert c.k == 3
+    assert all(-1.0 <= s <= 1.0 for s in c.k_scores.values())
+
+
+def test_deterministic_for_a_seed():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 8)).astype(np.float32)  # no structure: the hardest case for repeatability
+    reference = rng.integers(0, 3, 300)
+    a = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100)
+    b = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.centers, b.centers)
+    assert a.names == b.names
+    assert a.k_scores == b.k_scores
+
+
+def test_kmeans_runs_on_one_openmp_thread(three_blobs, monkeypatch):
+    # scikit-learn's k-means result depends on the OpenMP thread count; one thread keeps runs
+    # identical across machines.
+    seen = []
+    original_fit = cluster_module.KMeans.fit
+
+    def spy(self, *args, **kwargs):
+        seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp")
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(cluster_module.KMeans, "fit", spy)
+    x, reference = three_blobs
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        cluster_layer(x, reference, CLASSES, n_clusters=3)
+    assert seen and set(seen) == {1}
+
+
+def test_float64_and_float32_input_agree(three_blobs):
+    x, reference = three_blobs
+    a = cluster_layer(x, reference, CLASSES)
+    b = cluster_layer(x.astype(np.float64), reference, CLASSES)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.k_scores == b.k_scores
+
+
+def test_input_is_not_mutated(three_blobs):
+    x, reference = three_blobs
+    x_copy, ref_copy = x.copy(), reference.copy()
+    cluster_layer(x, reference, CLASSES)
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(reference, ref_copy)
+
+
+def test_empty_clusters_are_dropped():
+    x = np.array([[0.0], [0.0], [0.0], [5.0], [5.0], [5.0]])  # two distinct points, k = 4
+    with pytest.warns(ConvergenceWarning):
+        c = cluster_layer(x, np.array([0, 0, 0, 1, 1, 1]), CLASSES, n_clusters=4)
+    assert c.k == 2
+    assert c.names == ("c1 · 100% alpha", "c2 · 100% beta")
+    np.testing.assert_array_equal(c.labels, [0, 0, 0, 1, 1, 1])
+    assert c.centers.shape == (2, 1)
+
+
+# -- cluster_layer: errors ------------------------------------------------------------------------
+
+_X = np.array([[0.0], [1.0], [5.0], [6.0]])
+_REF = np.array([0, 0, 1, 1])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"reduced": np.zeros(4)}, r"reduced: expected a 2-D array .* received shape \(4,\)"),
+        ({"reduced": np.zeros((2, 1)), "reference": np.zeros(2, int)}, r"reduced: .*N >= 3.*\(2, 1\)"),
+        ({"reduced": np.array([[0.0], [np.inf], [1.0], [2.0]])}, r"reduced: expected finite values"),
+        ({"reduced": _X.astype(complex)}, r"reduced: expected real numbers; received dtype complex"),
+        ({"reference": np.array([0, 1, 1])}, r"reference: expected integers of shape \(4,\).*\(3,\)"),
+        ({"reference": _REF.astype(float)}, r"reference: expected integers .* received float64"),
+        ({"reference": np.array([0, 1, 3, 1])}, r"reference: expected class indices in 0\.\.2 .*0\.\.3"),
+        ({"reference": np.array([0, -1, 1, 1])}, r"reference: expected class indices .*-1\.\.1"),
+        ({"class_names": "abc"}, r"class_names: expected a non-empty sequence of str; received 'abc'"),
+        ({"class_names": []}, r"class_names: expected a non-empty sequence of str; received \[\]"),
+        ({"class_names": ["a", 2, "c"]}, r"class_names: .*received \['a', 2, 'c'\]"),
+        ({"n_clusters": "AUTO"}, r"n_clusters: expected \"auto\" or an int; received 'AUTO'"),
+        ({"n_clusters": 1.5}, r"n_clusters: expected \"auto\" or an int; received 1\.5"),
+        ({"n_clusters": True}, r"n_clusters: expected \"auto\" or an int; received True"),
+        ({"n_clusters": 1}, r"n_clusters: expected an int in 2\.\.3 \(the number of images, 4, minus 1\)"),
+        ({"n_clusters": 4}, r"n_clusters: expected an int in 2\.\.3 .*received 4"),
+        ({"seed": 1.0}, r"seed: expected an int in 0\.\.\d+; received 1\.0"),
+        ({"seed": 2**32}, r"seed: expected an int .*received 4294967296"),
+        ({"max_silhouette_samples": 2}, r"max_silhouette_samples: expected an int >= 3; received 2"),
+    ],
+    ids=["1-D reduced", "too few images", "inf", "complex", "reference length", "float reference",
+         "reference too large", "negative reference", "str class_names", "no class names",
+         "non-str class name", "AUTO", "float k", "bool k", "k=1", "k=N", "float seed", "huge seed",
+         "tiny subsample"],
+)
+def test_cluster_layer_rejects_bad_input(overrides, match):
+    args = {"reduced": _X, "reference": _REF, "class_names": CLASSES, **overrides}
+    reduced, reference, class_names = args.pop("reduced"), args.pop("reference"), args.pop("class_names")
+    with pytest.raises(InvalidInputError, match=match):
+        cluster_layer(reduced, reference, class_names, **args)
+
+
+def test_module_imports_neither_umap_nor_tensorflow():
+    code = (
+        "import sys, layerlens.cluster; "
+        "print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
