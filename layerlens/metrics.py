@@ -1,0 +1,768 @@
+"""How well a classifier does, and how well each layer separates the classes.
+
+Two questions, two results:
+
+- :func:`classification_metrics` scores the predictions: accuracy and balanced
+  accuracy with bootstrap intervals, per-class precision, recall, F1, ROC AUC
+  and average precision, the confusion matrix and, for medical data sets, the
+  clinicians' sensitivity and specificity of "lesion present" against a
+  negative class.
+- :func:`separability` measures, on one layer's features, how far apart the
+  true classes already are: silhouette, leave-one-out k-NN accuracy and the
+  between/within-class variance ratio. Computed layer after layer it shows
+  *where* inside the network the classes come apart.
+
+Both results are frozen dataclasses with ``to_dict`` / ``from_dict`` for
+storing a run as JSON. The module needs only numpy, pandas and scikit-learn, so
+stored runs are read without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    recall_score,
+    roc_auc_score,
+    silhouette_score,
+)
+from sklearn.neighbors import NearestNeighbors
+
+from layerlens.exceptions import InvalidInputError
+
+__all__ = ["ClassificationMetrics", "Separability", "classification_metrics", "separability"]
+
+_PER_CLASS_FLOAT = ("precision", "recall", "f1")
+_PER_CLASS_SCORES = ("roc_auc", "average_precision")
+_PER_CLASS_COLUMNS = (*_PER_CLASS_FLOAT, "support", *_PER_CLASS_SCORES)
+# Rows sum to 1 up to float32 rounding of a softmax; 1e-3 also forgives outputs stored with few digits.
+_ROW_SUM_TOLERANCE = 1e-3
+# Elements of the (resamples x images) index matrix drawn at once: bounds bootstrap memory (~16 MB).
+_BOOTSTRAP_CHUNK = 2_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class ClassificationMetrics:
+    """Scores of a classifier's predictions on a set of images.
+
+    Attributes
+    ----------
+    class_names : tuple of str
+        Name of each class, in label order.
+    n_images : int
+        Number of images scored.
+    accuracy, balanced_accuracy : float
+        Share of correct predictions; mean per-class recall over the classes
+        present in ``y_true``.
+    accuracy_ci, balanced_accuracy_ci : tuple of (float, float)
+        95 % bootstrap percentile intervals (2.5th and 97.5th percentiles).
+    per_class : DataFrame
+        Index ``class`` (the class names); columns ``precision``, ``recall``,
+        ``f1`` (float64), ``support`` (int64, true images of the class),
+        ``roc_auc`` and ``average_precision`` (float64, one-vs-rest from the
+        class's probability column; NaN when the class is absent from ``y_true``
+        or is the class of every image).
+    confusion : ndarray of shape (K, K), int64
+        ``confusion[i, j]`` counts images of true class ``i`` predicted as ``j``.
+    roc_auc_macro, average_precision_macro : float or None
+        Unweighted mean over the classes whose score is defined; ``None`` if
+        no class has one.
+    negative_class : str or None
+        The class meaning "no lesion", if one was given.
+    sensitivity : float or None
+        Share of images with a lesion (true class not ``negative_class``)
+        predicted as some lesion class, right type or not. ``None`` without a
+        negative class or without such images.
+    specificity : float or None
+        Share of ``negative_class`` images predicted as ``negative_class``.
+        ``None`` without a negative class or without such images.
+    sensitivity_ci, specificity_ci : tuple of (float, float) or None
+        95 % bootstrap percentile intervals, ``None`` when the rate is.
+    """
+
+    class_names: tuple[str, ...]
+    n_images: int
+    accuracy: float
+    accuracy_ci: tuple[float, float]
+    balanced_accuracy: float
+    balanced_accuracy_ci: tuple[float, float]
+    per_class: pd.DataFrame
+    confusion: np.ndarray
+    roc_auc_macro: float | None
+    average_precision_macro: float | None
+    negative_class: str | None = None
+    sensitivity: float | None = None
+    specificity: float | None = None
+    sensitivity_ci: tuple[float, float] | None = None
+    specificity_ci: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the metrics as plain JSON-ready data (NaN becomes ``None``).
+
+        Returns
+        -------
+        dict
+            Strings, ints, floats, lists and ``None`` only; ``per_class`` maps
+            each column name to a list in class order. :meth:`from_dict`
+            rebuilds the same metrics.
+        """
+        table = self.per_class
+        per_class: dict[str, list[Any]] = {
+            col: [_encode_float(v) for v in table[col].to_numpy()]
+            for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
+        }
+        per_class["support"] = [int(v) for v in table["support"].to_numpy()]
+        return {
+            "class_names": list(self.class_names),
+            "n_images": int(self.n_images),
+            "accuracy": float(self.accuracy),
+            "accuracy_ci": _encode_pair(self.accuracy_ci),
+            "balanced_accuracy": float(self.balanced_accuracy),
+            "balanced_accuracy_ci": _encode_pair(self.balanced_accuracy_ci),
+            "per_class": {col: per_class[col] for col in _PER_CLASS_COLUMNS},
+            "confusion": self.confusion.tolist(),
+            "roc_auc_macro": _encode_float(self.roc_auc_macro),
+            "average_precision_macro": _encode_float(self.average_precision_macro),
+            "negative_class": self.negative_class,
+            "sensitivity": _encode_float(self.sensitivity),
+            "specificity": _encode_float(self.specificity),
+            "sensitivity_ci": _encode_pair(self.sensitivity_ci),
+            "specificity_ci": _encode_pair(self.specificity_ci),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClassificationMetrics:
+        """Rebuild metrics stored by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : mapping
+            The output of :meth:`to_dict`, possibly after a JSON round trip.
+
+        Returns
+        -------
+        ClassificationMetrics
+            Equal field by field to the metrics that were stored, with the same
+            dtypes (``support`` and ``confusion`` int64, scores float64 with NaN).
+
+        Raises
+        ------
+        InvalidInputError
+            If keys are missing.
+        """
+        _require_keys("data", data, (*_CLASSIFICATION_KEYS, "per_class"))
+        names = tuple(str(n) for n in data["class_names"])
+        stored = data["per_class"]
+        _require_keys("data['per_class']", stored, _PER_CLASS_COLUMNS)
+        columns: dict[str, np.ndarray] = {
+            col: np.array([math.nan if v is None else float(v) for v in stored[col]], dtype=np.float64)
+            for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
+        }
+        columns["support"] = np.array(stored["support"], dtype=np.int64)
+        per_class = pd.DataFrame(
+            {col: columns[col] for col in _PER_CLASS_COLUMNS}, index=pd.Index(names, name="class")
+        )
+        k = len(names)
+        return cls(
+            class_names=names,
+            n_images=int(data["n_images"]),
+            accuracy=float(data["accuracy"]),
+            accuracy_ci=_decode_pair(data["accuracy_ci"]),
+            balanced_accuracy=float(data["balanced_accuracy"]),
+            balanced_accuracy_ci=_decode_pair(data["balanced_accuracy_ci"]),
+            per_class=per_class,
+            confusion=np.array(data["confusion"], dtype=np.int64).reshape(k, k),
+            roc_auc_macro=_decode_optional(data["roc_auc_macro"]),
+            average_precision_macro=_decode_optional(data["average_precision_macro"]),
+            negative_class=data["negative_class"],
+            sensitivity=_decode_optional(data["sensitivity"]),
+            specificity=_decode_optional(data["specificity"]),
+            sensitivity_ci=_decode_pair(data["sensitivity_ci"]),
+            specificity_ci=_decode_pair(data["specificity_ci"]),
+        )
+
+
+_CLASSIFICATION_KEYS = (
+    "class_names", "n_images", "accuracy", "accuracy_ci", "balanced_accuracy", "balanced_accuracy_ci",
+    "confusion", "roc_auc_macro", "average_precision_macro", "negative_class", "sensitivity",
+    "specificity", "sensitivity_ci", "specificity_ci",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Separability:
+    """How far apart the true classes are in one layer's feature space.
+
+    Attributes
+    ----------
+    silhouette : float
+        Mean silhouette coefficient (Euclidean) of the true labels, in [-1, 1];
+        near 1 for tight, distant classes, near 0 for mixed ones. NaN when the
+        sample holds a single class or only one image per class.
+    knn_accuracy : float
+        Leave-one-out k-NN accuracy of the true labels, in [0, 1].
+    variance_ratio : float
+        ``trace(S_B) / trace(S_W)``: between-class over within-class sum of
+        squares (see :func:`separability`); ``inf`` when every image sits on
+        its class mean, NaN when all images coincide.
+    """
+
+    silhouette: float
+    knn_accuracy: float
+    variance_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the scores as JSON-ready data (NaN becomes ``None``, ±inf ``"inf"``/``"-inf"``).
+
+        Returns
+        -------
+        dict
+            Keys ``silhouette``, ``knn_accuracy``, ``variance_ratio``.
+        """
+        return {
+            "silhouette": _encode_float(self.silhouette),
+            "knn_accuracy": _encode_float(self.knn_accuracy),
+            "variance_ratio": _encode_float(self.variance_ratio),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Separability:
+        """Rebuild scores stored by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : mapping
+            The output of :meth:`to_dict`, possibly after a JSON round trip.
+
+        Returns
+        -------
+        Separability
+            The stored scores (``None`` read back as NaN).
+
+        Raises
+        ------
+        InvalidInputError
+            If keys are missing.
+        """
+        _require_keys("data", data, ("silhouette", "knn_accuracy", "variance_ratio"))
+        return cls(
+            silhouette=_decode_float(data["silhouette"]),
+            knn_accuracy=_decode_float(data["knn_accuracy"]),
+            variance_ratio=_decode_float(data["variance_ratio"]),
+        )
+
+
+def classification_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    negative_class: str | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ClassificationMetrics:
+    """Score predictions against true labels, with bootstrap confidence intervals.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (N,), int
+        True class of each image, in ``range(K)``.
+    y_pred : array-like of shape (N,), int
+        Predicted class of each image, in ``range(K)``.
+    probabilities : array-like of shape (N, K), float
+        Predicted class probabilities; values in [0, 1], rows summing to 1
+        (within 1e-3). A single-unit sigmoid output must first be written as
+        the two columns ``(1 - p, p)``.
+    class_names : sequence of str
+        Distinct names of the ``K >= 2`` classes, in label order.
+    negative_class : str, optional
+        The class meaning "no lesion" (e.g. ``"no_tumor"``). When given,
+        sensitivity and specificity of "any lesion" against it are computed.
+    n_bootstrap : int, default=1000
+        Number of bootstrap resamples of the images for the intervals.
+    seed : int, default=0
+        Seed of the bootstrap resampling.
+
+    Returns
+    -------
+    ClassificationMetrics
+        Point estimates, 95 % intervals, per-class table and confusion matrix.
+
+    Raises
+    ------
+    InvalidInputError
+        If the arrays disagree in length, labels are not integers in
+        ``range(K)``, ``probabilities`` has the wrong shape or rows that are
+        not probabilities, ``class_names`` has fewer than two or repeated
+        names, ``negative_class`` is not one of them or ``n_bootstrap < 1``.
+
+    Notes
+    -----
+    Precision, recall and F1 use ``zero_division=0``. ROC AUC and average
+    precision are one-vs-rest per class; the macro means skip the classes where
+    they are undefined instead of failing. The intervals are percentile
+    bootstrap intervals [1]_: the images are resampled with replacement
+    ``n_bootstrap`` times and each metric is recomputed on every resample.
+    Sensitivity and specificity follow the clinical reading of a screening test
+    [2]_: any lesion class counts as positive.
+
+    References
+    ----------
+    .. [1] B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*,
+       Chapman & Hall, 1993, ch. 13.
+    .. [2] D. G. Altman and J. M. Bland, "Diagnostic tests 1: sensitivity and
+       specificity", BMJ 308:1552, 1994.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y_true = np.array([0, 0, 1, 1, 2, 2])
+    >>> y_pred = np.array([0, 1, 1, 1, 2, 0])
+    >>> probs = np.eye(3)[y_pred] * 0.7 + 0.1
+    >>> m = classification_metrics(y_true, y_pred, probs, ["glioma", "none", "pituitary"],
+    ...                            negative_class="none", n_bootstrap=200)
+    >>> round(m.accuracy, 3), m.confusion[0].tolist(), m.specificity
+    (0.667, [1, 1, 0], 1.0)
+    """
+    names = _check_class_names(class_names)
+    k = len(names)
+    t = _check_labels("y_true", y_true, k)
+    p = _check_labels("y_pred", y_pred, k)
+    if len(p) != len(t):
+        raise InvalidInputError(
+            f"y_true and y_pred: expected the same length; received y_true of length {len(t)} "
+            f"and y_pred of length {len(p)}."
+        )
+    probs = _check_probabilities(probabilities, len(t), k)
+    negative = None
+    if negative_class is not None:
+        if negative_class not in names:
+            raise InvalidInputError(
+                f"negative_class: expected one of the class names {list(names)}; received {negative_class!r}."
+            )
+        negative = names.index(negative_class)
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
+        raise InvalidInputError(f"n_bootstrap: expected an integer >= 1; received {n_bootstrap!r}.")
+    return _compute_classification(t, p, probs, names, negative, int(n_bootstrap), seed)
+
+
+def separability(
+    features: np.ndarray,
+    y_true: np.ndarray,
+    *,
+    n_neighbors: int = 5,
+    max_samples: int = 2000,
+    seed: int = 0,
+) -> Separability:
+    """Measure how well the true classes separate in one layer's feature space.
+
+    Parameters
+    ----------
+    features : array-like of shape (N, D), float
+        One layer's (reduced) features, one row per image; finite values.
+    y_true : array-like of shape (N,), int
+        True class of each image; at least two distinct classes.
+    n_neighbors : int, default=5
+        ``k`` of the k-NN vote, in ``1 .. N - 1``.
+    max_samples : int, default=2000
+        When ``N`` exceeds it, silhouette and the k-NN queries use a seeded
+        random subsample of this many images (neighbours are still searched
+        among all ``N`` images). Must be at least 2.
+    seed : int, default=0
+        Seed of that subsample.
+
+    Returns
+    -------
+    Separability
+        Silhouette, leave-one-out k-NN accuracy and variance ratio.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``features`` is not a finite 2-D array, the lengths differ, labels
+        are not integers, fewer than two classes are present, or
+        ``n_neighbors`` / ``max_samples`` are out of range.
+
+    Notes
+    -----
+    *Silhouette* [1]_ is scikit-learn's ``silhouette_score`` of the true labels.
+
+    *k-NN accuracy* is exact leave-one-out: each query image's ``k`` nearest
+    other images (Euclidean) vote; the image itself is removed from its own
+    neighbour list by index, so duplicated points of another class still count.
+    A tie between classes goes to the class of the nearest of the tied
+    neighbours.
+
+    *Variance ratio* is, with :math:`\\mu` the mean of all images, :math:`\\mu_c`
+    and :math:`n_c` the mean and size of class :math:`c`,
+
+    .. math:: \\frac{\\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2}
+              {\\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2},
+
+    the Calinski–Harabasz index [2]_ without its degrees-of-freedom factor
+    :math:`(N - C) / (C - 1)`; it is computed on all ``N`` images.
+
+    References
+    ----------
+    .. [1] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation
+       and validation of cluster analysis", J. Comput. Appl. Math. 20, 1987.
+    .. [2] T. Calinski and J. Harabasz, "A dendrite method for cluster
+       analysis", Communications in Statistics 3(1), 1974.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
+    >>> s = separability(x, np.array([0, 0, 1, 1]), n_neighbors=1)
+    >>> s.variance_ratio, s.knn_accuracy
+    (25.0, 1.0)
+    """
+    x = np.asarray(features)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or x.shape[0] < 2:
+        raise InvalidInputError(
+            f"features: expected a numeric array of shape (N, D) with N >= 2; "
+            f"received {x.dtype} of shape {x.shape}."
+        )
+    x = x.astype(np.float64, copy=False)
+    if not np.isfinite(x).all():
+        n_bad = int((~np.isfinite(x)).sum())
+        raise InvalidInputError(f"features: expected finite values; received {n_bad} NaN or infinite values.")
+    y = _as_int_labels("y_true", y_true)
+    if len(y) != len(x):
+        raise InvalidInputError(
+            f"features and y_true: expected the same number of images; received features with "
+            f"{len(x)} rows and y_true of length {len(y)}."
+        )
+    present = np.unique(y)
+    if len(present) < 2:
+        raise InvalidInputError(
+            f"y_true: expected at least 2 distinct classes; received only class {present.tolist()}."
+        )
+    _check_int_range("n_neighbors", n_neighbors, 1, len(x) - 1)
+    _check_int_range("max_samples", max_samples, 2, None)
+    return _compute_separability(x, y, int(n_neighbors), int(max_samples), seed)
+
+
+# ---------------------------------------------------------------------------------------------- kernels
+
+
+def _compute_classification(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    probs: np.ndarray,
+    names: tuple[str, ...],
+    negative: int | None,
+    n_bootstrap: int,
+    seed: int,
+) -> ClassificationMetrics:
+    k = len(names)
+    labels = np.arange(k)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    roc, ap = _one_vs_rest_scores(y_true, probs)
+    per_class = pd.DataFrame(
+        {
+            "precision": precision.astype(np.float64),
+            "recall": recall.astype(np.float64),
+            "f1": f1.astype(np.float64),
+            "support": support.astype(np.int64),
+            "roc_auc": roc,
+            "average_precision": ap,
+        },
+        index=pd.Index(names, name="class"),
+    )
+    with warnings.catch_warnings():
+        # Absent classes are expected here (their recall is undefined and skipped); sklearn's confusion
+        # matrix inside balanced_accuracy_score is built without `labels` and warns about them.
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        warnings.filterwarnings("ignore", message="A single label was found")
+        balanced = float(balanced_accuracy_score(y_true, y_pred))
+
+    rates = _bootstrap_rates(y_true, y_pred, k, negative, _bootstrap_indices(len(y_true), n_bootstrap, seed))
+    sensitivity = specificity = None
+    if negative is not None:
+        lesion_true, lesion_pred = y_true != negative, y_pred != negative
+        if lesion_true.any():
+            sensitivity = float(recall_score(lesion_true, lesion_pred, pos_label=True))
+        if not lesion_true.all():
+            specificity = float(recall_score(lesion_true, lesion_pred, pos_label=False))
+    return ClassificationMetrics(
+        class_names=names,
+        n_images=len(y_true),
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        accuracy_ci=_percentile_interval(rates["accuracy"]),
+        balanced_accuracy=balanced,
+        balanced_accuracy_ci=_percentile_interval(rates["balanced_accuracy"]),
+        per_class=per_class,
+        confusion=confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64),
+        roc_auc_macro=_defined_mean(roc),
+        average_precision_macro=_defined_mean(ap),
+        negative_class=None if negative is None else names[negative],
+        sensitivity=sensitivity,
+        specificity=specificity,
+        sensitivity_ci=None if sensitivity is None else _percentile_interval(rates["sensitivity"]),
+        specificity_ci=None if specificity is None else _percentile_interval(rates["specificity"]),
+    )
+
+
+def _one_vs_rest_scores(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class ROC AUC and average precision of ``probs[:, k]`` for ``y_true == k``; NaN if undefined."""
+    k = probs.shape[1]
+    roc = np.full(k, np.nan)
+    ap = np.full(k, np.nan)
+    for c in range(k):
+        positive = y_true == c
+        # Both scores need positives and negatives; sklearn would raise or warn, we record "undefined".
+        if positive.any() and not positive.all():
+            roc[c] = roc_auc_score(positive, probs[:, c])
+            ap[c] = average_precision_score(positive, probs[:, c])
+    return roc, ap
+
+
+def _bootstrap_indices(n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield resampled image indices, shape (B, n) in row chunks drawn lazily to bound memory.
+
+    The chunks are consecutive draws from one generator, so they equal a single (B, n) draw.
+    """
+    rng = np.random.default_rng(seed)
+    rows = max(1, _BOOTSTRAP_CHUNK // n)
+    for start in range(0, n_bootstrap, rows):
+        yield rng.integers(0, n, size=(min(rows, n_bootstrap - start), n))
+
+
+def _bootstrap_rates(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    n_classes: int,
+    negative: int | None,
+    index_chunks: Iterable[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Accuracy, balanced accuracy, sensitivity and specificity of each resample (row of indices).
+
+    Every image gets a code ``4 * true + 2 * correct + predicted_negative``; one ``bincount`` of
+    ``code + 4 * K * row`` then gives, for every resample, the per-class counts all four rates need.
+    Undefined rates (no image of the class in a resample) are NaN.
+    """
+    pred_negative = np.zeros(len(y_true), bool) if negative is None else y_pred == negative
+    code = 4 * y_true.astype(np.int64) + 2 * (y_true == y_pred) + pred_negative
+    stride = 4 * n_classes
+    parts: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("accuracy", "balanced_accuracy", "sensitivity", "specificity")
+    }
+    for idx in index_chunks:
+        b = idx.shape[0]
+        keys = code[idx] + (stride * np.arange(b, dtype=np.int64))[:, None]
+        counts = np.bincount(keys.ravel(), minlength=b * stride).reshape(b, n_classes, 2, 2)
+        total = counts.sum(axis=(2, 3))  # (b, K) true images per class
+        hits = counts[:, :, 1, :].sum(axis=2)  # correctly predicted
+        to_negative = counts[:, :, :, 1].sum(axis=2)  # predicted as the negative class
+        present = total > 0
+        recall = np.divide(hits, total, out=np.zeros(hits.shape), where=present)
+        parts["accuracy"].append(hits.sum(axis=1) / idx.shape[1])
+        parts["balanced_accuracy"].append(recall.sum(axis=1) / present.sum(axis=1))
+        if negative is not None:
+            lesion = np.arange(n_classes) != negative
+            n_lesion = total[:, lesion].sum(axis=1)
+            found = n_lesion - to_negative[:, lesion].sum(axis=1)
+            parts["sensitivity"].append(_ratio_or_nan(found, n_lesion))
+            parts["specificity"].append(_ratio_or_nan(to_negative[:, negative], total[:, negative]))
+    return {name: np.concatenate(v) if v else np.full(0, np.nan) for name, v in parts.items()}
+
+
+def _ratio_or_nan(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    values = values[np.isfinite(values)]  # resamples where the rate is undefined do not count
+    if values.size == 0:
+        return math.nan, math.nan
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _defined_mean(values: np.ndarray) -> float | None:
+    defined = values[np.isfinite(values)]
+    return float(defined.mean()) if defined.size else None
+
+
+def _compute_separability(
+    x: np.ndarray, y: np.ndarray, n_neighbors: int, max_samples: int, seed: int
+) -> Separability:
+    n = len(x)
+    if n > max_samples:
+        sample = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
+    else:
+        sample = np.arange(n)
+    _, codes = np.unique(y, return_inverse=True)
+    predicted = _loo_knn_predict(x, codes, sample, n_neighbors)
+    return Separability(
+        silhouette=_silhouette(x[sample], codes[sample]),
+        knn_accuracy=float(np.mean(predicted == codes[sample])),
+        variance_ratio=_variance_ratio(x, codes),
+    )
+
+
+def _silhouette(x: np.ndarray, codes: np.ndarray) -> float:
+    n_labels = len(np.unique(codes))
+    # sklearn requires 2 <= n_labels <= n_samples - 1; outside that the silhouette is undefined.
+    if not 2 <= n_labels <= len(x) - 1:
+        return math.nan
+    return float(silhouette_score(x, codes))
+
+
+def _loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Leave-one-out k-NN vote for the images ``queries``, among all rows of ``x``.
+
+    ``codes`` are labels in ``0..C-1``. Each query asks for ``k + 1`` neighbours and drops its own index;
+    with more than ``k + 1`` copies of a point the query may be missing from its list, and then the
+    farthest neighbour is dropped instead. Ties between classes go to the class of the nearest tied
+    neighbour.
+    """
+    k = n_neighbors
+    _, neighbours = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x[queries])
+    is_self = neighbours == queries[:, None]
+    # Rows without self drop their last column: mark it, so exactly one column goes from every row.
+    is_self[~is_self.any(axis=1), k] = True
+    neighbours = neighbours[~is_self].reshape(len(queries), k)
+    labels = codes[neighbours]  # (Q, k), nearest first
+    n_classes = int(codes.max()) + 1
+    rows = np.arange(len(queries))
+    votes = np.zeros((len(queries), n_classes), np.int64)
+    first_seen = np.full((len(queries), n_classes), k, np.int64)
+    for j in range(k - 1, -1, -1):  # backwards, so the nearest position of each class is kept
+        votes[rows, labels[:, j]] += 1
+        first_seen[rows, labels[:, j]] = j
+    # Majority first; among equal votes the smaller first position wins (its term stays below k + 1).
+    return np.argmax(votes * (k + 1) + (k - first_seen), axis=1)
+
+
+def _variance_ratio(x: np.ndarray, codes: np.ndarray) -> float:
+    """``sum_c n_c |mu_c - mu|^2 / sum_i |x_i - mu_{y_i}|^2`` (see :func:`separability`)."""
+    counts = np.bincount(codes)
+    means = np.zeros((len(counts), x.shape[1]))
+    np.add.at(means, codes, x)
+    means /= counts[:, None]
+    between = float(counts @ ((means - x.mean(axis=0)) ** 2).sum(axis=1))
+    within = float(((x - means[codes]) ** 2).sum())
+    if within == 0.0:
+        return math.inf if between > 0.0 else math.nan
+    return between / within
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def _check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+        raise InvalidInputError(f"class_names: expected a sequence of strings; received {class_names!r}.")
+    names = tuple(class_names)
+    if len(names) < 2:
+        raise InvalidInputError(f"class_names: expected at least 2 classes; received {list(names)}.")
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise InvalidInputError(f"class_names: expected distinct names; received repeated {repeated}.")
+    return names
+
+
+def _as_int_labels(name: str, values: Any) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidInputError(
+            f"{name}: expected a 1-D array of integer labels; received {arr.dtype} of shape {arr.shape}."
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_labels(name: str, values: Any, n_classes: int) -> np.ndarray:
+    arr = _as_int_labels(name, values)
+    if arr.size == 0:
+        raise InvalidInputError(f"{name}: expected at least one image; received an empty array.")
+    if arr.min() < 0 or arr.max() >= n_classes:
+        raise InvalidInputError(
+            f"{name}: expected labels in 0..{n_classes - 1} (one per class name); "
+            f"received range {arr.min()}..{arr.max()}."
+        )
+    return arr
+
+
+def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
+    probs = np.asarray(values)
+    if probs.shape != (n, k) or not np.issubdtype(probs.dtype, np.number):
+        raise InvalidInputError(
+            f"probabilities: expected a numeric array of shape ({n}, {k}) (images x classes); "
+            f"received {probs.dtype} of shape {probs.shape}."
+        )
+    probs = probs.astype(np.float64, copy=False)
+    finite = np.isfinite(probs)
+    if not finite.all():
+        raise InvalidInputError(
+            f"probabilities: expected finite values; received {int((~finite).sum())} NaN or infinite values."
+        )
+    if probs.min() < -_ROW_SUM_TOLERANCE or probs.max() > 1 + _ROW_SUM_TOLERANCE:
+        raise InvalidInputError(
+            f"probabilities: expected values in [0, 1]; "
+            f"received range [{probs.min():.3g}, {probs.max():.3g}]."
+        )
+    error = np.abs(probs.sum(axis=1) - 1.0)
+    worst = int(np.argmax(error))
+    if error[worst] > _ROW_SUM_TOLERANCE:
+        raise InvalidInputError(
+            f"probabilities: expected rows summing to 1 (within {_ROW_SUM_TOLERANCE:g}); "
+            f"received row {worst} summing to {probs[worst].sum():.6g}."
+        )
+    return probs
+
+
+def _check_int_range(name: str, value: Any, low: int, high: int | None) -> None:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        expected = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+        raise InvalidInputError(f"{name}: expected {expected}; received {value!r}.")
+
+
+def _require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> None:
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise InvalidInputError(f"{name}: expected the keys written by to_dict; missing {missing}.")
+
+
+# ---------------------------------------------------------------------------------------------- JSON codec
+
+
+def _encode_float(value: float | None) -> float | str | None:
+    """NaN -> None and ±inf -> "inf"/"-inf", so the output is strict JSON (no NaN/Infinity tokens)."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(value)
+
+
+def _decode_float(value: float | str | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _decode_optional(value: float | str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _encode_pair(pair: tuple[float, float] | None) -> list[float | str | None] | None:
+    return None if pair is None else [_encode_float(pair[0]), _encode_float(pair[1])]
+
+
+def _decode_pair(pair: Sequence[float | str | None] | None) -> tuple[float, float] | None:
+    return None if pair is None else (_decode_float(pair[0]), _decode_float(pair[1]))

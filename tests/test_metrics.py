@@ -1,0 +1,459 @@
+import json
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    calinski_harabasz_score,
+    recall_score,
+)
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+
+from layerlens import metrics
+from layerlens.exceptions import InvalidInputError
+from layerlens.metrics import ClassificationMetrics, Separability, classification_metrics, separability
+
+TUMOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
+
+
+def smoothed(labels, k, high=0.8):
+    """Probabilities putting ``high`` on ``labels`` and the rest evenly elsewhere."""
+    low = (1 - high) / (k - 1)
+    return np.where(np.eye(k, dtype=bool)[labels], high, low)
+
+
+def simulated(n, k=3, hit_rate=0.8, seed=0):
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, k, n)
+    wrong = (y_true + rng.integers(1, k, n)) % k
+    y_pred = np.where(rng.random(n) < hit_rate, y_true, wrong)
+    return y_true, y_pred, smoothed(y_pred, k)
+
+
+def assert_same_metrics(a: ClassificationMetrics, b: ClassificationMetrics):
+    for field in ClassificationMetrics.__dataclass_fields__:
+        x, y = getattr(a, field), getattr(b, field)
+        if field == "per_class":
+            pd.testing.assert_frame_equal(x, y, check_exact=True)
+        elif field == "confusion":
+            assert x.dtype == y.dtype == np.int64
+            np.testing.assert_array_equal(x, y)
+        else:
+            assert x == y, field
+            assert type(x) is type(y), field
+
+
+# ------------------------------------------------------------------------------------- classification
+
+
+def test_three_class_oracle():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 1])
+    m = classification_metrics(y_true, y_pred, smoothed(y_pred, 3), ["a", "b", "c"], n_bootstrap=50)
+    # Rows = true class, columns = predicted.
+    np.testing.assert_array_equal(m.confusion, [[3, 1, 0], [0, 2, 1], [0, 1, 2]])
+    assert m.confusion.dtype == np.int64
+    # precision = column diagonal share: 3/3, 2/4, 2/3; recall = row share: 3/4, 2/3, 2/3.
+    table = m.per_class
+    np.testing.assert_allclose(table["precision"], [1.0, 1 / 2, 2 / 3])
+    np.testing.assert_allclose(table["recall"], [3 / 4, 2 / 3, 2 / 3])
+    # F1 = 2PR / (P + R): 2*(3/4)/(7/4) = 6/7, 2*(1/3)/(7/6) = 4/7, 2/3.
+    np.testing.assert_allclose(table["f1"], [6 / 7, 4 / 7, 2 / 3])
+    assert table["support"].tolist() == [4, 3, 3]
+    assert table["support"].dtype == np.int64
+    assert list(table.index) == ["a", "b", "c"]
+    assert list(table.columns) == ["precision", "recall", "f1", "support", "roc_auc", "average_precision"]
+    assert m.n_images == 10
+    assert m.accuracy == pytest.approx(7 / 10)
+    assert m.balanced_accuracy == pytest.approx((3 / 4 + 2 / 3 + 2 / 3) / 3)
+    assert m.negative_class is m.sensitivity is m.specificity is m.sensitivity_ci is m.specificity_ci is None
+
+
+def test_tumour_sensitivity_and_specificity_oracle():
+    # glioma, glioma, meningioma x2, pituitary x2, no_tumor x4
+    y_true = np.array([0, 0, 1, 1, 3, 3, 2, 2, 2, 2])
+    # A glioma called meningioma still counts as "lesion found"; only meningioma -> no_tumor is a miss.
+    y_pred = np.array([1, 0, 2, 1, 3, 0, 2, 2, 0, 2])
+    m = classification_metrics(y_true, y_pred, smoothed(y_pred, 4), TUMOUR, negative_class="no_tumor")
+    assert m.negative_class == "no_tumor"
+    assert m.sensitivity == pytest.approx(5 / 6)
+    assert m.specificity == pytest.approx(3 / 4)
+    assert m.accuracy == pytest.approx(6 / 10)
+    for rate, ci in [(m.sensitivity, m.sensitivity_ci), (m.specificity, m.specificity_ci)]:
+        assert 0.0 <= ci[0] <= rate <= ci[1] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("y_true", "sensitivity", "specificity"),
+    [([2, 2, 2, 2], None, 0.5), ([0, 1, 3, 0], 0.5, None)],
+    ids=["no-lesion-images", "no-negative-images"],
+)
+def test_undefined_rate_is_none(y_true, sensitivity, specificity):
+    y_pred = np.array([2, 0, 2, 1])
+    probs = smoothed(y_pred, 4)
+    m = classification_metrics(np.array(y_true), y_pred, probs, TUMOUR, negative_class="no_tumor")
+    assert m.sensitivity == sensitivity and m.specificity == specificity
+    assert (m.sensitivity_ci is None) == (sensitivity is None)
+    assert (m.specificity_ci is None) == (specificity is None)
+
+
+def test_interval_contains_estimate_and_narrows_with_more_images():
+    widths = []
+    for n in (100, 4000):
+        y_true, y_pred, probs = simulated(n)
+        m = classification_metrics(y_true, y_pred, probs, ["a", "b", "c"], n_bootstrap=500)
+        for value, (lo, hi) in [(m.accuracy, m.accuracy_ci), (m.balanced_accuracy, m.balanced_accuracy_ci)]:
+            assert lo <= value <= hi
+        widths.append(m.accuracy_ci[1] - m.accuracy_ci[0])
+    # Width shrinks like 1/sqrt(N): about 6 times narrower for 40 times the images.
+    assert widths[1] < widths[0] / 3
+
+
+def test_bootstrap_is_deterministic_for_a_seed():
+    y_true, y_pred, probs = simulated(301)
+    args = (y_true, y_pred, probs, ["a", "b", "c"])
+    first = classification_metrics(*args, n_bootstrap=200, seed=7)
+    again = classification_metrics(*args, n_bootstrap=200, seed=7)
+    other = classification_metrics(*args, n_bootstrap=200, seed=8)
+    assert first.accuracy_ci == again.accuracy_ci
+    assert first.balanced_accuracy_ci == again.balanced_accuracy_ci
+    assert (first.accuracy_ci, first.balanced_accuracy_ci) != (other.accuracy_ci, other.balanced_accuracy_ci)
+
+
+def test_bootstrap_chunks_are_one_random_stream(monkeypatch):
+    monkeypatch.setattr(metrics, "_BOOTSTRAP_CHUNK", 50)  # 5 resamples of 10 images per chunk
+    chunks = list(metrics._bootstrap_indices(10, 23, seed=3))
+    assert [c.shape[0] for c in chunks] == [5, 5, 5, 5, 3]
+    whole = np.random.default_rng(3).integers(0, 10, size=(23, 10))
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+
+
+def test_bootstrap_kernel_matches_sklearn_on_each_resample():
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.integers(0, 4, 40), rng.integers(0, 4, 40)
+    idx = rng.integers(0, 40, size=(12, 40))
+    rates = metrics._bootstrap_rates(y_true, y_pred, 4, 2, [idx[:5], idx[5:]])
+    for b, rows in enumerate(idx):
+        t, p = y_true[rows], y_pred[rows]
+        assert rates["accuracy"][b] == pytest.approx(accuracy_score(t, p))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert rates["balanced_accuracy"][b] == pytest.approx(balanced_accuracy_score(t, p))
+        assert rates["sensitivity"][b] == pytest.approx(recall_score(t != 2, p != 2))
+        assert rates["specificity"][b] == pytest.approx(recall_score(t == 2, p == 2))
+
+
+def test_bootstrap_kernel_gives_nan_when_a_resample_lacks_the_negative_class():
+    y_true, y_pred = np.array([0, 1, 2]), np.array([0, 2, 2])
+    rates = metrics._bootstrap_rates(y_true, y_pred, 3, 2, [np.array([[0, 0, 1], [2, 2, 2]])])
+    np.testing.assert_allclose(rates["accuracy"], [2 / 3, 1.0])
+    # Resample 0 holds classes 0 (recall 1) and 1 (recall 0); resample 1 only class 2.
+    np.testing.assert_allclose(rates["balanced_accuracy"], [0.5, 1.0])
+    np.testing.assert_allclose(rates["sensitivity"], [2 / 3, np.nan])
+    np.testing.assert_allclose(rates["specificity"], [np.nan, 1.0])
+
+
+def test_roc_auc_and_ap_are_one_for_perfect_ranking():
+    y_true = np.array([0, 1, 2, 0, 1, 2, 2])
+    y_pred = np.array([1, 1, 2, 0, 0, 2, 1])  # wrong labels do not matter: the scores rank perfectly
+    m = classification_metrics(y_true, y_pred, smoothed(y_true, 3), ["a", "b", "c"], n_bootstrap=10)
+    np.testing.assert_array_equal(m.per_class["roc_auc"], [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(m.per_class["average_precision"], [1.0, 1.0, 1.0])
+    assert m.roc_auc_macro == 1.0 and m.average_precision_macro == 1.0
+
+
+def test_constant_probabilities_give_chance_scores():
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    probs = np.full((10, 3), 1 / 3)
+    m = classification_metrics(y_true, np.zeros(10, int), probs, ["a", "b", "c"], n_bootstrap=10)
+    np.testing.assert_allclose(m.per_class["roc_auc"], [0.5, 0.5, 0.5])
+    # All scores tied: one threshold, precision = prevalence.
+    np.testing.assert_allclose(m.per_class["average_precision"], [0.3, 0.2, 0.5])
+    assert m.roc_auc_macro == pytest.approx(0.5)
+
+
+def test_binary_roc_auc_oracle():
+    # Positives score 0.9, 0.4; negatives 0.6, 0.1: 3 of the 4 positive/negative pairs are ordered right.
+    p = np.array([0.9, 0.4, 0.6, 0.1])
+    y_true = np.array([1, 1, 0, 0])
+    m = classification_metrics(y_true, (p > 0.5).astype(int), np.c_[1 - p, p], ["neg", "pos"], n_bootstrap=10)
+    np.testing.assert_allclose(m.per_class["roc_auc"], [0.75, 0.75])
+    assert m.roc_auc_macro == pytest.approx(0.75)
+
+
+def test_absent_class_gets_nan_and_is_skipped_in_macro():
+    y_true = np.array([0, 0, 1, 1, 0, 1])
+    y_pred = np.array([0, 1, 1, 1, 2, 1])
+    probs = np.array(
+        [[0.7, 0.2, 0.1], [0.4, 0.5, 0.1], [0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5], [0.5, 0.4, 0.1]]
+    )
+    m = classification_metrics(y_true, y_pred, probs, ["a", "b", "c"], n_bootstrap=20)
+    roc = m.per_class["roc_auc"]
+    assert math.isnan(roc["c"]) and math.isnan(m.per_class["average_precision"]["c"])
+    assert m.per_class.loc["c", "support"] == 0
+    assert m.per_class.loc["c", "precision"] == 0.0  # zero_division=0: one wrong prediction of c
+    assert m.roc_auc_macro == pytest.approx((roc["a"] + roc["b"]) / 2)
+    # Balanced accuracy averages recall over the classes present: (1/3 + 3/3) / 2.
+    assert m.balanced_accuracy == pytest.approx(2 / 3)
+    assert m.to_dict()["per_class"]["roc_auc"][2] is None
+
+
+def test_single_class_present_leaves_macro_none():
+    y_true = np.zeros(4, int)
+    m = classification_metrics(y_true, y_true, smoothed(y_true, 2), ["a", "b"], n_bootstrap=10)
+    assert m.roc_auc_macro is None and m.average_precision_macro is None
+    assert m.per_class["roc_auc"].isna().all()
+
+
+@pytest.mark.parametrize(
+    "negative_class", [None, "no_tumor"], ids=["without-negative", "with-negative"]
+)
+def test_to_dict_is_strict_json_and_round_trips(negative_class):
+    y_true = np.array([0, 0, 1, 1, 2, 2, 0, 1])  # class "pituitary" absent: NaN scores
+    y_pred = np.array([0, 1, 1, 2, 2, 3, 0, 1])
+    m = classification_metrics(y_true, y_pred, smoothed(y_pred, 4), TUMOUR, negative_class=negative_class)
+    text = json.dumps(m.to_dict(), allow_nan=False)
+    back = ClassificationMetrics.from_dict(json.loads(text))
+    assert_same_metrics(m, back)
+    assert back.to_dict() == m.to_dict()
+
+
+def test_from_dict_names_missing_keys():
+    m = classification_metrics(np.array([0, 1]), np.array([0, 1]), np.eye(2), ["a", "b"], n_bootstrap=5)
+    data = m.to_dict()
+    del data["accuracy"]
+    with pytest.raises(InvalidInputError, match=r"missing \['accuracy'\]"):
+        ClassificationMetrics.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"y_pred": np.array([0, 1, 0])}, "y_true and y_pred: expected the same length; received y_true of "
+         "length 4 and y_pred of length 3"),
+        ({"y_true": np.array([0, 1, 3, 0])}, r"y_true: expected labels in 0..2 .*received range 0..3"),
+        ({"y_pred": np.array([0, -1, 2, 0])}, r"y_pred: expected labels in 0..2 .*received range -1..2"),
+        ({"y_true": np.array([0.0, 1.0, 2.0, 0.0])}, "y_true: expected a 1-D array of integer labels; "
+         "received float64"),
+        ({"y_true": np.zeros((4, 1), int)}, r"y_true: expected a 1-D array .* shape \(4, 1\)"),
+        ({"y_true": np.array([], int), "y_pred": np.array([], int)}, "y_true: expected at least one image"),
+        ({"probabilities": np.full((4, 2), 0.5)}, r"probabilities: expected .*shape \(4, 3\).*received "
+         r"float64 of shape \(4, 2\)"),
+        ({"probabilities": np.full((4, 3), 0.5)}, "expected rows summing to 1 .*received row 0 summing "
+         "to 1.5"),
+        ({"probabilities": np.full((4, 3), np.nan)}, "probabilities: expected finite values; received 12"),
+        ({"probabilities": np.tile([1.5, -0.5, 0.0], (4, 1))}, r"expected values in \[0, 1\]; received "
+         r"range \[-0.5, 1.5\]"),
+        ({"class_names": ["a", "b", "a"]}, r"class_names: expected distinct names; received "
+         r"repeated \['a'\]"),
+        ({"class_names": "abc"}, "class_names: expected a sequence of strings"),
+        ({"negative_class": "healthy"}, r"negative_class: expected one of the class names \['a', 'b', 'c'\]; "
+         "received 'healthy'"),
+        ({"n_bootstrap": 0}, "n_bootstrap: expected an integer >= 1; received 0"),
+        ({"n_bootstrap": 10.0}, "n_bootstrap: expected an integer >= 1; received 10.0"),
+    ],
+    ids=[
+        "length-mismatch", "true-out-of-range", "pred-negative", "float-labels", "labels-2d", "empty",
+        "probs-shape", "probs-row-sum", "probs-nan", "probs-range", "duplicate-names", "names-as-string",
+        "unknown-negative", "zero-bootstrap", "float-bootstrap",
+    ],
+)  # fmt: skip
+def test_classification_rejects_bad_input(override, match):
+    args = {
+        "y_true": np.array([0, 1, 2, 0]),
+        "y_pred": np.array([0, 1, 1, 0]),
+        "probabilities": np.full((4, 3), 1 / 3),
+        "class_names": ["a", "b", "c"],
+    }
+    args.update(override)
+    with pytest.raises(InvalidInputError, match=match):
+        classification_metrics(**args)
+
+
+def test_fewer_than_two_classes_is_rejected():
+    match = r"class_names: expected at least 2 classes; received \['a'\]"
+    with pytest.raises(InvalidInputError, match=match):
+        classification_metrics(np.array([0]), np.array([0]), np.ones((1, 1)), ["a"])
+
+
+# ------------------------------------------------------------------------------------- separability
+
+
+def blobs(n_per_class=50, spread=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [20.0, 0.0, 0.0], [0.0, 20.0, 0.0]])
+    y = np.repeat(np.arange(3), n_per_class)
+    return centres[y] + spread * rng.normal(size=(len(y), 3)), y
+
+
+def test_well_separated_blobs():
+    x, y = blobs()
+    s = separability(x, y)
+    assert s.knn_accuracy == 1.0
+    assert s.silhouette > 0.8
+    assert s.variance_ratio > 50
+
+
+def test_random_labels_are_at_chance():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(600, 5)), rng.integers(0, 3, 600)
+    s = separability(x, y)
+    assert abs(s.knn_accuracy - 1 / 3) < 0.08
+    assert abs(s.silhouette) < 0.05
+    assert s.variance_ratio < 0.02
+
+
+def test_leave_one_out_excludes_self():
+    # Points 0..9 on a line with alternating labels: each point's nearest other points have the other label.
+    x, y = np.arange(10.0)[:, None], np.arange(10) % 2
+    assert KNeighborsClassifier(n_neighbors=1).fit(x, y).score(x, y) == 1.0  # self included: perfect
+    assert separability(x, y, n_neighbors=1).knn_accuracy == 0.0
+
+
+def test_duplicate_points_of_different_classes_do_not_vote_for_themselves():
+    # Each location holds two identical points labelled 0 and 1; locations are far apart.
+    x = np.repeat(np.arange(0.0, 500.0, 100.0), 2)[:, None]
+    y = np.tile([0, 1], 5)
+    assert separability(x, y, n_neighbors=1).knn_accuracy == 0.0
+    # Four copies labelled 0, 0, 0, 1 and k=3: the 1 sees three 0s, each 0 sees two 0s and the 1.
+    assert separability(np.zeros((4, 2)), np.array([0, 0, 0, 1]), n_neighbors=3).knn_accuracy == 0.75
+
+
+def test_more_duplicates_than_neighbours():
+    # Six copies per location and k=2: the query itself may be missing from its 3 returned neighbours.
+    x = np.repeat([[0.0, 0.0], [10.0, 0.0]], 6, axis=0)
+    y = np.repeat([0, 1], 6)
+    codes = metrics._loo_knn_predict(x, y, np.arange(12), 2)
+    np.testing.assert_array_equal(codes, y)
+
+
+def test_leave_one_out_matches_sklearn_without_ties():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(80, 4)), rng.integers(0, 3, 80)
+    neighbours = NearestNeighbors(n_neighbors=1).fit(x).kneighbors(return_distance=False)  # excludes self
+    predicted = metrics._loo_knn_predict(x, y, np.arange(80), 1)
+    np.testing.assert_array_equal(predicted, y[neighbours[:, 0]])
+
+
+@pytest.mark.parametrize(
+    ("positions", "expected"),
+    [([0.0, 1.0, -2.0], 1), ([0.0, 2.0, -1.0], 2)],
+    ids=["nearer-on-right", "nearer-on-left"],
+)
+def test_vote_tie_goes_to_the_nearest_neighbour(positions, expected):
+    # The query (label 0) has one neighbour of class 1 and one of class 2: a 1-1 tie.
+    x = np.array(positions)[:, None]
+    assert metrics._loo_knn_predict(x, np.array([0, 1, 2]), np.array([0]), 2).tolist() == [expected]
+
+
+def test_majority_beats_nearest():
+    x = np.array([0.0, 1.0, 2.0, 2.5])[:, None]
+    assert metrics._loo_knn_predict(x, np.array([0, 1, 2, 2]), np.array([0]), 3).tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    ("points", "labels", "expected"),
+    [
+        # Means 1 and 5 around 3: B = 2*4 + 2*4 = 16; W = 1+1+1+1 = 4.
+        ([[0.0], [2.0], [4.0], [6.0]], [0, 0, 1, 1], 4.0),
+        # Means (1, 0) and (1, 4) around (1, 2.4): B = 2*2.4^2 + 3*1.6^2 = 19.2; W = 2 + 8 = 10.
+        ([[0, 0], [2, 0], [0, 3], [2, 3], [1, 6]], [0, 0, 1, 1, 1], 1.92),
+    ],
+    ids=["1d-equal-sizes", "2d-unequal-sizes"],
+)
+def test_variance_ratio_oracle(points, labels, expected):
+    x, y = np.array(points, float), np.array(labels)
+    assert metrics._variance_ratio(x, y) == pytest.approx(expected)
+    n, c = len(y), len(set(labels))
+    assert expected == pytest.approx(calinski_harabasz_score(x, y) * (c - 1) / (n - c))
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [([[0.0], [0.0], [3.0], [3.0]], math.inf), ([[1.0], [1.0], [1.0], [1.0]], math.nan)],
+    ids=["classes-collapsed", "all-identical"],
+)
+def test_variance_ratio_degenerate(points, expected):
+    value = metrics._variance_ratio(np.array(points), np.array([0, 0, 1, 1]))
+    assert value == expected or (math.isnan(expected) and math.isnan(value))
+
+
+def test_labels_need_not_be_contiguous():
+    x, y = blobs()
+    assert separability(x, y * 7 + 3) == separability(x, y)
+
+
+def test_subsample_is_seeded_and_bounded():
+    x, y = blobs(n_per_class=200, spread=8.0)
+    first = separability(x, y, max_samples=100, seed=1)
+    assert first == separability(x, y, max_samples=100, seed=1)
+    assert first != separability(x, y, max_samples=100, seed=2)
+    assert (first.knn_accuracy * 100) == pytest.approx(round(first.knn_accuracy * 100))  # 100 queries
+    # The variance ratio always uses every image.
+    assert first.variance_ratio == separability(x, y).variance_ratio
+
+
+def test_silhouette_is_nan_when_every_class_has_one_image():
+    s = separability(np.array([[0.0], [1.0], [5.0]]), np.array([0, 1, 2]), n_neighbors=1)
+    assert math.isnan(s.silhouette)
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [Separability(0.25, 0.75, 3.5), Separability(math.nan, 1.0, math.inf)],
+    ids=["finite", "nan-and-inf"],
+)
+def test_separability_round_trips_through_strict_json(scores):
+    text = json.dumps(scores.to_dict(), allow_nan=False)
+    back = Separability.from_dict(json.loads(text))
+    for name in ("silhouette", "knn_accuracy", "variance_ratio"):
+        a, b = getattr(scores, name), getattr(back, name)
+        assert a == b or (math.isnan(a) and math.isnan(b))
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"features": np.arange(6.0)}, r"features: expected a numeric array of shape \(N, D\) with N >= 2; "
+         r"received float64 of shape \(6,\)"),
+        ({"features": np.full((6, 2), np.nan)}, "features: expected finite values; received 12 NaN"),
+        ({"y_true": np.array([0, 1, 0])}, "features and y_true: expected the same number of images; received "
+         "features with 6 rows and y_true of length 3"),
+        ({"y_true": np.zeros(6, int)}, r"y_true: expected at least 2 distinct classes; received only "
+         r"class \[0\]"),
+        ({"y_true": np.array(["a", "b"] * 3)}, "y_true: expected a 1-D array of integer labels"),
+        ({"n_neighbors": 0}, r"n_neighbors: expected an integer in 1..5; received 0"),
+        ({"n_neighbors": 6}, r"n_neighbors: expected an integer in 1..5; received 6"),
+        ({"max_samples": 1}, "max_samples: expected an integer >= 2; received 1"),
+    ],
+    ids=["features-1d", "features-nan", "length-mismatch", "one-class", "string-labels", "k-zero",
+         "k-too-large", "max-samples"],
+)  # fmt: skip
+def test_separability_rejects_bad_input(override, match):
+    args = {"features": np.arange(12.0).reshape(6, 2), "y_true": np.array([0, 1] * 3)}
+    args.update(override)
+    with pytest.raises(InvalidInputError, match=match):
+        separability(**args)
+
+
+def test_separability_from_dict_names_missing_keys():
+    with pytest.raises(InvalidInputError, match=r"missing \['variance_ratio'\]"):
+        Separability.from_dict({"silhouette": 0.1, "knn_accuracy": 0.5})
+
+
+def test_importing_metrics_does_not_import_tensorflow():
+    code = "import sys, layerlens.metrics; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_percentile_interval_skips_undefined_resamples():
+    assert metrics._percentile_interval(np.array([np.nan, 0.5, 0.5])) == (0.5, 0.5)
+    lo, hi = metrics._percentile_interval(np.array([np.nan, np.nan]))
+    assert math.isnan(lo) and math.isnan(hi)
