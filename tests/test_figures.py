@@ -1,0 +1,381 @@
+"""Structure, escaping and determinism of the plotly figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+import pytest
+
+from layerlens import figures
+from layerlens.exceptions import InvalidInputError
+from layerlens.figures import layer_figure, paths_figure, separability_figure
+from layerlens.paths import build_paths
+
+CLASSES = ["glioma", "meningioma", "pituitary"]
+HOSTILE = "<img src=x onerror=alert(1)>"
+LAYERS = ["block1", "block2", "dense"]
+N = 60
+
+
+def _toy(classes=CLASSES, labelled=True, n=N, seed=0):
+    """Seeded toy analysis: 3 layers with 3, 4 and 3 clusters, about 15 % misclassified."""
+    rng = np.random.default_rng(seed)
+    k_classes = len(classes)
+    true = np.arange(n) % k_classes
+    pred = np.where(rng.random(n) < 0.15, (true + 1) % k_classes, true)
+    labels, names, dominant = [], [], []
+    for k in (3, 4, 3):
+        lab = np.where(rng.random(n) < 0.8, pred % k, rng.integers(0, k, n))
+        labels.append(lab)
+        names.append([f"c{c + 1} · {classes[c % k_classes]}" for c in range(k)])
+        dominant.append(np.arange(k) % k_classes)
+    df = build_paths(labels, names, dominant, LAYERS, predicted=pred, confidence=rng.uniform(0.4, 1.0, n),
+                     class_names=classes, true=true if labelled else None)
+    coords = rng.normal(size=(n, 2)) + labels[-1][:, None] * 3.0
+    return df, names, coords
+
+
+@pytest.fixture
+def toy():
+    return _toy()
+
+
+def _strings(obj):
+    """Every string inside a decoded JSON document."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from _strings(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _strings(value)
+
+
+def _colour_of(trace, value):
+    """The colour a stepped colorscale gives an integer colour value."""
+    n = len(trace.line.colorscale) // 2
+    return trace.line.colorscale[2 * int(value)][1] if 0 <= value < n else None
+
+
+def _lightness(hex_colour):
+    return sum(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+# --------------------------------------------------------------------------------------------- paths_figure
+
+
+def test_paths_figure_has_a_dimension_per_layer_plus_prediction(toy):
+    df, names, _ = toy
+    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    assert isinstance(trace, go.Parcats)
+    assert [d.label for d in trace.dimensions] == LAYERS + ["prediction"]
+    for dim, layer_names in zip(trace.dimensions, names + [CLASSES], strict=True):
+        assert dim.categoryorder == "array"
+        assert list(dim.categoryarray) == sorted(dim.categoryarray)  # cluster (class) order
+        assert list(dim.ticktext) == [layer_names[c] for c in dim.categoryarray]
+
+
+def test_paths_figure_aggregates_identical_paths(toy):
+    df, _, _ = toy
+    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    counts = np.asarray(trace.counts)
+    assert counts.sum() == N
+    assert len(counts) < N  # grouped, not one entry per image
+    assert all(len(d.values) == len(counts) for d in trace.dimensions)
+    # Every dimension's values reproduce the per-image counts of its categories.
+    for dim, layer in zip(trace.dimensions[:-1], LAYERS, strict=True):
+        per_cluster = np.bincount(np.asarray(dim.values), weights=counts, minlength=4)
+        expected = np.bincount(df[layer].cat.codes, minlength=4)
+        np.testing.assert_array_equal(per_cluster, expected)
+
+
+def test_paths_figure_gives_each_class_its_own_colour_and_emphasises_errors(toy):
+    df, _, _ = toy
+    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    k = len(CLASSES)
+    values = np.asarray(trace.line.color)
+    counts = np.asarray(trace.counts)
+    # Colour value = true class, plus K when misclassified.
+    assert counts[values >= k].sum() == (~df["correct"].astype(bool)).sum()
+    pale = [_colour_of(trace, c) for c in range(k)]
+    strong = [_colour_of(trace, c + k) for c in range(k)]
+    assert len(set(pale)) == k and len(set(strong)) == k
+    assert all(_lightness(p) > _lightness(s) for p, s in zip(pale, strong, strict=True))
+
+
+def test_paths_figure_legend_names_classes_and_misclassified(toy):
+    df, _, _ = toy
+    fig = paths_figure(df, LAYERS, CLASSES)
+    legend = [t for t in fig.data[1:] if t.showlegend is not False]
+    names = [t.name for t in legend]
+    assert names[: len(CLASSES)] == CLASSES
+    assert any("misclassified" in n for n in names)
+    assert len({t.marker.color for t in legend[: len(CLASSES)]}) == len(CLASSES)
+    assert "misclassified" in fig.layout.title.text
+
+
+def test_paths_figure_without_labels_colours_by_prediction():
+    df, _, _ = _toy(labelled=False)
+    fig = paths_figure(df, LAYERS, CLASSES)
+    trace = fig.data[0]
+    assert "no true labels" in fig.layout.title.text
+    assert len(trace.line.colorscale) == 2 * len(CLASSES)  # one colour per class, no shades
+    assert fig.data[1].legendgrouptitle.text.startswith("predicted class")
+
+
+def test_paths_figure_draws_a_subset_of_layers_in_the_given_order(toy):
+    df, _, _ = toy
+    trace = paths_figure(df, ["dense", "block1"], CLASSES).data[0]
+    assert [d.label for d in trace.dimensions] == ["dense", "block1", "prediction"]
+
+
+def test_paths_figure_supports_many_classes():
+    classes = [f"class {i}" for i in range(30)]
+    df, _, _ = _toy(classes=classes, n=90)
+    trace = paths_figure(df, LAYERS, classes).data[0]
+    pale = [_colour_of(trace, c) for c in range(30)]
+    assert len(set(pale)) == 30
+
+
+def test_paths_figure_shortens_labels_between_many_dimensions():
+    n, layers = 40, [f"block{i}" for i in range(8)]
+    rng = np.random.default_rng(1)
+    long_name = "c{} · 93% <pituitary & more>"
+    df = build_paths([rng.integers(0, 3, n) for _ in layers], [[long_name.format(c + 1) for c in range(3)]] * 8,
+                     [np.zeros(3, dtype=int)] * 8, layers, predicted=rng.integers(0, 2, n),
+                     confidence=np.full(n, 0.9), class_names=["a", "b"], true=rng.integers(0, 2, n))
+    dims = paths_figure(df, layers, ["a", "b"]).data[0].dimensions
+    assert dims[0].ticktext[0] == "c1 · 93% &lt;pituitary &amp; more&gt;"  # in the margin: room to spare
+    inner = dims[3].ticktext[0]
+    assert inner.endswith("…") and inner.startswith("c1 · 93%")
+    assert "&" not in inner.replace("&lt;", "").replace("&amp;", "")  # no entity cut in half
+
+
+@pytest.mark.parametrize(
+    ("layer_names", "class_names", "message"),
+    [
+        (["block1", "nope"], CLASSES,
+         r"layer_names: expected one of the layers in paths \['block1', 'block2', 'dense'\]; "
+         r"received 'nope'"),
+        (["block1", "path"], CLASSES, r"layer_names: expected one of the layers"),
+        ([], CLASSES, r"layer_names: expected a non-empty sequence"),
+        (LAYERS, ["glioma", "meningioma"], r"class_names: expected the classes of paths\['predicted'\]"),
+    ],
+    ids=["unknown-layer", "fixed-column", "no-layers", "wrong-classes"],
+)
+def test_paths_figure_errors(toy, layer_names, class_names, message):
+    with pytest.raises(InvalidInputError, match=message):
+        paths_figure(toy[0], layer_names, class_names)
+
+
+# --------------------------------------------------------------------------------------------- layer_figure
+
+
+def test_layer_figure_hover_names_image_true_predicted_and_cluster(toy):
+    df, names, coords = toy
+    fig = layer_figure(coords, df, "dense", CLASSES)
+    hover = {}
+    for trace in fig.data:
+        if trace.hovertext is not None and trace.name != "cluster centres":
+            for text in trace.hovertext:
+                hover[int(text.split("image ")[1].split("<")[0])] = text
+    assert sorted(hover) == list(range(N))
+    row = df.loc[7]
+    assert f"true: {row['true']}" in hover[7]
+    assert f"predicted: {row['predicted']} ({row['confidence']:.0%})" in hover[7]
+    assert f"cluster: {row['dense']}" in hover[7]
+
+
+def test_layer_figure_colours_points_by_cluster_and_marks_misclassified(toy):
+    df, names, coords = toy
+    fig = layer_figure(coords, df, "dense", CLASSES)
+    clusters = [t for t in fig.data if t.name in names[2]]
+    assert [t.name for t in clusters] == names[2]
+    assert len({t.marker.color for t in clusters}) == 3
+    wrong = [t for t in fig.data if t.name.endswith(" misclassified")]
+    assert sum(len(t.x) for t in wrong) == (~df["correct"].astype(bool)).sum()
+    assert sum(len(t.x) for t in clusters) == df["correct"].astype(bool).sum()
+    assert all(t.marker.symbol == "diamond" and t.marker.line.width > 1 for t in wrong)
+    # Misclassified points are drawn after (on top of) every cluster trace.
+    order = [t.name for t in fig.data]
+    assert max(order.index(t.name) for t in clusters) < min(order.index(t.name) for t in wrong)
+
+
+def test_layer_figure_draws_given_centres_with_their_names(toy):
+    df, names, coords = toy
+    centers = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    fig = layer_figure(coords, df, "dense", CLASSES, centers=centers)
+    (centre,) = [t for t in fig.data if t.name == "cluster centres"]
+    np.testing.assert_array_equal(np.c_[centre.x, centre.y], centers)
+    assert [a.text for a in fig.layout.annotations] == names[2]
+    assert [(a.x, a.y) for a in fig.layout.annotations] == [(0.0, 1.0), (2.0, 3.0), (4.0, 5.0)]
+
+
+def test_layer_figure_centres_default_to_cluster_means(toy):
+    df, _, coords = toy
+    fig = layer_figure(coords, df, "block2", CLASSES)
+    (centre,) = [t for t in fig.data if t.name == "cluster centres"]
+    codes = df["block2"].cat.codes.to_numpy()
+    expected = np.array([coords[codes == k].mean(axis=0) for k in range(4)])
+    np.testing.assert_allclose(np.c_[centre.x, centre.y], expected)
+
+
+def test_layer_figure_gives_clusters_the_hue_of_their_dominant_class():
+    # Four classes but three clusters in "dense": one class dominates no cluster.
+    classes = CLASSES + ["no_tumor"]
+    df, names, coords = _toy(classes=classes, n=80)
+    fig = layer_figure(coords, df, "dense", classes)
+    colours = [t.marker.color for t in fig.data if t.name in names[2]]
+    assert len(set(colours)) == 3
+    # Three classes, four clusters in block2: two clusters share a dominant class, in two shades.
+    df, names, coords = _toy()
+    fig = layer_figure(coords, df, "block2", CLASSES)
+    assert len({t.marker.color for t in fig.data if t.name in names[1]}) == 4
+
+
+def test_layer_figure_without_labels_marks_nothing():
+    df, names, coords = _toy(labelled=False)
+    fig = layer_figure(coords, df, "dense", CLASSES)
+    assert not [t for t in fig.data if "misclassified" in (t.name or "")]
+    assert sum(len(t.x) for t in fig.data if t.name in names[2]) == N
+
+
+@pytest.mark.parametrize(
+    ("threshold", "kind"), [(10_000, go.Scatter), (10, go.Scattergl)], ids=["svg", "webgl"]
+)
+def test_layer_figure_switches_to_webgl_for_many_points(toy, monkeypatch, threshold, kind):
+    monkeypatch.setattr(figures, "WEBGL_THRESHOLD", threshold)
+    df, _, coords = toy
+    fig = layer_figure(coords, df, "dense", CLASSES)
+    assert all(isinstance(t, kind) for t in fig.data if t.x is not None and t.x[0] is not None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(layer_name="conv9"), r"layer_name: expected one of the layers in paths \['block1', 'block2', "
+                                   r"'dense'\]; received 'conv9'"),
+        (dict(coords=np.zeros((N - 1, 2))), rf"coords: expected finite numbers of shape \({N}, 2\)"),
+        (dict(coords=np.full((N, 2), np.nan)), rf"coords: expected finite numbers of shape \({N}, 2\)"),
+        (dict(centers=np.zeros((4, 2))), r"centers: expected finite numbers of shape \(3, 2\) .*'dense'"),
+        (dict(class_names=["a", "b", "c"]), r"class_names: expected the classes of paths"),
+    ],
+    ids=["unknown-layer", "coords-length", "coords-nan", "centers-shape", "wrong-classes"],
+)
+def test_layer_figure_errors(toy, kwargs, message):
+    df, _, coords = toy
+    args = dict(coords=coords, paths=df, layer_name="dense", class_names=CLASSES) | kwargs
+    with pytest.raises(InvalidInputError, match=message):
+        layer_figure(args.pop("coords"), args.pop("paths"), args.pop("layer_name"), args.pop("class_names"),
+                     **args)
+
+
+# --------------------------------------------------------------------------------------------- escaping
+
+
+@pytest.fixture
+def hostile():
+    classes = [HOSTILE, "a & b", "pituitary"]
+    df, names, coords = _toy(classes=classes)
+    return df, names, coords, classes
+
+
+def test_layer_figure_escapes_user_strings_in_hover(hostile):
+    df, _, coords, classes = hostile
+    fig = layer_figure(coords, df, "dense", classes)
+    decoded = json.loads(fig.to_json())
+    hovertexts = [h for t in decoded["data"] for h in (t.get("hovertext") or [])]
+    assert any("true: &lt;img src=x onerror=alert(1)&gt;" in h for h in hovertexts)
+    assert any("a &amp; b" in h for h in hovertexts)
+    assert not any("<img" in s for s in _strings(decoded))
+    assert any("&lt;img" in a["text"] for a in decoded["layout"]["annotations"])
+
+
+def test_paths_figure_escapes_user_strings(hostile):
+    df, _, _, classes = hostile
+    decoded = json.loads(paths_figure(df, LAYERS, classes, title="<b>run</b>").to_json())
+    assert not any("<img" in s or "<b>run" in s for s in _strings(decoded))
+    prediction = decoded["data"][0]["dimensions"][-1]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in prediction["ticktext"]
+    assert decoded["data"][1]["name"] == "&lt;img src=x onerror=alert(1)&gt;"
+    assert decoded["layout"]["title"]["text"].startswith("&lt;b&gt;run&lt;/b&gt;")
+
+
+def test_separability_figure_escapes_layer_names():
+    fig = separability_figure(["<i>conv</i>", "dense"], [0.1, 0.2], [0.5, 0.6], [1.0, 2.0])
+    assert list(fig.data[0].x) == ["&lt;i&gt;conv&lt;/i&gt;", "dense"]
+
+
+# --------------------------------------------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize("kind", ["paths", "layer", "separability"])
+def test_figures_are_deterministic_and_carry_no_uids(kind):
+    def build():
+        df, _, coords = _toy()
+        if kind == "paths":
+            return paths_figure(df, LAYERS, CLASSES)
+        if kind == "layer":
+            return layer_figure(coords, df, "block2", CLASSES)
+        return separability_figure(LAYERS, [0.1, 0.3, 0.5], [0.6, 0.8, 0.9], [1.0, 3.0, 9.0])
+
+    first, second = build().to_json(), build().to_json()
+    assert first == second
+    assert '"uid"' not in first
+
+
+def test_figures_ignore_plotly_global_template(toy, monkeypatch):
+    import plotly.io as pio
+
+    df, _, _ = toy
+    before = paths_figure(df, LAYERS, CLASSES).to_json()
+    monkeypatch.setattr(pio.templates, "default", "plotly_dark")
+    assert paths_figure(df, LAYERS, CLASSES).to_json() == before
+
+
+# --------------------------------------------------------------------------------------------- separability
+
+
+def test_separability_figure_plots_three_measures():
+    sil, knn, var = [0.05, 0.2, 0.6], [0.5, 0.7, 0.95], [1.2, 4.0, 15.0]
+    fig = separability_figure(LAYERS, sil, knn, var)
+    assert [t.name for t in fig.data] == ["silhouette", "k-NN accuracy", "variance ratio"]
+    for trace, values in zip(fig.data, (sil, knn, var), strict=True):
+        assert list(trace.x) == LAYERS
+        np.testing.assert_array_equal(trace.y, values)
+        assert trace.mode == "lines+markers"
+    assert [t.yaxis for t in fig.data] == ["y", "y", "y2"]
+    assert fig.layout.yaxis2.overlaying == "y"
+    assert fig.layout.yaxis.range[0] == pytest.approx(-0.05)
+    assert list(fig.layout.xaxis.categoryarray) == LAYERS
+
+
+def test_separability_axis_reaches_minus_one_for_negative_silhouettes():
+    fig = separability_figure(LAYERS, [-0.2, 0.1, np.nan], [0.5, 0.7, 0.9], [1.0, 2.0, 3.0])
+    assert fig.layout.yaxis.range[0] == pytest.approx(-1.05)
+    assert np.isnan(fig.data[0].y[2])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((LAYERS, [0.1, 0.2], [0.5, 0.6, 0.7], [1.0, 2.0, 3.0]), r"silhouette: expected 3 real numbers"),
+        ((LAYERS, [0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [1.0, np.inf, 3.0]),
+         r"variance_ratio: expected 3 real numbers .* with infinite values"),
+        (([], [], [], []), r"layer_names: expected a non-empty sequence"),
+        ((["a", "a"], [0.1, 0.2], [0.5, 0.6], [1.0, 2.0]), r"layer_names: expected unique names"),
+        ((["a", "b"], ["x", "y"], [0.5, 0.6], [1.0, 2.0]), r"silhouette: expected real numbers; received"),
+    ],
+    ids=["length", "infinite", "no-layers", "repeated-layer", "not-numbers"],
+)
+def test_separability_figure_errors(args, message):
+    with pytest.raises(InvalidInputError, match=message):
+        separability_figure(*args)
+
+
+def test_palette_has_distinct_colours_for_large_counts():
+    assert len(set(figures._palette(40, plotly.colors.qualitative.D3))) == 40
