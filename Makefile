@@ -33,7 +33,7 @@ chromium:
 	fi
 
 demo: $(VENV)/.installed-demo
-	$(VENV)/bin/layerlens demo --models models
+	$(VENV)/bin/layerlens demo --models models --runs runs
 
 test: $(VENV)/.installed-test chromium
 	$(PY) -m pytest

@@ -1,7 +1,8 @@
-"""The demo: train the example models on the bundled data sets and save them."""
+"""The demo: train the example models on the bundled data sets, save them, analyse them and save the runs."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,41 +12,51 @@ from layerlens.exceptions import InvalidInputError
 __all__ = ["DEMO_MODELS", "DemoModel", "run_demo"]
 
 DEMO_MODELS = ("mnist", "phantoms", "faces")
+# The reading clinicians ask for: any lesion against no tumour.
+NEGATIVE_CLASS = {"phantoms": "no_tumor"}
 
 
 @dataclass(frozen=True)
 class DemoModel:
-    """One model the demo trained: where it is and how well it does."""
+    """One model the demo trained and analysed: where its files are and how well it does."""
 
     name: str
     path: Path
+    run: Path
     test_accuracy: float
     train_seconds: float
+    analyze_seconds: float
     n_train: int
     n_test: int
 
     def summary(self) -> str:
-        """One line for a terminal: name, accuracy, training time and file."""
+        """Two lines for a terminal: accuracy and timings, then the model file and the run folder."""
         return (
-            f"{self.name:<9} test accuracy {self.test_accuracy:.3f} "
-            f"({self.n_train} train / {self.n_test} test images, trained in {self.train_seconds:.0f} s) "
-            f"-> {self.path}"
+            f"{self.name:<9} test accuracy {self.test_accuracy:.3f} ({self.n_train} train / {self.n_test} test "
+            f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)\n"
+            f"{'':<9} model {self.path}  run {self.run}"
         )
 
 
 def run_demo(
     out_dir: str | Path = "models",
+    runs_dir: str | Path = "runs",
     *,
     names: Sequence[str] = DEMO_MODELS,
     seed: int = 0,
     report: Callable[[DemoModel], None] | None = None,
 ) -> list[DemoModel]:
-    """Train and save the example models of :mod:`layerlens.zoo`.
+    """Train, save and analyse the example models of :mod:`layerlens.zoo`.
+
+    Each model is analysed on its held-out test images and the run is saved
+    as ``RUNS_DIR/<name>``.
 
     Parameters
     ----------
     out_dir : str or Path, default="models"
         Folder that receives one ``<name>.keras`` file per model.
+    runs_dir : str or Path, default="runs"
+        Folder that receives one run folder per model.
     names : sequence of str, default=("mnist", "phantoms", "faces")
         Which example models to train.
     seed : int, default=0
@@ -67,13 +78,30 @@ def run_demo(
     if unknown:
         raise InvalidInputError(f"names: expected names from {DEMO_MODELS}; received unknown {unknown}.")
     from layerlens import zoo  # imports Keras, which the rest of the CLI does not need
+    from layerlens.analysis import analyze
 
     results = []
     for name in names:
         trained = zoo.train_example(name, seed=seed)
         path = zoo.save_example(trained, out_dir)
+        start = time.perf_counter()
+        analysis = analyze(
+            trained.model,
+            trained.data.test,
+            seed=seed,
+            progress=False,
+            negative_class=NEGATIVE_CLASS.get(name),
+        )
+        run = analysis.save(Path(runs_dir) / name)
         result = DemoModel(
-            name, path, trained.test_accuracy, trained.train_seconds, len(trained.data.train), len(trained.data.test)
+            name,
+            path,
+            run,
+            trained.test_accuracy,
+            trained.train_seconds,
+            time.perf_counter() - start,
+            len(trained.data.train),
+            len(trained.data.test),
         )
         if report is not None:
             report(result)

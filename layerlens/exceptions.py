@@ -11,6 +11,7 @@ __all__ = [
     "LayerlensError",
     "InvalidInputError",
     "InvalidTypeError",
+    "RunFormatError",
     "SkippedFilesWarning",
 ]
 
@@ -25,6 +26,10 @@ class InvalidInputError(LayerlensError, ValueError):
 
 class InvalidTypeError(LayerlensError, TypeError):
     """An argument has a type layerlens cannot work with."""
+
+
+class RunFormatError(LayerlensError, ValueError):
+    """A stored run folder is corrupt, incomplete, or written by a newer layerlens."""
 
 
 class SkippedFilesWarning(UserWarning):

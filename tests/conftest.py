@@ -7,7 +7,85 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+IMAGE_SHAPE = (16, 16, 1)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn digits at 16x16: (train, test) with 300 test images."""
+    from layerlens.datasets import load_digits
+
+    train, test = load_digits(image_size=16, seed=0)
+    return train, test.subset(range(300))
+
+
+def _fit(model, train, *, loss="sparse_categorical_crossentropy", epochs=3):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=loss)
+    model.fit(train.images, train.labels, epochs=epochs, batch_size=64, shuffle=False, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def sequential_model(digits):
+    """The zoo's Sequential CNN (conv1, pool1, conv2, pool2, flatten, dense, dropout, output), softmax."""
+    from layerlens import zoo
+
+    return _fit(zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, seed=0), digits[0])
+
+
+@pytest.fixture(scope="session")
+def logits_model(digits):
+    """The same CNN with a linear head trained on logits."""
+    import keras
+
+    from layerlens import zoo
+
+    model = zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, output="logits", seed=1)
+    return _fit(model, digits[0], loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+@pytest.fixture(scope="session")
+def branch_model(digits):
+    """Functional model: two convolution branches joined by Add, then pooling and softmax."""
+    import keras
+
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    narrow = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="narrow")(inputs)
+    wide = keras.layers.Conv2D(8, 5, padding="same", activation="relu", name="wide")(inputs)
+    joined = keras.layers.Add(name="join")([narrow, wide])
+    pooled = keras.layers.MaxPooling2D(name="pool")(joined)
+    conv = keras.layers.Conv2D(16, 3, activation="relu", name="conv")(pooled)
+    features = keras.layers.GlobalAveragePooling2D(name="gap")(conv)
+    outputs = keras.layers.Dense(10, activation="softmax", name="output")(features)
+    return _fit(keras.Model(inputs, outputs, name="branchy"), digits[0], epochs=12)
+
+
+@pytest.fixture(scope="session")
+def nested_model(digits):
+    """A small functional 'base network' inside a Sequential, as in transfer-learning reports."""
+    import keras
+
+    base_in = keras.Input(IMAGE_SHAPE, name="base_input")
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="block1_conv")(base_in)
+    x = keras.layers.MaxPooling2D(name="block1_pool")(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="block2_conv")(x)
+    base = keras.Model(base_in, x, name="base")
+    model = keras.Sequential(
+        [
+            keras.Input(IMAGE_SHAPE),
+            base,
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dropout(0.2, name="dropout"),
+            keras.layers.Dense(10, activation="softmax", name="output"),
+        ],
+        name="transfer",
+    )
+    return _fit(model, digits[0], epochs=12)
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +94,14 @@ def faces_model():
     from layerlens import zoo
 
     return zoo.train_example("faces", seed=0)
+
+
+@pytest.fixture
+def images(digits):
+    """300 test images (N, 16, 16, 1) float32."""
+    return digits[1].images
+
+
+@pytest.fixture
+def random_images():
+    return np.random.default_rng(0).random((20, *IMAGE_SHAPE), dtype=np.float32)

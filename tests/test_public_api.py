@@ -8,6 +8,16 @@ import pytest
 
 PUBLIC_MODULES = [
     "layerlens",
+    "layerlens.analysis",
+    "layerlens.cluster",
+    "layerlens.extract",
+    "layerlens.figures",
+    "layerlens.metrics",
+    "layerlens.outputs",
+    "layerlens.paths",
+    "layerlens.project",
+    "layerlens.store",
+    "layerlens.workflows",
     "layerlens.datasets",
     "layerlens.datasets.bundled",
     "layerlens.datasets.folder",

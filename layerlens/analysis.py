@@ -1,0 +1,473 @@
+"""``layerlens.analyze``: one pass through the model, then clusters, maps, paths and metrics per layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from layerlens.cluster import LayerClusters, cluster_layer, reduce_features
+from layerlens.datasets import ImageSet
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.metrics import ClassificationMetrics, Separability, classification_metrics, separability
+from layerlens.outputs import detect_head, to_probabilities
+from layerlens.paths import PathStatistics, build_paths, path_statistics
+from layerlens.project import PROJECTIONS, map_centers, project_2d
+
+if TYPE_CHECKING:
+    import keras
+    import plotly.graph_objects as go
+
+__all__ = ["Analysis", "AnalysisSettings", "LayerAnalysis", "ModelSummary", "analyze"]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What a run records of the model it analysed."""
+
+    name: str
+    head: str
+    input_shape: tuple[int | None, ...]
+    n_parameters: int
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The options an analysis ran with (enough to run it again)."""
+
+    n_clusters: int | str
+    projection: str
+    batch_size: int
+    seed: int
+    conv_features: str
+    negative_class: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class LayerAnalysis:
+    """Everything computed for one layer.
+
+    Attributes
+    ----------
+    name, kind : str
+        Layer name (``"outer/inner"`` inside a nested model) and class name.
+    output_shape : tuple
+        The layer's output shape for one image.
+    reduction : str
+        How each activation map became a vector (e.g. ``"channel mean"``).
+    features : ndarray of shape (N, D), float32
+        The reduced activations.
+    reduced : ndarray of shape (N, d), float32
+        Standardised, PCA-reduced features (d <= 50): the space of the
+        clusters, the map and the separability measures.
+    clusters : LayerClusters
+        k-means clusters with names, dominant classes and purity.
+    coords : ndarray of shape (N, 2), float32
+        2-D map of the images.
+    centers : ndarray of shape (k, 2), float32
+        Map position of each cluster (mean of its members).
+    separability : Separability or None
+        How well the true classes separate here (None without labels).
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int | None, ...]
+    reduction: str
+    features: np.ndarray
+    reduced: np.ndarray
+    clusters: LayerClusters
+    coords: np.ndarray
+    centers: np.ndarray
+    separability: Separability | None
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """The result of :func:`analyze`: per-layer clusters and maps, paths and metrics of one model on a set of images.
+
+    Save it with :meth:`save` and read it back with :func:`layerlens.load`
+    (which needs no TensorFlow).
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    model: ModelSummary
+    settings: AnalysisSettings
+    labels: np.ndarray | None
+    probabilities: np.ndarray
+    layers: tuple[LayerAnalysis, ...]
+    paths: pd.DataFrame
+    path_stats: PathStatistics
+    metrics: ClassificationMetrics | None
+    thumbnails: np.ndarray
+    files: tuple[str, ...] | None = None
+
+    @property
+    def n_images(self) -> int:
+        """Number of images analysed."""
+        return len(self.probabilities)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """(N,) int64 predicted class of each image."""
+        return self.probabilities.argmax(axis=1).astype(np.int64)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """(N,) float32 probability of the predicted class."""
+        return self.probabilities.max(axis=1)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Names of the analysed layers, in depth order."""
+        return tuple(layer.name for layer in self.layers)
+
+    @property
+    def separability(self) -> pd.DataFrame | None:
+        """Separability by depth: one row per layer (silhouette, knn_accuracy, variance_ratio); None without labels."""
+        if self.labels is None:
+            return None
+        rows = [layer.separability.to_dict() for layer in self.layers if layer.separability is not None]
+        return pd.DataFrame(rows, index=pd.Index(self.layer_names, name="layer"))
+
+    def layer(self, name: str) -> LayerAnalysis:
+        """The :class:`LayerAnalysis` of layer ``name``; the error lists the analysed layers."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise InvalidInputError(f"layer_name: expected one of {list(self.layer_names)}; received {name!r}.")
+
+    def paths_figure(self, *, title: str | None = None) -> go.Figure:
+        """Parallel-categories diagram of every image's path through the layers' clusters to its prediction."""
+        from layerlens.figures import paths_figure
+
+        return paths_figure(
+            self.paths, self.layer_names, self.class_names, title=title or f"{self.name}: paths"
+        )
+
+    def layer_figure(self, layer_name: str, *, title: str | None = None) -> go.Figure:
+        """2-D map of one layer, coloured by cluster, misclassified images marked."""
+        from layerlens.figures import layer_figure
+
+        layer = self.layer(layer_name)
+        return layer_figure(
+            layer.coords,
+            self.paths,
+            layer.name,
+            self.class_names,
+            centers=layer.centers,
+            title=title or f"{self.name}: {layer.name} ({self.settings.projection.upper()})",
+        )
+
+    def separability_figure(self, *, title: str | None = None) -> go.Figure:
+        """Silhouette, k-NN accuracy and variance ratio of the true classes against depth."""
+        from layerlens.figures import separability_figure
+
+        table = self.separability
+        if table is None:
+            raise InvalidInputError("labels: separability needs the true labels, and this analysis has none.")
+        return separability_figure(
+            self.layer_names,
+            table["silhouette"].tolist(),
+            table["knn_accuracy"].tolist(),
+            table["variance_ratio"].tolist(),
+            title=title or f"{self.name}: separability by depth",
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write this analysis to the run folder ``path`` (see :mod:`layerlens.store`); returns the folder."""
+        from layerlens.store import save_analysis
+
+        return save_analysis(self, path)
+
+    def __repr__(self) -> str:
+        accuracy = "" if self.metrics is None else f", accuracy {self.metrics.accuracy:.3f}"
+        layers = ", ".join(f"{layer.name}(k={layer.clusters.k})" for layer in self.layers)
+        return (
+            f"<Analysis {self.name!r}: {self.n_images} images, {len(self.class_names)} classes{accuracy}; "
+            f"{len(self.layers)} layers: {layers}>"
+        )
+
+
+def analyze(
+    model: keras.Model,
+    images: Any,
+    labels: Sequence[int] | np.ndarray | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    layers: Sequence[str] | None = None,
+    n_clusters: int | str = "auto",
+    projection: str = "pca",
+    batch_size: int = 64,
+    seed: int = 0,
+    name: str | None = None,
+    progress: bool = True,
+    conv_features: str = "mean",
+    negative_class: str | None = None,
+) -> Analysis:
+    """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
+
+    The images go through the model once, in batches; each chosen layer's
+    activation is reduced on the fly to a small vector per image. Per layer
+    the vectors are standardised and PCA-reduced, clustered with k-means and
+    mapped to 2-D; every image's path through the clusters, the metrics of
+    the predictions and the separability of the classes by depth follow.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional classifier with one image input:
+        softmax, a single sigmoid unit (binary) or logits. Nested models
+        (a base network inside a Sequential) are entered.
+    images : ndarray, ImageSet, tf.data.Dataset or iterable of batches
+        ``(N, H, W, C)`` images as the model expects them, an
+        :class:`~layerlens.datasets.ImageSet` (its labels, class names, name
+        and file names are used), or batches ``x`` / ``(x, y)``.
+    labels : array-like of shape (N,), optional
+        True class of each image; taken from ``images`` when it carries
+        them. Without labels, clusters are named by predicted class and the
+        accuracy metrics and separability are left out.
+    class_names : sequence of str, optional
+        One name per class (two for a single sigmoid unit); defaults to the
+        ImageSet's names or ``"class 0"``, ``"class 1"``, ...
+    layers : sequence of str, optional
+        Layers to analyse (``"outer/inner"`` inside nested models); default:
+        the layers that transform, at most 8 spread through the depth.
+    n_clusters : int or "auto", default="auto"
+        Clusters per layer; "auto" picks k in 2..12 by silhouette.
+    projection : {"pca", "umap"}, default="pca"
+        How each layer is mapped to 2-D. UMAP is slower and compiles on
+        first use (15-60 s).
+    batch_size : int, default=64
+        Images per forward pass (arrays and ImageSets).
+    seed : int, default=0
+        Seed of every random choice (k-means, subsamples, projections, UMAP,
+        bootstrap); the same inputs and seed give the same analysis.
+    name : str, optional
+        Name of the run; defaults to the ImageSet's name or the model's.
+    progress : bool, default=True
+        Show a progress bar during the forward pass.
+    conv_features : {"mean", "mean_max"}, default="mean"
+        Reduction of convolution maps: channel means, or means and maxima.
+    negative_class : str, optional
+        Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
+        and specificity of "any lesion" against it.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``model`` is not a Keras model with a readable graph, or
+        ``images`` has an unusable type.
+    InvalidInputError
+        If shapes, labels, class names, layer names or options are invalid;
+        the message names the argument and what was expected.
+
+    Examples
+    --------
+    >>> import layerlens as ll                                   # doctest: +SKIP
+    >>> a = ll.analyze(model, test_images, test_labels)          # doctest: +SKIP
+    >>> a.paths_figure().show()                                  # doctest: +SKIP
+    """
+    _check_options(n_clusters, projection, seed)
+    from layerlens.extract import extract, output_units
+
+    n_classes = max(output_units(model), 2)
+    image_set = images if isinstance(images, ImageSet) else None
+    class_names = _resolve_class_names(class_names, image_set, n_classes)
+    if negative_class is not None and negative_class not in class_names:
+        raise InvalidInputError(
+            f"negative_class: expected one of {list(class_names)}; received {negative_class!r}."
+        )
+    if labels is not None:
+        known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
+        labels = _check_labels(labels, class_names, known_n, "labels")
+    extraction = extract(
+        model,
+        images,
+        layers=layers,
+        batch_size=batch_size,
+        conv_features=conv_features,
+        seed=seed,
+        progress=progress,
+    )
+    n_images = len(extraction.outputs)
+    if labels is None and extraction.labels is not None:
+        labels = _check_labels(extraction.labels, class_names, n_images, "images (its labels)")
+    elif labels is not None and len(labels) != n_images:
+        raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
+    head = detect_head(extraction.output_activation, extraction.outputs[:512])
+    settings = AnalysisSettings(
+        n_clusters, projection, int(batch_size), int(seed), conv_features, negative_class
+    )
+    summary = ModelSummary(model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()))
+    default_name = image_set.name if image_set is not None else model.name
+    return _compute_analysis(
+        extraction,
+        to_probabilities(extraction.outputs, head),
+        labels,
+        class_names,
+        settings,
+        summary,
+        name=name or default_name,
+        files=image_set.files if image_set is not None else None,
+    )
+
+
+def _compute_analysis(
+    extraction: Any,
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    settings: AnalysisSettings,
+    summary: ModelSummary,
+    *,
+    name: str,
+    files: tuple[str, ...] | None,
+) -> Analysis:
+    """Everything after the forward pass; arrays only, inputs assumed valid."""
+    predictions = probabilities.argmax(axis=1)
+    reference = labels if labels is not None else predictions
+    can_separate = labels is not None and len(np.unique(labels)) >= 2
+    layers = []
+    for info, features, reduction in zip(extraction.layers, extraction.features, extraction.reductions):
+        reduced = reduce_features(features, seed=settings.seed)
+        clusters = cluster_layer(
+            reduced, reference, class_names, n_clusters=settings.n_clusters, seed=settings.seed
+        )
+        coords = project_2d(reduced, method=settings.projection, seed=settings.seed)
+        layers.append(
+            LayerAnalysis(
+                name=info.name,
+                kind=info.kind,
+                output_shape=info.output_shape,
+                reduction=reduction,
+                features=features,
+                reduced=reduced,
+                clusters=clusters,
+                coords=coords,
+                centers=map_centers(coords, clusters.labels, clusters.k),
+                separability=separability(reduced, labels, seed=settings.seed) if can_separate else None,
+            )
+        )
+    paths = paths_table(layers, probabilities, labels, class_names)
+    metrics = None
+    if labels is not None:
+        metrics = classification_metrics(
+            labels,
+            predictions,
+            probabilities,
+            class_names,
+            negative_class=settings.negative_class,
+            seed=settings.seed,
+        )
+    return Analysis(
+        name=name,
+        class_names=class_names,
+        model=summary,
+        settings=settings,
+        labels=labels,
+        probabilities=probabilities,
+        layers=tuple(layers),
+        paths=paths,
+        path_stats=path_statistics(paths),
+        metrics=metrics,
+        thumbnails=extraction.thumbnails,
+        files=files,
+    )
+
+
+def paths_table(
+    layers: Sequence[LayerAnalysis],
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+) -> pd.DataFrame:
+    """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`)."""
+    return build_paths(
+        [layer.clusters.labels for layer in layers],
+        [layer.clusters.names for layer in layers],
+        [layer.clusters.dominant for layer in layers],
+        [layer.name for layer in layers],
+        predicted=probabilities.argmax(axis=1),
+        confidence=probabilities.max(axis=1),
+        class_names=class_names,
+        true=labels,
+    )
+
+
+def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
+    """Cheap checks that fail before the forward pass rather than after it."""
+    valid_k = n_clusters == "auto" or (
+        isinstance(n_clusters, (int, np.integer)) and not isinstance(n_clusters, bool) and n_clusters >= 2
+    )
+    if not valid_k:
+        raise InvalidInputError(f"n_clusters: expected 'auto' or an integer >= 2; received {n_clusters!r}.")
+    if projection not in PROJECTIONS:
+        raise InvalidInputError(f"projection: expected one of {PROJECTIONS}; received {projection!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed: expected a non-negative integer; received {seed!r}.")
+
+
+def _resolve_class_names(
+    class_names: Sequence[str] | None, image_set: ImageSet | None, n_classes: int
+) -> tuple[str, ...]:
+    if class_names is None:
+        class_names = (
+            image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
+        )
+        source = "the ImageSet's class_names"
+    else:
+        source = "class_names"
+        if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
+            raise InvalidTypeError(f"class_names: expected a list of strings; received {class_names!r}.")
+    names = tuple(class_names)
+    if len(names) != n_classes:
+        raise InvalidInputError(
+            f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names; "
+            f"received {len(names)}: {list(names)}."
+        )
+    if len(set(names)) != len(names) or any(not c.strip() for c in names):
+        raise InvalidInputError(f"class_names: expected distinct, non-empty names; received {list(names)}.")
+    return names
+
+
+def _check_labels(
+    labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str
+) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == len(class_names) and array.shape[1] > 1:
+        array = array.argmax(axis=1)  # one-hot labels, as used with categorical_crossentropy
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or _is_whole(array)):
+        raise InvalidInputError(
+            f"{argument}: expected integer class indices of shape (N,); received {array.dtype} of shape "
+            f"{array.shape}."
+        )
+    array = array.astype(np.int64)
+    if n_images is not None and len(array) != n_images:
+        raise InvalidInputError(
+            f"{argument}: expected {n_images} labels, one per image; received {len(array)}."
+        )
+    if array.size and (array.min() < 0 or array.max() >= len(class_names)):
+        raise InvalidInputError(
+            f"{argument}: expected values in 0..{len(class_names) - 1} (one per class name); received "
+            f"range {array.min()}..{array.max()}."
+        )
+    return array
+
+
+def _is_whole(array: np.ndarray) -> bool:
+    """Float labels such as 0.0/1.0 (binary models are often trained on them) count as integers."""
+    return np.issubdtype(array.dtype, np.floating) and bool(
+        np.all(np.isfinite(array) & (array == np.round(array)))
+    )

@@ -1,0 +1,385 @@
+"""Run folders: how an :class:`~layerlens.analysis.Analysis` is saved and loaded.
+
+A run folder holds::
+
+    manifest.json   format name and version, settings, model summary, class names,
+                    per-layer cluster names and scores, metrics, path statistics,
+                    and the SHA-256 of every other file
+    arrays.npz      numpy arrays (labels, probabilities, per-layer features,
+                    reduced features, clusters, 2-D maps)
+    thumbnails/     one PNG per image, 00000.png, 00001.png, ...
+    paths.csv       the per-image paths table, for reading in a spreadsheet
+    README.md       this description
+
+Saving writes into a temporary sibling folder and renames it into place, so
+an interrupted save never leaves a half-written run. Loading checks the
+format version and every checksum, and needs neither TensorFlow nor Keras.
+The same analysis always gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerlens._version import __version__
+from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, paths_table
+from layerlens.cluster import LayerClusters
+from layerlens.exceptions import InvalidInputError, RunFormatError
+from layerlens.metrics import ClassificationMetrics, Separability
+from layerlens.paths import PathStatistics
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_analysis"]
+
+FORMAT = "layerlens-run"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+THUMBNAILS = "thumbnails"
+PATHS_CSV = "paths.csv"
+README = "README.md"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates keep arrays.npz byte-identical between saves
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """An .npz archive (readable by ``np.load``) with fixed member dates, unlike ``np.savez``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
+
+
+def _png_bytes(thumbnail: np.ndarray) -> bytes:
+    from PIL import Image  # pillow comes with scikit-image (through imageio)
+
+    image = Image.fromarray(thumbnail[..., 0] if thumbnail.shape[-1] == 1 else thumbnail)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _json_float(value: float) -> float | None:
+    """JSON has no NaN: an undefined score (a silhouette of one cluster) is stored as null."""
+    return None if np.isnan(value) else float(value)
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _layer_arrays(index: int, layer: LayerAnalysis) -> dict[str, np.ndarray]:
+    prefix = f"layer{index}_"
+    return {
+        prefix + "features": layer.features,
+        prefix + "reduced": layer.reduced,
+        prefix + "clusters": layer.clusters.labels,
+        prefix + "kmeans_centers": layer.clusters.centers,
+        prefix + "coords": layer.coords,
+        prefix + "map_centers": layer.centers,
+    }
+
+
+def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
+    clusters = layer.clusters
+    return {
+        "name": layer.name,
+        "kind": layer.kind,
+        "output_shape": list(layer.output_shape),
+        "reduction": layer.reduction,
+        "feature_dim": int(layer.features.shape[1]),
+        "reduced_dim": int(layer.reduced.shape[1]),
+        "clusters": {
+            "k": clusters.k,
+            "names": list(clusters.names),
+            "dominant": clusters.dominant.tolist(),
+            "purity": clusters.purity.tolist(),
+            "sizes": clusters.sizes.tolist(),
+            "silhouette": _json_float(clusters.silhouette),
+            "k_scores": {str(k): _json_float(v) for k, v in clusters.k_scores.items()},
+        },
+        "separability": None if layer.separability is None else layer.separability.to_dict(),
+    }
+
+
+def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any]:
+    settings, model = analysis.settings, analysis.model
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "layerlens_version": __version__,
+        "name": analysis.name,
+        "n_images": analysis.n_images,
+        "class_names": list(analysis.class_names),
+        "has_labels": analysis.labels is not None,
+        "files": None if analysis.files is None else list(analysis.files),
+        "model": {
+            "name": model.name,
+            "head": model.head,
+            "input_shape": list(model.input_shape),
+            "n_parameters": model.n_parameters,
+        },
+        "settings": {
+            "n_clusters": settings.n_clusters,
+            "projection": settings.projection,
+            "batch_size": settings.batch_size,
+            "seed": settings.seed,
+            "conv_features": settings.conv_features,
+            "negative_class": settings.negative_class,
+        },
+        "layers": [_layer_manifest(layer) for layer in analysis.layers],
+        "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
+        "path_statistics": analysis.path_stats.to_dict(),
+        "checksums": dict(checksums),
+    }
+
+
+_README_TEXT = """# layerlens run
+
+Written by layerlens {version}; run format `{format}` version {format_version}.
+Open it with `layerlens.load(path)`, or turn it into a website with
+`python build_site.py {name_hint} --out output_site`.
+
+- `manifest.json`: format and version, model summary, settings, class names, per-layer
+  cluster names and scores, metrics, path statistics, SHA-256 of the other files.
+- `arrays.npz`: `labels` (if known) and `probabilities` (N x K); per layer i:
+  `layer<i>_features` (N x D reduced activations), `layer<i>_reduced` (N x d standardised
+  PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
+  (N x 2 map), `layer<i>_map_centers` (k x 2).
+- `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
+- `paths.csv`: one row per image: true and predicted class, confidence, correct, the
+  cluster at every layer, path id.
+"""
+
+
+def _thumbnail_name(index: int) -> str:
+    return f"{index:05d}.png"
+
+
+def _replaceable(target: Path) -> bool:
+    """An existing folder may be replaced only if it is empty or a layerlens run."""
+    return not any(target.iterdir()) or (target / MANIFEST).is_file()
+
+
+def save_analysis(analysis: Analysis, path: str | Path) -> Path:
+    """Write ``analysis`` to the run folder ``path`` atomically; see the module docstring for the layout.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        What :func:`layerlens.analyze` returned.
+    path : str or Path
+        Run folder to create (or replace, if it holds an earlier run).
+
+    Returns
+    -------
+    Path
+        The run folder.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` exists and is a file, or a non-empty folder that is not a
+        layerlens run (it is never overwritten).
+    """
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or not _replaceable(target)):
+        raise InvalidInputError(
+            f"path: {str(target)!r} exists and is not a layerlens run folder; refusing to overwrite it."
+        )
+    arrays: dict[str, np.ndarray] = {"probabilities": analysis.probabilities}
+    if analysis.labels is not None:
+        arrays["labels"] = analysis.labels
+    for i, layer in enumerate(analysis.layers):
+        arrays.update(_layer_arrays(i, layer))
+    npz = _npz_bytes(arrays)
+    pngs = [_png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
+    csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
+    checksums = {
+        ARRAYS: _sha256(npz),
+        THUMBNAILS: _sha256(b"".join(pngs)),
+        PATHS_CSV: _sha256(csv),
+    }
+    manifest = json.dumps(_manifest(analysis, checksums), indent=1, ensure_ascii=False, allow_nan=False)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        (staging / ARRAYS).write_bytes(npz)
+        (staging / PATHS_CSV).write_bytes(csv)
+        (staging / THUMBNAILS).mkdir()
+        for i, png in enumerate(pngs):
+            (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
+        readme = _README_TEXT.format(
+            version=__version__, format=FORMAT, format_version=FORMAT_VERSION, name_hint=target.name
+        )
+        (staging / README).write_text(readme, encoding="utf-8")
+        (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
+        staging.chmod(0o755)
+        if target.exists():
+            retired = target.with_name(f".{target.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            target.rename(retired)
+            staging.rename(target)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    if not (folder / MANIFEST).is_file():
+        raise RunFormatError(f"path: {str(folder)!r} is not a layerlens run folder (it has no {MANIFEST}).")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFormatError(f"path: {MANIFEST} in {str(folder)!r} is not valid JSON ({err}).") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise RunFormatError(f"path: {MANIFEST} in {str(folder)!r} does not describe a {FORMAT!r}.")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise RunFormatError(f"path: {MANIFEST} has an invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise RunFormatError(
+            f"path: the run in {str(folder)!r} has format version {version}, written by layerlens "
+            f"{manifest.get('layerlens_version', '?')}; this layerlens {__version__} reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade layerlens to read it."
+        )
+    return manifest
+
+
+def _verified(folder: Path, name: str, data: bytes, checksums: Mapping[str, str]) -> bytes:
+    if checksums.get(name) != _sha256(data):
+        raise RunFormatError(
+            f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest)."
+        )
+    return data
+
+
+def _read_file(folder: Path, name: str) -> bytes:
+    try:
+        return (folder / name).read_bytes()
+    except OSError as err:
+        raise RunFormatError(
+            f"path: the run in {str(folder)!r} is incomplete: cannot read {name} ({err})."
+        ) from err
+
+
+def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) -> np.ndarray:
+    from PIL import Image
+
+    pngs = [_read_file(folder, f"{THUMBNAILS}/{_thumbnail_name(i)}") for i in range(n_images)]
+    _verified(folder, THUMBNAILS, b"".join(pngs), checksums)
+    images = [np.asarray(Image.open(io.BytesIO(png))) for png in pngs]
+    return np.stack([image[..., np.newaxis] if image.ndim == 2 else image for image in images])
+
+
+def _layer_from(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], index: int) -> LayerAnalysis:
+    prefix = f"layer{index}_"
+    c = entry["clusters"]
+    clusters = LayerClusters(
+        labels=arrays[prefix + "clusters"],
+        names=tuple(c["names"]),
+        dominant=np.asarray(c["dominant"], dtype=np.int64),
+        purity=np.asarray(c["purity"], dtype=np.float64),
+        sizes=np.asarray(c["sizes"], dtype=np.int64),
+        centers=arrays[prefix + "kmeans_centers"],
+        silhouette=_float(c["silhouette"]),
+        k_scores={int(k): _float(v) for k, v in c["k_scores"].items()},
+    )
+    return LayerAnalysis(
+        name=entry["name"],
+        kind=entry["kind"],
+        output_shape=tuple(entry["output_shape"]),
+        reduction=entry["reduction"],
+        features=arrays[prefix + "features"],
+        reduced=arrays[prefix + "reduced"],
+        clusters=clusters,
+        coords=arrays[prefix + "coords"],
+        centers=arrays[prefix + "map_centers"],
+        separability=None if entry["separability"] is None else Separability.from_dict(entry["separability"]),
+    )
+
+
+def load(path: str | Path) -> Analysis:
+    """Read a run folder written by :meth:`Analysis.save` (no TensorFlow needed).
+
+    Parameters
+    ----------
+    path : str or Path
+        The run folder.
+
+    Returns
+    -------
+    Analysis
+        Equal, array for array, to the analysis that was saved.
+
+    Raises
+    ------
+    RunFormatError
+        If the folder is not a run, is incomplete or corrupt (a checksum
+        differs), or was written by a newer layerlens.
+    """
+    folder = Path(path)
+    manifest = _read_manifest(folder)
+    checksums = manifest.get("checksums", {})
+    npz = _verified(folder, ARRAYS, _read_file(folder, ARRAYS), checksums)
+    try:
+        with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        n = manifest["n_images"]
+        class_names = tuple(manifest["class_names"])
+        layers = tuple(_layer_from(entry, arrays, i) for i, entry in enumerate(manifest["layers"]))
+        probabilities = arrays["probabilities"]
+        labels = arrays.get("labels") if manifest["has_labels"] else None
+        if probabilities.shape != (n, len(class_names)) or any(len(layer.features) != n for layer in layers):
+            raise RunFormatError(
+                f"path: the arrays in {str(folder)!r} do not match the manifest's {n} images."
+            )
+        settings, model = manifest["settings"], manifest["model"]
+        files = manifest["files"]
+        analysis = Analysis(
+            name=manifest["name"],
+            class_names=class_names,
+            model=ModelSummary(
+                model["name"], model["head"], tuple(model["input_shape"]), model["n_parameters"]
+            ),
+            settings=AnalysisSettings(**settings),
+            labels=labels,
+            probabilities=probabilities,
+            layers=layers,
+            paths=paths_table(layers, probabilities, labels, class_names),
+            path_stats=PathStatistics.from_dict(manifest["path_statistics"]),
+            metrics=None
+            if manifest["metrics"] is None
+            else ClassificationMetrics.from_dict(manifest["metrics"]),
+            thumbnails=_read_thumbnails(folder, n, checksums),
+            files=None if files is None else tuple(files),
+        )
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
+        if isinstance(err, RunFormatError):
+            raise
+        raise RunFormatError(
+            f"path: the run in {str(folder)!r} is malformed ({type(err).__name__}: {err})."
+        ) from err
+    return analysis

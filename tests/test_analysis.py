@@ -1,0 +1,172 @@
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+import layerlens as ll
+from layerlens.datasets import ImageSet
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
+
+
+@pytest.fixture(scope="module")
+def analysis(sequential_model, digits):
+    return ll.analyze(sequential_model, digits[1], progress=False)
+
+
+def test_analysis_contents(analysis, digits):
+    test = digits[1]
+    n = len(test)
+    assert analysis.name == "digits" and analysis.class_names == test.class_names
+    assert analysis.layer_names == ("conv1", "pool1", "conv2", "pool2", "dense")
+    assert analysis.probabilities.shape == (n, 10)
+    np.testing.assert_allclose(analysis.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(analysis.labels, test.labels)
+    for layer in analysis.layers:
+        assert layer.features.shape[0] == layer.reduced.shape[0] == layer.coords.shape[0] == n
+        assert layer.coords.shape[1] == 2 and layer.centers.shape == (layer.clusters.k, 2)
+        assert 2 <= layer.clusters.k <= 12
+        assert layer.separability is not None
+    assert list(analysis.paths.columns[:5]) == ["true", "predicted", "confidence", "correct", "conv1"]
+    assert analysis.metrics.accuracy == pytest.approx(np.mean(analysis.predictions == test.labels))
+    assert analysis.thumbnails.shape == (n, 16, 16, 1)
+    assert "accuracy" in repr(analysis) and "conv1(k=" in repr(analysis)
+
+
+def test_separability_rises_to_the_last_layer(analysis):
+    table = analysis.separability
+    assert list(table.index) == list(analysis.layer_names)
+    # A trained classifier separates its classes best at its last layer.
+    assert table["knn_accuracy"].iloc[-1] == table["knn_accuracy"].max()
+    assert table["knn_accuracy"].iloc[-1] > table["knn_accuracy"].iloc[0]
+
+
+def test_same_inputs_and_seed_give_identical_results(sequential_model, digits, analysis):
+    again = ll.analyze(sequential_model, digits[1], progress=False)
+    np.testing.assert_array_equal(again.probabilities, analysis.probabilities)
+    for a, b in zip(again.layers, analysis.layers):
+        np.testing.assert_array_equal(a.features, b.features)
+        np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
+        np.testing.assert_array_equal(a.coords, b.coords)
+        assert a.clusters.names == b.clusters.names
+    assert again.paths.equals(analysis.paths)
+    assert again.metrics.to_dict() == analysis.metrics.to_dict()
+
+
+def test_fixed_k(sequential_model, images):
+    result = ll.analyze(sequential_model, images, n_clusters=4, layers=["conv2", "dense"], progress=False)
+    assert [layer.clusters.k for layer in result.layers] == [4, 4]
+    assert [len(layer.clusters.k_scores) for layer in result.layers] == [1, 1]
+
+
+def test_unlabelled_images(sequential_model, images):
+    result = ll.analyze(sequential_model, images, layers=["dense"], progress=False)
+    assert result.labels is None and result.metrics is None and result.separability is None
+    assert result.class_names == tuple(f"class {k}" for k in range(10))
+    assert result.paths["correct"].isna().all()
+    # Without labels, clusters are named after the predicted classes they hold.
+    dense = result.layer("dense").clusters
+    for j in range(dense.k):
+        members = result.predictions[dense.labels == j]
+        assert np.bincount(members, minlength=10).argmax() == dense.dominant[j]
+    with pytest.raises(InvalidInputError, match="separability needs the true labels"):
+        result.separability_figure()
+
+
+def test_sigmoid_head_gives_two_classes(faces_model):
+    test = faces_model.data.test
+    result = ll.analyze(faces_model.model, test, progress=False)
+    assert result.model.head == "sigmoid" and result.class_names == ("non_face", "face")
+    p = faces_model.model.predict(test.images, verbose=0)[:, 0]
+    np.testing.assert_allclose(result.probabilities[:, 1], p, atol=1e-6)
+    assert result.metrics.accuracy == pytest.approx(faces_model.test_accuracy)
+
+
+def test_logits_become_probabilities(logits_model, images):
+    result = ll.analyze(logits_model, images, layers=["dense"], progress=False)
+    assert result.model.head == "logits"
+    expected = softmax(logits_model.predict(images, verbose=0).astype(np.float64), axis=1)
+    np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("fixture", ["branch_model", "nested_model"], ids=["functional-add", "nested"])
+def test_other_architectures(request, fixture, digits):
+    model = request.getfixturevalue(fixture)
+    result = ll.analyze(model, digits[1], progress=False)
+    assert result.metrics.accuracy > 0.3  # trained for three epochs: well above chance (0.1)
+    assert len(result.layers) >= 4
+
+
+def test_negative_class_reading(sequential_model, digits):
+    result = ll.analyze(sequential_model, digits[1], layers=["dense"], negative_class="0", progress=False)
+    assert result.metrics.negative_class == "0"
+    assert 0.0 <= result.metrics.sensitivity <= 1.0 and 0.0 <= result.metrics.specificity <= 1.0
+
+
+def test_array_and_dataset_inputs_agree(sequential_model, digits):
+    import tensorflow as tf
+
+    test = digits[1]
+    from_array = ll.analyze(
+        sequential_model, test.images, test.labels, class_names=test.class_names, progress=False
+    )
+    stream = tf.data.Dataset.from_tensor_slices((test.images, test.labels)).batch(32)
+    from_stream = ll.analyze(sequential_model, stream, class_names=test.class_names, progress=False)
+    for a, b in zip(from_array.layers, from_stream.layers):
+        np.testing.assert_allclose(a.features, b.features, atol=1e-5)
+        np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
+    assert from_array.paths.equals(from_stream.paths)
+
+
+def test_figures(analysis):
+    assert len(analysis.paths_figure().data[0].dimensions) == len(analysis.layers) + 1
+    assert "digits: pool2 (PCA)" in analysis.layer_figure("pool2").layout.title.text
+    assert len(analysis.separability_figure().data) == 3
+    with pytest.raises(InvalidInputError, match=r"layer_name: expected one of \['conv1'"):
+        analysis.layer_figure("conv9")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"class_names": ["a", "b"]},
+            InvalidInputError,
+            r"model predicts 10 classes, so class_names needs 10",
+        ),
+        ({"class_names": "abcdefghij"}, InvalidTypeError, "class_names: expected a list of strings"),
+        ({"class_names": ["x"] * 10}, InvalidInputError, "expected distinct, non-empty names"),
+        (
+            {"labels": np.zeros(7, int)},
+            InvalidInputError,
+            r"labels: expected 300 labels, one per image; received 7",
+        ),
+        ({"labels": np.full(300, 10)}, InvalidInputError, r"labels: expected values in 0..9"),
+        ({"labels": np.full(300, 0.5)}, InvalidInputError, "labels: expected integer class indices"),
+        ({"n_clusters": 1}, InvalidInputError, "n_clusters: expected 'auto' or an integer >= 2; received 1"),
+        ({"n_clusters": "many"}, InvalidInputError, "n_clusters: expected 'auto'"),
+        ({"projection": "tsne"}, InvalidInputError, r"projection: expected one of \('pca', 'umap'\)"),
+        ({"seed": -1}, InvalidInputError, "seed: expected a non-negative integer"),
+        ({"negative_class": "healthy"}, InvalidInputError, "negative_class: expected one of"),
+    ],
+    ids=[
+        "class-count",
+        "class-string",
+        "class-duplicates",
+        "label-count",
+        "label-range",
+        "label-fractions",
+        "k-one",
+        "k-word",
+        "projection",
+        "seed",
+        "negative-class",
+    ],
+)
+def test_bad_arguments(sequential_model, images, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ll.analyze(sequential_model, images, progress=False, **kwargs)
+
+
+def test_imageset_class_names_must_fit_the_model(faces_model):
+    wrong = ImageSet(np.zeros((4, 25, 25, 1), np.float32), np.array([0, 1, 2, 0]), ("a", "b", "c"))
+    with pytest.raises(InvalidInputError, match="so the ImageSet's class_names needs 2 names; received 3"):
+        ll.analyze(faces_model.model, wrong, progress=False)

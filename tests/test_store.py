@@ -1,0 +1,152 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import layerlens as ll
+from layerlens import store
+from layerlens.exceptions import InvalidInputError, RunFormatError
+
+
+@pytest.fixture(scope="module")
+def analysis(sequential_model, digits):
+    return ll.analyze(
+        sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False
+    )
+
+
+@pytest.fixture
+def run(analysis, tmp_path):
+    return analysis.save(tmp_path / "run")
+
+
+def test_round_trip_is_identical(analysis, run):
+    loaded = ll.load(run)
+    assert (loaded.name, loaded.class_names, loaded.model, loaded.settings) == (
+        analysis.name,
+        analysis.class_names,
+        analysis.model,
+        analysis.settings,
+    )
+    np.testing.assert_array_equal(loaded.labels, analysis.labels)
+    np.testing.assert_array_equal(loaded.probabilities, analysis.probabilities)
+    np.testing.assert_array_equal(loaded.thumbnails, analysis.thumbnails)
+    for a, b in zip(loaded.layers, analysis.layers):
+        assert (a.name, a.kind, a.output_shape, a.reduction) == (b.name, b.kind, b.output_shape, b.reduction)
+        for field in ("features", "reduced", "coords", "centers"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+            assert getattr(a, field).dtype == getattr(b, field).dtype
+        assert a.clusters.names == b.clusters.names and a.clusters.k_scores == b.clusters.k_scores
+        np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
+        np.testing.assert_array_equal(a.clusters.centers, b.clusters.centers)
+        assert a.separability == b.separability
+    assert loaded.paths.equals(analysis.paths)
+    assert loaded.metrics.to_dict() == analysis.metrics.to_dict()
+    assert loaded.path_stats.to_dict() == analysis.path_stats.to_dict()
+    assert repr(loaded) == repr(analysis)
+
+
+def test_saving_twice_gives_identical_bytes(analysis, run, tmp_path):
+    other = analysis.save(tmp_path / "again" / "run")
+    files = sorted(p.relative_to(run) for p in run.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(other) for p in other.rglob("*") if p.is_file())
+    for name in files:
+        assert (run / name).read_bytes() == (other / name).read_bytes(), name
+
+
+def test_run_folder_layout(analysis, run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["format"] == "layerlens-run" and manifest["format_version"] == store.FORMAT_VERSION
+    assert [layer["name"] for layer in manifest["layers"]] == ["conv2", "dense"]
+    assert len(list((run / "thumbnails").glob("*.png"))) == analysis.n_images
+    assert (run / "README.md").read_text().startswith("# layerlens run")
+    assert (
+        (run / "paths.csv").read_text().splitlines()[0].startswith("image,true,predicted,confidence,correct")
+    )
+    assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_saving_over_an_earlier_run_replaces_it(analysis, run):
+    (run / "thumbnails" / "stale.png").write_bytes(b"old")
+    analysis.save(run)
+    assert not (run / "thumbnails" / "stale.png").exists()
+
+
+def test_refuses_to_overwrite_other_folders(analysis, tmp_path):
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.tex").write_text("precious")
+    with pytest.raises(InvalidInputError, match="exists and is not a layerlens run folder; refusing"):
+        analysis.save(tmp_path / "thesis")
+    assert (tmp_path / "thesis" / "chapter1.tex").read_text() == "precious"
+
+
+def test_failed_save_leaves_nothing_behind(analysis, tmp_path, monkeypatch):
+    def broken(path, data):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.Path, "write_bytes", broken)
+    with pytest.raises(OSError, match="disk full"):
+        analysis.save(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def corrupt_arrays(run):
+    data = bytearray((run / "arrays.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (run / "arrays.npz").write_bytes(bytes(data))
+
+
+def edit_manifest(**changes):
+    def edit(run):
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest.update(changes)
+        (run / "manifest.json").write_text(json.dumps(manifest))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (corrupt_arrays, "arrays.npz in .* is corrupt"),
+        (lambda run: (run / "thumbnails" / "00007.png").write_bytes(b"x"), "thumbnails in .* is corrupt"),
+        (
+            lambda run: (run / "thumbnails" / "00007.png").unlink(),
+            "incomplete: cannot read thumbnails/00007.png",
+        ),
+        (lambda run: (run / "arrays.npz").unlink(), "incomplete: cannot read arrays.npz"),
+        (lambda run: (run / "manifest.json").write_text("{not json"), "manifest.json .* is not valid JSON"),
+        (lambda run: (run / "manifest.json").unlink(), "is not a layerlens run folder"),
+        (
+            edit_manifest(format_version=99),
+            "has format version 99.*reads versions up to 1. Upgrade layerlens",
+        ),
+        (edit_manifest(format="something-else"), "does not describe a 'layerlens-run'"),
+        (edit_manifest(n_images=5), "do not match the manifest's 5 images"),
+        (edit_manifest(layers="nonsense"), "is malformed"),
+    ],
+    ids=[
+        "arrays-bitflip",
+        "thumbnail-changed",
+        "thumbnail-missing",
+        "arrays-missing",
+        "bad-json",
+        "no-manifest",
+        "newer-version",
+        "other-format",
+        "wrong-count",
+        "malformed",
+    ],
+)
+def test_damaged_runs_are_refused(run, damage, match):
+    damage(run)
+    with pytest.raises(RunFormatError, match=match):
+        ll.load(run)
+
+
+def test_loading_does_not_import_tensorflow(run):
+    code = f"import sys, layerlens; a = layerlens.load({str(run)!r}); print(a.n_images, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["120", "False"]
