@@ -61,9 +61,7 @@ def run_graph(model: keras.Model, inputs: Any, record: Recorder, prefix: str = "
     def wrap(op: Any) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             if isinstance(op, keras.Model) and functional_graph_or_none(op) is not None:
-                output = run_graph(
-                    op, args[0] if len(args) == 1 else list(args), record, f"{prefix}{op.name}/"
-                )
+                output = run_graph(op, args[0] if len(args) == 1 else list(args), record, f"{prefix}{op.name}/")
             else:
                 if _accepts_training(op):
                     kwargs["training"] = False

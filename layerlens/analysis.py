@@ -130,9 +130,9 @@ class Analysis:
     @property
     def separability(self) -> pd.DataFrame | None:
         """Separability by depth: one row per layer (silhouette, knn_accuracy, variance_ratio); None without labels."""
-        if self.labels is None:
-            return None
-        rows = [layer.separability.to_dict() for layer in self.layers if layer.separability is not None]
+        if any(layer.separability is None for layer in self.layers):
+            return None  # no labels, or a single class among them
+        rows = [layer.separability.to_dict() for layer in self.layers]
         return pd.DataFrame(rows, index=pd.Index(self.layer_names, name="layer"))
 
     def layer(self, name: str) -> LayerAnalysis:
@@ -146,9 +146,7 @@ class Analysis:
         """Parallel-categories diagram of every image's path through the layers' clusters to its prediction."""
         from layerlens.figures import paths_figure
 
-        return paths_figure(
-            self.paths, self.layer_names, self.class_names, title=title or f"{self.name}: paths"
-        )
+        return paths_figure(self.paths, self.layer_names, self.class_names, title=title or f"{self.name}: paths")
 
     def layer_figure(self, layer_name: str, *, title: str | None = None) -> go.Figure:
         """2-D map of one layer, coloured by cluster, misclassified images marked."""
@@ -170,7 +168,9 @@ class Analysis:
 
         table = self.separability
         if table is None:
-            raise InvalidInputError("labels: separability needs the true labels, and this analysis has none.")
+            raise InvalidInputError(
+                "labels: separability needs true labels of at least two classes, and this analysis has none."
+            )
         return separability_figure(
             self.layer_names,
             table["silhouette"].tolist(),
@@ -209,6 +209,7 @@ def analyze(
     progress: bool = True,
     conv_features: str = "mean",
     negative_class: str | None = None,
+    pixel_scale: float = 1.0,
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -257,6 +258,9 @@ def analyze(
     negative_class : str, optional
         Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
         and specificity of "any lesion" against it.
+    pixel_scale : float, default=1.0
+        Images are multiplied by this on their way into the model: use 255
+        for [0, 1] images and a model that starts with ``Rescaling(1/255)``.
 
     Returns
     -------
@@ -284,9 +288,7 @@ def analyze(
     image_set = images if isinstance(images, ImageSet) else None
     class_names = _resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
-        raise InvalidInputError(
-            f"negative_class: expected one of {list(class_names)}; received {negative_class!r}."
-        )
+        raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
     if labels is not None:
         known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
         labels = _check_labels(labels, class_names, known_n, "labels")
@@ -298,16 +300,20 @@ def analyze(
         conv_features=conv_features,
         seed=seed,
         progress=progress,
+        pixel_scale=pixel_scale,
     )
     n_images = len(extraction.outputs)
+    if n_images < 3:
+        raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
+    if n_clusters != "auto" and n_clusters >= n_images:
+        raise InvalidInputError(f"n_clusters: expected fewer clusters than images ({n_images}); received {n_clusters}.")
     if labels is None and extraction.labels is not None:
         labels = _check_labels(extraction.labels, class_names, n_images, "images (its labels)")
     elif labels is not None and len(labels) != n_images:
         raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
     head = detect_head(extraction.output_activation, extraction.outputs[:512])
-    settings = AnalysisSettings(
-        n_clusters, projection, int(batch_size), int(seed), conv_features, negative_class
-    )
+    k = n_clusters if n_clusters == "auto" else int(n_clusters)
+    settings = AnalysisSettings(k, projection, int(batch_size), int(seed), conv_features, negative_class)
     summary = ModelSummary(model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()))
     default_name = image_set.name if image_set is not None else model.name
     return _compute_analysis(
@@ -340,9 +346,7 @@ def _compute_analysis(
     layers = []
     for info, features, reduction in zip(extraction.layers, extraction.features, extraction.reductions):
         reduced = reduce_features(features, seed=settings.seed)
-        clusters = cluster_layer(
-            reduced, reference, class_names, n_clusters=settings.n_clusters, seed=settings.seed
-        )
+        clusters = cluster_layer(reduced, reference, class_names, n_clusters=settings.n_clusters, seed=settings.seed)
         coords = project_2d(reduced, method=settings.projection, seed=settings.seed)
         layers.append(
             LayerAnalysis(
@@ -355,7 +359,11 @@ def _compute_analysis(
                 clusters=clusters,
                 coords=coords,
                 centers=map_centers(coords, clusters.labels, clusters.k),
-                separability=separability(reduced, labels, seed=settings.seed) if can_separate else None,
+                separability=(
+                    separability(reduced, labels, n_neighbors=min(5, len(labels) - 1), seed=settings.seed)
+                    if can_separate
+                    else None
+                ),
             )
         )
     paths = paths_table(layers, probabilities, labels, class_names)
@@ -413,17 +421,15 @@ def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
         raise InvalidInputError(f"n_clusters: expected 'auto' or an integer >= 2; received {n_clusters!r}.")
     if projection not in PROJECTIONS:
         raise InvalidInputError(f"projection: expected one of {PROJECTIONS}; received {projection!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed: expected a non-negative integer; received {seed!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InvalidInputError(f"seed: expected an integer in 0..2**32-1; received {seed!r}.")
 
 
 def _resolve_class_names(
     class_names: Sequence[str] | None, image_set: ImageSet | None, n_classes: int
 ) -> tuple[str, ...]:
     if class_names is None:
-        class_names = (
-            image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
-        )
+        class_names = image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
         source = "the ImageSet's class_names"
     else:
         source = "class_names"
@@ -440,24 +446,21 @@ def _resolve_class_names(
     return names
 
 
-def _check_labels(
-    labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str
-) -> np.ndarray:
+def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str) -> np.ndarray:
     array = np.asarray(labels)
+    if array.dtype == bool:
+        array = array.astype(np.int64)  # e.g. labels = df.diagnosis == "tumour" for a binary model
     if array.ndim == 2 and array.shape[1] == len(class_names) and array.shape[1] > 1:
         array = array.argmax(axis=1)  # one-hot labels, as used with categorical_crossentropy
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or _is_whole(array)):
         raise InvalidInputError(
-            f"{argument}: expected integer class indices of shape (N,); received {array.dtype} of shape "
-            f"{array.shape}."
+            f"{argument}: expected integer class indices of shape (N,); received {array.dtype} of shape {array.shape}."
         )
     array = array.astype(np.int64)
     if n_images is not None and len(array) != n_images:
-        raise InvalidInputError(
-            f"{argument}: expected {n_images} labels, one per image; received {len(array)}."
-        )
+        raise InvalidInputError(f"{argument}: expected {n_images} labels, one per image; received {len(array)}.")
     if array.size and (array.min() < 0 or array.max() >= len(class_names)):
         raise InvalidInputError(
             f"{argument}: expected values in 0..{len(class_names) - 1} (one per class name); received "
@@ -468,6 +471,4 @@ def _check_labels(
 
 def _is_whole(array: np.ndarray) -> bool:
     """Float labels such as 0.0/1.0 (binary models are often trained on them) count as integers."""
-    return np.issubdtype(array.dtype, np.floating) and bool(
-        np.all(np.isfinite(array) & (array == np.round(array)))
-    )
+    return np.issubdtype(array.dtype, np.floating) and bool(np.all(np.isfinite(array) & (array == np.round(array))))

@@ -16,40 +16,31 @@ def _k(value: str) -> int | str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="layerlens", description="Look inside a trained Keras image classifier."
-    )
+    parser = argparse.ArgumentParser(prog="layerlens", description="Look inside a trained Keras image classifier.")
     parser.add_argument("--version", action="version", version=f"layerlens {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     analyze = commands.add_parser("analyze", help="analyse a saved model on a data set and save the run")
     analyze.add_argument("model", help="a .keras model file")
-    analyze.add_argument(
-        "data", help="phantoms, mnist, digits, faces, or a folder with one sub-folder per class"
-    )
+    analyze.add_argument("data", help="phantoms, mnist, digits, faces, or a folder with one sub-folder per class")
     analyze.add_argument("--out", required=True, help="run folder to write")
-    analyze.add_argument(
-        "--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)"
-    )
-    analyze.add_argument(
-        "--n-clusters", type=_k, default="auto", help="clusters per layer, or 'auto' (default)"
-    )
-    analyze.add_argument(
-        "--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)"
-    )
+    analyze.add_argument("--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)")
+    analyze.add_argument("--n-clusters", type=_k, default="auto", help="clusters per layer, or 'auto' (default)")
+    analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
     analyze.add_argument("--conv-features", choices=("mean", "mean_max"), default="mean")
     analyze.add_argument("--negative-class", help="the 'no finding' class, for sensitivity and specificity")
+    analyze.add_argument(
+        "--pixel-scale",
+        type=float,
+        help="multiply the [0, 1] images by this (default: 255 if the model starts with Rescaling(1/255), else 1)",
+    )
     analyze.add_argument("--batch-size", type=int, default=64)
     analyze.add_argument("--seed", type=int, default=0, help="seed of the data split and the analysis")
     analyze.add_argument("--name", help="name of the run (default: the data set's)")
     analyze.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    demo = commands.add_parser(
-        "demo", help="train the example models on the bundled data, analyse them, save runs"
-    )
-    demo.add_argument(
-        "--models", default="models", help="folder for the trained .keras files (default: models)"
-    )
+    demo = commands.add_parser("demo", help="train the example models on the bundled data, analyse them, save runs")
+    demo.add_argument("--models", default="models", help="folder for the trained .keras files (default: models)")
     demo.add_argument("--runs", default="runs", help="folder for the analysis runs (default: runs)")
     demo.add_argument("--only", nargs="+", metavar="NAME", help="only these models (mnist, phantoms, faces)")
     demo.add_argument("--seed", type=int, default=0, help="seed of splits, weights, training and analysis")
@@ -64,6 +55,7 @@ def _analyze(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         seed=args.seed,
+        pixel_scale=args.pixel_scale,
         layers=args.layers,
         n_clusters=args.n_clusters,
         projection=args.projection,

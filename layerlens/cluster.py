@@ -258,7 +258,11 @@ def _compute_clusters(
         if best_fit is None or rank > best_rank:
             best_rank, best_fit = rank, fit
     return _name_clusters(
-        best_fit.labels_, best_fit.cluster_centers_, reference, class_names, k_scores,
+        best_fit.labels_,
+        best_fit.cluster_centers_,
+        reference,
+        class_names,
+        k_scores,
         k_scores[best_fit.n_clusters],
     )
 
@@ -305,9 +309,7 @@ def _name_clusters(
     order = np.lexsort((used, mean_index, -sizes, dominant))
     new_label = np.empty(labels.max() + 1, dtype=np.int64)
     new_label[used[order]] = np.arange(len(order))
-    names = tuple(
-        f"c{j + 1} · {round(100 * purity[i])}% {class_names[dominant[i]]}" for j, i in enumerate(order)
-    )
+    names = tuple(f"c{j + 1} · {round(100 * purity[i])}% {class_names[dominant[i]]}" for j, i in enumerate(order))
     return LayerClusters(
         labels=new_label[labels],
         names=names,
@@ -327,8 +329,7 @@ def _check_matrix(name: str, value: np.ndarray, *, min_rows: int, dtype: type = 
     arr = np.asarray(value)
     if arr.ndim != 2 or arr.shape[0] < min_rows or arr.shape[1] < 1:
         raise InvalidInputError(
-            f"{name}: expected a 2-D array of shape (N, D) with N >= {min_rows} and D >= 1; "
-            f"received shape {arr.shape}."
+            f"{name}: expected a 2-D array of shape (N, D) with N >= {min_rows} and D >= 1; received shape {arr.shape}."
         )
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise InvalidInputError(f"{name}: expected real numbers; received dtype {arr.dtype}.")
@@ -356,9 +357,7 @@ def _check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
         or len(class_names) == 0
         or not all(isinstance(c, str) for c in class_names)
     ):
-        raise InvalidInputError(
-            f"class_names: expected a non-empty sequence of str; received {class_names!r}."
-        )
+        raise InvalidInputError(f"class_names: expected a non-empty sequence of str; received {class_names!r}.")
     return tuple(class_names)
 
 
@@ -385,7 +384,6 @@ def _check_n_clusters(n_clusters: int | str, n: int) -> tuple[int, ...]:
         raise InvalidInputError(f'n_clusters: expected "auto" or an int; received {n_clusters!r}.')
     if not 2 <= n_clusters <= n - 1:
         raise InvalidInputError(
-            f"n_clusters: expected an int in 2..{n - 1} (the number of images, {n}, minus 1); "
-            f"received {n_clusters!r}."
+            f"n_clusters: expected an int in 2..{n - 1} (the number of images, {n}, minus 1); received {n_clusters!r}."
         )
     return (int(n_clusters),)

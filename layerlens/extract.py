@@ -29,6 +29,7 @@ __all__ = [
     "Extraction",
     "LayerInfo",
     "default_layers",
+    "expects_byte_pixels",
     "extract",
     "list_layers",
     "output_units",
@@ -137,6 +138,21 @@ def _check_model(model: Any) -> None:
         )
 
 
+def expects_byte_pixels(model: keras.Model) -> bool:
+    """True when the model's first layer that changes pixel values is ``Rescaling`` by about 1/255 or 1/127.5.
+
+    Such models (the Keras tutorials' way, for images from ``image_dataset_from_directory``) expect pixel
+    values 0..255; layerlens' loaders give [0, 1].
+    """
+    for _, op, _ in _trace(model):
+        if isinstance(op, _L.Rescaling):
+            scale = np.asarray(op.scale, dtype=np.float64)
+            return bool(np.all((scale > 0) & (scale < 0.01)))
+        if isinstance(op, TRANSFORM_LAYERS + BLOCK_LAYERS):
+            return False
+    return False
+
+
 def output_units(model: keras.Model) -> int:
     """Number of output units of a classifier (1 for a single sigmoid or logit unit).
 
@@ -160,7 +176,8 @@ def _trace(model: keras.Model) -> list[tuple[str, Any, tuple[int | None, ...]]]:
     recorder = _Recorder()
 
     def record(name: str, op: Any, output: Any) -> Any:
-        shape = tuple(output.shape[1:]) if hasattr(output, "shape") else ()
+        # None marks an operation with several outputs: there is no single activation to reduce.
+        shape = tuple(output.shape[1:]) if hasattr(output, "shape") else None
         traced.append((recorder.name(name), op, shape))
         return output
 
@@ -169,7 +186,9 @@ def _trace(model: keras.Model) -> list[tuple[str, Any, tuple[int | None, ...]]]:
     return traced
 
 
-def _info(name: str, op: Any, shape: tuple[int | None, ...]) -> LayerInfo:
+def _info(name: str, op: Any, shape: tuple[int | None, ...] | None) -> LayerInfo:
+    if shape is None:
+        return LayerInfo(name, type(op).__name__, (), False, False)
     is_block = isinstance(op, BLOCK_LAYERS)
     return LayerInfo(name, type(op).__name__, shape, isinstance(op, TRANSFORM_LAYERS) or is_block, is_block)
 
@@ -246,10 +265,9 @@ def default_layers(model: keras.Model, *, max_layers: int = 8) -> list[str]:
 
 
 def _default_infos(infos: list[LayerInfo], max_layers: int) -> list[LayerInfo]:
-    candidates = [info for info in infos if info.transforms]
-    # The last operation produces the model's output: it is the prediction itself, drawn as its own axis.
-    if candidates and infos and candidates[-1].name == infos[-1].name:
-        candidates = candidates[:-1]
+    # The classifier layer is the last one that transforms, even when an Activation("softmax"), a
+    # Dropout or the end of a nested model follows it; its output is the prediction, drawn as its own axis.
+    candidates = [info for info in infos if info.transforms][:-1]
     if not candidates:
         raise InvalidInputError(
             "model: found no layer that transforms (convolution, pooling, dense, Add/Concatenate) besides the "
@@ -270,8 +288,12 @@ def _select(infos: list[LayerInfo], layers: Sequence[str] | None) -> list[LayerI
         shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
         raise InvalidInputError(f"layers: unknown layer name(s) {unknown}; available layers: {shown}.")
     if len(set(layers)) != len(layers) or not layers:
+        raise InvalidInputError(f"layers: expected distinct layer names, at least one; received {list(layers)}.")
+    shapeless = [name for name in layers if not by_name[name].output_shape]
+    if shapeless:
         raise InvalidInputError(
-            f"layers: expected distinct layer names, at least one; received {list(layers)}."
+            f"layers: {shapeless} do not output one activation per image (several outputs, or a scalar); "
+            "choose another layer."
         )
     order = {info.name: i for i, info in enumerate(infos)}
     return sorted((by_name[name] for name in layers), key=lambda info: order[info.name])
@@ -289,24 +311,24 @@ def _output_activation(traced: list[tuple[str, Any, tuple[int | None, ...]]]) ->
     return None
 
 
-def _batches(
-    images: Any, batch_size: int
-) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None]], int | None]:
+def _batches(images: Any, batch_size: int) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None]], int | None]:
     """Iterate ``(x, y_or_None)`` numpy batches from an array, ImageSet, tf.data.Dataset or iterable."""
     if isinstance(images, ImageSet):
         images = (images.images, images.labels)
+    if hasattr(images, "numpy") and len(getattr(images, "shape", ())) >= 3:
+        images = np.asarray(images)  # a whole tf.Tensor of images, not a stream of batches
+    if isinstance(images, list) and images and all(isinstance(e, np.ndarray) and e.ndim == 3 for e in images):
+        images = np.stack(images)  # a list of single (H, W, C) images
     if isinstance(images, tuple) and len(images) == 2 and isinstance(images[0], np.ndarray):
         x_all, y_all = images
-        return (
-            (x_all[i : i + batch_size], y_all[i : i + batch_size]) for i in range(0, len(x_all), batch_size)
-        ), len(x_all)
+        return ((x_all[i : i + batch_size], y_all[i : i + batch_size]) for i in range(0, len(x_all), batch_size)), len(
+            x_all
+        )
     if isinstance(images, np.ndarray):
         return ((images[i : i + batch_size], None) for i in range(0, len(images), batch_size)), len(images)
     if isinstance(images, tf.data.Dataset):
         return (_split_element(e) for e in images.as_numpy_iterator()), None
-    if isinstance(images, keras.utils.PyDataset) or (
-        hasattr(images, "__getitem__") and hasattr(images, "__len__")
-    ):
+    if isinstance(images, keras.utils.PyDataset) or (hasattr(images, "__getitem__") and hasattr(images, "__len__")):
         return (_split_element(images[i]) for i in range(len(images))), None
     if isinstance(images, Iterable) and not isinstance(images, (str, bytes)):
         return (_split_element(e) for e in images), None
@@ -333,9 +355,7 @@ def _check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int)
     if x.ndim == len(input_shape) and input_shape[-1] == 1:
         x = x[..., np.newaxis]  # (N, H, W) grayscale for a model that takes (H, W, 1)
     expected = "(N, " + ", ".join("any" if d is None else str(d) for d in input_shape) + ")"
-    if x.ndim != len(input_shape) + 1 or any(
-        d is not None and d != s for d, s in zip(input_shape, x.shape[1:])
-    ):
+    if x.ndim != len(input_shape) + 1 or any(d is not None and d != s for d, s in zip(input_shape, x.shape[1:])):
         raise InvalidInputError(
             f"images: expected shape {expected} to match the model's input; batch {index} has shape {x.shape}."
         )
@@ -348,7 +368,10 @@ def _check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int)
 
 
 def _display_range(x: np.ndarray) -> tuple[float, float]:
-    """Pixel range to map to 0..255 in thumbnails, guessed from the first batch."""
+    """Pixel range to map to 0..255 in thumbnails, guessed from ``x``.
+
+    ``x`` is the whole array when the images come as one, else the first batch of the stream.
+    """
     lo, hi = float(x.min()), float(x.max())
     if lo >= 0.0 and hi <= 1.0:
         return 0.0, 1.0
@@ -356,7 +379,7 @@ def _display_range(x: np.ndarray) -> tuple[float, float]:
         return 0.0, 255.0
     if lo >= -1.0 and hi <= 1.0:
         return -1.0, 1.0  # inputs preprocessed to [-1, 1], as for MobileNet or Inception
-    return lo, hi
+    return (lo, hi) if hi > lo else (lo - 1.0, hi + 1.0)  # a constant image must not divide by zero
 
 
 def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:
@@ -368,7 +391,9 @@ def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:
 def _projection(dim: int, seed: int, position: int) -> np.ndarray | None:
     if dim <= MAX_FEATURE_DIM:
         return None
-    projector = GaussianRandomProjection(n_components=MAX_FEATURE_DIM, random_state=seed * 1009 + position)
+    # One independent stream per (seed, layer position), always a valid 32-bit seed for scikit-learn.
+    stream_seed = int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
+    projector = GaussianRandomProjection(n_components=MAX_FEATURE_DIM, random_state=stream_seed)
     projector.fit(np.zeros((1, dim), dtype=np.float32))
     return projector.components_.T.astype(np.float32)
 
@@ -457,6 +482,7 @@ def extract(
     conv_features: str = "mean",
     seed: int = 0,
     progress: bool = True,
+    pixel_scale: float = 1.0,
 ) -> Extraction:
     """Run the images through the model once and keep reduced activations of the chosen layers.
 
@@ -483,6 +509,9 @@ def extract(
         Seed of the random projections of wide layers.
     progress : bool, default=True
         Show a progress bar.
+    pixel_scale : float, default=1.0
+        Every batch is multiplied by this before it reaches the model: 255
+        feeds [0, 1] images to a model that starts with ``Rescaling(1/255)``.
 
     Returns
     -------
@@ -499,9 +528,9 @@ def extract(
     """
     _check_model(model)
     if conv_features not in CONV_FEATURES:
-        raise InvalidInputError(
-            f"conv_features: expected one of {CONV_FEATURES}; received {conv_features!r}."
-        )
+        raise InvalidInputError(f"conv_features: expected one of {CONV_FEATURES}; received {conv_features!r}.")
+    if not np.isfinite(pixel_scale) or pixel_scale <= 0:
+        raise InvalidInputError(f"pixel_scale: expected a positive number; received {pixel_scale!r}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InvalidInputError(f"batch_size: expected a positive integer; received {batch_size!r}.")
     traced = _trace(model)
@@ -509,17 +538,28 @@ def extract(
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
     input_shape = tuple(model.inputs[0].shape[1:])
     batches, total = _batches(images, batch_size)
+    whole = images.images if isinstance(images, ImageSet) else images if isinstance(images, np.ndarray) else None
     bar = keras.utils.Progbar(total, unit_name="image") if progress else None
 
     features: list[list[np.ndarray]] = [[] for _ in chosen]
     outputs, thumbnails, labels = [], [], []
-    step, lo, hi = None, 0.0, 1.0
+    step = None
     for index, (x, y) in enumerate(batches):
         x = _check_batch(x, input_shape, index)
         if step is None:
-            lo, hi = _display_range(x)
-            step = _step_function(model, chosen, projections, conv_features, _thumbnail_shape(x), x.shape[1:])
-        layer_features, raw, thumbs = step(x, tf.constant(lo, tf.float32), tf.constant(hi, tf.float32))
+            first_shape = x.shape[1:]
+            # The thumbnails' pixel range is guessed on the images as given: the whole array, else the first batch.
+            guess = _display_range(x if whole is None else whole)
+            lo, hi = (tf.constant(v * pixel_scale, tf.float32) for v in guess)
+            step = _step_function(model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape)
+        elif x.shape[1:] != first_shape:
+            raise InvalidInputError(
+                f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
+                f"of {x.shape[1:]}."
+            )
+        if pixel_scale != 1.0:
+            x = x * np.float32(pixel_scale)
+        layer_features, raw, thumbs = step(x, lo, hi)
         for store, value in zip(features, layer_features):
             store.append(value.numpy())
         outputs.append(raw.numpy())
@@ -545,6 +585,11 @@ def _join_labels(parts: list[np.ndarray | None]) -> np.ndarray | None:
     if not parts or any(part is None for part in parts):
         return None
     labels = np.concatenate([np.asarray(part) for part in parts])
-    if labels.ndim == 2 and labels.shape[1] > 1:
+    if labels.ndim == 2 and labels.shape[1] > 1 and np.allclose(labels.sum(axis=1), 1.0):
         labels = labels.argmax(axis=1)  # one-hot (categorical_crossentropy) labels
+    if labels.ndim > 2 or (labels.ndim == 2 and labels.shape[1] != 1):
+        raise InvalidInputError(
+            f"images: the labels y in the batches have shape {labels.shape}; expected class indices (N,) or "
+            "one-hot rows (N, K)."
+        )
     return labels.reshape(len(labels))

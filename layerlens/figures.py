@@ -78,13 +78,13 @@ def _hex(colour: str) -> str:
 
 def _mix_white(colour: str, share: float) -> str:
     """Blend ``#rrggbb`` with white; ``share`` = 0 keeps the colour, 1 gives white."""
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     return "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * share) for c in rgb))
 
 
 def _mix_black(colour: str, share: float) -> str:
     """Blend ``#rrggbb`` with black; ``share`` = 0 keeps the colour, 1 gives black."""
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - share)) for c in rgb))
 
 
@@ -126,12 +126,12 @@ def _check_paths(paths: pd.DataFrame, class_names: Sequence[str]) -> tuple[str, 
     if isinstance(class_names, str):
         raise InvalidInputError(f"class_names: expected a sequence of str; received the str {class_names!r}.")
     classes = tuple(class_names)
-    categories = tuple(paths["predicted"].cat.categories) if isinstance(
-        paths["predicted"].dtype, pd.CategoricalDtype) else ()
+    categories = (
+        tuple(paths["predicted"].cat.categories) if isinstance(paths["predicted"].dtype, pd.CategoricalDtype) else ()
+    )
     if classes != categories:
         raise InvalidInputError(
-            f"class_names: expected the classes of paths['predicted'] {list(categories)}; "
-            f"received {list(classes)}."
+            f"class_names: expected the classes of paths['predicted'] {list(categories)}; received {list(classes)}."
         )
     return classes
 
@@ -140,9 +140,7 @@ def _layer_column(paths: pd.DataFrame, layer_name: str, arg: str = "layer_name")
     """The Categorical column of one layer, or an error listing the layers ``paths`` holds."""
     available = [c for c in paths.columns if c not in FIXED_COLUMNS]
     if layer_name not in available or not isinstance(paths[layer_name].dtype, pd.CategoricalDtype):
-        raise InvalidInputError(
-            f"{arg}: expected one of the layers in paths {available}; received {layer_name!r}."
-        )
+        raise InvalidInputError(f"{arg}: expected one of the layers in paths {available}; received {layer_name!r}.")
     return paths[layer_name]
 
 
@@ -231,9 +229,7 @@ def paths_figure(
     """
     classes = _check_paths(paths, class_names)
     if isinstance(layer_names, str) or len(layer_names) == 0:
-        raise InvalidInputError(
-            f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}."
-        )
+        raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
     layers = {name: _layer_column(paths, name, "layer_names") for name in layer_names}
     return _compute_paths_figure(paths, layers, classes, title)
 
@@ -280,23 +276,33 @@ def _compute_paths_figure(
     fig.update_layout(
         **_layout(
             _paths_title(title, len(paths), len(layers), labelled, n_wrong),
-            margin=dict(l=_label_width(dimensions[0].ticktext), r=_label_width(dimensions[-1].ticktext) + 30,
-                        t=90, b=40 + legend_rows),
+            margin=dict(
+                l=_label_width(dimensions[0].ticktext),
+                r=_label_width(dimensions[-1].ticktext) + 30,
+                t=90,
+                b=40 + legend_rows,
+            ),
             height=max(420, 40 + 34 * max(len(d.ticktext) for d in dimensions)) + legend_rows,
             xaxis=dict(visible=False),
             yaxis=dict(visible=False),
             showlegend=True,
             # Below the diagram: above it the legend would collide with the dimension labels.
-            legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.02, yanchor="top",
-                        font=dict(size=12), itemclick=False, itemdoubleclick=False),
+            legend=dict(
+                orientation="h",
+                x=0.0,
+                xanchor="left",
+                y=-0.02,
+                yanchor="top",
+                font=dict(size=12),
+                itemclick=False,
+                itemdoubleclick=False,
+            ),
         )
     )
     return fig
 
 
-def _group_paths(
-    paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool
-) -> tuple[pd.DataFrame, int]:
+def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool) -> tuple[pd.DataFrame, int]:
     """Count images per distinct (clusters, prediction, colour value), in a fixed order.
 
     The colour value is the true class, plus K when the image is misclassified; without labels
@@ -332,9 +338,7 @@ def _paths_dimensions(
     ]
 
 
-def _parcats_dimension(
-    label: str, codes: np.ndarray, names: list[str], max_chars: int
-) -> go.parcats.Dimension:
+def _parcats_dimension(label: str, codes: np.ndarray, names: list[str], max_chars: int) -> go.parcats.Dimension:
     """A dimension listing the categories that occur, in their given order, labelled with escaped names.
 
     ``label`` stays raw: plotly writes dimension labels as plain text, so escaping would show.
@@ -364,27 +368,34 @@ def _stepped_colorscale(colours: list[str]) -> list[list]:
     return scale
 
 
-def _paths_legend(
-    classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int
-) -> list[go.Scatter]:
+def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int) -> list[go.Scatter]:
     """Empty scatter traces whose only job is a legend: parcats traces have none."""
     group_title = "true class" if labelled else "predicted class (no true labels)"
     entries = [
         go.Scatter(
-            x=[None], y=[None], mode="markers", name=_esc(name), hoverinfo="skip",
+            x=[None],
+            y=[None],
+            mode="markers",
+            name=_esc(name),
+            hoverinfo="skip",
             marker=dict(symbol="square", size=13, color=colour),
-            legendgroup="classes", legendgrouptitle=dict(text=group_title) if i == 0 else None,
+            legendgroup="classes",
+            legendgrouptitle=dict(text=group_title) if i == 0 else None,
         )
         for i, (name, colour) in enumerate(zip(classes, colours, strict=True))
     ]
     if labelled:
-        shades = [("pale: correct", _mix_white("#555555", _PALE)),
-                  (f"strong: misclassified ({n_wrong})", "#555555")]
+        shades = [("pale: correct", _mix_white("#555555", _PALE)), (f"strong: misclassified ({n_wrong})", "#555555")]
         entries += [
             go.Scatter(
-                x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                hoverinfo="skip",
                 marker=dict(symbol="square", size=13, color=colour),
-                legendgroup="shades", legendgrouptitle=dict(text="ribbon shade") if i == 0 else None,
+                legendgroup="shades",
+                legendgrouptitle=dict(text="ribbon shade") if i == 0 else None,
             )
             for i, (name, colour) in enumerate(shades)
         ]
@@ -519,35 +530,58 @@ def _compute_layer_figure(
     colours = _cluster_colours(codes, reference, len(names), len(classes))
     scatter = go.Scattergl if len(codes) > WEBGL_THRESHOLD else go.Scatter
     if centers is None:
-        centers = np.array([xy[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan]
-                            for k in range(len(names))])
+        centers = np.array(
+            [xy[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
+        )
     traces = _point_traces(xy, paths, codes, names, colours, wrong, classes, labelled, scatter)
     # WebGL points are drawn on a canvas above every SVG trace, so the centres must then be WebGL too.
     traces.append(_centre_trace(centers, names, scatter))
     annotations = _centre_labels(centers, names)
     if labelled:
         # An empty trace that only explains the diamonds in the legend.
-        traces.append(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip",
-                                 name=f"misclassified ({int(wrong.sum())})",
-                                 marker=_misclassified_marker("#ffffff", 10)))
-    main = _esc(title) if title is not None else (
-        f"Layer {_esc(layer_name)}: {len(codes)} images in {len(names)} clusters")
-    sub = ("colour = cluster, in the hue of its dominant class; ◆ = misclassified image, "
-           "filled with the colour of its true class" if labelled
-           else "colour = cluster, in the hue of its dominant predicted class (no true labels)")
-    axis = dict(zeroline=False, showgrid=True, gridcolor="#eeeeee", showline=True, linecolor="#999999",
-                ticks="outside", automargin=True)
+        traces.append(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                hoverinfo="skip",
+                name=f"misclassified ({int(wrong.sum())})",
+                marker=_misclassified_marker("#ffffff", 10),
+            )
+        )
+    main = (
+        _esc(title)
+        if title is not None
+        else (f"Layer {_esc(layer_name)}: {len(codes)} images in {len(names)} clusters")
+    )
+    sub = (
+        "colour = cluster, in the hue of its dominant class; ◆ = misclassified image, "
+        "filled with the colour of its true class"
+        if labelled
+        else "colour = cluster, in the hue of its dominant predicted class (no true labels)"
+    )
+    axis = dict(
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#eeeeee",
+        showline=True,
+        linecolor="#999999",
+        ticks="outside",
+        automargin=True,
+    )
     fig = go.Figure(data=traces)
-    fig.update_layout(**_layout(
-        f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>",
-        margin=dict(l=50, r=20, t=80, b=50),
-        height=600,
-        hovermode="closest",
-        legend=dict(title=dict(text="cluster"), itemsizing="constant", x=1.01, y=1.0),
-        xaxis=dict(title=dict(text="map dimension 1"), **axis),
-        yaxis=dict(title=dict(text="map dimension 2"), **axis),
-        annotations=annotations,
-    ))
+    fig.update_layout(
+        **_layout(
+            f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>",
+            margin=dict(l=50, r=20, t=80, b=50),
+            height=600,
+            hovermode="closest",
+            legend=dict(title=dict(text="cluster"), itemsizing="constant", x=1.01, y=1.0),
+            xaxis=dict(title=dict(text="map dimension 1"), **axis),
+            yaxis=dict(title=dict(text="map dimension 2"), **axis),
+            annotations=annotations,
+        )
+    )
     return fig
 
 
@@ -559,8 +593,7 @@ def _cluster_colours(codes: np.ndarray, reference: np.ndarray, n_clusters: int, 
     The dominant class is the most frequent ``reference`` class in the cluster (ties: lowest index).
     """
     base = _class_colours(n_classes)
-    dominant = [int(np.bincount(reference[codes == k], minlength=n_classes).argmax())
-                for k in range(n_clusters)]
+    dominant = [int(np.bincount(reference[codes == k], minlength=n_classes).argmax()) for k in range(n_clusters)]
     colours = [""] * n_clusters
     for c in range(n_classes):
         members = [k for k in range(n_clusters) if dominant[k] == c]
@@ -595,30 +628,41 @@ def _point_traces(
             idx = np.flatnonzero((codes == k) & (wrong == is_wrong))
             if is_wrong and idx.size == 0:
                 continue
-            marker = (_misclassified_marker(list(true_colours[true[idx]]), size + (4 if n <= 3000 else 3))
-                      if is_wrong else
-                      dict(symbol="circle", size=size, color=colour, opacity=0.8,
-                           line=dict(width=0.5, color="white")))
-            bucket.append(scatter(
-                x=xy[idx, 0], y=xy[idx, 1], mode="markers",
-                name=_esc(name) + (" misclassified" if is_wrong else ""),
-                legendgroup=f"cluster-{k}", showlegend=not is_wrong,
-                hovertext=hover[idx], hoverinfo="text", marker=marker,
-            ))
+            marker = (
+                _misclassified_marker(list(true_colours[true[idx]]), size + (4 if n <= 3000 else 3))
+                if is_wrong
+                else dict(symbol="circle", size=size, color=colour, opacity=0.8, line=dict(width=0.5, color="white"))
+            )
+            bucket.append(
+                scatter(
+                    x=xy[idx, 0],
+                    y=xy[idx, 1],
+                    mode="markers",
+                    name=_esc(name) + (" misclassified" if is_wrong else ""),
+                    legendgroup=f"cluster-{k}",
+                    showlegend=not is_wrong,
+                    hovertext=hover[idx],
+                    hoverinfo="text",
+                    marker=marker,
+                )
+            )
     return points + misclassified
 
 
 def _misclassified_marker(colour: str | list[str], size: int) -> dict:
     """Marker of a misclassified image: a diamond with a dark outline."""
-    return dict(symbol="diamond", size=size, color=colour, opacity=1.0,
-                line=dict(width=1.2, color=_MISCLASSIFIED_EDGE))
+    return dict(symbol="diamond", size=size, color=colour, opacity=1.0, line=dict(width=1.2, color=_MISCLASSIFIED_EDGE))
 
 
 def _centre_trace(centers: np.ndarray, names: list[str], scatter: type) -> go.Scatter | go.Scattergl:
     """Cluster centres as crosses; their names are annotations (see :func:`_centre_labels`)."""
     return scatter(
-        x=centers[:, 0], y=centers[:, 1], mode="markers", name="cluster centres",
-        hovertext=[f"centre of {_esc(n)}" for n in names], hoverinfo="text",
+        x=centers[:, 0],
+        y=centers[:, 1],
+        mode="markers",
+        name="cluster centres",
+        hovertext=[f"centre of {_esc(n)}" for n in names],
+        hoverinfo="text",
         marker=dict(symbol="x", size=12, color="#111111", line=dict(width=1, color="white")),
     )
 
@@ -627,9 +671,18 @@ def _centre_labels(centers: np.ndarray, names: list[str]) -> list[dict]:
     """Escaped cluster names above their centres; annotations stay on top of SVG and WebGL points alike,
     and their white box keeps them readable over a dense cluster."""
     return [
-        dict(x=float(x), y=float(y), text=_esc(name), showarrow=False, yshift=16,
-             font=dict(size=12, color="#111111"), bgcolor="rgba(255,255,255,0.8)", borderpad=2)
-        for (x, y), name in zip(centers, names, strict=True) if np.isfinite([x, y]).all()
+        dict(
+            x=float(x),
+            y=float(y),
+            text=_esc(name),
+            showarrow=False,
+            yshift=16,
+            font=dict(size=12, color="#111111"),
+            bgcolor="rgba(255,255,255,0.8)",
+            borderpad=2,
+        )
+        for (x, y), name in zip(centers, names, strict=True)
+        if np.isfinite([x, y]).all()
     ]
 
 
@@ -643,11 +696,14 @@ def _point_hover(
     pred = paths["predicted"].cat.codes.to_numpy(np.int64)
     conf = paths["confidence"].to_numpy(np.float64)
     correct = paths["correct"].to_numpy(dtype=bool, na_value=True)
-    return np.array([
-        f"<b>image {i}</b>{'' if ok or not labelled else ' · misclassified'}<br>"
-        f"true: {esc_classes[t]}<br>predicted: {esc_classes[p]} ({c:.0%})<br>cluster: {esc_clusters[k]}"
-        for i, t, p, c, k, ok in zip(paths.index, true, pred, conf, codes, correct, strict=True)
-    ], dtype=object)
+    return np.array(
+        [
+            f"<b>image {i}</b>{'' if ok or not labelled else ' · misclassified'}<br>"
+            f"true: {esc_classes[t]}<br>predicted: {esc_classes[p]} ({c:.0%})<br>cluster: {esc_clusters[k]}"
+            for i, t, p, c, k, ok in zip(paths.index, true, pred, conf, codes, correct, strict=True)
+        ],
+        dtype=object,
+    )
 
 
 # --------------------------------------------------------------------------------------------- separability
@@ -695,15 +751,12 @@ def separability_figure(
     ['silhouette', 'k-NN accuracy', 'variance ratio']
     """
     if isinstance(layer_names, str) or len(layer_names) == 0:
-        raise InvalidInputError(
-            f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}."
-        )
+        raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
     layers = [str(n) for n in layer_names]
     if len(set(layers)) != len(layers):
         raise InvalidInputError(f"layer_names: expected unique names; received {layers}.")
     measures = {}
-    for arg, values in (("silhouette", silhouette), ("knn_accuracy", knn_accuracy),
-                        ("variance_ratio", variance_ratio)):
+    for arg, values in (("silhouette", silhouette), ("knn_accuracy", knn_accuracy), ("variance_ratio", variance_ratio)):
         try:
             arr = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -717,9 +770,7 @@ def separability_figure(
     return _compute_separability_figure(layers, measures, title)
 
 
-def _compute_separability_figure(
-    layers: list[str], measures: dict[str, np.ndarray], title: str | None
-) -> go.Figure:
+def _compute_separability_figure(layers: list[str], measures: dict[str, np.ndarray], title: str | None) -> go.Figure:
     """Build the separability figure from validated input (see :func:`separability_figure`)."""
     x = [_esc(n) for n in layers]
     styles = (
@@ -729,7 +780,11 @@ def _compute_separability_figure(
     )
     traces = [
         go.Scatter(
-            x=x, y=measures[key], name=name, mode="lines+markers", yaxis=axis,
+            x=x,
+            y=measures[key],
+            name=name,
+            mode="lines+markers",
+            yaxis=axis,
             line=dict(color=colour, width=2, dash="dot" if axis == "y2" else "solid"),
             marker=dict(symbol=symbol, size=8, color=colour),
             hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>",
@@ -740,19 +795,37 @@ def _compute_separability_figure(
     low = -1.0 if np.nanmin(bounded, initial=0.0) < 0 else 0.0
     axis_style = dict(showline=True, linecolor="#999999", ticks="outside", zeroline=False, automargin=True)
     fig = go.Figure(data=traces)
-    fig.update_layout(**_layout(
-        _esc(title) if title is not None else "Class separability by depth",
-        margin=dict(l=60, r=70, t=90, b=60),
-        height=420,
-        hovermode="x unified",
-        legend=dict(orientation="h", x=0.0, y=1.02, yanchor="bottom"),
-        xaxis=dict(title=dict(text="layer (input → output)"), type="category", categoryorder="array",
-                   categoryarray=x, **axis_style),
-        yaxis=dict(title=dict(text="silhouette · k-NN accuracy"), range=[low - 0.05, 1.05],
-                   showgrid=True, gridcolor="#eeeeee", **axis_style),
-        yaxis2=dict(title=dict(text="variance ratio", font=dict(color="#d62728")), overlaying="y",
-                    side="right",
-                    rangemode="tozero", tickmode="auto", showgrid=False, tickfont=dict(color="#d62728"),
-                    **axis_style),
-    ))
+    fig.update_layout(
+        **_layout(
+            _esc(title) if title is not None else "Class separability by depth",
+            margin=dict(l=60, r=70, t=90, b=60),
+            height=420,
+            hovermode="x unified",
+            legend=dict(orientation="h", x=0.0, y=1.02, yanchor="bottom"),
+            xaxis=dict(
+                title=dict(text="layer (input → output)"),
+                type="category",
+                categoryorder="array",
+                categoryarray=x,
+                **axis_style,
+            ),
+            yaxis=dict(
+                title=dict(text="silhouette · k-NN accuracy"),
+                range=[low - 0.05, 1.05],
+                showgrid=True,
+                gridcolor="#eeeeee",
+                **axis_style,
+            ),
+            yaxis2=dict(
+                title=dict(text="variance ratio", font=dict(color="#d62728")),
+                overlaying="y",
+                side="right",
+                rangemode="tozero",
+                tickmode="auto",
+                showgrid=False,
+                tickfont=dict(color="#d62728"),
+                **axis_style,
+            ),
+        )
+    )
     return fig

@@ -119,8 +119,7 @@ class ClassificationMetrics:
         """
         table = self.per_class
         per_class: dict[str, list[Any]] = {
-            col: [_encode_float(v) for v in table[col].to_numpy()]
-            for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
+            col: [_encode_float(v) for v in table[col].to_numpy()] for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
         }
         per_class["support"] = [int(v) for v in table["support"].to_numpy()]
         return {
@@ -170,9 +169,7 @@ class ClassificationMetrics:
             for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
         }
         columns["support"] = np.array(stored["support"], dtype=np.int64)
-        per_class = pd.DataFrame(
-            {col: columns[col] for col in _PER_CLASS_COLUMNS}, index=pd.Index(names, name="class")
-        )
+        per_class = pd.DataFrame({col: columns[col] for col in _PER_CLASS_COLUMNS}, index=pd.Index(names, name="class"))
         k = len(names)
         return cls(
             class_names=names,
@@ -432,8 +429,7 @@ def separability(
     x = np.asarray(features)
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or x.shape[0] < 2:
         raise InvalidInputError(
-            f"features: expected a numeric array of shape (N, D) with N >= 2; "
-            f"received {x.dtype} of shape {x.shape}."
+            f"features: expected a numeric array of shape (N, D) with N >= 2; received {x.dtype} of shape {x.shape}."
         )
     x = x.astype(np.float64, copy=False)
     if not np.isfinite(x).all():
@@ -469,9 +465,7 @@ def _compute_classification(
 ) -> ClassificationMetrics:
     k = len(names)
     labels = np.arange(k)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     roc, ap = _one_vs_rest_scores(y_true, probs)
     per_class = pd.DataFrame(
         {
@@ -599,9 +593,7 @@ def _defined_mean(values: np.ndarray) -> float | None:
     return float(defined.mean()) if defined.size else None
 
 
-def _compute_separability(
-    x: np.ndarray, y: np.ndarray, n_neighbors: int, max_samples: int, seed: int
-) -> Separability:
+def _compute_separability(x: np.ndarray, y: np.ndarray, n_neighbors: int, max_samples: int, seed: int) -> Separability:
     n = len(x)
     if n > max_samples:
         sample = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
@@ -714,8 +706,7 @@ def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
         )
     if probs.min() < -_ROW_SUM_TOLERANCE or probs.max() > 1 + _ROW_SUM_TOLERANCE:
         raise InvalidInputError(
-            f"probabilities: expected values in [0, 1]; "
-            f"received range [{probs.min():.3g}, {probs.max():.3g}]."
+            f"probabilities: expected values in [0, 1]; received range [{probs.min():.3g}, {probs.max():.3g}]."
         )
     error = np.abs(probs.sum(axis=1) - 1.0)
     worst = int(np.argmax(error))

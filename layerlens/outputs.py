@@ -16,6 +16,13 @@ from layerlens.exceptions import InvalidInputError
 __all__ = ["HEAD_KINDS", "detect_head", "to_probabilities"]
 
 HEAD_KINDS = ("softmax", "sigmoid", "logits", "binary_logit")
+_ACTIVATION_NAMES = {
+    "softmax": "softmax",
+    "softmax_v2": "softmax",
+    "log_softmax": None,
+    "sigmoid": "sigmoid",
+    "linear": "linear",
+}
 
 
 def detect_head(activation: str | None, sample: np.ndarray) -> str:
@@ -25,7 +32,10 @@ def detect_head(activation: str | None, sample: np.ndarray) -> str:
     ----------
     activation : str or None
         Name of the activation of the layer that produces the output
-        (``"softmax"``, ``"sigmoid"``, ``"linear"``, ...), None if unknown.
+        (``"softmax"``, ``"sigmoid"``, ``"linear"``, ...). None, or a name
+        not among these, lets the values decide: rows in [0, 1] summing to
+        1 are softmax outputs, a single unit in [0, 1] is a sigmoid, anything
+        else is logits.
     sample : ndarray of shape (n, K)
         Raw outputs for a few images, used when ``activation`` says nothing.
 
@@ -37,8 +47,9 @@ def detect_head(activation: str | None, sample: np.ndarray) -> str:
     Raises
     ------
     InvalidInputError
-        If the output is not ``(n, K)``, or ``K > 1`` sigmoid units (a
-        multi-label head, not a single-label classifier).
+        If the output is not ``(n, K)``, is ``K > 1`` sigmoid units (a
+        multi-label head, not a single-label classifier) or a single softmax
+        unit.
 
     Examples
     --------
@@ -53,20 +64,28 @@ def detect_head(activation: str | None, sample: np.ndarray) -> str:
             f"shape {(None, *sample.shape[1:])}."
         )
     n_units = sample.shape[1]
-    finite = np.isfinite(sample).all()
+    # Only names we understand decide; anything else (a custom activation, tf.nn.softmax's "softmax_v2"
+    # in some versions) is judged by the values, never silently taken for logits.
+    known = _ACTIVATION_NAMES.get(activation or "")
+    if n_units == 1 and known == "softmax":
+        raise InvalidInputError(
+            "model: its output is a single softmax unit, which always outputs 1.0; a binary classifier needs "
+            "one sigmoid unit or two softmax units."
+        )
+    finite = bool(np.isfinite(sample).all())
     in_unit_range = finite and sample.size > 0 and sample.min() >= 0.0 and sample.max() <= 1.0
     if n_units == 1:
-        if activation == "sigmoid" or (activation is None and in_unit_range):
+        if known == "sigmoid" or (known is None and in_unit_range):
             return "sigmoid"
         return "binary_logit"
-    if activation == "sigmoid":
+    if known == "sigmoid":
         raise InvalidInputError(
             f"model: its output has {n_units} sigmoid units, a multi-label head; layerlens needs a single-label "
             "classifier (softmax, logits, or one sigmoid unit)."
         )
-    if activation == "softmax":
+    if known == "softmax":
         return "softmax"
-    if activation is None and in_unit_range and np.allclose(sample.sum(axis=1), 1.0, atol=1e-3):
+    if known is None and in_unit_range and np.allclose(sample.sum(axis=1), 1.0, atol=1e-3):
         return "softmax"
     return "logits"
 

@@ -104,8 +104,14 @@ def build_paths(
     [2, 1, 2]
     """
     arrays = _validate_build_inputs(
-        cluster_labels, cluster_names, cluster_dominant, layer_names,
-        predicted=predicted, confidence=confidence, class_names=class_names, true=true,
+        cluster_labels,
+        cluster_names,
+        cluster_dominant,
+        layer_names,
+        predicted=predicted,
+        confidence=confidence,
+        class_names=class_names,
+        true=true,
     )
     return _compute_paths(*arrays)
 
@@ -135,8 +141,11 @@ def _validate_build_inputs(
             f"received {clashes}. Rename these layers before building paths."
         )
     n_layers = len(layers)
-    for name, seq in (("cluster_labels", cluster_labels), ("cluster_names", cluster_names),
-                      ("cluster_dominant", cluster_dominant)):
+    for name, seq in (
+        ("cluster_labels", cluster_labels),
+        ("cluster_names", cluster_names),
+        ("cluster_dominant", cluster_dominant),
+    ):
         if len(seq) != n_layers:
             raise InvalidInputError(
                 f"{name}: expected {n_layers} entries (one per layer in layer_names); received {len(seq)}."
@@ -162,12 +171,9 @@ def _validate_build_inputs(
     conf = np.clip(conf, 0.0, 1.0)
     true_arr = None if true is None else _int_vector(true, "true", n, len(classes))
     names = tuple(_unique_strings(cluster_names[i], f"cluster_names[{i}]") for i in range(n_layers))
-    labels = tuple(
-        _int_vector(cluster_labels[i], f"cluster_labels[{i}]", n, len(names[i])) for i in range(n_layers)
-    )
+    labels = tuple(_int_vector(cluster_labels[i], f"cluster_labels[{i}]", n, len(names[i])) for i in range(n_layers))
     dominant = tuple(
-        _int_vector(cluster_dominant[i], f"cluster_dominant[{i}]", len(names[i]), len(classes))
-        for i in range(n_layers)
+        _int_vector(cluster_dominant[i], f"cluster_dominant[{i}]", len(names[i]), len(classes)) for i in range(n_layers)
     )
     return labels, names, dominant, layers, pred, conf, classes, true_arr
 
@@ -220,16 +226,13 @@ def _compute_paths(
         "predicted": pd.Categorical.from_codes(predicted, categories=list(classes)),
         "confidence": confidence,
         "correct": (
-            pd.array([pd.NA] * n, dtype="boolean") if true is None
-            else pd.array(true == predicted, dtype="boolean")
+            pd.array([pd.NA] * n, dtype="boolean") if true is None else pd.array(true == predicted, dtype="boolean")
         ),
     }
     for layer, codes, cats in zip(layers, labels, names, strict=True):
         columns[layer] = pd.Categorical.from_codes(codes, categories=list(cats))
     columns["path"] = _path_ids(labels, [len(cats) for cats in names])
-    agreeing = sum(
-        (dom[codes] == predicted).astype(np.int64) for codes, dom in zip(labels, dominant, strict=True)
-    )
+    agreeing = sum((dom[codes] == predicted).astype(np.int64) for codes, dom in zip(labels, dominant, strict=True))
     columns["layers_agreeing"] = np.asarray(agreeing, dtype=np.int64)
     return pd.DataFrame(columns, index=pd.RangeIndex(n, name="image"))
 
@@ -237,8 +240,10 @@ def _compute_paths(
 def _path_ids(labels: Sequence[np.ndarray], n_clusters: Sequence[int]) -> list[str]:
     """Join 1-based cluster numbers per image: labels ``[[0, 1], [2, 0]]`` → ``["c1-c3", "c2-c1"]``."""
     # Format each (layer, cluster) once, then join per image: far faster than per-image f-strings.
-    parts = [np.array([f"c{c + 1}" for c in range(k)], dtype=object)[codes]
-             for codes, k in zip(labels, n_clusters, strict=True)]
+    parts = [
+        np.array([f"c{c + 1}" for c in range(k)], dtype=object)[codes]
+        for codes, k in zip(labels, n_clusters, strict=True)
+    ]
     return ["-".join(row) for row in zip(*parts, strict=True)]
 
 
@@ -409,9 +414,7 @@ def _validate_statistics_inputs(
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
         raise InvalidInputError(f"top: expected an int >= 1; received {top!r}.")
     if not isinstance(paths, pd.DataFrame):
-        raise InvalidInputError(
-            f"paths: expected a DataFrame from build_paths; received {type(paths).__name__}."
-        )
+        raise InvalidInputError(f"paths: expected a DataFrame from build_paths; received {type(paths).__name__}.")
     missing = [c for c in ("true", "predicted", "path") if c not in paths.columns]
     if missing:
         raise InvalidInputError(
@@ -435,8 +438,7 @@ def _validate_statistics_inputs(
     n_missing = int((true_codes < 0).sum())
     if 0 < n_missing < len(true_codes):
         raise InvalidInputError(
-            f"paths: expected 'true' known for all images or for none; "
-            f"{n_missing} of {len(true_codes)} missing."
+            f"paths: expected 'true' known for all images or for none; {n_missing} of {len(true_codes)} missing."
         )
     path_ids = paths["path"].to_numpy(dtype=object)
     bad = [p for p in pd.unique(path_ids) if not (isinstance(p, str) and _PATH_PATTERN.fullmatch(p))]
@@ -525,8 +527,9 @@ def _top_paths_frame(
     so both give identical frames."""
     return pd.DataFrame(
         {
-            "class": pd.Categorical.from_codes(np.asarray(class_codes, dtype=np.int64).reshape(-1),
-                                               categories=list(class_names)),
+            "class": pd.Categorical.from_codes(
+                np.asarray(class_codes, dtype=np.int64).reshape(-1), categories=list(class_names)
+            ),
             "path": pd.Series(list(path_ids), dtype=object).astype(str),
             "count": np.asarray(counts, dtype=np.int64).reshape(-1),
             "share_of_class": np.asarray(shares, dtype=np.float64).reshape(-1),

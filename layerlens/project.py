@@ -28,9 +28,7 @@ class ProjectionFallbackWarning(UserWarning):
     """The requested 2-D map could not be computed (too few points); the PCA map was returned."""
 
 
-def project_2d(
-    reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_neighbors: int = 15
-) -> np.ndarray:
+def project_2d(reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
     """Place every image of one layer on a 2-D map.
 
     Parameters
@@ -183,8 +181,7 @@ def _check_points(value: np.ndarray, *, name: str = "reduced") -> np.ndarray:
     arr = np.asarray(value)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise InvalidInputError(
-            f"{name}: expected a 2-D array of shape (N, d) with N >= 1 and d >= 1; "
-            f"received shape {arr.shape}."
+            f"{name}: expected a 2-D array of shape (N, d) with N >= 1 and d >= 1; received shape {arr.shape}."
         )
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise InvalidInputError(f"{name}: expected real numbers; received dtype {arr.dtype}.")

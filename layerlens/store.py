@@ -154,8 +154,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
 _README_TEXT = """# layerlens run
 
 Written by layerlens {version}; run format `{format}` version {format_version}.
-Open it with `layerlens.load(path)`, or turn it into a website with
-`python build_site.py {name_hint} --out output_site`.
+Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
 
 - `manifest.json`: format and version, model summary, settings, class names, per-layer
   cluster names and scores, metrics, path statistics, SHA-256 of the other files.
@@ -174,8 +173,34 @@ def _thumbnail_name(index: int) -> str:
 
 
 def _replaceable(target: Path) -> bool:
-    """An existing folder may be replaced only if it is empty or a layerlens run."""
-    return not any(target.iterdir()) or (target / MANIFEST).is_file()
+    """An existing folder may be replaced only if it is empty or its manifest says it is a layerlens run.
+
+    A file named manifest.json alone proves nothing (web apps and browser extensions have one too).
+    """
+    if not any(target.iterdir()):
+        return True
+    try:
+        manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; an earlier run there is removed only once the new one is in place."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    # A fresh, unused name for the old run, so no folder of the user's is ever taken for it.
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    retired.rmdir()
+    target.rename(retired)
+    try:
+        staging.rename(target)
+    except BaseException:
+        retired.rename(target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def save_analysis(analysis: Analysis, path: str | Path) -> Path:
@@ -227,20 +252,11 @@ def save_analysis(analysis: Analysis, path: str | Path) -> Path:
         (staging / THUMBNAILS).mkdir()
         for i, png in enumerate(pngs):
             (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
-        readme = _README_TEXT.format(
-            version=__version__, format=FORMAT, format_version=FORMAT_VERSION, name_hint=target.name
-        )
+        readme = _README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
         staging.chmod(0o755)
-        if target.exists():
-            retired = target.with_name(f".{target.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(target)
+        _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -270,9 +286,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 def _verified(folder: Path, name: str, data: bytes, checksums: Mapping[str, str]) -> bytes:
     if checksums.get(name) != _sha256(data):
-        raise RunFormatError(
-            f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest)."
-        )
+        raise RunFormatError(f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest).")
     return data
 
 
@@ -280,9 +294,7 @@ def _read_file(folder: Path, name: str) -> bytes:
     try:
         return (folder / name).read_bytes()
     except OSError as err:
-        raise RunFormatError(
-            f"path: the run in {str(folder)!r} is incomplete: cannot read {name} ({err})."
-        ) from err
+        raise RunFormatError(f"path: the run in {str(folder)!r} is incomplete: cannot read {name} ({err}).") from err
 
 
 def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) -> np.ndarray:
@@ -344,6 +356,7 @@ def load(path: str | Path) -> Analysis:
     manifest = _read_manifest(folder)
     checksums = manifest.get("checksums", {})
     npz = _verified(folder, ARRAYS, _read_file(folder, ARRAYS), checksums)
+    _verified(folder, PATHS_CSV, _read_file(folder, PATHS_CSV), checksums)
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -353,33 +366,25 @@ def load(path: str | Path) -> Analysis:
         probabilities = arrays["probabilities"]
         labels = arrays.get("labels") if manifest["has_labels"] else None
         if probabilities.shape != (n, len(class_names)) or any(len(layer.features) != n for layer in layers):
-            raise RunFormatError(
-                f"path: the arrays in {str(folder)!r} do not match the manifest's {n} images."
-            )
+            raise RunFormatError(f"path: the arrays in {str(folder)!r} do not match the manifest's {n} images.")
         settings, model = manifest["settings"], manifest["model"]
         files = manifest["files"]
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
-            model=ModelSummary(
-                model["name"], model["head"], tuple(model["input_shape"]), model["n_parameters"]
-            ),
+            model=ModelSummary(model["name"], model["head"], tuple(model["input_shape"]), model["n_parameters"]),
             settings=AnalysisSettings(**settings),
             labels=labels,
             probabilities=probabilities,
             layers=layers,
             paths=paths_table(layers, probabilities, labels, class_names),
             path_stats=PathStatistics.from_dict(manifest["path_statistics"]),
-            metrics=None
-            if manifest["metrics"] is None
-            else ClassificationMetrics.from_dict(manifest["metrics"]),
+            metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
             files=None if files is None else tuple(files),
         )
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):
             raise
-        raise RunFormatError(
-            f"path: the run in {str(folder)!r} is malformed ({type(err).__name__}: {err})."
-        ) from err
+        raise RunFormatError(f"path: the run in {str(folder)!r} is malformed ({type(err).__name__}: {err}).") from err
     return analysis

@@ -28,15 +28,11 @@ def load_model(path: str | Path) -> Any:
 
     file = Path(path)
     if not file.is_file():
-        raise InvalidInputError(
-            f"model: expected a Keras model file (.keras or .h5); {str(file)!r} does not exist."
-        )
+        raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {str(file)!r} does not exist.")
     try:
         return keras.models.load_model(file, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
-        raise InvalidInputError(
-            f"model: Keras cannot read {str(file)!r} ({type(err).__name__}: {err})."
-        ) from err
+        raise InvalidInputError(f"model: Keras cannot read {str(file)!r} ({type(err).__name__}: {err}).") from err
 
 
 def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0) -> ImageSet:
@@ -77,16 +73,20 @@ def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0
         )
     if data == "phantoms":
         if size[0] != size[1]:
-            raise InvalidInputError(
-                f"data: phantoms are square; the model expects {size[0]}x{size[1]} images."
-            )
+            raise InvalidInputError(f"data: phantoms are square; the model expects {size[0]}x{size[1]} images.")
         return make_phantoms(PHANTOM_COUNT, size=size[0], seed=seed).test
     loader = {"mnist": load_mnist, "digits": load_digits, "faces": load_faces}[data]
     return loader(image_size=size, seed=seed).test
 
 
 def analyze_files(
-    model_path: str | Path, data: str, out: str | Path, *, seed: int = 0, **options: Any
+    model_path: str | Path,
+    data: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    pixel_scale: float | None = None,
+    **options: Any,
 ) -> tuple[Path, Any]:
     """Load a model file and data, analyse, and save the run folder ``out``.
 
@@ -100,6 +100,9 @@ def analyze_files(
         Run folder to write.
     seed : int, default=0
         Seed of the data split and of the analysis.
+    pixel_scale : float, optional
+        Factor applied to the loaded [0, 1] images; by default 255 when the
+        model starts with ``Rescaling(1/255)`` (it expects 0..255), else 1.
     **options
         Passed on to :func:`layerlens.analyze` (``layers``, ``n_clusters``, ...).
 
@@ -109,11 +112,12 @@ def analyze_files(
         The run folder written and the analysis.
     """
     from layerlens.analysis import analyze
+    from layerlens.extract import expects_byte_pixels, output_units
 
     model = load_model(model_path)
-    from layerlens.extract import output_units
-
     output_units(model)  # a clear error for non-classifiers before any data is read
     images = load_data_for(data, tuple(model.inputs[0].shape[1:]), seed=seed)
-    analysis = analyze(model, images, seed=seed, **options)
+    if pixel_scale is None:
+        pixel_scale = 255.0 if expects_byte_pixels(model) else 1.0
+    analysis = analyze(model, images, seed=seed, pixel_scale=pixel_scale, **options)
     return analysis.save(out), analysis

@@ -67,7 +67,7 @@ def test_unlabelled_images(sequential_model, images):
     for j in range(dense.k):
         members = result.predictions[dense.labels == j]
         assert np.bincount(members, minlength=10).argmax() == dense.dominant[j]
-    with pytest.raises(InvalidInputError, match="separability needs the true labels"):
+    with pytest.raises(InvalidInputError, match="separability needs true labels"):
         result.separability_figure()
 
 
@@ -105,9 +105,7 @@ def test_array_and_dataset_inputs_agree(sequential_model, digits):
     import tensorflow as tf
 
     test = digits[1]
-    from_array = ll.analyze(
-        sequential_model, test.images, test.labels, class_names=test.class_names, progress=False
-    )
+    from_array = ll.analyze(sequential_model, test.images, test.labels, class_names=test.class_names, progress=False)
     stream = tf.data.Dataset.from_tensor_slices((test.images, test.labels)).batch(32)
     from_stream = ll.analyze(sequential_model, stream, class_names=test.class_names, progress=False)
     for a, b in zip(from_array.layers, from_stream.layers):
@@ -144,7 +142,9 @@ def test_figures(analysis):
         ({"n_clusters": 1}, InvalidInputError, "n_clusters: expected 'auto' or an integer >= 2; received 1"),
         ({"n_clusters": "many"}, InvalidInputError, "n_clusters: expected 'auto'"),
         ({"projection": "tsne"}, InvalidInputError, r"projection: expected one of \('pca', 'umap'\)"),
-        ({"seed": -1}, InvalidInputError, "seed: expected a non-negative integer"),
+        ({"seed": -1}, InvalidInputError, r"seed: expected an integer in 0..2\*\*32-1; received -1"),
+        ({"seed": 2**32}, InvalidInputError, r"seed: expected an integer in 0..2\*\*32-1"),
+        ({"n_clusters": 300}, InvalidInputError, r"n_clusters: expected fewer clusters than images \(300\)"),
         ({"negative_class": "healthy"}, InvalidInputError, "negative_class: expected one of"),
     ],
     ids=[
@@ -157,7 +157,9 @@ def test_figures(analysis):
         "k-one",
         "k-word",
         "projection",
-        "seed",
+        "seed-negative",
+        "seed-too-big",
+        "k-above-images",
         "negative-class",
     ],
 )
@@ -170,3 +172,36 @@ def test_imageset_class_names_must_fit_the_model(faces_model):
     wrong = ImageSet(np.zeros((4, 25, 25, 1), np.float32), np.array([0, 1, 2, 0]), ("a", "b", "c"))
     with pytest.raises(InvalidInputError, match="so the ImageSet's class_names needs 2 names; received 3"):
         ll.analyze(faces_model.model, wrong, progress=False)
+
+
+@pytest.mark.parametrize("n", [1, 2], ids=["one", "two"])
+def test_too_few_images(sequential_model, images, n):
+    with pytest.raises(InvalidInputError, match=f"images: expected at least 3 images to cluster; received {n}"):
+        ll.analyze(sequential_model, images[:n], progress=False)
+
+
+def test_a_handful_of_images_still_works(sequential_model, digits):
+    few = digits[1].subset(range(5))
+    result = ll.analyze(sequential_model, few, layers=["dense"], progress=False)
+    assert result.n_images == 5 and result.layers[0].clusters.k <= 4
+
+
+def test_labels_of_one_class(sequential_model, images):
+    result = ll.analyze(sequential_model, images[:30], np.zeros(30, int), layers=["dense"], progress=False)
+    assert result.separability is None and result.metrics.accuracy >= 0.0
+    with pytest.raises(InvalidInputError, match="at least two classes"):
+        result.separability_figure()
+
+
+def test_numpy_and_bool_options(faces_model, tmp_path):
+    test = faces_model.data.test
+    result = ll.analyze(
+        faces_model.model,
+        test.images,
+        test.labels.astype(bool),
+        n_clusters=np.int64(3),
+        seed=np.int64(1),
+        progress=False,
+    )
+    assert result.settings.n_clusters == 3 and type(result.settings.n_clusters) is int
+    assert ll.load(result.save(tmp_path / "run")).settings == result.settings

@@ -26,10 +26,7 @@ def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
 
 def test_analyze_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):
     run = tmp_path / "run"
-    assert (
-        main(["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "3", "--no-progress"])
-        == 0
-    )
+    assert main(["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "3", "--no-progress"]) == 0
     assert f"Run saved in {run.resolve()}" in capsys.readouterr().out
     analysis = ll.load(run)
     assert analysis.n_images == len(faces_model.data.test)  # the held-out split the model never saw

@@ -104,8 +104,7 @@ def test_reduce_features_is_deterministic_and_leaves_input_alone():
         (np.ones((4, 2)), {"max_components": 2.5}, r"max_components: .*received 2\.5"),
         (np.ones((4, 2)), {"seed": -1}, r"seed: expected an int in 0\.\.\d+; received -1"),
     ],
-    ids=["1-D", "one row", "no columns", "NaN", "strings", "zero components", "float components",
-         "negative seed"],
+    ids=["1-D", "one row", "no columns", "NaN", "strings", "zero components", "float components", "negative seed"],
 )
 def test_reduce_features_rejects_bad_input(features, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
@@ -330,10 +329,27 @@ _REF = np.array([0, 0, 1, 1])
         ({"seed": 2**32}, r"seed: expected an int .*received 4294967296"),
         ({"max_silhouette_samples": 2}, r"max_silhouette_samples: expected an int >= 3; received 2"),
     ],
-    ids=["1-D reduced", "too few images", "inf", "complex", "reference length", "float reference",
-         "reference too large", "negative reference", "str class_names", "no class names",
-         "non-str class name", "AUTO", "float k", "bool k", "k=1", "k=N", "float seed", "huge seed",
-         "tiny subsample"],
+    ids=[
+        "1-D reduced",
+        "too few images",
+        "inf",
+        "complex",
+        "reference length",
+        "float reference",
+        "reference too large",
+        "negative reference",
+        "str class_names",
+        "no class names",
+        "non-str class name",
+        "AUTO",
+        "float k",
+        "bool k",
+        "k=1",
+        "k=N",
+        "float seed",
+        "huge seed",
+        "tiny subsample",
+    ],
 )
 def test_cluster_layer_rejects_bad_input(overrides, match):
     args = {"reduced": _X, "reference": _REF, "class_names": CLASSES, **overrides}
@@ -343,9 +359,6 @@ def test_cluster_layer_rejects_bad_input(overrides, match):
 
 
 def test_module_imports_neither_umap_nor_tensorflow():
-    code = (
-        "import sys, layerlens.cluster; "
-        "print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
-    )
+    code = "import sys, layerlens.cluster; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]

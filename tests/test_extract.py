@@ -9,6 +9,7 @@ from layerlens.extract import (
     LayerInfo,
     _spread,
     default_layers,
+    expects_byte_pixels,
     extract,
     list_layers,
     output_units,
@@ -74,9 +75,7 @@ def test_join_layer_is_a_block_output(branch_model):
 
 def test_spread_keeps_eight_evenly_and_prefers_blocks():
     # 30 conv layers, with a block output (Add) after every 5th.
-    candidates = [
-        LayerInfo(f"l{i}", "Add" if i % 5 == 4 else "Conv2D", (4,), True, i % 5 == 4) for i in range(30)
-    ]
+    candidates = [LayerInfo(f"l{i}", "Add" if i % 5 == 4 else "Conv2D", (4,), True, i % 5 == 4) for i in range(30)]
     chosen = [int(info.name[1:]) for info in _spread(candidates, 8)]
     assert len(chosen) == 8 and chosen == sorted(chosen)
     assert chosen[-1] >= 28  # the deepest part is always represented
@@ -123,9 +122,7 @@ def test_nested_layers_match_the_inner_model(nested_model, images):
     base = nested_model.get_layer("base")
     inner = keras.Model(base.inputs, base.get_layer("block1_conv").output).predict(images, verbose=0)
     np.testing.assert_allclose(result.features[0], inner.mean(axis=(1, 2)), atol=1e-5)
-    np.testing.assert_allclose(
-        result.features[1], base.predict(images, verbose=0).mean(axis=(1, 2)), atol=1e-5
-    )
+    np.testing.assert_allclose(result.features[1], base.predict(images, verbose=0).mean(axis=(1, 2)), atol=1e-5)
     np.testing.assert_allclose(result.outputs, nested_model.predict(images, verbose=0), atol=1e-5)
 
 
@@ -157,9 +154,7 @@ def as_generator(x, y, size):
         yield x[i : i + size], y[i : i + size]
 
 
-@pytest.mark.parametrize(
-    "source", ["dataset", "generator", "pydataset"], ids=["tf.data", "generator", "PyDataset"]
-)
+@pytest.mark.parametrize("source", ["dataset", "generator", "pydataset"], ids=["tf.data", "generator", "PyDataset"])
 def test_streamed_inputs_give_the_same_result_as_an_array(sequential_model, digits, source):
     test = digits[1]
     reference = extract(sequential_model, test.images, layers=["conv1", "dense"], progress=False)
@@ -319,3 +314,76 @@ def segmenter():
 def test_unusable_models(make, error, match):
     with pytest.raises(error, match=match):
         output_units(make())
+
+
+@pytest.fixture(scope="module")
+def normalised_model():
+    """Rescaling, BatchNormalization with trained statistics, and a Dense-then-Activation head."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(3, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((64, 8, 8, 1)) * 255, rng.integers(0, 3, 64), epochs=2, verbose=0)
+    return model
+
+
+def test_inference_mode_and_no_state_change(normalised_model):
+    x = np.random.default_rng(1).random((10, 8, 8, 1), dtype=np.float32) * 255
+    snapshot = graph_snapshot(normalised_model)
+    result = extract(normalised_model, x, layers=["bn", "logits"], progress=False)
+    # BatchNormalization in training mode would use the batch's statistics and update its moving averages.
+    np.testing.assert_allclose(result.outputs, normalised_model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(result.features[0], layer_output(normalised_model, "bn", x).mean(axis=(1, 2)), atol=1e-4)
+    assert_unchanged(normalised_model, snapshot)
+
+
+def test_classifier_before_an_activation_is_not_a_default_layer(normalised_model):
+    assert default_layers(normalised_model) == ["conv", "gap"]
+    assert extract(normalised_model, np.zeros((2, 8, 8, 1)), progress=False).output_activation == "softmax"
+
+
+@pytest.mark.parametrize("kind", ["tensor", "list"], ids=["tf.Tensor", "list-of-images"])
+def test_whole_tensors_and_lists_of_images(sequential_model, images, kind):
+    source = tf.constant(images[:20]) if kind == "tensor" else list(images[:20])
+    result = extract(sequential_model, source, layers=["conv1"], progress=False)
+    expected = extract(sequential_model, images[:20], layers=["conv1"], progress=False)
+    np.testing.assert_array_equal(result.features[0], expected.features[0])
+
+
+def test_images_must_keep_one_size():
+    inputs = keras.Input((None, None, 1))
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(pooled))
+    batches = [np.zeros((2, 10, 10, 1), np.float32), np.zeros((2, 12, 12, 1), np.float32)]
+    with pytest.raises(InvalidInputError, match=r"same size; batch 0 has images of \(10, 10, 1\), batch 1 of"):
+        extract(model, batches, progress=False)
+
+
+def test_constant_images_give_finite_thumbnails(sequential_model):
+    result = extract(sequential_model, np.full((3, 16, 16, 1), 300.0, np.float32), layers=["conv1"], progress=False)
+    assert result.thumbnails.min() == result.thumbnails.max() == 128
+
+
+def test_labels_that_are_not_classes_are_refused(sequential_model, images):
+    masks = np.zeros((10, 16, 16), np.int64)
+    with pytest.raises(InvalidInputError, match=r"labels y in the batches have shape \(10, 16, 16\)"):
+        extract(sequential_model, [(images[:10], masks)], progress=False)
+
+
+def test_byte_pixel_models_are_recognised(normalised_model, sequential_model):
+    assert expects_byte_pixels(normalised_model)
+    assert not expects_byte_pixels(sequential_model)
+
+
+def test_pixel_scale_is_applied_before_the_model(normalised_model):
+    x = np.random.default_rng(2).random((6, 8, 8, 1), dtype=np.float32)
+    result = extract(normalised_model, x, layers=["conv"], pixel_scale=255.0, progress=False)
+    np.testing.assert_allclose(result.outputs, normalised_model.predict(x * 255, verbose=0), atol=1e-5)
+    np.testing.assert_array_equal(result.thumbnails, np.round(x * 255).astype(np.uint8))
+    with pytest.raises(InvalidInputError, match="pixel_scale: expected a positive number; received 0"):
+        extract(normalised_model, x, pixel_scale=0, progress=False)

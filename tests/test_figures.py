@@ -32,8 +32,16 @@ def _toy(classes=CLASSES, labelled=True, n=N, seed=0):
         labels.append(lab)
         names.append([f"c{c + 1} · {classes[c % k_classes]}" for c in range(k)])
         dominant.append(np.arange(k) % k_classes)
-    df = build_paths(labels, names, dominant, LAYERS, predicted=pred, confidence=rng.uniform(0.4, 1.0, n),
-                     class_names=classes, true=true if labelled else None)
+    df = build_paths(
+        labels,
+        names,
+        dominant,
+        LAYERS,
+        predicted=pred,
+        confidence=rng.uniform(0.4, 1.0, n),
+        class_names=classes,
+        true=true if labelled else None,
+    )
     coords = rng.normal(size=(n, 2)) + labels[-1][:, None] * 3.0
     return df, names, coords
 
@@ -62,7 +70,7 @@ def _colour_of(trace, value):
 
 
 def _lightness(hex_colour):
-    return sum(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return sum(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 # --------------------------------------------------------------------------------------------- paths_figure
@@ -145,9 +153,16 @@ def test_paths_figure_shortens_labels_between_many_dimensions():
     n, layers = 40, [f"block{i}" for i in range(8)]
     rng = np.random.default_rng(1)
     long_name = "c{} · 93% <pituitary & more>"
-    df = build_paths([rng.integers(0, 3, n) for _ in layers], [[long_name.format(c + 1) for c in range(3)]] * 8,
-                     [np.zeros(3, dtype=int)] * 8, layers, predicted=rng.integers(0, 2, n),
-                     confidence=np.full(n, 0.9), class_names=["a", "b"], true=rng.integers(0, 2, n))
+    df = build_paths(
+        [rng.integers(0, 3, n) for _ in layers],
+        [[long_name.format(c + 1) for c in range(3)]] * 8,
+        [np.zeros(3, dtype=int)] * 8,
+        layers,
+        predicted=rng.integers(0, 2, n),
+        confidence=np.full(n, 0.9),
+        class_names=["a", "b"],
+        true=rng.integers(0, 2, n),
+    )
     dims = paths_figure(df, layers, ["a", "b"]).data[0].dimensions
     assert dims[0].ticktext[0] == "c1 · 93% &lt;pituitary &amp; more&gt;"  # in the margin: room to spare
     inner = dims[3].ticktext[0]
@@ -158,9 +173,12 @@ def test_paths_figure_shortens_labels_between_many_dimensions():
 @pytest.mark.parametrize(
     ("layer_names", "class_names", "message"),
     [
-        (["block1", "nope"], CLASSES,
-         r"layer_names: expected one of the layers in paths \['block1', 'block2', 'dense'\]; "
-         r"received 'nope'"),
+        (
+            ["block1", "nope"],
+            CLASSES,
+            r"layer_names: expected one of the layers in paths \['block1', 'block2', 'dense'\]; "
+            r"received 'nope'",
+        ),
         (["block1", "path"], CLASSES, r"layer_names: expected one of the layers"),
         ([], CLASSES, r"layer_names: expected a non-empty sequence"),
         (LAYERS, ["glioma", "meningioma"], r"class_names: expected the classes of paths\['predicted'\]"),
@@ -244,9 +262,7 @@ def test_layer_figure_without_labels_marks_nothing():
     assert sum(len(t.x) for t in fig.data if t.name in names[2]) == N
 
 
-@pytest.mark.parametrize(
-    ("threshold", "kind"), [(10_000, go.Scatter), (10, go.Scattergl)], ids=["svg", "webgl"]
-)
+@pytest.mark.parametrize(("threshold", "kind"), [(10_000, go.Scatter), (10, go.Scattergl)], ids=["svg", "webgl"])
 def test_layer_figure_switches_to_webgl_for_many_points(toy, monkeypatch, threshold, kind):
     monkeypatch.setattr(figures, "WEBGL_THRESHOLD", threshold)
     df, _, coords = toy
@@ -257,8 +273,11 @@ def test_layer_figure_switches_to_webgl_for_many_points(toy, monkeypatch, thresh
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(layer_name="conv9"), r"layer_name: expected one of the layers in paths \['block1', 'block2', "
-                                   r"'dense'\]; received 'conv9'"),
+        (
+            dict(layer_name="conv9"),
+            r"layer_name: expected one of the layers in paths \['block1', 'block2', "
+            r"'dense'\]; received 'conv9'",
+        ),
         (dict(coords=np.zeros((N - 1, 2))), rf"coords: expected finite numbers of shape \({N}, 2\)"),
         (dict(coords=np.full((N, 2), np.nan)), rf"coords: expected finite numbers of shape \({N}, 2\)"),
         (dict(centers=np.zeros((4, 2))), r"centers: expected finite numbers of shape \(3, 2\) .*'dense'"),
@@ -270,8 +289,7 @@ def test_layer_figure_errors(toy, kwargs, message):
     df, _, coords = toy
     args = dict(coords=coords, paths=df, layer_name="dense", class_names=CLASSES) | kwargs
     with pytest.raises(InvalidInputError, match=message):
-        layer_figure(args.pop("coords"), args.pop("paths"), args.pop("layer_name"), args.pop("class_names"),
-                     **args)
+        layer_figure(args.pop("coords"), args.pop("paths"), args.pop("layer_name"), args.pop("class_names"), **args)
 
 
 # --------------------------------------------------------------------------------------------- escaping
@@ -364,8 +382,10 @@ def test_separability_axis_reaches_minus_one_for_negative_silhouettes():
     ("args", "message"),
     [
         ((LAYERS, [0.1, 0.2], [0.5, 0.6, 0.7], [1.0, 2.0, 3.0]), r"silhouette: expected 3 real numbers"),
-        ((LAYERS, [0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [1.0, np.inf, 3.0]),
-         r"variance_ratio: expected 3 real numbers .* with infinite values"),
+        (
+            (LAYERS, [0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [1.0, np.inf, 3.0]),
+            r"variance_ratio: expected 3 real numbers .* with infinite values",
+        ),
         (([], [], [], []), r"layer_names: expected a non-empty sequence"),
         ((["a", "a"], [0.1, 0.2], [0.5, 0.6], [1.0, 2.0]), r"layer_names: expected unique names"),
         ((["a", "b"], ["x", "y"], [0.5, 0.6], [1.0, 2.0]), r"silhouette: expected real numbers; received"),

@@ -32,9 +32,7 @@ def kaggle_tree(tmp_path):
 
 
 def test_reads_every_image_and_reports_the_rest(kaggle_tree):
-    with pytest.warns(
-        SkippedFilesWarning, match=r"Skipped 3 file\(s\).*README.md.*glioma/broken.jpg.*notes.txt"
-    ):
+    with pytest.warns(SkippedFilesWarning, match=r"Skipped 3 file\(s\).*README.md.*glioma/broken.jpg.*notes.txt"):
         data = from_directory(kaggle_tree, image_size=(16, 24), color_mode="rgb")
     assert data.class_names == ("glioma", "meningioma", "no_tumor")
     assert data.name == "Training"
@@ -57,9 +55,7 @@ def test_pixel_values_survive_conversion(kaggle_tree):
         rgb = from_directory(kaggle_tree, image_size=(30, 40), color_mode="rgb")
         gray = from_directory(kaggle_tree, image_size=(30, 40), color_mode="grayscale")
     ramp = np.linspace(0, 1, 40)
-    np.testing.assert_allclose(
-        gray.images[0, 10, :, 0], ramp, atol=0.01
-    )  # the ramp, unchanged at its own size
+    np.testing.assert_allclose(gray.images[0, 10, :, 0], ramp, atol=0.01)  # the ramp, unchanged at its own size
     np.testing.assert_allclose(rgb.images[0, 10, :, 1], ramp, atol=0.01)  # grayscale repeated into RGB
     np.testing.assert_allclose(rgb.images[2, 5, 5], [1.0, 0.0, 0.0], atol=0.01)  # opaque RGBA red stays red
     assert gray.images.shape[-1] == 1

@@ -211,9 +211,7 @@ def test_single_class_present_leaves_macro_none():
     assert m.per_class["roc_auc"].isna().all()
 
 
-@pytest.mark.parametrize(
-    "negative_class", [None, "no_tumor"], ids=["without-negative", "with-negative"]
-)
+@pytest.mark.parametrize("negative_class", [None, "no_tumor"], ids=["without-negative", "with-negative"])
 def test_to_dict_is_strict_json_and_round_trips(negative_class):
     y_true = np.array([0, 0, 1, 1, 2, 2, 0, 1])  # class "pituitary" absent: NaN scores
     y_pred = np.array([0, 1, 1, 2, 2, 3, 0, 1])

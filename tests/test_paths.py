@@ -39,8 +39,16 @@ CONF = np.array([0.9, 0.6, 0.7, 0.55, 0.8, 0.65])
 
 
 def _build(**changes):
-    args = dict(cluster_labels=LABELS, cluster_names=NAMES, cluster_dominant=DOMINANT, layer_names=LAYERS,
-                predicted=PRED, confidence=CONF, class_names=CLASSES, true=TRUE)
+    args = dict(
+        cluster_labels=LABELS,
+        cluster_names=NAMES,
+        cluster_dominant=DOMINANT,
+        layer_names=LAYERS,
+        predicted=PRED,
+        confidence=CONF,
+        class_names=CLASSES,
+        true=TRUE,
+    )
     args.update(changes)
     positional = [args.pop(k) for k in ("cluster_labels", "cluster_names", "cluster_dominant", "layer_names")]
     return build_paths(*positional, **args)
@@ -57,8 +65,16 @@ def unlabelled():
 
 
 def test_columns_index_and_dtypes(paths):
-    assert list(paths.columns) == ["true", "predicted", "confidence", "correct", "conv", "dense", "path",
-                                   "layers_agreeing"]
+    assert list(paths.columns) == [
+        "true",
+        "predicted",
+        "confidence",
+        "correct",
+        "conv",
+        "dense",
+        "path",
+        "layers_agreeing",
+    ]
     assert paths.index.name == "image"
     assert paths.index.tolist() == list(range(6))
     assert isinstance(paths["true"].dtype, pd.CategoricalDtype)
@@ -130,8 +146,15 @@ def test_unlabelled_statistics_group_by_prediction(unlabelled):
 def test_ties_order_cluster_numbers_numerically():
     # "c10" sorts before "c2" as text; as cluster numbers c2 comes first.
     names = [[f"c{i + 1}" for i in range(10)]]
-    df = build_paths([np.array([9, 1])], names, [np.zeros(10, dtype=int)], ["dense"],
-                     predicted=np.array([0, 0]), confidence=np.array([1.0, 1.0]), class_names=["a"])
+    df = build_paths(
+        [np.array([9, 1])],
+        names,
+        [np.zeros(10, dtype=int)],
+        ["dense"],
+        predicted=np.array([0, 0]),
+        confidence=np.array([1.0, 1.0]),
+        class_names=["a"],
+    )
     assert path_statistics(df).top_paths["path"].tolist() == ["c2", "c10"]
 
 
@@ -179,13 +202,21 @@ def test_layer_names_clashing_with_fixed_columns(name):
         (dict(cluster_dominant=DOMINANT * 2), r"cluster_dominant: expected 2 entries .*; received 4"),
         (dict(confidence=CONF[:5]), r"confidence: expected real numbers of shape \(6,\)"),
         (dict(true=TRUE[:4]), r"true: expected integers of shape \(6,\); received int64 of shape \(4,\)"),
-        (dict(cluster_labels=[LABELS[0], LABELS[1][:5]]),
-         r"cluster_labels\[1\]: expected integers of shape \(6,\)"),
-        (dict(cluster_dominant=[np.array([0, 1, 1]), DOMINANT[1]]),
-         r"cluster_dominant\[0\]: expected integers of shape \(2,\)"),
+        (dict(cluster_labels=[LABELS[0], LABELS[1][:5]]), r"cluster_labels\[1\]: expected integers of shape \(6,\)"),
+        (
+            dict(cluster_dominant=[np.array([0, 1, 1]), DOMINANT[1]]),
+            r"cluster_dominant\[0\]: expected integers of shape \(2,\)",
+        ),
     ],
-    ids=["layers-labels", "layers-names", "layers-dominant", "confidence", "true", "labels-of-a-layer",
-         "dominant-of-a-layer"],
+    ids=[
+        "layers-labels",
+        "layers-names",
+        "layers-dominant",
+        "confidence",
+        "true",
+        "labels-of-a-layer",
+        "dominant-of-a-layer",
+    ],
 )
 def test_length_errors_name_argument_and_expected_length(changes, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -195,22 +226,30 @@ def test_length_errors_name_argument_and_expected_length(changes, message):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        (dict(cluster_labels=[np.array([0, 0, 0, 1, 1, 2]), LABELS[1]]),
-         r"cluster_labels\[0\]: expected values in 0..1; received range 0..2"),
+        (
+            dict(cluster_labels=[np.array([0, 0, 0, 1, 1, 2]), LABELS[1]]),
+            r"cluster_labels\[0\]: expected values in 0..1; received range 0..2",
+        ),
         (dict(predicted=np.array([0, 1, 0, 0, 1, 2])), r"predicted: expected values in 0..1"),
-        (dict(cluster_dominant=[np.array([0, 5]), DOMINANT[1]]),
-         r"cluster_dominant\[0\]: expected values in 0..1"),
+        (dict(cluster_dominant=[np.array([0, 5]), DOMINANT[1]]), r"cluster_dominant\[0\]: expected values in 0..1"),
         (dict(confidence=CONF + 0.5), r"confidence: expected probabilities in \[0, 1\]"),
-        (dict(cluster_labels=[LABELS[0].astype(float), LABELS[1]]),
-         r"cluster_labels\[0\]: expected integers"),
+        (dict(cluster_labels=[LABELS[0].astype(float), LABELS[1]]), r"cluster_labels\[0\]: expected integers"),
         (dict(cluster_names=[["a", "a"], NAMES[1]]), r"cluster_names\[0\]: expected unique names; .*\['a'\]"),
         (dict(class_names=["x", "x"]), r"class_names: expected unique names"),
         (dict(layer_names=["conv", "conv"]), r"layer_names: expected unique names"),
         (dict(layer_names=[]), r"layer_names: expected at least one layer"),
     ],
-    ids=["label-out-of-range", "prediction-out-of-range", "dominant-out-of-range", "confidence-above-1",
-         "float-labels", "repeated-cluster-names", "repeated-class-names", "repeated-layer-names",
-         "no-layers"],
+    ids=[
+        "label-out-of-range",
+        "prediction-out-of-range",
+        "dominant-out-of-range",
+        "confidence-above-1",
+        "float-labels",
+        "repeated-cluster-names",
+        "repeated-class-names",
+        "repeated-layer-names",
+        "no-layers",
+    ],
 )
 def test_value_errors(changes, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -223,10 +262,16 @@ def test_value_errors(changes, message):
         (lambda df: df, 0, r"top: expected an int >= 1; received 0"),
         (lambda df: df.drop(columns="path"), 5, r"paths: expected the columns .* missing \['path'\]"),
         (lambda df: df.iloc[:0], 5, r"paths: expected at least one image"),
-        (lambda df: df.assign(true=df["true"].where(df.index != 2)), 5,
-         r"paths: expected 'true' known for all images or for none; 1 of 6 missing"),
-        (lambda df: df.assign(path=["c1-c1", "x", "c1", "c1", "c1", "c1"]), 5,
-         r"paths: expected path ids like 'c1-c3-c2' in 'path'; received \['x'\]"),
+        (
+            lambda df: df.assign(true=df["true"].where(df.index != 2)),
+            5,
+            r"paths: expected 'true' known for all images or for none; 1 of 6 missing",
+        ),
+        (
+            lambda df: df.assign(path=["c1-c1", "x", "c1", "c1", "c1", "c1"]),
+            5,
+            r"paths: expected path ids like 'c1-c3-c2' in 'path'; received \['x'\]",
+        ),
     ],
     ids=["top-zero", "missing-column", "empty", "partly-labelled", "bad-path-id"],
 )

@@ -129,8 +129,19 @@ def test_map_centers_on_the_pca_map_are_the_kmeans_centres():
         (np.ones((4, 2)), {"n_neighbors": 1}, r"n_neighbors: expected an int >= 2; received 1"),
         (np.ones((4, 2)), {"n_neighbors": 5.0}, r"n_neighbors: expected an int >= 2; received 5\.0"),
     ],
-    ids=["upper-case method", "unknown method", "no method", "1-D", "no images", "no columns", "NaN",
-         "bool", "negative seed", "one neighbour", "float neighbours"],
+    ids=[
+        "upper-case method",
+        "unknown method",
+        "no method",
+        "1-D",
+        "no images",
+        "no columns",
+        "NaN",
+        "bool",
+        "negative seed",
+        "one neighbour",
+        "float neighbours",
+    ],
 )
 def test_project_2d_rejects_bad_input(reduced, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
@@ -156,8 +167,16 @@ _XY = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
         (_XY, np.array([0, 0, 0]), 0, r"k: expected an int >= 1; received 0"),
         (_XY, np.array([0, 0, 0]), True, r"k: expected an int >= 1; received True"),
     ],
-    ids=["three columns", "inf", "labels length", "float labels", "label out of range", "empty cluster",
-         "k=0", "bool k"],
+    ids=[
+        "three columns",
+        "inf",
+        "labels length",
+        "float labels",
+        "label out of range",
+        "empty cluster",
+        "k=0",
+        "bool k",
+    ],
 )
 def test_map_centers_rejects_bad_input(coords, labels, k, match):
     with pytest.raises(InvalidInputError, match=match):
@@ -165,10 +184,7 @@ def test_map_centers_rejects_bad_input(coords, labels, k, match):
 
 
 def test_module_imports_neither_umap_nor_tensorflow():
-    code = (
-        "import sys, layerlens.project; "
-        "print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
-    )
+    code = "import sys, layerlens.project; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
 

@@ -12,9 +12,7 @@ from layerlens.exceptions import InvalidInputError, RunFormatError
 
 @pytest.fixture(scope="module")
 def analysis(sequential_model, digits):
-    return ll.analyze(
-        sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False
-    )
+    return ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False)
 
 
 @pytest.fixture
@@ -56,15 +54,20 @@ def test_saving_twice_gives_identical_bytes(analysis, run, tmp_path):
         assert (run / name).read_bytes() == (other / name).read_bytes(), name
 
 
+def test_two_analyses_with_the_same_seed_save_identical_runs(sequential_model, digits, analysis, run, tmp_path):
+    again = ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False)
+    other = again.save(tmp_path / "second" / "run")
+    for name in ("manifest.json", "arrays.npz", "paths.csv"):
+        assert (run / name).read_bytes() == (other / name).read_bytes(), name
+
+
 def test_run_folder_layout(analysis, run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["format"] == "layerlens-run" and manifest["format_version"] == store.FORMAT_VERSION
     assert [layer["name"] for layer in manifest["layers"]] == ["conv2", "dense"]
     assert len(list((run / "thumbnails").glob("*.png"))) == analysis.n_images
     assert (run / "README.md").read_text().startswith("# layerlens run")
-    assert (
-        (run / "paths.csv").read_text().splitlines()[0].startswith("image,true,predicted,confidence,correct")
-    )
+    assert (run / "paths.csv").read_text().splitlines()[0].startswith("image,true,predicted,confidence,correct")
     assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
 
 
@@ -80,6 +83,32 @@ def test_refuses_to_overwrite_other_folders(analysis, tmp_path):
     with pytest.raises(InvalidInputError, match="exists and is not a layerlens run folder; refusing"):
         analysis.save(tmp_path / "thesis")
     assert (tmp_path / "thesis" / "chapter1.tex").read_text() == "precious"
+
+
+def test_a_foreign_manifest_does_not_make_a_folder_replaceable(analysis, tmp_path):
+    app = tmp_path / "webapp"
+    app.mkdir()
+    (app / "manifest.json").write_text('{"name": "my progressive web app"}')
+    (app / "index.html").write_text("<html></html>")
+    with pytest.raises(InvalidInputError, match="refusing to overwrite"):
+        analysis.save(app)
+    assert (app / "index.html").exists()
+
+
+def test_failed_replacement_keeps_the_earlier_run(analysis, run, monkeypatch):
+    real_rename = store.Path.rename
+
+    def rename(self, target):
+        if self.name.endswith(".partial"):
+            raise OSError("rename failed")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(store.Path, "rename", rename)
+    with pytest.raises(OSError, match="rename failed"):
+        analysis.save(run)
+    monkeypatch.undo()
+    assert sorted(p.name for p in run.parent.iterdir()) == ["run"]
+    assert ll.load(run).n_images == analysis.n_images
 
 
 def test_failed_save_leaves_nothing_behind(analysis, tmp_path, monkeypatch):
@@ -112,6 +141,7 @@ def edit_manifest(**changes):
     [
         (corrupt_arrays, "arrays.npz in .* is corrupt"),
         (lambda run: (run / "thumbnails" / "00007.png").write_bytes(b"x"), "thumbnails in .* is corrupt"),
+        (lambda run: (run / "paths.csv").write_text("image\n"), "paths.csv in .* is corrupt"),
         (
             lambda run: (run / "thumbnails" / "00007.png").unlink(),
             "incomplete: cannot read thumbnails/00007.png",
@@ -130,6 +160,7 @@ def edit_manifest(**changes):
     ids=[
         "arrays-bitflip",
         "thumbnail-changed",
+        "paths-changed",
         "thumbnail-missing",
         "arrays-missing",
         "bad-json",

@@ -65,8 +65,7 @@ class ImageSet:
             )
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
             raise InvalidInputError(
-                f"labels: expected integers of shape ({len(images)},); "
-                f"received {labels.dtype} of shape {labels.shape}."
+                f"labels: expected integers of shape ({len(images)},); received {labels.dtype} of shape {labels.shape}."
             )
         if labels.size and (labels.min() < 0 or labels.max() >= len(self.class_names)):
             raise InvalidInputError(

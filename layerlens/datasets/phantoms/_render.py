@@ -185,9 +185,7 @@ def _head_frame(rng: np.random.Generator, size: int) -> _Frame:
     dx, dy = x[None, :] - cx, x[:, None] - cy
     u = np.cos(theta) * dx + np.sin(theta) * dy
     v = -np.sin(theta) * dx + np.cos(theta) * dy
-    return _Frame(
-        u, v, np.hypot(u / a, v / b), _angle_index(u / a, v / b), a, b, float(theta), cx, cy, size
-    )
+    return _Frame(u, v, np.hypot(u / a, v / b), _angle_index(u / a, v / b), a, b, float(theta), cx, cy, size)
 
 
 def _paint_head(frame: _Frame, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -283,9 +281,7 @@ def _hemisphere_centre(frame: _Frame, rng: np.random.Generator, reach: float) ->
     return float(rng.choice([-1.0, 1.0]) * p * frame.a), float(q * frame.b)
 
 
-def _glioma(
-    image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _glioma(image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float) -> tuple[np.ndarray, np.ndarray]:
     """Irregular intra-axial mass in one hemisphere: necrotic core, enhancing rim, edema halo."""
     radius = rng.uniform(0.1, 0.19)
     border = 1.0 + _angular_noise(rng, range(2, 6), 0.4)
@@ -306,9 +302,7 @@ def _glioma(
     return image, alpha > 0.5
 
 
-def _meningioma(
-    image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _meningioma(image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float) -> tuple[np.ndarray, np.ndarray]:
     """Bright homogeneous extra-axial mass attached to the inner table of the skull, along the convexity."""
     radius = rng.uniform(0.1, 0.2)
     angle = rng.uniform(-0.62, 0.62) * np.pi
@@ -321,9 +315,7 @@ def _meningioma(
     return _paint(image, alpha, value), alpha > 0.5
 
 
-def _pituitary(
-    image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _pituitary(image: np.ndarray, frame: _Frame, rng: np.random.Generator, wm: float) -> tuple[np.ndarray, np.ndarray]:
     """Small round bright mass in the sellar region, on the midline below the ventricles."""
     radius = rng.uniform(0.05, 0.09)
     cu, cv = rng.uniform(-0.04, 0.04), frame.b * rng.uniform(0.45, 0.6)
@@ -367,8 +359,7 @@ def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
     # One child seed per image, so an image's draws do not depend on how many are
     # rendered (only its label does, through the balanced shuffle).
     phantoms = [
-        _render_one(int(label), size, np.random.default_rng(child))
-        for label, child in zip(labels, images_seq.spawn(n))
+        _render_one(int(label), size, np.random.default_rng(child)) for label, child in zip(labels, images_seq.spawn(n))
     ]
     return ImageSet(
         images=np.stack([p.image for p in phantoms])[..., None],

@@ -86,4 +86,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = save_preview(args.preview, per_class=args.per_class, size=args.size, seed=args.seed)
     print(f"wrote {out}")
     return 0
-
