@@ -452,7 +452,8 @@ def _step_function(
 
     # A fixed signature with an unknown batch size: one trace serves every batch, the short last one too.
     @tf.function(autograph=False, input_signature=signature)
-    def step(x: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
+    def step(x: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(batch, sum of feature widths + outputs) float32, packed to leave the graph in one copy; thumbnails."""
         features: list[tf.Tensor | None] = [None] * len(chosen)
         recorder = _Recorder()
 
@@ -466,9 +467,10 @@ def _step_function(
         scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
-        small = tf.image.resize(scaled, thumbnail_shape, method="area")
-        thumbs = tf.cast(tf.round(small * 255.0), tf.uint8)
-        return features, tf.cast(raw, tf.float32), thumbs
+        if tuple(thumbnail_shape) != tuple(input_shape[:2]):
+            scaled = tf.image.resize(scaled, thumbnail_shape, method="area")
+        thumbs = tf.cast(tf.round(scaled * 255.0), tf.uint8)
+        return tf.concat([*features, tf.cast(raw, tf.float32)], axis=1), thumbs
 
     return step
 
@@ -541,8 +543,10 @@ def extract(
     whole = images.images if isinstance(images, ImageSet) else images if isinstance(images, np.ndarray) else None
     bar = keras.utils.Progbar(total, unit_name="image") if progress else None
 
-    features: list[list[np.ndarray]] = [[] for _ in chosen]
-    outputs, thumbnails, labels = [], [], []
+    widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
+    packed = _Rows(total, sum(widths) + int(model.outputs[0].shape[-1]), np.float32)
+    thumbnails: _Rows | None = None
+    labels: list[np.ndarray | None] = []
     step = None
     for index, (x, y) in enumerate(batches):
         x = _check_batch(x, input_shape, index)
@@ -559,25 +563,48 @@ def extract(
             )
         if pixel_scale != 1.0:
             x = x * np.float32(pixel_scale)
-        layer_features, raw, thumbs = step(x, lo, hi)
-        for store, value in zip(features, layer_features):
-            store.append(value.numpy())
-        outputs.append(raw.numpy())
-        thumbnails.append(thumbs.numpy())
+        values, thumbs = step(x, lo, hi)
+        packed.add(values.numpy())
+        thumbs = thumbs.numpy()
+        if thumbnails is None:
+            thumbnails = _Rows(total, thumbs.shape[1:], np.uint8)
+        thumbnails.add(thumbs)
         labels.append(y)
         if bar is not None:
             bar.add(len(x))
     if step is None:
         raise InvalidInputError("images: expected at least one image; received none.")
+    table = packed.result()
+    edges = np.cumsum([0, *widths])
     return Extraction(
         layers=tuple(chosen),
-        features=tuple(np.concatenate(parts) for parts in features),
+        features=tuple(np.ascontiguousarray(table[:, a:b]) for a, b in zip(edges[:-1], edges[1:])),
         reductions=tuple(_describe(info, conv_features, p) for info, p in zip(chosen, projections)),
-        outputs=np.concatenate(outputs),
+        outputs=np.ascontiguousarray(table[:, edges[-1] :]),
         output_activation=_output_activation(traced),
         labels=_join_labels(labels),
-        thumbnails=np.concatenate(thumbnails),
+        thumbnails=thumbnails.result(),
     )
+
+
+class _Rows:
+    """Rows gathered batch by batch: written into one array when the count is known, else joined at the end."""
+
+    def __init__(self, total: int | None, row_shape: int | tuple[int, ...], dtype: type) -> None:
+        shape = (row_shape,) if isinstance(row_shape, int) else tuple(row_shape)
+        self.array = None if total is None else np.empty((total, *shape), dtype)
+        self.parts: list[np.ndarray] = []
+        self.filled = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        if self.array is None:
+            self.parts.append(rows)
+        else:
+            self.array[self.filled : self.filled + len(rows)] = rows
+        self.filled += len(rows)
+
+    def result(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.array is None else self.array[: self.filled]
 
 
 def _join_labels(parts: list[np.ndarray | None]) -> np.ndarray | None:

@@ -357,17 +357,15 @@ def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
     labels_seq, images_seq = np.random.SeedSequence(seed).spawn(2)
     labels = np.random.default_rng(labels_seq).permutation(np.arange(n) % len(CLASS_NAMES))
     # One child seed per image, so an image's draws do not depend on how many are
-    # rendered (only its label does, through the balanced shuffle).
-    phantoms = [
-        _render_one(int(label), size, np.random.default_rng(child)) for label, child in zip(labels, images_seq.spawn(n))
-    ]
-    return ImageSet(
-        images=np.stack([p.image for p in phantoms])[..., None],
-        labels=labels.astype(np.int64),
-        class_names=CLASS_NAMES,
-        name="phantoms",
-        masks=np.stack([p.mask for p in phantoms]),
-    )
+    # rendered (only its label does, through the balanced shuffle). Each phantom is
+    # copied out at once: its head frame holds four full-size coordinate grids.
+    images = np.empty((n, size, size, 1), dtype=np.float32)
+    masks = np.empty((n, size, size), dtype=bool)
+    for i, (label, child) in enumerate(zip(labels, images_seq.spawn(n))):
+        phantom = _render_one(int(label), size, np.random.default_rng(child))
+        images[i, ..., 0] = phantom.image
+        masks[i] = phantom.mask
+    return ImageSet(images=images, labels=labels.astype(np.int64), class_names=CLASS_NAMES, name="phantoms", masks=masks)
 
 
 def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
