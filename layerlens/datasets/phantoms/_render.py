@@ -365,7 +365,9 @@ def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
         phantom = _render_one(int(label), size, np.random.default_rng(child))
         images[i, ..., 0] = phantom.image
         masks[i] = phantom.mask
-    return ImageSet(images=images, labels=labels.astype(np.int64), class_names=CLASS_NAMES, name="phantoms", masks=masks)
+    return ImageSet(
+        images=images, labels=labels.astype(np.int64), class_names=CLASS_NAMES, name="phantoms", masks=masks
+    )
 
 
 def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
