@@ -36,6 +36,7 @@ demo: $(VENV)/.installed-demo
 	$(VENV)/bin/layerlens demo --models models --runs runs
 
 test: $(VENV)/.installed-test chromium
+	$(VENV)/bin/ruff check layerlens tests benchmarks examples
 	$(PY) -m pytest
 
 clean:

@@ -611,7 +611,7 @@ def summary_lines(report: Result) -> list[str]:
             k1, k2 = (speed[n]["extract_kept_bytes"] / 2**20 for n in (n1, n2))
             lines.append(
                 f"extract alone peak-baseline N={n1}→{n2}: {e1:.0f} → {e2:.0f} MiB ({e2 - e1:+.0f}); its features + "
-                f"thumbnails {k1:.0f} → {k2:.0f} MiB (+{k2 - k1:.0f}; held twice while the batches are concatenated)"
+                f"thumbnails {k1:.0f} → {k2:.0f} MiB (+{k2 - k1:.0f}; features copied once more when split per layer)"
             )
     for n, r in report["pca"].items():
         u = report["umap"].get(n)
