@@ -187,7 +187,11 @@ def predicted_labels(model: keras.Model, images: np.ndarray, *, batch_size: int 
     -------
     ndarray of shape (N,), int64
     """
-    scores = model.predict(images, batch_size=batch_size, verbose=0)
+    # Plain calls rather than model.predict: every new model's predict() traces a tf.function, and after
+    # a few models TensorFlow prints a retracing warning that means nothing here.
+    scores = np.concatenate(
+        [np.asarray(model(images[i : i + batch_size], training=False)) for i in range(0, len(images), batch_size)]
+    )
     if scores.shape[-1] == 1:
         return (scores[:, 0] > 0.5).astype(np.int64)
     return scores.argmax(axis=-1).astype(np.int64)
