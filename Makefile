@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --quiet -e ".[test]"
 	touch $@
 
-# The browser tests drive Debian's chromium through playwright; `playwright install` would download and fail here.
+# The browser tests drive Debian's chromium through playwright (playwright's own browser download fails here).
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
