@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from layerlens._validation import check_names, check_seed
 from layerlens.cluster import LayerClusters, cluster_layer, reduce_features
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
@@ -421,8 +422,7 @@ def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
         raise InvalidInputError(f"n_clusters: expected 'auto' or an integer >= 2; received {n_clusters!r}.")
     if projection not in PROJECTIONS:
         raise InvalidInputError(f"projection: expected one of {PROJECTIONS}; received {projection!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise InvalidInputError(f"seed: expected an integer in 0..2**32-1; received {seed!r}.")
+    check_seed(seed)
 
 
 def _resolve_class_names(
@@ -441,9 +441,7 @@ def _resolve_class_names(
             f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names; "
             f"received {len(names)}: {list(names)}."
         )
-    if len(set(names)) != len(names) or any(not c.strip() for c in names):
-        raise InvalidInputError(f"class_names: expected distinct, non-empty names; received {list(names)}.")
-    return names
+    return check_names(names, "class_names")
 
 
 def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str) -> np.ndarray:

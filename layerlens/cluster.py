@@ -17,6 +17,7 @@ from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["AUTO_K_RANGE", "LayerClusters", "cluster_layer", "reduce_features"]
@@ -28,7 +29,6 @@ AUTO_K_RANGE: tuple[int, ...] = tuple(range(2, 13))
 # versions; with 4 seeded k-means++ restarts the 11 fits of "auto" on 8,000 x 50 points take
 # 0.5-1.2 s on one thread (clear clusters converge fastest).
 _N_INIT = 4
-_MAX_SEED = 2**32 - 1
 
 
 def reduce_features(features: np.ndarray, *, max_components: int = 50, seed: int = 0) -> np.ndarray:
@@ -80,9 +80,9 @@ def reduce_features(features: np.ndarray, *, max_components: int = 50, seed: int
     >>> bool(np.abs(z[:, 1]).max() < 1e-6)  # the two varying columns are collinear: one component
     True
     """
-    x = _check_matrix("features", features, min_rows=2)
-    _check_int("max_components", max_components, minimum=1)
-    _check_seed(seed)
+    x = check_matrix(features, "features", min_rows=2)
+    check_int(max_components, "max_components", minimum=1)
+    check_seed(seed)
     n_components = min(max_components, x.shape[1], x.shape[0])
     return _compute_reduced(x, n_components, seed)
 
@@ -183,7 +183,7 @@ def cluster_layer(
     InvalidInputError
         If ``reduced`` is not a finite 2-D real array with at least 3 rows; if ``reference`` is not
         N integers in ``range(len(class_names))``; if ``class_names`` is not a non-empty sequence
-        of str; if ``n_clusters`` is neither ``"auto"`` nor an int in 2..N-1; or if ``seed`` or
+        of distinct, non-blank str; if ``n_clusters`` is neither ``"auto"`` nor an int in 2..N-1; or if ``seed`` or
         ``max_silhouette_samples`` is not a valid integer.
 
     Notes
@@ -226,13 +226,15 @@ def cluster_layer(
     """
     # float32 like the output of reduce_features: k-means runs 2-3x faster than in float64 and the
     # result no longer depends on which of the two float types the caller passed.
-    x = _check_matrix("reduced", reduced, min_rows=3, dtype=np.float32)
+    x = check_matrix(reduced, "reduced", min_rows=3, dtype=np.float32)
     n = x.shape[0]
-    names = _check_class_names(class_names)
-    ref = _check_reference(reference, n, len(names))
+    names = check_names(class_names, "class_names")
+    ref = check_label_vector(
+        reference, "reference", length=n, n_classes=len(names), kind="class indices", note="one per class name"
+    )
     ks = _check_n_clusters(n_clusters, n)
-    _check_seed(seed)
-    _check_int("max_silhouette_samples", max_silhouette_samples, minimum=3)
+    check_seed(seed)
+    check_int(max_silhouette_samples, "max_silhouette_samples", minimum=3)
     return _compute_clusters(x, ref, names, ks, seed, max_silhouette_samples)
 
 
@@ -323,57 +325,6 @@ def _name_clusters(
 
 
 # -- validation ---------------------------------------------------------------------------------
-
-
-def _check_matrix(name: str, value: np.ndarray, *, min_rows: int, dtype: type = np.float64) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.ndim != 2 or arr.shape[0] < min_rows or arr.shape[1] < 1:
-        raise InvalidInputError(
-            f"{name}: expected a 2-D array of shape (N, D) with N >= {min_rows} and D >= 1; received shape {arr.shape}."
-        )
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise InvalidInputError(f"{name}: expected real numbers; received dtype {arr.dtype}.")
-    arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():  # after the cast: a huge float64 overflows to inf in float32
-        bad = int((~np.isfinite(arr)).sum())
-        raise InvalidInputError(f"{name}: expected finite values; received {bad} NaN or infinite values.")
-    return arr
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidInputError(f"{name}: expected an int >= {minimum}; received {value!r}.")
-
-
-def _check_seed(seed: object) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
-        raise InvalidInputError(f"seed: expected an int in 0..{_MAX_SEED}; received {seed!r}.")
-
-
-def _check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
-    if (
-        isinstance(class_names, str)
-        or not isinstance(class_names, Sequence)
-        or len(class_names) == 0
-        or not all(isinstance(c, str) for c in class_names)
-    ):
-        raise InvalidInputError(f"class_names: expected a non-empty sequence of str; received {class_names!r}.")
-    return tuple(class_names)
-
-
-def _check_reference(reference: np.ndarray, n: int, n_classes: int) -> np.ndarray:
-    ref = np.asarray(reference)
-    if ref.shape != (n,) or ref.dtype == bool or not np.issubdtype(ref.dtype, np.integer):
-        raise InvalidInputError(
-            f"reference: expected integers of shape ({n},), one class index per image; "
-            f"received {ref.dtype} of shape {ref.shape}."
-        )
-    if ref.min() < 0 or ref.max() >= n_classes:
-        raise InvalidInputError(
-            f"reference: expected class indices in 0..{n_classes - 1} (one per class name); "
-            f"received range {ref.min()}..{ref.max()}."
-        )
-    return ref.astype(np.int64, copy=False)
 
 
 def _check_n_clusters(n_clusters: int | str, n: int) -> tuple[int, ...]:

@@ -39,6 +39,7 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import NearestNeighbors
 
+from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["ClassificationMetrics", "Separability", "classification_metrics", "separability"]
@@ -290,7 +291,7 @@ def classification_metrics(
     n_bootstrap : int, default=1000
         Number of bootstrap resamples of the images for the intervals.
     seed : int, default=0
-        Seed of the bootstrap resampling.
+        Seed of the bootstrap resampling, in ``0 .. 2**32 - 1``.
 
     Returns
     -------
@@ -302,8 +303,9 @@ def classification_metrics(
     InvalidInputError
         If the arrays disagree in length, labels are not integers in
         ``range(K)``, ``probabilities`` has the wrong shape or rows that are
-        not probabilities, ``class_names`` has fewer than two or repeated
-        names, ``negative_class`` is not one of them or ``n_bootstrap < 1``.
+        not probabilities, ``class_names`` has fewer than two, repeated or
+        blank names, ``negative_class`` is not one of them, ``n_bootstrap < 1``
+        or ``seed`` is not an integer in ``0 .. 2**32 - 1``.
 
     Notes
     -----
@@ -333,10 +335,12 @@ def classification_metrics(
     >>> round(m.accuracy, 3), m.confusion[0].tolist(), m.specificity
     (0.667, [1, 1, 0], 1.0)
     """
-    names = _check_class_names(class_names)
+    names = check_names(class_names, "class_names")
+    if len(names) < 2:
+        raise InvalidInputError(f"class_names: expected at least 2 classes; received {list(names)}.")
     k = len(names)
-    t = _check_labels("y_true", y_true, k)
-    p = _check_labels("y_pred", y_pred, k)
+    t = check_label_vector(y_true, "y_true", n_classes=k, kind="labels", note="one per class name")
+    p = check_label_vector(y_pred, "y_pred", n_classes=k, kind="labels", note="one per class name")
     if len(p) != len(t):
         raise InvalidInputError(
             f"y_true and y_pred: expected the same length; received y_true of length {len(t)} "
@@ -350,9 +354,9 @@ def classification_metrics(
                 f"negative_class: expected one of the class names {list(names)}; received {negative_class!r}."
             )
         negative = names.index(negative_class)
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
-        raise InvalidInputError(f"n_bootstrap: expected an integer >= 1; received {n_bootstrap!r}.")
-    return _compute_classification(t, p, probs, names, negative, int(n_bootstrap), seed)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=1)
+    seed = check_seed(seed)
+    return _compute_classification(t, p, probs, names, negative, n_bootstrap, seed)
 
 
 def separability(
@@ -378,7 +382,7 @@ def separability(
         random subsample of this many images (neighbours are still searched
         among all ``N`` images). Must be at least 2.
     seed : int, default=0
-        Seed of that subsample.
+        Seed of that subsample, in ``0 .. 2**32 - 1``.
 
     Returns
     -------
@@ -388,9 +392,9 @@ def separability(
     Raises
     ------
     InvalidInputError
-        If ``features`` is not a finite 2-D array, the lengths differ, labels
-        are not integers, fewer than two classes are present, or
-        ``n_neighbors`` / ``max_samples`` are out of range.
+        If ``features`` is not a finite 2-D real array, the lengths differ,
+        labels are not integers, fewer than two classes are present, or
+        ``n_neighbors`` / ``max_samples`` / ``seed`` are out of range.
 
     Notes
     -----
@@ -426,16 +430,8 @@ def separability(
     >>> s.variance_ratio, s.knn_accuracy
     (25.0, 1.0)
     """
-    x = np.asarray(features)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or x.shape[0] < 2:
-        raise InvalidInputError(
-            f"features: expected a numeric array of shape (N, D) with N >= 2; received {x.dtype} of shape {x.shape}."
-        )
-    x = x.astype(np.float64, copy=False)
-    if not np.isfinite(x).all():
-        n_bad = int((~np.isfinite(x)).sum())
-        raise InvalidInputError(f"features: expected finite values; received {n_bad} NaN or infinite values.")
-    y = _as_int_labels("y_true", y_true)
+    x = check_matrix(features, "features", min_rows=2)
+    y = check_label_vector(y_true, "y_true", n_classes=None)
     if len(y) != len(x):
         raise InvalidInputError(
             f"features and y_true: expected the same number of images; received features with "
@@ -446,9 +442,10 @@ def separability(
         raise InvalidInputError(
             f"y_true: expected at least 2 distinct classes; received only class {present.tolist()}."
         )
-    _check_int_range("n_neighbors", n_neighbors, 1, len(x) - 1)
-    _check_int_range("max_samples", max_samples, 2, None)
-    return _compute_separability(x, y, int(n_neighbors), int(max_samples), seed)
+    n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=1, maximum=len(x) - 1)
+    max_samples = check_int(max_samples, "max_samples", minimum=2)
+    seed = check_seed(seed)
+    return _compute_separability(x, y, n_neighbors, max_samples, seed)
 
 
 # ---------------------------------------------------------------------------------------------- kernels
@@ -658,39 +655,6 @@ def _variance_ratio(x: np.ndarray, codes: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- validation
 
 
-def _check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
-        raise InvalidInputError(f"class_names: expected a sequence of strings; received {class_names!r}.")
-    names = tuple(class_names)
-    if len(names) < 2:
-        raise InvalidInputError(f"class_names: expected at least 2 classes; received {list(names)}.")
-    if len(set(names)) != len(names):
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        raise InvalidInputError(f"class_names: expected distinct names; received repeated {repeated}.")
-    return names
-
-
-def _as_int_labels(name: str, values: Any) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise InvalidInputError(
-            f"{name}: expected a 1-D array of integer labels; received {arr.dtype} of shape {arr.shape}."
-        )
-    return arr.astype(np.int64, copy=False)
-
-
-def _check_labels(name: str, values: Any, n_classes: int) -> np.ndarray:
-    arr = _as_int_labels(name, values)
-    if arr.size == 0:
-        raise InvalidInputError(f"{name}: expected at least one image; received an empty array.")
-    if arr.min() < 0 or arr.max() >= n_classes:
-        raise InvalidInputError(
-            f"{name}: expected labels in 0..{n_classes - 1} (one per class name); "
-            f"received range {arr.min()}..{arr.max()}."
-        )
-    return arr
-
-
 def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
     probs = np.asarray(values)
     if probs.shape != (n, k) or not np.issubdtype(probs.dtype, np.number):
@@ -716,13 +680,6 @@ def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
             f"received row {worst} summing to {probs[worst].sum():.6g}."
         )
     return probs
-
-
-def _check_int_range(name: str, value: Any, low: int, high: int | None) -> None:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        expected = f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
-        raise InvalidInputError(f"{name}: expected {expected}; received {value!r}.")
 
 
 def _require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> None:

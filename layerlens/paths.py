@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerlens._validation import check_int, check_label_vector, check_names
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["FIXED_COLUMNS", "PathStatistics", "build_paths", "path_statistics"]
@@ -128,12 +129,8 @@ def _validate_build_inputs(
     true: np.ndarray | None,
 ) -> tuple:
     """Check every argument of :func:`build_paths`; return them as clean arrays and tuples."""
-    classes = _unique_strings(class_names, "class_names")
-    if not classes:
-        raise InvalidInputError("class_names: expected at least one class name; received none.")
-    layers = _unique_strings(layer_names, "layer_names")
-    if not layers:
-        raise InvalidInputError("layer_names: expected at least one layer; received none.")
+    classes = check_names(class_names, "class_names")
+    layers = check_names(layer_names, "layer_names")
     clashes = sorted(set(layers) & set(FIXED_COLUMNS))
     if clashes:
         raise InvalidInputError(
@@ -150,10 +147,8 @@ def _validate_build_inputs(
             raise InvalidInputError(
                 f"{name}: expected {n_layers} entries (one per layer in layer_names); received {len(seq)}."
             )
-    pred = _int_vector(predicted, "predicted", None, len(classes))
+    pred = check_label_vector(predicted, "predicted", n_classes=len(classes))
     n = len(pred)
-    if n == 0:
-        raise InvalidInputError("predicted: expected at least one image; received an empty array.")
     conf = np.asarray(confidence)
     real = np.issubdtype(conf.dtype, np.floating) or np.issubdtype(conf.dtype, np.integer)
     if conf.shape != (n,) or not real:
@@ -169,43 +164,17 @@ def _validate_build_inputs(
             f"to {np.nanmax(conf):.3g} (NaN present: {bool(np.isnan(conf).any())})."
         )
     conf = np.clip(conf, 0.0, 1.0)
-    true_arr = None if true is None else _int_vector(true, "true", n, len(classes))
-    names = tuple(_unique_strings(cluster_names[i], f"cluster_names[{i}]") for i in range(n_layers))
-    labels = tuple(_int_vector(cluster_labels[i], f"cluster_labels[{i}]", n, len(names[i])) for i in range(n_layers))
+    true_arr = None if true is None else check_label_vector(true, "true", length=n, n_classes=len(classes))
+    names = tuple(check_names(cluster_names[i], f"cluster_names[{i}]") for i in range(n_layers))
+    labels = tuple(
+        check_label_vector(cluster_labels[i], f"cluster_labels[{i}]", length=n, n_classes=len(names[i]))
+        for i in range(n_layers)
+    )
     dominant = tuple(
-        _int_vector(cluster_dominant[i], f"cluster_dominant[{i}]", len(names[i]), len(classes)) for i in range(n_layers)
+        check_label_vector(cluster_dominant[i], f"cluster_dominant[{i}]", length=len(names[i]), n_classes=len(classes))
+        for i in range(n_layers)
     )
     return labels, names, dominant, layers, pred, conf, classes, true_arr
-
-
-def _unique_strings(values: Sequence[str], name: str) -> tuple[str, ...]:
-    """Return ``values`` as a tuple of str, or raise if one is not a str or one repeats."""
-    if isinstance(values, str):
-        raise InvalidInputError(f"{name}: expected a sequence of str; received the single str {values!r}.")
-    out = tuple(values)
-    bad = [v for v in out if not isinstance(v, str)]
-    if bad:
-        raise InvalidInputError(f"{name}: expected str entries; received {bad[:3]!r}.")
-    repeated = sorted({v for v in out if out.count(v) > 1})
-    if repeated:
-        raise InvalidInputError(f"{name}: expected unique names; received repeated {repeated}.")
-    return out
-
-
-def _int_vector(values: Any, name: str, length: int | None, n_values: int) -> np.ndarray:
-    """Return ``values`` as int64 of shape (length,) with entries in ``0 .. n_values - 1``, or raise."""
-    arr = np.asarray(values)
-    wrong_length = length is not None and len(arr) != length
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or wrong_length:
-        expected = "N" if length is None else str(length)
-        raise InvalidInputError(
-            f"{name}: expected integers of shape ({expected},); received {arr.dtype} of shape {arr.shape}."
-        )
-    if arr.size and (arr.min() < 0 or arr.max() >= n_values):
-        raise InvalidInputError(
-            f"{name}: expected values in 0..{n_values - 1}; received range {arr.min()}..{arr.max()}."
-        )
-    return arr.astype(np.int64)
 
 
 def _compute_paths(
@@ -411,8 +380,7 @@ def _validate_statistics_inputs(
 ) -> tuple[np.ndarray | None, np.ndarray, tuple[str, ...], np.ndarray]:
     """Check the input of :func:`path_statistics`; return true codes (or None), predicted codes,
     class names and path ids."""
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise InvalidInputError(f"top: expected an int >= 1; received {top!r}.")
+    check_int(top, "top", minimum=1)
     if not isinstance(paths, pd.DataFrame):
         raise InvalidInputError(f"paths: expected a DataFrame from build_paths; received {type(paths).__name__}.")
     missing = [c for c in ("true", "predicted", "path") if c not in paths.columns]

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
+from layerlens._validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["PROJECTIONS", "ProjectionFallbackWarning", "map_centers", "project_2d"]
@@ -21,7 +21,6 @@ PROJECTIONS: tuple[str, ...] = ("pca", "umap")
 # UMAP's spectral initialisation needs more points than n_components + 1; with 3 points
 # scipy refuses the eigen-decomposition, so smaller sets get the PCA map.
 _UMAP_MIN_POINTS = 4
-_MAX_SEED = 2**32 - 1
 
 
 class ProjectionFallbackWarning(UserWarning):
@@ -81,16 +80,14 @@ def project_2d(reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_nei
     >>> project_2d(np.array([[1.0], [-1.0]])).tolist()
     [[1.0, 0.0], [-1.0, 0.0]]
     """
-    x = _check_points(reduced)
+    x = check_matrix(reduced, "reduced", min_rows=1)
     if not isinstance(method, str) or method not in PROJECTIONS:
         raise InvalidInputError(f"method: expected one of {PROJECTIONS}; received {method!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
-        raise InvalidInputError(f"seed: expected an int in 0..{_MAX_SEED}; received {seed!r}.")
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:
-        raise InvalidInputError(f"n_neighbors: expected an int >= 2; received {n_neighbors!r}.")
+    seed = check_seed(seed)
+    n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=2)
     if method == "umap":
         if x.shape[0] >= _UMAP_MIN_POINTS:
-            return _compute_umap(x, int(seed), min(int(n_neighbors), x.shape[0] - 1))
+            return _compute_umap(x, seed, min(n_neighbors, x.shape[0] - 1))
         warnings.warn(
             f"project_2d: UMAP needs at least {_UMAP_MIN_POINTS} images; received {x.shape[0]}, "
             "so the PCA map is returned instead.",
@@ -148,21 +145,11 @@ def map_centers(coords: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     >>> map_centers(xy, np.array([0, 0, 1]), 2).tolist()
     [[1.0, 2.0], [10.0, 10.0]]
     """
-    xy = _check_points(coords, name="coords")
+    xy = check_matrix(coords, "coords", min_rows=1)
     if xy.shape[1] != 2:
         raise InvalidInputError(f"coords: expected shape (N, 2); received shape {xy.shape}.")
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise InvalidInputError(f"k: expected an int >= 1; received {k!r}.")
-    lab = np.asarray(labels)
-    n = xy.shape[0]
-    if lab.shape != (n,) or lab.dtype == bool or not np.issubdtype(lab.dtype, np.integer):
-        raise InvalidInputError(
-            f"labels: expected integers of shape ({n},); received {lab.dtype} of shape {lab.shape}."
-        )
-    if lab.min() < 0 or lab.max() >= k:
-        raise InvalidInputError(
-            f"labels: expected cluster indices in 0..{k - 1}; received range {lab.min()}..{lab.max()}."
-        )
+    k = check_int(k, "k", minimum=1)
+    lab = check_label_vector(labels, "labels", length=xy.shape[0], n_classes=k, kind="cluster indices")
     counts = np.bincount(lab, minlength=k)
     if not counts.all():
         empty = np.flatnonzero(counts == 0).tolist()
@@ -175,17 +162,3 @@ def map_centers(coords: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 def _compute_centers(xy: np.ndarray, labels: np.ndarray, k: int, counts: np.ndarray) -> np.ndarray:
     sums = np.stack([np.bincount(labels, weights=xy[:, i], minlength=k) for i in range(2)], axis=1)
     return (sums / counts[:, None]).astype(np.float32)
-
-
-def _check_points(value: np.ndarray, *, name: str = "reduced") -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise InvalidInputError(
-            f"{name}: expected a 2-D array of shape (N, d) with N >= 1 and d >= 1; received shape {arr.shape}."
-        )
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise InvalidInputError(f"{name}: expected real numbers; received dtype {arr.dtype}.")
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).sum())
-        raise InvalidInputError(f"{name}: expected finite values; received {bad} NaN or infinite values.")
-    return arr

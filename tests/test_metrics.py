@@ -237,9 +237,9 @@ def test_from_dict_names_missing_keys():
          "length 4 and y_pred of length 3"),
         ({"y_true": np.array([0, 1, 3, 0])}, r"y_true: expected labels in 0..2 .*received range 0..3"),
         ({"y_pred": np.array([0, -1, 2, 0])}, r"y_pred: expected labels in 0..2 .*received range -1..2"),
-        ({"y_true": np.array([0.0, 1.0, 2.0, 0.0])}, "y_true: expected a 1-D array of integer labels; "
+        ({"y_true": np.array([0.0, 1.0, 2.0, 0.0])}, r"y_true: expected integers of shape \(N,\); "
          "received float64"),
-        ({"y_true": np.zeros((4, 1), int)}, r"y_true: expected a 1-D array .* shape \(4, 1\)"),
+        ({"y_true": np.zeros((4, 1), int)}, r"y_true: expected integers of shape .* shape \(4, 1\)"),
         ({"y_true": np.array([], int), "y_pred": np.array([], int)}, "y_true: expected at least one image"),
         ({"probabilities": np.full((4, 2), 0.5)}, r"probabilities: expected .*shape \(4, 3\).*received "
          r"float64 of shape \(4, 2\)"),
@@ -248,9 +248,9 @@ def test_from_dict_names_missing_keys():
         ({"probabilities": np.full((4, 3), np.nan)}, "probabilities: expected finite values; received 12"),
         ({"probabilities": np.tile([1.5, -0.5, 0.0], (4, 1))}, r"expected values in \[0, 1\]; received "
          r"range \[-0.5, 1.5\]"),
-        ({"class_names": ["a", "b", "a"]}, r"class_names: expected distinct names; received "
+        ({"class_names": ["a", "b", "a"]}, r"class_names: expected distinct, non-empty names; received "
          r"repeated \['a'\]"),
-        ({"class_names": "abc"}, "class_names: expected a sequence of strings"),
+        ({"class_names": "abc"}, "class_names: expected a non-empty sequence of str"),
         ({"negative_class": "healthy"}, r"negative_class: expected one of the class names \['a', 'b', 'c'\]; "
          "received 'healthy'"),
         ({"n_bootstrap": 0}, "n_bootstrap: expected an integer >= 1; received 0"),
@@ -418,14 +418,14 @@ def test_separability_round_trips_through_strict_json(scores):
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ({"features": np.arange(6.0)}, r"features: expected a numeric array of shape \(N, D\) with N >= 2; "
-         r"received float64 of shape \(6,\)"),
+        ({"features": np.arange(6.0)}, r"features: expected a 2-D array of shape \(N, D\) with N >= 2 and D >= 1; "
+         r"received shape \(6,\)"),
         ({"features": np.full((6, 2), np.nan)}, "features: expected finite values; received 12 NaN"),
         ({"y_true": np.array([0, 1, 0])}, "features and y_true: expected the same number of images; received "
          "features with 6 rows and y_true of length 3"),
         ({"y_true": np.zeros(6, int)}, r"y_true: expected at least 2 distinct classes; received only "
          r"class \[0\]"),
-        ({"y_true": np.array(["a", "b"] * 3)}, "y_true: expected a 1-D array of integer labels"),
+        ({"y_true": np.array(["a", "b"] * 3)}, r"y_true: expected integers of shape \(N,\); received <U1"),
         ({"n_neighbors": 0}, r"n_neighbors: expected an integer in 1..5; received 0"),
         ({"n_neighbors": 6}, r"n_neighbors: expected an integer in 1..5; received 6"),
         ({"max_samples": 1}, "max_samples: expected an integer >= 2; received 1"),

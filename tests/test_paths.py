@@ -234,10 +234,10 @@ def test_length_errors_name_argument_and_expected_length(changes, message):
         (dict(cluster_dominant=[np.array([0, 5]), DOMINANT[1]]), r"cluster_dominant\[0\]: expected values in 0..1"),
         (dict(confidence=CONF + 0.5), r"confidence: expected probabilities in \[0, 1\]"),
         (dict(cluster_labels=[LABELS[0].astype(float), LABELS[1]]), r"cluster_labels\[0\]: expected integers"),
-        (dict(cluster_names=[["a", "a"], NAMES[1]]), r"cluster_names\[0\]: expected unique names; .*\['a'\]"),
-        (dict(class_names=["x", "x"]), r"class_names: expected unique names"),
-        (dict(layer_names=["conv", "conv"]), r"layer_names: expected unique names"),
-        (dict(layer_names=[]), r"layer_names: expected at least one layer"),
+        (dict(cluster_names=[["a", "a"], NAMES[1]]), r"cluster_names\[0\]: expected distinct, .*\['a'\]"),
+        (dict(class_names=["x", "x"]), r"class_names: expected distinct, non-empty names"),
+        (dict(layer_names=["conv", "conv"]), r"layer_names: expected distinct, non-empty names"),
+        (dict(layer_names=[]), r"layer_names: expected a non-empty sequence of str; received \[\]"),
     ],
     ids=[
         "label-out-of-range",
@@ -259,7 +259,7 @@ def test_value_errors(changes, message):
 @pytest.mark.parametrize(
     ("mutate", "top", "message"),
     [
-        (lambda df: df, 0, r"top: expected an int >= 1; received 0"),
+        (lambda df: df, 0, r"top: expected an integer >= 1; received 0"),
         (lambda df: df.drop(columns="path"), 5, r"paths: expected the columns .* missing \['path'\]"),
         (lambda df: df.iloc[:0], 5, r"paths: expected at least one image"),
         (

@@ -154,7 +154,7 @@ def test_save_preview_creates_missing_folders(tmp_path):
         (render_phantoms, {"n": True}, r"n: expected an integer >= 8; received True"),
         (render_phantoms, {"n": 8, "size": 31}, r"size: expected an integer >= 32; received 31"),
         (render_phantoms, {"n": 8, "size": "64"}, r"size: expected an integer >= 32; received '64'"),
-        (render_phantoms, {"n": 8, "seed": -1}, r"seed: expected an integer >= 0; received -1"),
+        (render_phantoms, {"n": 8, "seed": -1}, r"seed: expected an integer in 0\.\.2\*\*32-1; received -1"),
         (make_phantoms, {"n": 4}, r"n: expected an integer >= 8; received 4"),
         (make_phantoms, {"n": 16, "size": 16}, r"size: expected an integer >= 32; received 16"),
         (make_phantoms, {"n": 16, "test_size": 1.0}, r"test_size: expected a share in \(0, 1\); received 1"),

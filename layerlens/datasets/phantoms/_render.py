@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import expit
 
+from layerlens._validation import check_int, check_seed
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.exceptions import InvalidInputError
 
@@ -347,9 +348,8 @@ def _render_one(label: int, size: int, rng: np.random.Generator, *, with_lesion:
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
-    """Raise InvalidInputError unless ``value`` is an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidInputError(f"{name}: expected an integer >= {minimum}; received {value!r}.")
+    """Adapter kept for ``preview.py``, which imports it: see :func:`layerlens._validation.check_int`."""
+    check_int(value, name, minimum=minimum)
 
 
 def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
@@ -382,7 +382,7 @@ def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
     size : int, default=64
         Height and width in pixels, at least 32.
     seed : int, default=0
-        Seed of the labels and of every image; the same seed gives identical
+        Seed of the labels and of every image, in ``0 .. 2**32 - 1``; the same seed gives identical
         arrays. Global random state is never touched.
 
     Returns
@@ -440,9 +440,9 @@ def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
     >>> s.images.shape, s.masks.shape
     ((8, 32, 32, 1), (8, 32, 32))
     """
-    _check_int("n", n, MIN_IMAGES)
-    _check_int("size", size, MIN_SIZE)
-    _check_int("seed", seed, 0)
+    check_int(n, "n", minimum=MIN_IMAGES)
+    check_int(size, "size", minimum=MIN_SIZE)
+    check_seed(seed)
     return _compute_phantoms(int(n), int(size), int(seed))
 
 
@@ -485,7 +485,7 @@ def make_phantoms(n: int, *, size: int = 64, seed: int = 0, test_size: float = 0
     >>> len(train), len(test), train.class_names[0]
     (12, 4, 'glioma')
     """
-    _check_int("n", n, MIN_IMAGES)
+    check_int(n, "n", minimum=MIN_IMAGES)
     if not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
     n_test = int(np.ceil(test_size * n))
