@@ -347,11 +347,6 @@ def _render_one(label: int, size: int, rng: np.random.Generator, *, with_lesion:
     return _Phantom(_apply_acquisition(image, acq).astype(np.float32), mask, frame)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    """Adapter kept for ``preview.py``, which imports it: see :func:`layerlens._validation.check_int`."""
-    check_int(value, name, minimum=minimum)
-
-
 def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
     """Render ``n`` phantoms with balanced, shuffled labels; arguments are assumed valid."""
     labels_seq, images_seq = np.random.SeedSequence(seed).spawn(2)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from layerlens.datasets.phantoms._render import CLASS_NAMES, _check_int, render_phantoms
+from layerlens._validation import check_int
+from layerlens.datasets.phantoms._render import CLASS_NAMES, render_phantoms
 
 __all__ = ["main", "save_preview"]
 
@@ -37,7 +38,7 @@ def save_preview(path: str | Path, *, per_class: int = 6, size: int = 64, seed: 
     InvalidInputError
         If ``per_class``, ``size`` or ``seed`` is out of range.
     """
-    _check_int("per_class", per_class, 1)
+    check_int(per_class, "per_class", minimum=1)
     # Use the Agg canvas directly instead of pyplot, so saving a preview never
     # switches the backend of a caller's interactive matplotlib session.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
