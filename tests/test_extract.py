@@ -387,3 +387,10 @@ def test_pixel_scale_is_applied_before_the_model(normalised_model):
     np.testing.assert_array_equal(result.thumbnails, np.round(x * 255).astype(np.uint8))
     with pytest.raises(InvalidInputError, match="pixel_scale: expected a positive number; received 0"):
         extract(normalised_model, x, pixel_scale=0, progress=False)
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["bar", "quiet"])
+def test_progress_bar(sequential_model, images, capsys, progress):
+    extract(sequential_model, images[:100], layers=["conv1"], batch_size=50, progress=progress)
+    out = capsys.readouterr().out
+    assert ("100/100" in out) is progress
