@@ -7,8 +7,9 @@ The reduced space that :func:`reduce_features` returns is shared by the clusters
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -17,6 +18,7 @@ from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from layerlens._json import decode_float, encode_float
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
@@ -138,6 +140,32 @@ class LayerClusters:
     def k(self) -> int:
         """Number of clusters."""
         return len(self.names)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary: everything but the per-image ``labels`` and the ``centers`` arrays."""
+        return {
+            "k": self.k,
+            "names": list(self.names),
+            "dominant": self.dominant.tolist(),
+            "purity": self.purity.tolist(),
+            "sizes": self.sizes.tolist(),
+            "silhouette": encode_float(self.silhouette),
+            "k_scores": {str(k): encode_float(v) for k, v in self.k_scores.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, labels: np.ndarray, centers: np.ndarray) -> LayerClusters:
+        """Rebuild clusters from :meth:`to_dict` and the two arrays it leaves out."""
+        return cls(
+            labels=labels,
+            names=tuple(data["names"]),
+            dominant=np.asarray(data["dominant"], dtype=np.int64),
+            purity=np.asarray(data["purity"], dtype=np.float64),
+            sizes=np.asarray(data["sizes"], dtype=np.int64),
+            centers=centers,
+            silhouette=decode_float(data["silhouette"]),
+            k_scores={int(k): decode_float(v) for k, v in data["k_scores"].items()},
+        )
 
     def __repr__(self) -> str:
         return f"LayerClusters(k={self.k}, silhouette={self.silhouette:.3f}, names={self.names!r})"

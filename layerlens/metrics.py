@@ -39,6 +39,7 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import NearestNeighbors
 
+from layerlens._json import decode_float, encode_float
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
@@ -120,7 +121,7 @@ class ClassificationMetrics:
         """
         table = self.per_class
         per_class: dict[str, list[Any]] = {
-            col: [_encode_float(v) for v in table[col].to_numpy()] for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
+            col: [encode_float(v) for v in table[col].to_numpy()] for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
         }
         per_class["support"] = [int(v) for v in table["support"].to_numpy()]
         return {
@@ -132,11 +133,11 @@ class ClassificationMetrics:
             "balanced_accuracy_ci": _encode_pair(self.balanced_accuracy_ci),
             "per_class": {col: per_class[col] for col in _PER_CLASS_COLUMNS},
             "confusion": self.confusion.tolist(),
-            "roc_auc_macro": _encode_float(self.roc_auc_macro),
-            "average_precision_macro": _encode_float(self.average_precision_macro),
+            "roc_auc_macro": encode_float(self.roc_auc_macro),
+            "average_precision_macro": encode_float(self.average_precision_macro),
             "negative_class": self.negative_class,
-            "sensitivity": _encode_float(self.sensitivity),
-            "specificity": _encode_float(self.specificity),
+            "sensitivity": encode_float(self.sensitivity),
+            "specificity": encode_float(self.specificity),
             "sensitivity_ci": _encode_pair(self.sensitivity_ci),
             "specificity_ci": _encode_pair(self.specificity_ci),
         }
@@ -229,9 +230,9 @@ class Separability:
             Keys ``silhouette``, ``knn_accuracy``, ``variance_ratio``.
         """
         return {
-            "silhouette": _encode_float(self.silhouette),
-            "knn_accuracy": _encode_float(self.knn_accuracy),
-            "variance_ratio": _encode_float(self.variance_ratio),
+            "silhouette": encode_float(self.silhouette),
+            "knn_accuracy": encode_float(self.knn_accuracy),
+            "variance_ratio": encode_float(self.variance_ratio),
         }
 
     @classmethod
@@ -255,9 +256,9 @@ class Separability:
         """
         _require_keys("data", data, ("silhouette", "knn_accuracy", "variance_ratio"))
         return cls(
-            silhouette=_decode_float(data["silhouette"]),
-            knn_accuracy=_decode_float(data["knn_accuracy"]),
-            variance_ratio=_decode_float(data["variance_ratio"]),
+            silhouette=decode_float(data["silhouette"]),
+            knn_accuracy=decode_float(data["knn_accuracy"]),
+            variance_ratio=decode_float(data["variance_ratio"]),
         )
 
 
@@ -691,26 +692,13 @@ def _require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> No
 # ---------------------------------------------------------------------------------------------- JSON codec
 
 
-def _encode_float(value: float | None) -> float | str | None:
-    """NaN -> None and ±inf -> "inf"/"-inf", so the output is strict JSON (no NaN/Infinity tokens)."""
-    if value is None or math.isnan(value):
-        return None
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return float(value)
-
-
-def _decode_float(value: float | str | None) -> float:
-    return math.nan if value is None else float(value)
-
-
 def _decode_optional(value: float | str | None) -> float | None:
     return None if value is None else float(value)
 
 
 def _encode_pair(pair: tuple[float, float] | None) -> list[float | str | None] | None:
-    return None if pair is None else [_encode_float(pair[0]), _encode_float(pair[1])]
+    return None if pair is None else [encode_float(pair[0]), encode_float(pair[1])]
 
 
 def _decode_pair(pair: Sequence[float | str | None] | None) -> tuple[float, float] | None:
-    return None if pair is None else (_decode_float(pair[0]), _decode_float(pair[1]))
+    return None if pair is None else (decode_float(pair[0]), decode_float(pair[1]))

@@ -76,15 +76,6 @@ def _png_bytes(thumbnail: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _json_float(value: float) -> float | None:
-    """JSON has no NaN: an undefined score (a silhouette of one cluster) is stored as null."""
-    return None if np.isnan(value) else float(value)
-
-
-def _float(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
 def _layer_arrays(index: int, layer: LayerAnalysis) -> dict[str, np.ndarray]:
     prefix = f"layer{index}_"
     return {
@@ -98,7 +89,6 @@ def _layer_arrays(index: int, layer: LayerAnalysis) -> dict[str, np.ndarray]:
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
-    clusters = layer.clusters
     return {
         "name": layer.name,
         "kind": layer.kind,
@@ -106,15 +96,7 @@ def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
         "reduction": layer.reduction,
         "feature_dim": int(layer.features.shape[1]),
         "reduced_dim": int(layer.reduced.shape[1]),
-        "clusters": {
-            "k": clusters.k,
-            "names": list(clusters.names),
-            "dominant": clusters.dominant.tolist(),
-            "purity": clusters.purity.tolist(),
-            "sizes": clusters.sizes.tolist(),
-            "silhouette": _json_float(clusters.silhouette),
-            "k_scores": {str(k): _json_float(v) for k, v in clusters.k_scores.items()},
-        },
+        "clusters": layer.clusters.to_dict(),
         "separability": None if layer.separability is None else layer.separability.to_dict(),
     }
 
@@ -308,16 +290,8 @@ def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) 
 
 def _layer_from(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], index: int) -> LayerAnalysis:
     prefix = f"layer{index}_"
-    c = entry["clusters"]
-    clusters = LayerClusters(
-        labels=arrays[prefix + "clusters"],
-        names=tuple(c["names"]),
-        dominant=np.asarray(c["dominant"], dtype=np.int64),
-        purity=np.asarray(c["purity"], dtype=np.float64),
-        sizes=np.asarray(c["sizes"], dtype=np.int64),
-        centers=arrays[prefix + "kmeans_centers"],
-        silhouette=_float(c["silhouette"]),
-        k_scores={int(k): _float(v) for k, v in c["k_scores"].items()},
+    clusters = LayerClusters.from_dict(
+        entry["clusters"], labels=arrays[prefix + "clusters"], centers=arrays[prefix + "kmeans_centers"]
     )
     return LayerAnalysis(
         name=entry["name"],

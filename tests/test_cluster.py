@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -362,3 +363,21 @@ def test_module_imports_neither_umap_nor_tensorflow():
     code = "import sys, layerlens.cluster; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def test_to_dict_round_trips_through_strict_json():
+    clusters = LayerClusters(
+        labels=np.array([0, 1, 1]),
+        names=("c1 · 100% a", "c2 · 100% b"),
+        dominant=np.array([0, 1]),
+        purity=np.array([1.0, 1.0]),
+        sizes=np.array([1, 2]),
+        centers=np.zeros((2, 3), np.float32),
+        silhouette=float("nan"),
+        k_scores={2: float("nan"), 3: 0.25},
+    )
+    text = json.dumps(clusters.to_dict(), allow_nan=False)
+    back = LayerClusters.from_dict(json.loads(text), labels=clusters.labels, centers=clusters.centers)
+    assert back.names == clusters.names and back.k == 2 and back.k_scores[3] == 0.25
+    np.testing.assert_array_equal(back.sizes, clusters.sizes)
+    assert np.isnan(back.silhouette) and np.isnan(back.k_scores[2])
