@@ -4,13 +4,43 @@
 and returns an :class:`Analysis`: per-layer clusters and 2-D maps, every
 image's path through the clusters, metrics and separability by depth.
 ``Analysis.save(dir)`` writes a run folder and ``layerlens.load(dir)`` reads it
-back. Importing ``layerlens`` stays light: TensorFlow and Keras are imported
-only when a model is analysed, so loading a stored run never pays for them.
+back. Importing ``layerlens`` stays light: each public name is imported on
+first use, TensorFlow and Keras only when a model is analysed, so loading a
+stored run never pays for them and the command line answers a bad argument at
+once.
 """
 
-from layerlens import datasets
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from layerlens._version import __version__
-from layerlens.analysis import Analysis, analyze
-from layerlens.store import load
+
+if TYPE_CHECKING:
+    from layerlens import datasets
+    from layerlens.analysis import Analysis, analyze
+    from layerlens.store import load
 
 __all__ = ["Analysis", "__version__", "analyze", "datasets", "load"]
+
+# Where each public name lives. pandas and scikit-learn alone take over a second to import.
+_HOMES = {
+    "Analysis": "layerlens.analysis",
+    "analyze": "layerlens.analysis",
+    "datasets": "layerlens.datasets",
+    "load": "layerlens.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'layerlens' has no attribute {name!r}")
+    module = importlib.import_module(_HOMES[name])
+    value = module if name == "datasets" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,7 +18,8 @@ import keras
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
 
-Recorder = Callable[[str, Any, Any], Any]
+#: ``record(name, operation, inputs, output) -> output``; ``inputs`` are the tensors the operation received.
+Recorder = Callable[[str, Any, list[Any], Any], Any]
 
 
 def functional_graph(model: keras.Model) -> Any:
@@ -50,23 +51,26 @@ def _accepts_training(op: Any) -> bool:
 
 
 def run_graph(model: keras.Model, inputs: Any, record: Recorder, prefix: str = "") -> Any:
-    """Run ``model`` on ``inputs`` in inference mode, calling ``record(name, op, output)`` for each operation.
+    """Run ``model`` on ``inputs`` in inference mode, calling ``record(name, op, inputs, output)`` for each operation.
 
     Nested models are entered: their operations are recorded as
     ``"outer/inner"`` and the nested model itself under its own name after
-    its operations. ``record`` returns the output to pass on (normally the one
-    it received). Works on eager tensors and inside ``tf.function``.
+    its operations. ``record`` gets the tensors the operation received (so a
+    caller can tell which operation fed which) and returns the output to pass
+    on (normally the one it received). Works on eager tensors and inside
+    ``tf.function``.
     """
 
     def wrap(op: Any) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
+            received = [t for t in keras.tree.flatten((args, kwargs)) if hasattr(t, "shape")]
             if isinstance(op, keras.Model) and functional_graph_or_none(op) is not None:
                 output = run_graph(op, args[0] if len(args) == 1 else list(args), record, f"{prefix}{op.name}/")
             else:
                 if _accepts_training(op):
                     kwargs["training"] = False
                 output = op(*args, **kwargs)
-            return record(f"{prefix}{op.name}", op, output)
+            return record(f"{prefix}{op.name}", op, received, output)
 
         return call
 

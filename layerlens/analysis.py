@@ -11,10 +11,17 @@ import numpy as np
 import pandas as pd
 
 from layerlens._validation import check_names, check_seed
+from layerlens._warnings import warn_user
 from layerlens.cluster import LayerClusters, cluster_layer, reduce_features
 from layerlens.datasets import ImageSet
-from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.metrics import ClassificationMetrics, Separability, classification_metrics, separability
+from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTypeError
+from layerlens.metrics import (
+    ClassificationMetrics,
+    Separability,
+    best_class_matching,
+    classification_metrics,
+    separability,
+)
 from layerlens.outputs import detect_head, to_probabilities
 from layerlens.paths import PathStatistics, build_paths, path_statistics
 from layerlens.project import PROJECTIONS, map_centers, project_2d
@@ -38,7 +45,11 @@ class ModelSummary:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """The options an analysis ran with (enough to run it again)."""
+    """The options an analysis ran with (enough to run it again).
+
+    ``pixel_scale`` is the factor the images were multiplied by on their way into the model, as
+    resolved (``"auto"`` gives 255 or 1, see :func:`analyze`).
+    """
 
     n_clusters: int | str
     projection: str
@@ -46,6 +57,7 @@ class AnalysisSettings:
     seed: int
     conv_features: str
     negative_class: str | None
+    pixel_scale: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +85,9 @@ class LayerAnalysis:
         Map position of each cluster (mean of its members).
     separability : Separability or None
         How well the true classes separate here (None without labels).
+    parallel_to_previous : bool
+        True when this layer does not receive the output of the analysed layer
+        before it: the two run side by side in parallel branches.
     """
 
     name: str
@@ -85,6 +100,19 @@ class LayerAnalysis:
     coords: np.ndarray
     centers: np.ndarray
     separability: Separability | None
+    parallel_to_previous: bool = False
+
+    def __repr__(self) -> str:
+        shape = "x".join("?" if d is None else str(d) for d in self.output_shape)
+        scores = ""
+        if self.separability is not None:
+            s = self.separability
+            scores = f", k-NN accuracy {s.knn_accuracy:.3f}, silhouette {s.silhouette:.3f}"
+        branch = ", parallel to the previous layer" if self.parallel_to_previous else ""
+        return (
+            f"<LayerAnalysis {self.name!r} ({self.kind}, output {shape}): {self.features.shape[1]} features "
+            f"({self.reduction}), {self.clusters.k} clusters{scores}{branch}>"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +121,43 @@ class Analysis:
 
     Save it with :meth:`save` and read it back with :func:`layerlens.load`
     (which needs no TensorFlow).
+
+    Attributes
+    ----------
+    name : str
+        Name of the run.
+    class_names : tuple of str
+        Name of each class, in the order of the model's outputs.
+    model : ModelSummary
+        Name, head kind, input shape and size of the model.
+    settings : AnalysisSettings
+        The options the analysis ran with, the pixel scale used included.
+    labels : ndarray of shape (N,), int64, or None
+        True class of each image; None when unknown.
+    probabilities : ndarray of shape (N, K), float32
+        Class probabilities (a single sigmoid unit becomes two columns).
+    layers : tuple of LayerAnalysis
+        Per analysed layer, in depth order.
+    paths : DataFrame
+        One row per image, indexed by its position in the analysed set
+        (``"image"``, which also numbers its thumbnail): ``file`` (the image's
+        file, missing when the images did not come from files), ``true`` and
+        ``predicted`` class, ``confidence``, ``correct``, the cluster in every
+        layer (one column per layer, named after it), ``path`` (the cluster
+        numbers joined, e.g. ``"c1-c3-c2"``) and ``layers_agreeing``: in how
+        many layers the image sat in a cluster dominated by the class it was
+        finally predicted as. Few layers agreeing with a confident prediction
+        marks an image the network decided late, against what its layers
+        showed; see :func:`layerlens.paths.build_paths`.
+    path_stats : PathStatistics
+        Number of distinct paths, their purity and how well they predict the
+        model's decisions.
+    metrics : ClassificationMetrics or None
+        Accuracy and per-class scores with intervals; None without labels.
+    thumbnails : ndarray of shape (N, h, w, C), uint8
+        Small copies of the images.
+    files : tuple of str or None
+        The file of each image, when the images came from files.
     """
 
     name: str
@@ -133,8 +198,8 @@ class Analysis:
         """Separability by depth: one row per layer (silhouette, knn_accuracy, variance_ratio); None without labels."""
         if any(layer.separability is None for layer in self.layers):
             return None  # no labels, or a single class among them
-        rows = [layer.separability.to_dict() for layer in self.layers]
-        return pd.DataFrame(rows, index=pd.Index(self.layer_names, name="layer"))
+        rows = [layer.separability.as_floats() for layer in self.layers]
+        return pd.DataFrame(rows, index=pd.Index(self.layer_names, name="layer"), dtype=np.float64)
 
     def layer(self, name: str) -> LayerAnalysis:
         """The :class:`LayerAnalysis` of layer ``name``; the error lists the analysed layers."""
@@ -147,7 +212,13 @@ class Analysis:
         """Parallel-categories diagram of every image's path through the layers' clusters to its prediction."""
         from layerlens.figures import paths_figure
 
-        return paths_figure(self.paths, self.layer_names, self.class_names, title=title or f"{self.name}: paths")
+        return paths_figure(
+            self.paths,
+            self.layer_names,
+            self.class_names,
+            parallel=[layer.parallel_to_previous for layer in self.layers],
+            title=title or f"{self.name}: paths",
+        )
 
     def layer_figure(self, layer_name: str, *, title: str | None = None) -> go.Figure:
         """2-D map of one layer, coloured by cluster, misclassified images marked."""
@@ -164,7 +235,7 @@ class Analysis:
         )
 
     def separability_figure(self, *, title: str | None = None) -> go.Figure:
-        """Silhouette, k-NN accuracy and variance ratio of the true classes against depth."""
+        """Silhouette, k-NN accuracy and variance explained by the true classes, against depth."""
         from layerlens.figures import separability_figure
 
         table = self.separability
@@ -176,15 +247,19 @@ class Analysis:
             self.layer_names,
             table["silhouette"].tolist(),
             table["knn_accuracy"].tolist(),
-            table["variance_ratio"].tolist(),
+            table["variance_explained"].tolist(),
             title=title or f"{self.name}: separability by depth",
         )
 
-    def save(self, path: str | Path) -> Path:
-        """Write this analysis to the run folder ``path`` (see :mod:`layerlens.store`); returns the folder."""
+    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write this analysis to the run folder ``path`` (see :mod:`layerlens.store`); returns the folder.
+
+        An earlier run in ``path`` is replaced unless ``overwrite`` is False; a folder holding anything
+        else is never touched.
+        """
         from layerlens.store import save_analysis
 
-        return save_analysis(self, path)
+        return save_analysis(self, path, overwrite=overwrite)
 
     def __repr__(self) -> str:
         accuracy = "" if self.metrics is None else f", accuracy {self.metrics.accuracy:.3f}"
@@ -198,7 +273,7 @@ class Analysis:
 def analyze(
     model: keras.Model,
     images: Any,
-    labels: Sequence[int] | np.ndarray | None = None,
+    labels: Sequence[int] | Sequence[str] | np.ndarray | None = None,
     *,
     class_names: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
@@ -210,7 +285,7 @@ def analyze(
     progress: bool = True,
     conv_features: str = "mean",
     negative_class: str | None = None,
-    pixel_scale: float = 1.0,
+    pixel_scale: float | str = "auto",
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -231,15 +306,21 @@ def analyze(
         :class:`~layerlens.datasets.ImageSet` (its labels, class names, name
         and file names are used), or batches ``x`` / ``(x, y)``.
     labels : array-like of shape (N,), optional
-        True class of each image; taken from ``images`` when it carries
-        them. Without labels, clusters are named by predicted class and the
+        True class of each image, as class indices (ints, bools, whole floats
+        or one-hot rows) or as class names (str, looked up in
+        ``class_names``); taken from ``images`` when it carries them.
+        Without labels, clusters are named by predicted class and the
         accuracy metrics and separability are left out.
     class_names : sequence of str, optional
-        One name per class (two for a single sigmoid unit); defaults to the
-        ImageSet's names or ``"class 0"``, ``"class 1"``, ...
+        One name per class, in the order of the model's outputs (two for a
+        single sigmoid unit); defaults to the ImageSet's names or
+        ``"class 0"``, ``"class 1"``, ... When ``images`` is an ImageSet
+        whose classes are the same names in another order (class folders are
+        read in sorted order), its labels are renumbered to this order.
     layers : sequence of str, optional
         Layers to analyse (``"outer/inner"`` inside nested models); default:
-        the layers that transform, at most 8 spread through the depth.
+        the layers that transform on the model's trunk (a merge layer stands
+        for the parallel branches it joins), at most 8 spread through the depth.
     n_clusters : int or "auto", default="auto"
         Clusters per layer; "auto" picks k in 2..12 by silhouette.
     projection : {"pca", "umap"}, default="pca"
@@ -259,9 +340,12 @@ def analyze(
     negative_class : str, optional
         Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
         and specificity of "any lesion" against it.
-    pixel_scale : float, default=1.0
-        Images are multiplied by this on their way into the model: use 255
-        for [0, 1] images and a model that starts with ``Rescaling(1/255)``.
+    pixel_scale : float or "auto", default="auto"
+        Images are multiplied by this on their way into the model. ``"auto"``
+        gives 255 for float images in [0, 1] (what layerlens' loaders return)
+        and a model that starts with ``Rescaling(1/255)``, which expects
+        0..255, and 1 otherwise. The factor used is recorded in
+        ``settings.pixel_scale``.
 
     Returns
     -------
@@ -276,6 +360,16 @@ def analyze(
         If shapes, labels, class names, layer names or options are invalid;
         the message names the argument and what was expected.
 
+    Warns
+    -----
+    PixelScaleWarning
+        If the images' pixel range disagrees with what the model expects
+        (see :func:`layerlens.extract.extract`).
+    ClassOrderWarning
+        If the predictions match the labels far better (by 0.2 of accuracy or
+        more) once the classes are renamed: the class names are then most
+        likely in another order than the model's outputs.
+
     Examples
     --------
     >>> import layerlens as ll                                   # doctest: +SKIP
@@ -287,7 +381,7 @@ def analyze(
 
     n_classes = max(output_units(model), 2)
     image_set = images if isinstance(images, ImageSet) else None
-    class_names = _resolve_class_names(class_names, image_set, n_classes)
+    class_names, renumber = _resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
     if labels is not None:
@@ -309,15 +403,18 @@ def analyze(
     if n_clusters != "auto" and n_clusters >= n_images:
         raise InvalidInputError(f"n_clusters: expected fewer clusters than images ({n_images}); received {n_clusters}.")
     if labels is None and extraction.labels is not None:
-        labels = _check_labels(extraction.labels, class_names, n_images, "images (its labels)")
+        found = extraction.labels if renumber is None else renumber[extraction.labels]
+        labels = _check_labels(found, class_names, n_images, "images (its labels)")
     elif labels is not None and len(labels) != n_images:
         raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
     head = detect_head(extraction.output_activation, extraction.outputs[:512])
     k = n_clusters if n_clusters == "auto" else int(n_clusters)
-    settings = AnalysisSettings(k, projection, int(batch_size), int(seed), conv_features, negative_class)
+    settings = AnalysisSettings(
+        k, projection, int(batch_size), int(seed), conv_features, negative_class, extraction.pixel_scale
+    )
     summary = ModelSummary(model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()))
     default_name = image_set.name if image_set is not None else model.name
-    return _compute_analysis(
+    analysis = _compute_analysis(
         extraction,
         to_probabilities(extraction.outputs, head),
         labels,
@@ -327,6 +424,9 @@ def analyze(
         name=name or default_name,
         files=image_set.files if image_set is not None else None,
     )
+    if analysis.metrics is not None:
+        _warn_about_class_order(analysis.metrics)
+    return analysis
 
 
 def _compute_analysis(
@@ -345,7 +445,7 @@ def _compute_analysis(
     reference = labels if labels is not None else predictions
     can_separate = labels is not None and len(np.unique(labels)) >= 2
     layers = []
-    for info, features, reduction in zip(extraction.layers, extraction.features, extraction.reductions):
+    for i, (info, features) in enumerate(zip(extraction.layers, extraction.features)):
         reduced = reduce_features(features, seed=settings.seed)
         clusters = cluster_layer(reduced, reference, class_names, n_clusters=settings.n_clusters, seed=settings.seed)
         coords = project_2d(reduced, method=settings.projection, seed=settings.seed)
@@ -354,7 +454,7 @@ def _compute_analysis(
                 name=info.name,
                 kind=info.kind,
                 output_shape=info.output_shape,
-                reduction=reduction,
+                reduction=extraction.reductions[i],
                 features=features,
                 reduced=reduced,
                 clusters=clusters,
@@ -365,9 +465,10 @@ def _compute_analysis(
                     if can_separate
                     else None
                 ),
+                parallel_to_previous=extraction.parallel[i],
             )
         )
-    paths = paths_table(layers, probabilities, labels, class_names)
+    paths = paths_table(layers, probabilities, labels, class_names, files)
     metrics = None
     if labels is not None:
         metrics = classification_metrics(
@@ -399,6 +500,7 @@ def paths_table(
     probabilities: np.ndarray,
     labels: np.ndarray | None,
     class_names: tuple[str, ...],
+    files: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`)."""
     return build_paths(
@@ -410,6 +512,41 @@ def paths_table(
         confidence=probabilities.max(axis=1),
         class_names=class_names,
         true=labels,
+        files=files,
+    )
+
+
+# A renaming of the classes must beat the given order by this much accuracy before we call the order
+# suspect: far above what chance reshuffles of a weak model's confusions reach, far below what a
+# swapped pair of classes costs (on the faces example, 0.96 against 0.04).
+_CLASS_ORDER_MARGIN = 0.2
+_CLASS_ORDER_MIN_IMAGES = 20
+
+
+def _warn_about_class_order(metrics: ClassificationMetrics) -> None:
+    """Warn when the predictions fit the labels far better under another naming of the classes.
+
+    Only the classes present among the labels are renamed among themselves: pairing a class with one
+    that has no images would "explain" every error towards an absent class as a naming mistake.
+    """
+    present = np.flatnonzero(metrics.confusion.sum(axis=1) > 0)
+    if metrics.n_images < _CLASS_ORDER_MIN_IMAGES or len(present) < 2:
+        return
+    among_present = metrics.confusion[np.ix_(present, present)]
+    if among_present.sum() == 0:
+        return  # every image predicted as a class absent from the labels: nothing to rename
+    matched, share = best_class_matching(among_present)
+    accuracy = share * among_present.sum() / metrics.n_images  # over all images, not only those on present classes
+    if accuracy - metrics.accuracy < _CLASS_ORDER_MARGIN:
+        return
+    names = [metrics.class_names[c] for c in present]
+    moved = ", ".join(f"{names[t]!r} as {names[p]!r}" for t, p in enumerate(matched) if t != p)
+    warn_user(
+        f"labels: the model predicts most images of {moved}. Read that way its accuracy would be "
+        f"{accuracy:.3f} instead of {metrics.accuracy:.3f}: class_names (or the class folders, read in sorted "
+        "order) are most likely not in the order of the model's outputs. Pass class_names in the order the "
+        "model was trained with.",
+        ClassOrderWarning,
     )
 
 
@@ -427,7 +564,8 @@ def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
 
 def _resolve_class_names(
     class_names: Sequence[str] | None, image_set: ImageSet | None, n_classes: int
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """The class names to use, and how to renumber the ImageSet's labels to them (None: keep them)."""
     if class_names is None:
         class_names = image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
         source = "the ImageSet's class_names"
@@ -441,11 +579,28 @@ def _resolve_class_names(
             f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names; "
             f"received {len(names)}: {list(names)}."
         )
-    return check_names(names, "class_names")
+    names = check_names(names, "class_names")
+    if image_set is None or names == image_set.class_names:
+        return names, None
+    own = image_set.class_names
+    if set(names) == set(own):
+        return names, np.array([names.index(name) for name in own], dtype=np.int64)
+    if set(names) & set(own):
+        raise InvalidInputError(
+            f"class_names: expected either the ImageSet's class names {list(own)} in the model's order, or "
+            f"{len(own)} new names; received {list(names)}, which shares only {sorted(set(names) & set(own))} "
+            "with them."
+        )
+    return names, None  # new names for the ImageSet's classes, in its order
 
 
 def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str) -> np.ndarray:
     array = np.asarray(labels)
+    if array.ndim == 1 and array.dtype.kind in "USO":
+        if any(isinstance(v, (str, bytes)) for v in array.tolist()):
+            array = _labels_from_names(array, class_names, argument)
+        elif array.dtype.kind == "O":
+            array = np.asarray(array.tolist())  # e.g. an object column of ints from a spreadsheet
     if array.dtype == bool:
         array = array.astype(np.int64)  # e.g. labels = df.diagnosis == "tumour" for a binary model
     if array.ndim == 2 and array.shape[1] == len(class_names) and array.shape[1] > 1:
@@ -454,7 +609,8 @@ def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | Non
         array = array[:, 0]
     if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or _is_whole(array)):
         raise InvalidInputError(
-            f"{argument}: expected integer class indices of shape (N,); received {array.dtype} of shape {array.shape}."
+            f"{argument}: expected class indices or class names of shape (N,); received {array.dtype} of shape "
+            f"{array.shape}."
         )
     array = array.astype(np.int64)
     if n_images is not None and len(array) != n_images:
@@ -465,6 +621,22 @@ def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | Non
             f"range {array.min()}..{array.max()}."
         )
     return array
+
+
+def _labels_from_names(array: np.ndarray, class_names: tuple[str, ...], argument: str) -> np.ndarray:
+    """Class names (e.g. ``["glioma", "no_tumor", ...]``) as class indices; unknown names are an error."""
+    values = [v.decode() if isinstance(v, bytes) else v for v in array.tolist()]
+    if not all(isinstance(v, str) for v in values):
+        kinds = sorted({type(v).__name__ for v in values})
+        raise InvalidInputError(f"{argument}: expected class indices or class names; received a mix of {kinds}.")
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(values) - set(index))
+    if unknown:
+        raise InvalidInputError(
+            f"{argument}: expected class names from {list(class_names)} (pass class_names to name the model's "
+            f"classes); received unknown {unknown[:10]}{' ...' if len(unknown) > 10 else ''}."
+        )
+    return np.array([index[v] for v in values], dtype=np.int64)
 
 
 def _is_whole(array: np.ndarray) -> bool:

@@ -1,18 +1,80 @@
-"""The ``layerlens`` command line: parses arguments and calls the library."""
+"""The ``layerlens`` command line: parses and checks arguments, then calls the library.
+
+Every check that needs neither a model nor data runs before anything heavy is imported, so a
+mistyped option or a missing file is reported at once, not after TensorFlow's start-up.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from layerlens._version import __version__
 
 __all__ = ["main"]
 
+_SHOWN_FILES = 10
 
-def _k(value: str) -> int | str:
-    return value if value == "auto" else int(value)
+
+def _n_clusters(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 2; received {value!r}")
+    return k
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; received {value!r}")
+    return number
+
+
+def _seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1; received {value!r}")
+    return number
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, e.g. 0.2; received {value!r}")
+    return share
+
+
+def _pixel_scale(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        scale = float(value.split("/")[0]) / float(value.split("/")[1]) if "/" in value else float(value)
+    except (ValueError, ZeroDivisionError):
+        scale = -1.0
+    if not 0.0 < scale < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a positive number such as 255 or 1/255; received {value!r}"
+        )
+    return scale
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,18 +86,39 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("model", help="a .keras model file")
     analyze.add_argument("data", help="phantoms, mnist, digits, faces, or a folder with one sub-folder per class")
     analyze.add_argument("--out", required=True, help="run folder to write")
+    analyze.add_argument("--force", action="store_true", help="replace the run already in --out")
+    analyze.add_argument(
+        "--class-names",
+        nargs="+",
+        metavar="NAME",
+        help="the classes in the order of the model's outputs (default: the data set's; folders are read in "
+        "sorted order, as Keras' image_dataset_from_directory reads them)",
+    )
+    analyze.add_argument(
+        "--split",
+        choices=("all", "train", "test"),
+        help="which images to analyse: all, or one side of a seeded, stratified split (default: test for a "
+        "bundled data set, the images its example model never saw; all for a folder)",
+    )
+    analyze.add_argument(
+        "--test-size", type=_share, default=0.25, help="share of the images in the test split (default: 0.25)"
+    )
     analyze.add_argument("--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)")
-    analyze.add_argument("--n-clusters", type=_k, default="auto", help="clusters per layer, or 'auto' (default)")
+    analyze.add_argument(
+        "--n-clusters", type=_n_clusters, default="auto", help="clusters per layer, or 'auto' (default)"
+    )
     analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
     analyze.add_argument("--conv-features", choices=("mean", "mean_max"), default="mean")
     analyze.add_argument("--negative-class", help="the 'no finding' class, for sensitivity and specificity")
     analyze.add_argument(
         "--pixel-scale",
-        type=float,
-        help="multiply the [0, 1] images by this (default: 255 if the model starts with Rescaling(1/255), else 1)",
+        type=_pixel_scale,
+        default="auto",
+        help="multiply the images by this; 'auto' (default) gives 255 for a model that starts with "
+        "Rescaling(1/255), else 1",
     )
-    analyze.add_argument("--batch-size", type=int, default=64)
-    analyze.add_argument("--seed", type=int, default=0, help="seed of the data split and the analysis")
+    analyze.add_argument("--batch-size", type=_positive_int, default=64)
+    analyze.add_argument("--seed", type=_seed, default=0, help="seed of the data split and the analysis")
     analyze.add_argument("--name", help="name of the run (default: the data set's)")
     analyze.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -43,11 +126,35 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--models", default="models", help="folder for the trained .keras files (default: models)")
     demo.add_argument("--runs", default="runs", help="folder for the analysis runs (default: runs)")
     demo.add_argument("--only", nargs="+", metavar="NAME", help="only these models (mnist, phantoms, faces)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of splits, weights, training and analysis")
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of splits, weights, training and analysis")
     return parser
 
 
+def _check_analyze(args: argparse.Namespace) -> None:
+    """What can be checked without a model or data: files, folders and the consistency of the options."""
+    from layerlens._run_format import check_run_target
+    from layerlens.exceptions import InvalidInputError
+    from layerlens.workflows import BUNDLED_DATA
+
+    if not Path(args.model).is_file():
+        raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {args.model!r} does not exist.")
+    if args.data not in BUNDLED_DATA and not Path(args.data).is_dir():
+        raise InvalidInputError(
+            f"data: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {args.data!r}."
+        )
+    check_run_target(args.out, overwrite=args.force, argument="--out", flag="--force")
+    for option, names in (("--class-names", args.class_names), ("--layers", args.layers)):
+        repeated = sorted({n for n in names or () if names.count(n) > 1})
+        if repeated:
+            raise InvalidInputError(f"{option}: expected distinct names; received {repeated} more than once.")
+    if args.negative_class is not None and args.class_names and args.negative_class not in args.class_names:
+        raise InvalidInputError(
+            f"--negative-class: expected one of --class-names {args.class_names}; received {args.negative_class!r}."
+        )
+
+
 def _analyze(args: argparse.Namespace) -> int:
+    _check_analyze(args)
     from layerlens.workflows import analyze_files
 
     run, analysis = analyze_files(
@@ -55,8 +162,12 @@ def _analyze(args: argparse.Namespace) -> int:
         args.data,
         args.out,
         seed=args.seed,
-        pixel_scale=args.pixel_scale,
+        split=args.split,
+        test_size=args.test_size,
+        class_names=args.class_names,
         layers=args.layers,
+        overwrite=args.force,
+        pixel_scale=args.pixel_scale,
         n_clusters=args.n_clusters,
         projection=args.projection,
         conv_features=args.conv_features,
@@ -71,9 +182,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from layerlens.demo import DEMO_MODELS, run_demo
+    from layerlens._tensorflow import import_quietly
+    from layerlens.demo import DEMO_MODELS, check_demo_names, run_demo
 
-    names = args.only or DEMO_MODELS
+    names = check_demo_names(args.only or DEMO_MODELS)
+    import_quietly()
     print(f"Training and analysing {len(names)} example model(s) on the bundled data sets...", flush=True)
     models = run_demo(
         args.models, args.runs, names=names, seed=args.seed, report=lambda m: print(m.summary(), flush=True)
@@ -83,6 +196,29 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Show warnings as one plain line each: a shell user has no use for the source line that raised them."""
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        files = getattr(message, "files", ())
+        if files:  # a SkippedFilesWarning: the list is told here, not through ImageSet.skipped
+            shown = ", ".join(files[:_SHOWN_FILES])
+            more = f" and {len(files) - _SHOWN_FILES} more" if len(files) > _SHOWN_FILES else ""
+            text = f"skipped {len(files)} file(s) that could not be read as images: {shown}{more}"
+        else:
+            text = str(message)
+        print(f"layerlens {command}: warning: {text}", file=sys.stderr)
+
+    from layerlens.exceptions import LayerlensWarning
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        # layerlens' warnings are part of the command's report, whatever filters the caller set.
+        warnings.filterwarnings("default", category=LayerlensWarning)
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``layerlens`` command with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
     from layerlens.exceptions import LayerlensError
@@ -90,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return _analyze(args) if args.command == "analyze" else _demo(args)
+        with _warnings_as_lines(args.command):
+            return _analyze(args) if args.command == "analyze" else _demo(args)
     except LayerlensError as err:
         parser.exit(2, f"layerlens {args.command}: error: {err}\n")
 

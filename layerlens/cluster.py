@@ -192,7 +192,8 @@ def cluster_layer(
     class_names : sequence of str
         Name of each class; ``class_names[c]`` names class index ``c``.
     n_clusters : int or "auto", default="auto"
-        ``"auto"`` tries every k in :data:`AUTO_K_RANGE` (2..12, capped at N - 1) and keeps the one
+        ``"auto"`` tries every k in :data:`AUTO_K_RANGE` (2..12, capped at N - 1 and at the number of
+        distinct points) and keeps the one
         with the highest silhouette, the smaller k on a tie. An int fixes k, with 2 <= k <= N - 1.
     seed : int, default=0
         Seeds the k-means++ initialisation and the silhouette subsample.
@@ -261,6 +262,13 @@ def cluster_layer(
         reference, "reference", length=n, n_classes=len(names), kind="class indices", note="one per class name"
     )
     ks = _check_n_clusters(n_clusters, n)
+    if n_clusters == "auto":
+        # More clusters than distinct points would leave some empty (k-means warns and they are dropped).
+        # Duplicated images differ in the last bits once projected (BLAS blocks rows unevenly), so
+        # points count as one when they agree to 1e-5 of the data's spread.
+        spread = float(x.std()) or 1.0
+        distinct = len(np.unique(np.round(x / spread, 5), axis=0))
+        ks = tuple(k for k in ks if k <= distinct) or ks[:1]
     check_seed(seed)
     check_int(max_silhouette_samples, "max_silhouette_samples", minimum=3)
     return _compute_clusters(x, ref, names, ks, seed, max_silhouette_samples)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["DEMO_MODELS", "DemoModel", "run_demo"]
+__all__ = ["DEMO_MODELS", "DemoModel", "check_demo_names", "run_demo"]
 
 DEMO_MODELS = ("mnist", "phantoms", "faces")
 # The reading clinicians ask for: any lesion against no tumour.
@@ -36,6 +36,14 @@ class DemoModel:
             f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)\n"
             f"{'':<9} model {self.path}  run {self.run}"
         )
+
+
+def check_demo_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Return ``names`` as a tuple, or raise unless each is one of :data:`DEMO_MODELS`."""
+    unknown = [n for n in names if n not in DEMO_MODELS]
+    if unknown:
+        raise InvalidInputError(f"names: expected names from {DEMO_MODELS}; received unknown {unknown}.")
+    return tuple(names)
 
 
 def run_demo(
@@ -74,9 +82,7 @@ def run_demo(
     InvalidInputError
         If a name is not one of :data:`DEMO_MODELS`.
     """
-    unknown = [n for n in names if n not in DEMO_MODELS]
-    if unknown:
-        raise InvalidInputError(f"names: expected names from {DEMO_MODELS}; received unknown {unknown}.")
+    names = check_demo_names(names)
     from layerlens import zoo  # imports Keras, which the rest of the CLI does not need
     from layerlens.analysis import analyze
 

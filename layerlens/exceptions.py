@@ -7,10 +7,15 @@ Every error layerlens raises on bad input is one of these, so a caller can catch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
-    "LayerlensError",
+    "ClassOrderWarning",
     "InvalidInputError",
     "InvalidTypeError",
+    "LayerlensError",
+    "LayerlensWarning",
+    "PixelScaleWarning",
     "RunFormatError",
     "SkippedFilesWarning",
 ]
@@ -32,5 +37,29 @@ class RunFormatError(LayerlensError, ValueError):
     """A stored run folder is corrupt, incomplete, or written by a newer layerlens."""
 
 
-class SkippedFilesWarning(UserWarning):
-    """Some input files could not be read and were left out (their names are listed)."""
+class LayerlensWarning(UserWarning):
+    """Base class of every warning layerlens gives about its input."""
+
+
+class SkippedFilesWarning(LayerlensWarning):
+    """Some input files could not be read and were left out.
+
+    Parameters
+    ----------
+    message : str
+        What happened, with the first few file names.
+    files : sequence of str, default=()
+        Every skipped file, so a program (the command line) can report them its own way.
+    """
+
+    def __init__(self, message: str, files: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.files = tuple(files)
+
+
+class PixelScaleWarning(LayerlensWarning):
+    """The images' pixel range looks wrong for the model (e.g. [0, 1] images for a model that divides by 255)."""
+
+
+class ClassOrderWarning(LayerlensWarning):
+    """The predictions match the labels far better under another order of the classes: the names are likely swapped."""

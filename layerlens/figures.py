@@ -43,6 +43,8 @@ _DARK = 0.2
 _PATHS_WIDTH = 1200
 _CHAR_PX = 6.3  # mean width of a character of the 11 px label font
 _MAX_MARGIN = 260
+# Appended to the label of a layer that runs beside the previous one instead of after it.
+_PARALLEL_MARK = " ∥"
 
 
 def _esc(text: str) -> str:
@@ -164,6 +166,7 @@ def paths_figure(
     layer_names: Sequence[str],
     class_names: Sequence[str],
     *,
+    parallel: Sequence[bool] | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Draw every image's path through the per-layer clusters as a parallel-categories diagram.
@@ -176,6 +179,11 @@ def paths_figure(
         Layers to draw, left to right; each a layer column of ``paths``.
     class_names : sequence of K str
         Names of the classes, equal to the categories of ``paths["predicted"]``.
+    parallel : sequence of bool, optional
+        One per layer: True when the layer does not receive the output of the layer drawn before it
+        (the two sit in parallel branches of the network). Such a layer's label ends in " ∥" and the
+        subtitle says what the mark means, so the ribbons into it are not read as one layer feeding
+        the next. Default: no layer is parallel.
     title : str, optional
         Plain-text title (escaped); by default one that says how many images and layers are drawn.
 
@@ -190,7 +198,8 @@ def paths_figure(
     ------
     InvalidInputError
         If ``paths`` lacks a column, ``layer_names`` is empty or names a column that is not a layer,
-        or ``class_names`` differs from the classes of ``paths``.
+        ``parallel`` does not hold one bool per layer, or ``class_names`` differs from the classes of
+        ``paths``.
 
     Notes
     -----
@@ -231,17 +240,26 @@ def paths_figure(
     if isinstance(layer_names, str) or len(layer_names) == 0:
         raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
     layers = {name: _layer_column(paths, name, "layer_names") for name in layer_names}
-    return _compute_paths_figure(paths, layers, classes, title)
+    flags = [False] * len(layers) if parallel is None else list(parallel)
+    if len(flags) != len(layers) or not all(isinstance(f, (bool, np.bool_)) for f in flags):
+        raise InvalidInputError(
+            f"parallel: expected {len(layers)} bools (one per layer in layer_names); received {parallel!r}."
+        )
+    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], title)
 
 
 def _compute_paths_figure(
-    paths: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], title: str | None
+    paths: pd.DataFrame,
+    layers: dict[str, pd.Series],
+    classes: tuple[str, ...],
+    parallel: list[bool],
+    title: str | None,
 ) -> go.Figure:
     """Build the parallel-categories figure from validated input (see :func:`paths_figure`)."""
     n_classes = len(classes)
     labelled = _labelled(paths)
     grouped, n_wrong = _group_paths(paths, layers, labelled)
-    dimensions = _paths_dimensions(grouped, layers, classes)
+    dimensions = _paths_dimensions(grouped, layers, classes, parallel)
     base = _class_colours(n_classes)
     # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
     # which would otherwise bring the strong colours too close to the pale ones.
@@ -275,7 +293,7 @@ def _compute_paths_figure(
     legend_rows = 22 * min(n_classes, 8)
     fig.update_layout(
         **_layout(
-            _paths_title(title, len(paths), len(layers), labelled, n_wrong),
+            _paths_title(title, len(paths), len(layers), labelled, n_wrong, any(parallel)),
             margin=dict(
                 l=_label_width(dimensions[0].ticktext),
                 r=_label_width(dimensions[-1].ticktext) + 30,
@@ -320,7 +338,7 @@ def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bo
 
 
 def _paths_dimensions(
-    grouped: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...]
+    grouped: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], parallel: list[bool]
 ) -> list[go.parcats.Dimension]:
     """One dimension per layer, then ``"prediction"``; inner labels shortened to fit between dimensions."""
     names = [list(col.cat.categories) for col in layers.values()] + [list(classes)]
@@ -331,7 +349,11 @@ def _paths_dimensions(
     gap = (_PATHS_WIDTH - outer) / max(len(layers), 1)
     inner_chars = max(8, int((gap - 34) / _CHAR_PX))
     # Dimension titles are centred over their bar in a 13 px font (about 7.4 px a character).
-    labels = [_shorten(str(name), max(8, int(gap / 7.4))) for name in layers] + ["prediction"]
+    title_chars = max(8, int(gap / 7.4))
+    labels = [
+        _shorten(str(name), title_chars - 2) + _PARALLEL_MARK if side_by_side else _shorten(str(name), title_chars)
+        for name, side_by_side in zip(layers, parallel, strict=True)
+    ] + ["prediction"]
     return [
         _parcats_dimension(label, c, n, edge_chars if i in (0, len(labels) - 1) else inner_chars)
         for i, (label, c, n) in enumerate(zip(labels, codes, names, strict=True))
@@ -402,13 +424,15 @@ def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, 
     return entries
 
 
-def _paths_title(title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int) -> str:
-    """Escaped title with a subtitle that says what the colours mean."""
+def _paths_title(title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int, parallel: bool) -> str:
+    """Escaped title with a subtitle that says what the colours (and the parallel mark) mean."""
     main = _esc(title) if title is not None else f"Paths of {n} images through {n_layers} layers"
     if labelled:
         sub = f"colour = true class; strong colour = misclassified ({n_wrong} of {n})"
     else:
         sub = "colour = predicted class (no true labels, so misclassified images are unknown)"
+    if parallel:
+        sub += f";{_PARALLEL_MARK} = a parallel branch: it runs beside the layer to its left, not after it"
     return f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>"
 
 
@@ -713,7 +737,7 @@ def separability_figure(
     layer_names: Sequence[str],
     silhouette: Sequence[float],
     knn_accuracy: Sequence[float],
-    variance_ratio: Sequence[float],
+    variance_explained: Sequence[float],
     *,
     title: str | None = None,
 ) -> go.Figure:
@@ -727,28 +751,29 @@ def separability_figure(
         Silhouette of the classes in each layer, in [-1, 1]; NaN leaves a gap.
     knn_accuracy : sequence of L float
         k-nearest-neighbour accuracy of the classes in each layer, in [0, 1]; NaN leaves a gap.
-    variance_ratio : sequence of L float
-        Between-class over within-class variance in each layer, >= 0 and unbounded; NaN leaves a gap.
+    variance_explained : sequence of L float
+        Share of the variance that lies between the class means in each layer, in [0, 1]; NaN
+        leaves a gap.
     title : str, optional
         Plain-text title (escaped); default ``"Class separability by depth"``.
 
     Returns
     -------
     Figure
-        Three lines with markers, in this order: silhouette and k-NN accuracy on the left axis
-        (from 0, or from -1 when a value is negative, to 1), variance ratio on a right axis from 0.
+        Three lines with markers on one axis, in this order: silhouette, k-NN accuracy and
+        variance explained; the axis runs from 0 (or from -1 when a silhouette is negative) to 1.
 
     Raises
     ------
     InvalidInputError
-        If ``layer_names`` is empty or repeats a name, or a measure's length differs from it or holds
-        an infinite value.
+        If ``layer_names`` is empty or repeats a name, or a measure's length differs from it or
+        holds a value outside [-1, 1].
 
     Examples
     --------
-    >>> fig = separability_figure(["conv", "dense"], [0.1, 0.5], [0.6, 0.9], [1.2, 4.0])
+    >>> fig = separability_figure(["conv", "dense"], [0.1, 0.5], [0.6, 0.9], [0.3, 0.8])
     >>> [t.name for t in fig.data]
-    ['silhouette', 'k-NN accuracy', 'variance ratio']
+    ['silhouette', 'k-NN accuracy', 'variance explained']
     """
     if isinstance(layer_names, str) or len(layer_names) == 0:
         raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
@@ -756,15 +781,22 @@ def separability_figure(
     if len(set(layers)) != len(layers):
         raise InvalidInputError(f"layer_names: expected unique names; received {layers}.")
     measures = {}
-    for arg, values in (("silhouette", silhouette), ("knn_accuracy", knn_accuracy), ("variance_ratio", variance_ratio)):
+    given = (("silhouette", silhouette), ("knn_accuracy", knn_accuracy), ("variance_explained", variance_explained))
+    for arg, values in given:
         try:
             arr = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise InvalidInputError(f"{arg}: expected real numbers; received {values!r}.") from err
-        if arr.shape != (len(layers),) or np.isinf(arr).any():
+        if arr.shape != (len(layers),):
             raise InvalidInputError(
-                f"{arg}: expected {len(layers)} real numbers or NaN (one per layer in layer_names); "
-                f"received shape {arr.shape}{' with infinite values' if arr.shape == (len(layers),) else ''}."
+                f"{arg}: expected {len(layers)} numbers in [-1, 1] or NaN (one per layer in layer_names); "
+                f"received shape {arr.shape}."
+            )
+        outside = arr[(arr < -1.0) | (arr > 1.0)]  # NaN compares False: it stays, as a gap
+        if outside.size:
+            raise InvalidInputError(
+                f"{arg}: expected numbers in [-1, 1] or NaN (one per layer in layer_names); received "
+                f"{outside.tolist()}."
             )
         measures[arg] = arr
     return _compute_separability_figure(layers, measures, title)
@@ -774,9 +806,9 @@ def _compute_separability_figure(layers: list[str], measures: dict[str, np.ndarr
     """Build the separability figure from validated input (see :func:`separability_figure`)."""
     x = [_esc(n) for n in layers]
     styles = (
-        ("silhouette", "silhouette", "#1f77b4", "circle", "y"),
-        ("knn_accuracy", "k-NN accuracy", "#2ca02c", "square", "y"),
-        ("variance_ratio", "variance ratio", "#d62728", "diamond", "y2"),
+        ("silhouette", "silhouette", "#1f77b4", "circle", "solid"),
+        ("knn_accuracy", "k-NN accuracy", "#2ca02c", "square", "solid"),
+        ("variance_explained", "variance explained", "#d62728", "diamond", "dot"),
     )
     traces = [
         go.Scatter(
@@ -784,21 +816,20 @@ def _compute_separability_figure(layers: list[str], measures: dict[str, np.ndarr
             y=measures[key],
             name=name,
             mode="lines+markers",
-            yaxis=axis,
-            line=dict(color=colour, width=2, dash="dot" if axis == "y2" else "solid"),
+            line=dict(color=colour, width=2, dash=dash),
             marker=dict(symbol=symbol, size=8, color=colour),
             hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>",
         )
-        for key, name, colour, symbol, axis in styles
+        for key, name, colour, symbol, dash in styles
     ]
-    bounded = np.concatenate([measures["silhouette"], measures["knn_accuracy"]])
-    low = -1.0 if np.nanmin(bounded, initial=0.0) < 0 else 0.0
+    values = np.concatenate(list(measures.values()))
+    low = -1.0 if np.nanmin(values, initial=0.0) < 0 else 0.0
     axis_style = dict(showline=True, linecolor="#999999", ticks="outside", zeroline=False, automargin=True)
     fig = go.Figure(data=traces)
     fig.update_layout(
         **_layout(
             _esc(title) if title is not None else "Class separability by depth",
-            margin=dict(l=60, r=70, t=90, b=60),
+            margin=dict(l=60, r=30, t=90, b=60),
             height=420,
             hovermode="x unified",
             legend=dict(orientation="h", x=0.0, y=1.02, yanchor="bottom"),
@@ -810,20 +841,10 @@ def _compute_separability_figure(layers: list[str], measures: dict[str, np.ndarr
                 **axis_style,
             ),
             yaxis=dict(
-                title=dict(text="silhouette · k-NN accuracy"),
+                title=dict(text="separability of the true classes"),
                 range=[low - 0.05, 1.05],
                 showgrid=True,
                 gridcolor="#eeeeee",
-                **axis_style,
-            ),
-            yaxis2=dict(
-                title=dict(text="variance ratio", font=dict(color="#d62728")),
-                overlaying="y",
-                side="right",
-                rangemode="tozero",
-                tickmode="auto",
-                showgrid=False,
-                tickfont=dict(color="#d62728"),
                 **axis_style,
             ),
         )

@@ -9,7 +9,8 @@ Two questions, two results:
   negative class.
 - :func:`separability` measures, on one layer's features, how far apart the
   true classes already are: silhouette, leave-one-out k-NN accuracy and the
-  between/within-class variance ratio. Computed layer after layer it shows
+  share of the variance that lies between the classes. All three are bounded,
+  so they share one axis; computed layer after layer they show
   *where* inside the network the classes come apart.
 
 Both results are frozen dataclasses with ``to_dict`` / ``from_dict`` for
@@ -43,7 +44,13 @@ from layerlens._json import decode_float, encode_float
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["ClassificationMetrics", "Separability", "classification_metrics", "separability"]
+__all__ = [
+    "ClassificationMetrics",
+    "Separability",
+    "best_class_matching",
+    "classification_metrics",
+    "separability",
+]
 
 _PER_CLASS_FLOAT = ("precision", "recall", "f1")
 _PER_CLASS_SCORES = ("roc_auc", "average_precision")
@@ -108,6 +115,23 @@ class ClassificationMetrics:
     specificity: float | None = None
     sensitivity_ci: tuple[float, float] | None = None
     specificity_ci: tuple[float, float] | None = None
+
+    def __repr__(self) -> str:
+        lines = [
+            f"ClassificationMetrics: {self.n_images} images, {len(self.class_names)} classes",
+            f"  accuracy            {_with_interval(self.accuracy, self.accuracy_ci)}",
+            f"  balanced accuracy   {_with_interval(self.balanced_accuracy, self.balanced_accuracy_ci)}",
+            f"  macro ROC AUC       {_number(self.roc_auc_macro)}",
+            f"  macro avg precision {_number(self.average_precision_macro)}",
+        ]
+        if self.negative_class is not None:
+            lines += [
+                f"  sensitivity         {_with_interval(self.sensitivity, self.sensitivity_ci)}"
+                f"  (any lesion against {self.negative_class!r})",
+                f"  specificity         {_with_interval(self.specificity, self.specificity_ci)}",
+            ]
+        table = self.per_class.to_string(float_format=lambda v: f"{v:.3f}")
+        return "\n".join(lines + ["  per class:"] + ["    " + row for row in table.splitlines()])
 
     def to_dict(self) -> dict[str, Any]:
         """Return the metrics as plain JSON-ready data (NaN becomes ``None``).
@@ -211,28 +235,32 @@ class Separability:
         sample holds a single class or only one image per class.
     knn_accuracy : float
         Leave-one-out k-NN accuracy of the true labels, in [0, 1].
-    variance_ratio : float
-        ``trace(S_B) / trace(S_W)``: between-class over within-class sum of
-        squares (see :func:`separability`); ``inf`` when every image sits on
-        its class mean, NaN when all images coincide.
+    variance_explained : float
+        Share of the total sum of squares that lies between the class means,
+        in [0, 1] (see :func:`separability`): 0 when the class means coincide,
+        1 when every image sits on its class mean; NaN when all images coincide.
     """
 
     silhouette: float
     knn_accuracy: float
-    variance_ratio: float
+    variance_explained: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the scores as JSON-ready data (NaN becomes ``None``, ±inf ``"inf"``/``"-inf"``).
+        """Return the scores as JSON-ready data (NaN becomes ``None``).
 
         Returns
         -------
         dict
-            Keys ``silhouette``, ``knn_accuracy``, ``variance_ratio``.
+            Keys ``silhouette``, ``knn_accuracy``, ``variance_explained``.
         """
+        return {name: encode_float(value) for name, value in self.as_floats().items()}
+
+    def as_floats(self) -> dict[str, float]:
+        """The three scores by name, as plain floats (NaN where undefined): one row of a table."""
         return {
-            "silhouette": encode_float(self.silhouette),
-            "knn_accuracy": encode_float(self.knn_accuracy),
-            "variance_ratio": encode_float(self.variance_ratio),
+            "silhouette": float(self.silhouette),
+            "knn_accuracy": float(self.knn_accuracy),
+            "variance_explained": float(self.variance_explained),
         }
 
     @classmethod
@@ -254,11 +282,11 @@ class Separability:
         InvalidInputError
             If keys are missing.
         """
-        _require_keys("data", data, ("silhouette", "knn_accuracy", "variance_ratio"))
+        _require_keys("data", data, ("silhouette", "knn_accuracy", "variance_explained"))
         return cls(
             silhouette=decode_float(data["silhouette"]),
             knn_accuracy=decode_float(data["knn_accuracy"]),
-            variance_ratio=decode_float(data["variance_ratio"]),
+            variance_explained=decode_float(data["variance_explained"]),
         )
 
 
@@ -360,6 +388,64 @@ def classification_metrics(
     return _compute_classification(t, p, probs, names, negative, n_bootstrap, seed)
 
 
+def best_class_matching(confusion: np.ndarray) -> tuple[np.ndarray, float]:
+    """The naming of predicted classes that agrees best with the true ones, and its accuracy.
+
+    Parameters
+    ----------
+    confusion : array-like of shape (K, K), int
+        ``confusion[i, j]`` counts images of true class ``i`` predicted as ``j`` (as in
+        :class:`ClassificationMetrics`); at least one image.
+
+    Returns
+    -------
+    matched : ndarray of shape (K,), int64
+        ``matched[i]`` is the predicted class paired with true class ``i``; a permutation of
+        ``0..K-1``, the identity when the given order is already best (ties keep it).
+    accuracy : float
+        Share of images on the paired cells, the accuracy the predictions would have if each
+        predicted class ``matched[i]`` were renamed ``i``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``confusion`` is not a square array of non-negative counts with at least one image.
+
+    Notes
+    -----
+    The pairing maximises the matched count with the Hungarian algorithm (scipy's
+    ``linear_sum_assignment``) [1]_. A model whose class names are listed in another order than its
+    outputs shows a far higher accuracy under its best pairing than under the identity.
+
+    References
+    ----------
+    .. [1] H. W. Kuhn, "The Hungarian method for the assignment problem", Naval Research Logistics
+       Quarterly 2, 1955, pp. 83-97.
+
+    Examples
+    --------
+    >>> matched, accuracy = best_class_matching(np.array([[1, 9], [8, 2]]))
+    >>> matched.tolist(), accuracy
+    ([1, 0], 0.85)
+    """
+    counts = np.asarray(confusion)
+    valid = counts.ndim == 2 and counts.shape[0] == counts.shape[1] and np.issubdtype(counts.dtype, np.integer)
+    if not valid or counts.size == 0 or counts.min() < 0 or counts.sum() == 0:
+        raise InvalidInputError(
+            f"confusion: expected a square array of non-negative integer counts with at least one image; "
+            f"received {counts.dtype} of shape {counts.shape}."
+        )
+    from scipy.optimize import linear_sum_assignment
+
+    k = counts.shape[0]
+    # A bonus below one image on the diagonal makes the identity win every tie without changing any
+    # strict preference between pairings.
+    gain = counts.astype(np.float64) + np.eye(k) * 0.5 / k
+    rows, cols = linear_sum_assignment(gain, maximize=True)
+    matched = cols[np.argsort(rows)].astype(np.int64)
+    return matched, float(counts[np.arange(k), matched].sum() / counts.sum())
+
+
 def separability(
     features: np.ndarray,
     y_true: np.ndarray,
@@ -388,7 +474,7 @@ def separability(
     Returns
     -------
     Separability
-        Silhouette, leave-one-out k-NN accuracy and variance ratio.
+        Silhouette, leave-one-out k-NN accuracy and share of variance between the classes.
 
     Raises
     ------
@@ -407,14 +493,18 @@ def separability(
     A tie between classes goes to the class of the nearest of the tied
     neighbours.
 
-    *Variance ratio* is, with :math:`\\mu` the mean of all images, :math:`\\mu_c`
-    and :math:`n_c` the mean and size of class :math:`c`,
+    *Variance explained* is, with :math:`\\mu` the mean of all images,
+    :math:`\\mu_c` and :math:`n_c` the mean and size of class :math:`c`,
+    :math:`B = \\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2` (between classes) and
+    :math:`W = \\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2` (within classes),
 
-    .. math:: \\frac{\\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2}
-              {\\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2},
+    .. math:: \\frac{B}{B + W},
 
-    the Calinski–Harabasz index [2]_ without its degrees-of-freedom factor
-    :math:`(N - C) / (C - 1)`; it is computed on all ``N`` images.
+    the :math:`\\eta^2` of a one-way analysis of variance, summed over the
+    feature dimensions; it is computed on all ``N`` images. The ratio
+    :math:`B / W` behind the Calinski–Harabasz index [2]_ carries the same
+    information but is unbounded (infinite once every image sits on its class
+    mean), so it could not be drawn beside the other two.
 
     References
     ----------
@@ -428,8 +518,8 @@ def separability(
     >>> import numpy as np
     >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
     >>> s = separability(x, np.array([0, 0, 1, 1]), n_neighbors=1)
-    >>> s.variance_ratio, s.knn_accuracy
-    (25.0, 1.0)
+    >>> round(s.variance_explained, 4), s.knn_accuracy
+    (0.9615, 1.0)
     """
     x = check_matrix(features, "features", min_rows=2)
     y = check_label_vector(y_true, "y_true", n_classes=None)
@@ -602,7 +692,7 @@ def _compute_separability(x: np.ndarray, y: np.ndarray, n_neighbors: int, max_sa
     return Separability(
         silhouette=_silhouette(x[sample], codes[sample]),
         knn_accuracy=float(np.mean(predicted == codes[sample])),
-        variance_ratio=_variance_ratio(x, codes),
+        variance_explained=_variance_explained(x, codes),
     )
 
 
@@ -640,17 +730,16 @@ def _loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_ne
     return np.argmax(votes * (k + 1) + (k - first_seen), axis=1)
 
 
-def _variance_ratio(x: np.ndarray, codes: np.ndarray) -> float:
-    """``sum_c n_c |mu_c - mu|^2 / sum_i |x_i - mu_{y_i}|^2`` (see :func:`separability`)."""
+def _variance_explained(x: np.ndarray, codes: np.ndarray) -> float:
+    """``B / (B + W)`` of the between- and within-class sums of squares (see :func:`separability`)."""
     counts = np.bincount(codes)
     means = np.zeros((len(counts), x.shape[1]))
     np.add.at(means, codes, x)
     means /= counts[:, None]
     between = float(counts @ ((means - x.mean(axis=0)) ** 2).sum(axis=1))
     within = float(((x - means[codes]) ** 2).sum())
-    if within == 0.0:
-        return math.inf if between > 0.0 else math.nan
-    return between / within
+    total = between + within
+    return math.nan if total == 0.0 else between / total
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -690,6 +779,19 @@ def _require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> No
 
 
 # ---------------------------------------------------------------------------------------------- JSON codec
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _with_interval(value: float | None, interval: tuple[float, float] | None) -> str:
+    """``0.949 (95% CI 0.933-0.963)``, or ``n/a`` for an undefined rate."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if interval is None or not all(math.isfinite(v) for v in interval):
+        return f"{value:.3f}"
+    return f"{value:.3f} (95% CI {interval[0]:.3f}–{interval[1]:.3f})"
 
 
 def _decode_optional(value: float | str | None) -> float | None:

@@ -24,7 +24,7 @@ from layerlens.exceptions import InvalidInputError
 __all__ = ["FIXED_COLUMNS", "PathStatistics", "build_paths", "path_statistics"]
 
 #: Columns of :func:`build_paths` that are not layers; no layer may be named like one.
-FIXED_COLUMNS: tuple[str, ...] = ("true", "predicted", "confidence", "correct", "path", "layers_agreeing")
+FIXED_COLUMNS: tuple[str, ...] = ("file", "true", "predicted", "confidence", "correct", "path", "layers_agreeing")
 
 _ROUNDING = 1e-5
 _PATH_PATTERN = re.compile(r"c[1-9][0-9]*(?:-c[1-9][0-9]*)*")
@@ -41,6 +41,7 @@ def build_paths(
     confidence: np.ndarray,
     class_names: Sequence[str],
     true: np.ndarray | None = None,
+    files: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Tabulate each image's path through the per-layer clusters.
 
@@ -64,12 +65,16 @@ def build_paths(
         Name of each class; unique.
     true : ndarray of shape (N,), int, optional
         True class index of each image, in ``0 .. K - 1``; ``None`` when the images are unlabelled.
+    files : sequence of N str, optional
+        The file each image was read from; ``None`` when the images did not come from files.
 
     Returns
     -------
     DataFrame
-        One row per image, index ``0 .. N - 1`` named ``"image"``, with columns in this order:
+        One row per image, index ``0 .. N - 1`` named ``"image"`` (the image's position in the
+        analysed set, which also numbers its thumbnail), with columns in this order:
 
+        - ``"file"``: ``"string"`` dtype, the image's file; all missing when ``files`` is None.
         - ``"true"``: Categorical over ``class_names``; all missing when ``true`` is None.
         - ``"predicted"``: Categorical over ``class_names``.
         - ``"confidence"``: float64.
@@ -78,7 +83,9 @@ def build_paths(
           layer's cluster names in cluster order, so ``.cat.codes`` equals ``cluster_labels[l]``.
         - ``"path"``: str id of the cluster sequence from 1-based cluster numbers, e.g. ``"c1-c3-c2"``.
         - ``"layers_agreeing"``: int64, the number of layers in which the image sits in a cluster whose
-          dominant class is the image's predicted class.
+          dominant class is the image's predicted class. A confident prediction whose image sat
+          among other classes' images in most layers (few layers agreeing) is worth a second look;
+          a prediction the layers agreed on early was an easy one.
 
     Raises
     ------
@@ -113,6 +120,7 @@ def build_paths(
         confidence=confidence,
         class_names=class_names,
         true=true,
+        files=files,
     )
     return _compute_paths(*arrays)
 
@@ -127,6 +135,7 @@ def _validate_build_inputs(
     confidence: np.ndarray,
     class_names: Sequence[str],
     true: np.ndarray | None,
+    files: Sequence[str] | None,
 ) -> tuple:
     """Check every argument of :func:`build_paths`; return them as clean arrays and tuples."""
     classes = check_names(class_names, "class_names")
@@ -165,6 +174,9 @@ def _validate_build_inputs(
         )
     conf = np.clip(conf, 0.0, 1.0)
     true_arr = None if true is None else check_label_vector(true, "true", length=n, n_classes=len(classes))
+    if files is not None and (isinstance(files, str) or len(files) != n or not all(isinstance(f, str) for f in files)):
+        shown = "a str" if isinstance(files, str) else f"{type(files).__name__} of length {len(files)}"
+        raise InvalidInputError(f"files: expected {n} file names (one str per image in predicted); received {shown}.")
     names = tuple(check_names(cluster_names[i], f"cluster_names[{i}]") for i in range(n_layers))
     labels = tuple(
         check_label_vector(cluster_labels[i], f"cluster_labels[{i}]", length=n, n_classes=len(names[i]))
@@ -174,7 +186,7 @@ def _validate_build_inputs(
         check_label_vector(cluster_dominant[i], f"cluster_dominant[{i}]", length=len(names[i]), n_classes=len(classes))
         for i in range(n_layers)
     )
-    return labels, names, dominant, layers, pred, conf, classes, true_arr
+    return labels, names, dominant, layers, pred, conf, classes, true_arr, files
 
 
 def _compute_paths(
@@ -186,11 +198,13 @@ def _compute_paths(
     confidence: np.ndarray,
     classes: tuple[str, ...],
     true: np.ndarray | None,
+    files: Sequence[str] | None,
 ) -> pd.DataFrame:
     """Build the paths frame from validated inputs (see :func:`build_paths`)."""
     n = len(predicted)
     missing = np.full(n, -1, dtype=np.int64)
     columns: dict[str, Any] = {
+        "file": pd.array([pd.NA] * n if files is None else list(files), dtype="string"),
         "true": pd.Categorical.from_codes(missing if true is None else true, categories=list(classes)),
         "predicted": pd.Categorical.from_codes(predicted, categories=list(classes)),
         "confidence": confidence,
@@ -245,6 +259,21 @@ class PathStatistics:
     weighted_purity: float | None
     decision_alignment: float
     top_paths: pd.DataFrame
+
+    def __repr__(self) -> str:
+        purity = "n/a (no labels)" if self.weighted_purity is None else f"{self.weighted_purity:.3f}"
+        most = self.top_paths[self.top_paths["rank"] == 1]
+        lines = [
+            f"PathStatistics: {self.n_images} images on {self.n_distinct} distinct paths "
+            f"(complexity {self.complexity:.3f})",
+            f"  weighted purity     {purity}",
+            f"  decision alignment  {self.decision_alignment:.3f}",
+            "  most common path per class:",
+        ]
+        for _, row in most.iterrows():
+            share = f"{row['count']} images, {row['share_of_class']:.0%} of the class"
+            lines.append(f"    {str(row['class']):<16} {row['path']}  ({share})")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the statistics as plain JSON-serialisable values; :meth:`from_dict` inverts it exactly.

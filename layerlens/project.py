@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_seed
-from layerlens.exceptions import InvalidInputError
+from layerlens.exceptions import InvalidInputError, LayerlensWarning
 
 __all__ = ["PROJECTIONS", "ProjectionFallbackWarning", "map_centers", "project_2d"]
 
@@ -23,7 +23,7 @@ PROJECTIONS: tuple[str, ...] = ("pca", "umap")
 _UMAP_MIN_POINTS = 4
 
 
-class ProjectionFallbackWarning(UserWarning):
+class ProjectionFallbackWarning(LayerlensWarning):
     """The requested 2-D map could not be computed (too few points); the PCA map was returned."""
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import shutil
 import tempfile
 import zipfile
@@ -31,22 +32,25 @@ from typing import Any
 
 import numpy as np
 
+from layerlens._json import decode_float, encode_float
+from layerlens._run_format import (
+    ARRAYS,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    PATHS_CSV,
+    README,
+    THUMBNAILS,
+    check_run_target,
+)
 from layerlens._version import __version__
 from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, paths_table
 from layerlens.cluster import LayerClusters
-from layerlens.exceptions import InvalidInputError, RunFormatError
+from layerlens.exceptions import RunFormatError
 from layerlens.metrics import ClassificationMetrics, Separability
 from layerlens.paths import PathStatistics
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_analysis"]
-
-FORMAT = "layerlens-run"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-ARRAYS = "arrays.npz"
-THUMBNAILS = "thumbnails"
-PATHS_CSV = "paths.csv"
-README = "README.md"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates keep arrays.npz byte-identical between saves
 
 
@@ -98,6 +102,7 @@ def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
         "reduced_dim": int(layer.reduced.shape[1]),
         "clusters": layer.clusters.to_dict(),
         "separability": None if layer.separability is None else layer.separability.to_dict(),
+        "parallel_to_previous": layer.parallel_to_previous,
     }
 
 
@@ -125,6 +130,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "seed": settings.seed,
             "conv_features": settings.conv_features,
             "negative_class": settings.negative_class,
+            "pixel_scale": settings.pixel_scale,
         },
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
@@ -145,27 +151,15 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
   (N x 2 map), `layer<i>_map_centers` (k x 2).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
-- `paths.csv`: one row per image: true and predicted class, confidence, correct, the
-  cluster at every layer, path id.
+- `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
+  when the images did not come from files), true and predicted class, confidence, correct,
+  the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
+  image sat in a cluster dominated by the class it was finally predicted as.
 """
 
 
 def _thumbnail_name(index: int) -> str:
     return f"{index:05d}.png"
-
-
-def _replaceable(target: Path) -> bool:
-    """An existing folder may be replaced only if it is empty or its manifest says it is a layerlens run.
-
-    A file named manifest.json alone proves nothing (web apps and browser extensions have one too).
-    """
-    if not any(target.iterdir()):
-        return True
-    try:
-        manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
@@ -185,7 +179,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def save_analysis(analysis: Analysis, path: str | Path) -> Path:
+def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = True) -> Path:
     """Write ``analysis`` to the run folder ``path`` atomically; see the module docstring for the layout.
 
     Parameters
@@ -193,7 +187,10 @@ def save_analysis(analysis: Analysis, path: str | Path) -> Path:
     analysis : Analysis
         What :func:`layerlens.analyze` returned.
     path : str or Path
-        Run folder to create (or replace, if it holds an earlier run).
+        Run folder to create, or an empty folder.
+    overwrite : bool, default=True
+        Replace an earlier run in ``path``. A folder that holds anything
+        else is never overwritten.
 
     Returns
     -------
@@ -204,13 +201,9 @@ def save_analysis(analysis: Analysis, path: str | Path) -> Path:
     ------
     InvalidInputError
         If ``path`` exists and is a file, or a non-empty folder that is not a
-        layerlens run (it is never overwritten).
+        layerlens run, or holds a run and ``overwrite`` is False.
     """
-    target = Path(path)
-    if target.exists() and (not target.is_dir() or not _replaceable(target)):
-        raise InvalidInputError(
-            f"path: {str(target)!r} exists and is not a layerlens run folder; refusing to overwrite it."
-        )
+    target = check_run_target(path, overwrite=overwrite)
     arrays: dict[str, np.ndarray] = {"probabilities": analysis.probabilities}
     if analysis.labels is not None:
         arrays["labels"] = analysis.labels
@@ -266,6 +259,18 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
+    """Read a version-1 manifest as version 2: what version 1 did not record takes its old implicit value."""
+    manifest["settings"].setdefault("pixel_scale", 1.0)
+    for entry in manifest["layers"]:
+        entry.setdefault("parallel_to_previous", False)
+        scores = entry.get("separability")
+        if scores is not None and "variance_ratio" in scores:
+            # Version 1 stored B / W; B / (B + W) = r / (1 + r), and an infinite ratio is 1.
+            ratio = decode_float(scores.pop("variance_ratio"))
+            scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
+
+
 def _verified(folder: Path, name: str, data: bytes, checksums: Mapping[str, str]) -> bytes:
     if checksums.get(name) != _sha256(data):
         raise RunFormatError(f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest).")
@@ -304,6 +309,7 @@ def _layer_from(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], inde
         coords=arrays[prefix + "coords"],
         centers=arrays[prefix + "map_centers"],
         separability=None if entry["separability"] is None else Separability.from_dict(entry["separability"]),
+        parallel_to_previous=bool(entry["parallel_to_previous"]),
     )
 
 
@@ -334,6 +340,8 @@ def load(path: str | Path) -> Analysis:
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
+        if manifest["format_version"] == 1:
+            _upgrade_from_version_1(manifest)
         n = manifest["n_images"]
         class_names = tuple(manifest["class_names"])
         layers = tuple(_layer_from(entry, arrays, i) for i, entry in enumerate(manifest["layers"]))
@@ -351,7 +359,7 @@ def load(path: str | Path) -> Analysis:
             labels=labels,
             probabilities=probabilities,
             layers=layers,
-            paths=paths_table(layers, probabilities, labels, class_names),
+            paths=paths_table(layers, probabilities, labels, class_names, files),
             path_stats=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),

@@ -1,17 +1,28 @@
-"""File-level workflows behind the command line: read a model and data, analyse, save the run."""
+"""File-level workflows behind the command line: read a model and data, analyse, save the run.
+
+The data loaders, the analysis and TensorFlow are imported inside the functions that need them, so
+the command line can import this module (and :data:`BUNDLED_DATA`) to check its arguments at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layerlens.datasets import ImageSet, from_directory, load_digits, load_faces, load_mnist, make_phantoms
+import numpy as np
+
+from layerlens._run_format import check_run_target
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["BUNDLED_DATA", "analyze_files", "load_data_for", "load_model"]
+if TYPE_CHECKING:
+    from layerlens.datasets import ImageSet
+
+__all__ = ["BUNDLED_DATA", "SPLITS", "analyze_files", "load_data_for", "load_model"]
 
 BUNDLED_DATA = ("phantoms", "mnist", "digits", "faces")
+#: Which images of a data set to analyse: all of them, or one side of a seeded, stratified split.
+SPLITS = ("all", "train", "test")
 # The demo's phantoms model is trained on make_phantoms(3200, seed=seed); its test split is the held-out quarter.
 PHANTOM_COUNT = 3200
 
@@ -24,30 +35,49 @@ def load_model(path: str | Path) -> Any:
     InvalidInputError
         If the file is missing or Keras cannot read it.
     """
-    import keras
+    from layerlens._tensorflow import import_quietly
 
     file = Path(path)
     if not file.is_file():
         raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {str(file)!r} does not exist.")
+    import_quietly()
+    import keras
+
     try:
         return keras.models.load_model(file, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
         raise InvalidInputError(f"model: Keras cannot read {str(file)!r} ({type(err).__name__}: {err}).") from err
 
 
-def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0) -> ImageSet:
-    """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set's test split, or a folder.
+def load_data_for(
+    data: str,
+    input_shape: Sequence[int | None],
+    *,
+    seed: int = 0,
+    split: str | None = None,
+    test_size: float = 0.25,
+    class_names: Sequence[str] | None = None,
+) -> ImageSet:
+    """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set or a folder.
 
     Parameters
     ----------
     data : str
-        ``"phantoms"``, ``"mnist"``, ``"digits"`` or ``"faces"`` (the held-out
-        test split for ``seed``, resized to the model's input), or a folder in
-        the class-per-folder layout.
+        ``"phantoms"``, ``"mnist"``, ``"digits"`` or ``"faces"`` (resized to
+        the model's input), or a folder in the class-per-folder layout.
     input_shape : sequence of int
         The model's input shape for one image.
     seed : int, default=0
-        Seed of the bundled data set's split (the demo trains with the same).
+        Seed of the train/test split (the demo trains with the same).
+    split : {"all", "train", "test"}, optional
+        Which images to return: all, or one side of a stratified split of
+        ``test_size``. Default: ``"test"`` for a bundled data set (the
+        images its example model never saw), ``"all"`` for a folder.
+    test_size : float, default=0.25
+        Share of the images in the test side of the split.
+    class_names : sequence of str, optional
+        For a folder: its class sub-folders in the order of the model's
+        outputs (see :func:`layerlens.datasets.from_directory`).
 
     Returns
     -------
@@ -56,9 +86,16 @@ def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0
     Raises
     ------
     InvalidInputError
-        If ``data`` is neither a bundled name nor a folder, or the model's
-        input does not fit the data (e.g. RGB input for grayscale digits).
+        If ``data`` is neither a bundled name nor a folder, the model's input
+        does not fit the data (e.g. RGB input for grayscale digits), or
+        ``split`` / ``test_size`` are invalid.
     """
+    from layerlens.datasets import ImageSet, from_directory
+
+    if split is not None and split not in SPLITS:
+        raise InvalidInputError(f"split: expected one of {SPLITS}; received {split!r}.")
+    if not 0.0 < test_size < 1.0:
+        raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
     height, width, channels = input_shape
     size = (height or 64, width or 64)
     if data not in BUNDLED_DATA:
@@ -66,7 +103,26 @@ def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0
             raise InvalidInputError(
                 f"data: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {data!r}."
             )
-        return from_directory(data, image_size=size, color_mode="grayscale" if channels == 1 else "rgb")
+        mode = "grayscale" if channels == 1 else "rgb"
+        images = from_directory(data, image_size=size, color_mode=mode, class_names=class_names)
+        if split in (None, "all"):
+            return images
+        return getattr(images.split(test_size, seed=seed), split)
+    parts = _bundled(data, size, channels, seed, test_size)
+    if split == "all":
+        train, test = parts
+        return ImageSet(
+            np.concatenate([train.images, test.images]),
+            np.concatenate([train.labels, test.labels]),
+            train.class_names,
+            name=train.name,
+        )
+    return getattr(parts, split or "test")
+
+
+def _bundled(data: str, size: tuple[int, int], channels: int | None, seed: int, test_size: float) -> Any:
+    from layerlens.datasets import load_digits, load_faces, load_mnist, make_phantoms
+
     if channels != 1:
         raise InvalidInputError(
             f"data: the bundled data set {data!r} is grayscale, but the model expects {channels} channels."
@@ -74,9 +130,9 @@ def load_data_for(data: str, input_shape: Sequence[int | None], *, seed: int = 0
     if data == "phantoms":
         if size[0] != size[1]:
             raise InvalidInputError(f"data: phantoms are square; the model expects {size[0]}x{size[1]} images.")
-        return make_phantoms(PHANTOM_COUNT, size=size[0], seed=seed).test
+        return make_phantoms(PHANTOM_COUNT, size=size[0], seed=seed, test_size=test_size)
     loader = {"mnist": load_mnist, "digits": load_digits, "faces": load_faces}[data]
-    return loader(image_size=size, seed=seed).test
+    return loader(image_size=size, seed=seed, test_size=test_size)
 
 
 def analyze_files(
@@ -85,7 +141,11 @@ def analyze_files(
     out: str | Path,
     *,
     seed: int = 0,
-    pixel_scale: float | None = None,
+    split: str | None = None,
+    test_size: float = 0.25,
+    class_names: Sequence[str] | None = None,
+    layers: Sequence[str] | None = None,
+    overwrite: bool = True,
     **options: Any,
 ) -> tuple[Path, Any]:
     """Load a model file and data, analyse, and save the run folder ``out``.
@@ -100,24 +160,33 @@ def analyze_files(
         Run folder to write.
     seed : int, default=0
         Seed of the data split and of the analysis.
-    pixel_scale : float, optional
-        Factor applied to the loaded [0, 1] images; by default 255 when the
-        model starts with ``Rescaling(1/255)`` (it expects 0..255), else 1.
+    split, test_size, class_names
+        Which images to analyse and the class order (see :func:`load_data_for`);
+        ``class_names`` also names the model's classes in the analysis.
+    layers : sequence of str, optional
+        Layers to analyse; checked against the model before any data is read.
+    overwrite : bool, default=True
+        Replace an earlier run in ``out``.
     **options
-        Passed on to :func:`layerlens.analyze` (``layers``, ``n_clusters``, ...).
+        Passed on to :func:`layerlens.analyze` (``n_clusters``, ``pixel_scale``, ...).
 
     Returns
     -------
     (Path, Analysis)
         The run folder written and the analysis.
     """
-    from layerlens.analysis import analyze
-    from layerlens.extract import expects_byte_pixels, output_units
-
+    check_run_target(out, overwrite=overwrite)
     model = load_model(model_path)
+    from layerlens.analysis import analyze
+    from layerlens.extract import list_layers, output_units
+
     output_units(model)  # a clear error for non-classifiers before any data is read
-    images = load_data_for(data, tuple(model.inputs[0].shape[1:]), seed=seed)
-    if pixel_scale is None:
-        pixel_scale = 255.0 if expects_byte_pixels(model) else 1.0
-    analysis = analyze(model, images, seed=seed, pixel_scale=pixel_scale, **options)
-    return analysis.save(out), analysis
+    if layers is not None:
+        from layerlens._layers import select_layers
+
+        select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
+    images = load_data_for(
+        data, tuple(model.inputs[0].shape[1:]), seed=seed, split=split, test_size=test_size, class_names=class_names
+    )
+    analysis = analyze(model, images, seed=seed, class_names=class_names, layers=layers, **options)
+    return analysis.save(out, overwrite=overwrite), analysis

@@ -105,3 +105,39 @@ def images(digits):
 @pytest.fixture
 def random_images():
     return np.random.default_rng(0).random((20, *IMAGE_SHAPE), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def normalised_model():
+    """Rescaling(1/255), BatchNormalization with trained statistics, and a Dense-then-Activation head.
+
+    Trained on 0..255 pixel values, the way the Keras tutorials feed ``image_dataset_from_directory``.
+    """
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(3, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((64, 8, 8, 1)) * 255, rng.integers(0, 3, 64), epochs=2, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def byte_model(digits):
+    """The zoo CNN behind Rescaling(1/255), trained on 0..255 digits: it expects byte pixel values."""
+    import keras
+
+    from layerlens import zoo
+
+    inner = zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, seed=2)
+    model = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Rescaling(1 / 255, name="rescale"), *inner.layers])
+    train = digits[0]
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(train.images * 255, train.labels, epochs=3, batch_size=64, shuffle=False, verbose=0)
+    return model

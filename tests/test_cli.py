@@ -1,7 +1,10 @@
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from _compare import assert_same_accuracy
 from skimage import io
 
 import layerlens as ll
@@ -29,8 +32,12 @@ def test_analyze_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):
     assert main(["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "3", "--no-progress"]) == 0
     assert f"Run saved in {run.resolve()}" in capsys.readouterr().out
     analysis = ll.load(run)
-    assert analysis.n_images == len(faces_model.data.test)  # the held-out split the model never saw
-    assert analysis.metrics.accuracy == pytest.approx(faces_model.test_accuracy)
+    test = faces_model.data.test
+    assert analysis.n_images == len(test)  # the held-out split the model never saw
+    reference = faces_model.model.predict(test.images, verbose=0)[:, 0]
+    assert_same_accuracy(
+        analysis.metrics.accuracy, analysis.probabilities, np.stack([1 - reference, reference], 1), test.labels
+    )
     assert {layer.clusters.k for layer in analysis.layers} == {3}
 
 
@@ -59,6 +66,7 @@ def test_analyze_a_folder(faces_file, tmp_path):
     analysis = ll.load(run)
     assert analysis.class_names == ("face", "non_face") and analysis.n_images == 6
     assert analysis.files[0] == "face/0.png"
+    assert analysis.paths["file"].iloc[0] == "face/0.png"
 
 
 @pytest.mark.parametrize(
@@ -89,3 +97,106 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.startswith("layerlens ")
+
+
+@pytest.fixture(scope="module")
+def faces_folder(faces_model, tmp_path_factory):
+    """The faces test images as PNG files in class folders, which sort as ("face", "non_face")."""
+    root = tmp_path_factory.mktemp("faces")
+    test = faces_model.data.test
+    for i, (image, label) in enumerate(zip(test.images, test.labels)):
+        folder = root / test.class_names[label]
+        folder.mkdir(exist_ok=True)
+        io.imsave(folder / f"{i:03d}.png", np.round(image[..., 0] * 255).astype(np.uint8), check_contrast=False)
+    return root
+
+
+def test_class_names_put_a_folder_in_the_model_order(faces_file, faces_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--n-clusters", "2", "--no-progress"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    # Sorted folders name the classes the other way round from the model: said in one plain line.
+    assert "layerlens analyze: warning: labels: the model predicts most images of 'face' as 'non_face'" in err
+    assert ll.load(run).metrics.accuracy < 0.2
+    assert main([*argv, "--force", "--class-names", "non_face", "face"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    analysis = ll.load(run)
+    assert analysis.class_names == ("non_face", "face") and analysis.metrics.accuracy > 0.8
+
+
+def test_split_picks_held_out_images_of_a_folder(faces_file, faces_folder, tmp_path):
+    run = tmp_path / "run"
+    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--class-names", "non_face", "face"]
+    assert main([*argv, "--split", "test", "--test-size", "0.4", "--n-clusters", "2", "--no-progress"]) == 0
+    analysis = ll.load(run)
+    assert analysis.n_images == 20 and np.bincount(analysis.labels).tolist() == [10, 10]
+
+
+def test_an_existing_run_is_replaced_only_with_force(faces_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "2", "--no-progress"]
+    assert main(argv) == 0
+    before = (run / "manifest.json").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--n-clusters", "3"])
+    assert exit_info.value.code == 2
+    assert re.search(r"--out: .* already holds a layerlens run; pass --force", capsys.readouterr().err)
+    assert (run / "manifest.json").read_bytes() == before
+    assert main([*argv, "--n-clusters", "3", "--force"]) == 0
+    assert {layer.clusters.k for layer in ll.load(run).layers} == {3}
+
+
+def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, capsys):
+    data = tmp_path / "data"
+    for name in ("face", "non_face"):
+        (data / name).mkdir(parents=True)
+        for source in sorted((faces_folder / name).glob("*.png"))[:3]:
+            (data / name / source.name).write_bytes(source.read_bytes())
+    (data / "face" / "broken.png").write_bytes(b"not a png")
+    argv = ["analyze", str(faces_file), str(data), "--out", str(tmp_path / "run"), "--n-clusters", "2"]
+    assert main([*argv, "--class-names", "non_face", "face", "--no-progress"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["layerlens analyze: warning: skipped 1 file(s) that could not be read as images: face/broken.png"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["analyze", "missing.keras", "faces", "--out", "{tmp}/r"], "model: expected a Keras model file"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--n-clusters", "three"], "expected 'auto' or an integer"),
+        (["analyze", "{model}", "cifar", "--out", "{tmp}/r"], "data: expected one of"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--test-size", "2"], "--test-size: expected a share"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/taken"], "--out: .* already holds a layerlens run"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--class-names", "a", "a"], "--class-names: expected"),
+    ],
+    ids=["missing-model", "k-word", "unknown-data", "test-size", "existing-run", "repeated-class"],
+)
+def test_argument_errors_come_before_any_heavy_import(faces_file, tmp_path, argv, message):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "manifest.json").write_text('{"format": "layerlens-run"}')
+    argv = [a.replace("{model}", str(faces_file)).replace("{tmp}", str(tmp_path)) for a in argv]
+    code = (
+        "import sys\nfrom layerlens.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    print(e.code)\n"
+        "print(*(m in sys.modules for m in ('tensorflow', 'keras', 'sklearn', 'pandas')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "False", "False", "False", "False"]
+    assert re.search(message, done.stderr)
+
+
+def test_a_misspelt_layer_is_the_only_line_on_stderr(faces_file, faces_folder, tmp_path):
+    """TensorFlow starts (the model must be read), but neither its chatter nor the data's reading shows."""
+    data = tmp_path / "data"
+    for name in ("face", "non_face"):
+        (data / name).mkdir(parents=True)
+        (data / name / "broken.png").write_bytes(b"not a png")  # reading the data would warn about these
+    argv = ["analyze", str(faces_file), str(data), "--out", str(tmp_path / "run"), "--layers", "conv9"]
+    done = subprocess.run([sys.executable, "-m", "layerlens.cli", *argv], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "layerlens analyze: error: layers: unknown layer name(s) ['conv9']; available layers: conv1, pool1, conv2, "
+        "pool2, flatten, dense, dropout, output."
+    ]
+    assert not (tmp_path / "run").exists()

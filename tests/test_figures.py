@@ -324,7 +324,7 @@ def test_paths_figure_escapes_user_strings(hostile):
 
 
 def test_separability_figure_escapes_layer_names():
-    fig = separability_figure(["<i>conv</i>", "dense"], [0.1, 0.2], [0.5, 0.6], [1.0, 2.0])
+    fig = separability_figure(["<i>conv</i>", "dense"], [0.1, 0.2], [0.5, 0.6], [0.1, 0.2])
     assert list(fig.data[0].x) == ["&lt;i&gt;conv&lt;/i&gt;", "dense"]
 
 
@@ -339,7 +339,7 @@ def test_figures_are_deterministic_and_carry_no_uids(kind):
             return paths_figure(df, LAYERS, CLASSES)
         if kind == "layer":
             return layer_figure(coords, df, "block2", CLASSES)
-        return separability_figure(LAYERS, [0.1, 0.3, 0.5], [0.6, 0.8, 0.9], [1.0, 3.0, 9.0])
+        return separability_figure(LAYERS, [0.1, 0.3, 0.5], [0.6, 0.8, 0.9], [0.1, 0.3, 0.9])
 
     first, second = build().to_json(), build().to_json()
     assert first == second
@@ -359,21 +359,20 @@ def test_figures_ignore_plotly_global_template(toy, monkeypatch):
 
 
 def test_separability_figure_plots_three_measures():
-    sil, knn, var = [0.05, 0.2, 0.6], [0.5, 0.7, 0.95], [1.2, 4.0, 15.0]
+    sil, knn, var = [0.05, 0.2, 0.6], [0.5, 0.7, 0.95], [0.2, 0.6, 0.9]
     fig = separability_figure(LAYERS, sil, knn, var)
-    assert [t.name for t in fig.data] == ["silhouette", "k-NN accuracy", "variance ratio"]
+    assert [t.name for t in fig.data] == ["silhouette", "k-NN accuracy", "variance explained"]
     for trace, values in zip(fig.data, (sil, knn, var), strict=True):
         assert list(trace.x) == LAYERS
         np.testing.assert_array_equal(trace.y, values)
         assert trace.mode == "lines+markers"
-    assert [t.yaxis for t in fig.data] == ["y", "y", "y2"]
-    assert fig.layout.yaxis2.overlaying == "y"
+    assert {t.yaxis for t in fig.data} == {None}  # bounded measures share one axis
     assert fig.layout.yaxis.range[0] == pytest.approx(-0.05)
     assert list(fig.layout.xaxis.categoryarray) == LAYERS
 
 
 def test_separability_axis_reaches_minus_one_for_negative_silhouettes():
-    fig = separability_figure(LAYERS, [-0.2, 0.1, np.nan], [0.5, 0.7, 0.9], [1.0, 2.0, 3.0])
+    fig = separability_figure(LAYERS, [-0.2, 0.1, np.nan], [0.5, 0.7, 0.9], [0.1, 0.2, 0.3])
     assert fig.layout.yaxis.range[0] == pytest.approx(-1.05)
     assert np.isnan(fig.data[0].y[2])
 
@@ -381,16 +380,20 @@ def test_separability_axis_reaches_minus_one_for_negative_silhouettes():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((LAYERS, [0.1, 0.2], [0.5, 0.6, 0.7], [1.0, 2.0, 3.0]), r"silhouette: expected 3 real numbers"),
+        ((LAYERS, [0.1, 0.2], [0.5, 0.6, 0.7], [0.1, 0.2, 0.3]), r"silhouette: expected 3 numbers in \[-1, 1\]"),
         (
-            (LAYERS, [0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [1.0, np.inf, 3.0]),
-            r"variance_ratio: expected 3 real numbers .* with infinite values",
+            (LAYERS, [0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [0.1, np.inf, 0.3]),
+            r"variance_explained: expected numbers in \[-1, 1\] or NaN .*; received \[inf\]",
+        ),
+        (
+            (LAYERS, [0.1, 0.2, 0.3], [0.5, 1.6, 0.7], [0.1, 0.2, 0.3]),
+            r"knn_accuracy: expected numbers in \[-1, 1\] or NaN .*; received \[1.6\]",
         ),
         (([], [], [], []), r"layer_names: expected a non-empty sequence"),
-        ((["a", "a"], [0.1, 0.2], [0.5, 0.6], [1.0, 2.0]), r"layer_names: expected unique names"),
-        ((["a", "b"], ["x", "y"], [0.5, 0.6], [1.0, 2.0]), r"silhouette: expected real numbers; received"),
+        ((["a", "a"], [0.1, 0.2], [0.5, 0.6], [0.1, 0.2]), r"layer_names: expected unique names"),
+        ((["a", "b"], ["x", "y"], [0.5, 0.6], [0.1, 0.2]), r"silhouette: expected real numbers; received"),
     ],
-    ids=["length", "infinite", "no-layers", "repeated-layer", "not-numbers"],
+    ids=["length", "infinite", "above-one", "no-layers", "repeated-layer", "not-numbers"],
 )
 def test_separability_figure_errors(args, message):
     with pytest.raises(InvalidInputError, match=message):

@@ -134,3 +134,35 @@ def test_hostile_class_names_are_kept_verbatim(tmp_path):
     write_png(tmp_path / "benign" / "y.png", np.zeros((8, 8), np.uint8))
     data = from_directory(tmp_path, image_size=8)
     assert hostile in data.class_names  # escaping is the site's job; the loader must not mangle names
+
+
+def test_class_names_set_the_label_order(tmp_path):
+    write_png(tmp_path / "face" / "f.png", np.full((8, 8), 200, np.uint8))
+    write_png(tmp_path / "non_face" / "n.png", np.zeros((8, 8), np.uint8))
+    data = from_directory(tmp_path, image_size=8, class_names=["non_face", "face"])
+    assert data.class_names == ("non_face", "face")
+    assert data.labels.tolist() == [0, 1] and data.files == ("non_face/n.png", "face/f.png")
+
+
+@pytest.mark.parametrize(
+    ("names", "match"),
+    [
+        (["face", "nonface"], r"no folder for \['nonface'\], no name for \['non_face'\]"),
+        (["face"], r"no folder for \[\], no name for \['non_face'\]"),
+        (["face", "face"], r"class_names: expected distinct, non-empty names"),
+    ],
+    ids=["misspelt", "missing", "repeated"],
+)
+def test_class_names_must_name_every_folder(tmp_path, names, match):
+    write_png(tmp_path / "face" / "f.png", np.zeros((8, 8), np.uint8))
+    write_png(tmp_path / "non_face" / "n.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(InvalidInputError, match=match):
+        from_directory(tmp_path, image_size=8, class_names=names)
+
+
+def test_the_warning_carries_every_skipped_file(kaggle_tree):
+    with pytest.warns(SkippedFilesWarning) as record:
+        from_directory(kaggle_tree, image_size=8)
+    (warning,) = [w for w in record if w.category is SkippedFilesWarning]
+    assert warning.message.files == ("README.md", "glioma/broken.jpg", "no_tumor/notes.txt")
+    assert warning.filename == __file__  # the caller's line, not layerlens' own

@@ -66,6 +66,7 @@ def unlabelled():
 
 def test_columns_index_and_dtypes(paths):
     assert list(paths.columns) == [
+        "file",
         "true",
         "predicted",
         "confidence",
@@ -82,6 +83,12 @@ def test_columns_index_and_dtypes(paths):
     assert paths["confidence"].dtype == np.float64
     assert paths["correct"].dtype == "boolean"
     assert paths["layers_agreeing"].dtype == np.int64
+    assert paths["file"].dtype == "string" and paths["file"].isna().all()
+
+
+def test_files_name_each_row():
+    files = [f"Testing/glioma/scan_{i}.jpg" for i in range(6)]
+    assert _build(files=files)["file"].tolist() == files
 
 
 def test_hand_computed_paths(paths):
@@ -207,6 +214,8 @@ def test_layer_names_clashing_with_fixed_columns(name):
             dict(cluster_dominant=[np.array([0, 1, 1]), DOMINANT[1]]),
             r"cluster_dominant\[0\]: expected integers of shape \(2,\)",
         ),
+        (dict(files=["a.png"] * 5), r"files: expected 6 file names \(one str per image in predicted\); received list"),
+        (dict(files="scans"), r"files: expected 6 file names .*; received a str"),
     ],
     ids=[
         "layers-labels",
@@ -216,6 +225,8 @@ def test_layer_names_clashing_with_fixed_columns(name):
         "true",
         "labels-of-a-layer",
         "dominant-of-a-layer",
+        "files",
+        "files-string",
     ],
 )
 def test_length_errors_name_argument_and_expected_length(changes, message):

@@ -7,6 +7,7 @@ import pytest
 
 import layerlens as ll
 from layerlens import store
+from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, RunFormatError
 
 
@@ -67,7 +68,7 @@ def test_run_folder_layout(analysis, run):
     assert [layer["name"] for layer in manifest["layers"]] == ["conv2", "dense"]
     assert len(list((run / "thumbnails").glob("*.png"))) == analysis.n_images
     assert (run / "README.md").read_text().startswith("# layerlens run")
-    assert (run / "paths.csv").read_text().splitlines()[0].startswith("image,true,predicted,confidence,correct")
+    assert (run / "paths.csv").read_text().splitlines()[0].startswith("image,file,true,predicted,confidence,correct")
     assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
 
 
@@ -151,7 +152,7 @@ def edit_manifest(**changes):
         (lambda run: (run / "manifest.json").unlink(), "is not a layerlens run folder"),
         (
             edit_manifest(format_version=99),
-            "has format version 99.*reads versions up to 1. Upgrade layerlens",
+            "has format version 99.*reads versions up to 2. Upgrade layerlens",
         ),
         (edit_manifest(format="something-else"), "does not describe a 'layerlens-run'"),
         (edit_manifest(n_images=5), "do not match the manifest's 5 images"),
@@ -181,3 +182,36 @@ def test_loading_does_not_import_tensorflow(run):
     code = f"import sys, layerlens; a = layerlens.load({str(run)!r}); print(a.n_images, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["120", "False"]
+
+
+def test_saving_over_a_run_can_be_refused(analysis, run):
+    with pytest.raises(InvalidInputError, match="already holds a layerlens run; pass overwrite=True to replace it"):
+        analysis.save(run, overwrite=False)
+    assert ll.load(run).n_images == analysis.n_images
+
+
+def test_files_reach_the_csv(sequential_model, digits, tmp_path):
+    test = digits[1].subset(range(10))
+    named = ImageSet(test.images, test.labels, test.class_names, files=tuple(f"dir/scan {i}.png" for i in range(10)))
+    saved = ll.analyze(sequential_model, named, layers=["dense"], n_clusters=2, progress=False).save(tmp_path / "r")
+    rows = (saved / "paths.csv").read_text().splitlines()
+    assert rows[1].startswith("0,dir/scan 0.png,")
+    assert ll.load(saved).paths["file"].tolist() == list(named.files)
+
+
+def test_runs_of_format_version_1_still_load(analysis, run):
+    """Version 1 stored the between/within ratio B / W and recorded neither pixel scale nor branches."""
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    del manifest["settings"]["pixel_scale"]
+    for entry in manifest["layers"]:
+        del entry["parallel_to_previous"]
+        share = entry["separability"].pop("variance_explained")
+        entry["separability"]["variance_ratio"] = "inf" if share == 1.0 else share / (1.0 - share)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    loaded = ll.load(run)
+    assert loaded.settings.pixel_scale == 1.0
+    for old, new in zip(loaded.layers, analysis.layers):
+        # share -> ratio -> share again: float64 round-off only.
+        assert old.separability.variance_explained == pytest.approx(new.separability.variance_explained, rel=1e-12)
+        assert old.parallel_to_previous is False

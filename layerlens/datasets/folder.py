@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from layerlens._validation import check_names
+from layerlens._warnings import warn_user
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
 from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
@@ -48,7 +50,7 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
-def _class_folders(root: Path) -> list[Path]:
+def _class_folders(root: Path, class_names: Sequence[str] | None) -> list[Path]:
     if not root.is_dir():
         raise InvalidInputError(f"path: expected an existing folder of class sub-folders; received {str(root)!r}.")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -58,18 +60,29 @@ def _class_folders(root: Path) -> list[Path]:
             f"path: expected at least 2 class sub-folders (one per class, e.g. Training/glioma/*.jpg) in "
             f"{str(root)!r}; found {len(found)}: {found}."
         )
-    return folders
+    if class_names is None:
+        return folders
+    names = check_names(class_names, "class_names")
+    found = [p.name for p in folders]
+    if sorted(names) != sorted(found):
+        missing = sorted(set(names) - set(found))
+        extra = sorted(set(found) - set(names))
+        raise InvalidInputError(
+            f"class_names: expected the names of the class sub-folders of {str(root)!r}, in any order: {found}; "
+            f"received {list(names)} (no folder for {missing}, no name for {extra})."
+        )
+    return [root / name for name in names]
 
 
 def _warn_skipped(skipped: list[str]) -> None:
     shown = ", ".join(skipped[:_SHOWN_SKIPPED])
-    more = f" and {len(skipped) - _SHOWN_SKIPPED} more" if len(skipped) > _SHOWN_SKIPPED else ""
-    warnings.warn(
-        f"Skipped {len(skipped)} file(s) that could not be read as images: {shown}{more}. "
-        "The full list is in ImageSet.skipped.",
-        SkippedFilesWarning,
-        stacklevel=3,
+    more = (
+        f" and {len(skipped) - _SHOWN_SKIPPED} more (all listed in ImageSet.skipped)"
+        if len(skipped) > _SHOWN_SKIPPED
+        else ""
     )
+    message = f"Skipped {len(skipped)} file(s) that could not be read as images: {shown}{more}."
+    warn_user(SkippedFilesWarning(message, skipped))
 
 
 def from_directory(
@@ -78,11 +91,14 @@ def from_directory(
     image_size: int | Sequence[int] = (128, 128),
     color_mode: str = "rgb",
     name: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> ImageSet:
     """Read a folder with one sub-folder of images per class.
 
-    Class names are the sub-folder names in sorted order, so
-    ``Training/{glioma,meningioma,notumor,pituitary}/*.jpg`` gives labels 0-3.
+    Class names are the sub-folder names in sorted order (the order Keras'
+    ``image_dataset_from_directory`` uses), so
+    ``Training/{glioma,meningioma,notumor,pituitary}/*.jpg`` gives labels 0-3;
+    pass ``class_names`` when the model was trained with another order.
     Files in nested folders count for their class folder. Files that cannot be
     read as images (corrupt files, text files, ...) are skipped and reported
     with a :class:`~layerlens.exceptions.SkippedFilesWarning`, and listed in
@@ -102,6 +118,10 @@ def from_directory(
         images are converted by luminance).
     name : str, optional
         Name of the data set; defaults to the folder's name.
+    class_names : sequence of str, optional
+        The class sub-folders' names in the order of the model's outputs:
+        label ``k`` is given to the images of folder ``class_names[k]``. Must
+        name every class sub-folder exactly once.
 
     Returns
     -------
@@ -113,14 +133,20 @@ def from_directory(
     ------
     InvalidInputError
         If ``path`` is not a folder, holds fewer than two class sub-folders,
-        a class sub-folder holds no readable image, or ``image_size`` /
-        ``color_mode`` are invalid.
+        a class sub-folder holds no readable image, ``class_names`` does not
+        name the class sub-folders, or ``image_size`` / ``color_mode`` are
+        invalid.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        If some files could not be read; its ``files`` attribute lists them.
     """
     size = check_image_size(image_size)
     if color_mode not in COLOR_MODES:
         raise InvalidInputError(f"color_mode: expected one of {COLOR_MODES}; received {color_mode!r}.")
     root = Path(path)
-    folders = _class_folders(root)
+    folders = _class_folders(root, class_names)
     images: list[np.ndarray] = []
     labels: list[int] = []
     files: list[str] = []
