@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probes) hides the useful output.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo test chromium clean
+.PHONY: demo test test-portable chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test chromium
 	$(VENV)/bin/ruff check layerlens tests benchmarks examples
 	$(PY) -m pytest
+
+# The suite as weaker CPUs run it: float32 results then differ in their last bits between batch sizes
+# and code paths, which the tests must tolerate. Three passes: oneDNN limited to AVX2 (no AVX-512),
+# oneDNN switched off (Eigen kernels), and a single thread (another summation order).
+test-portable: $(VENV)/.installed-test chromium
+	ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -q
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(PY) -m pytest -q
 
 clean:
 	rm -rf $(VENV) models runs output_site .pytest_cache

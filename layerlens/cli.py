@@ -10,7 +10,8 @@ import argparse
 import contextlib
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,60 +22,36 @@ __all__ = ["main"]
 _SHOWN_FILES = 10
 
 
-def _n_clusters(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        k = int(value)
-    except ValueError:
-        k = 0
-    if k < 2:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 2; received {value!r}")
-    return k
+def _argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse ``type`` that converts a value and says what was expected when it cannot."""
+
+    def parse(value: str) -> Any:
+        try:
+            parsed = convert(value)
+        except (ValueError, ZeroDivisionError):
+            parsed = None
+        if parsed is None or not accept(parsed):
+            raise argparse.ArgumentTypeError(f"expected {expected}; received {value!r}")
+        return parsed
+
+    return parse
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {value!r}")
-    return number
+def _auto_or(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda value: value if value == "auto" else convert(value)
 
 
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= 2**32 - 1:
-        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1; received {value!r}")
-    return number
+def _fraction(value: str) -> float:
+    return float(Fraction(value))  # "255", "0.5" and "1/255" alike
 
 
-def _share(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError:
-        share = -1.0
-    if not 0.0 < share < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, e.g. 0.2; received {value!r}")
-    return share
-
-
-def _pixel_scale(value: str) -> float | str:
-    if value == "auto":
-        return value
-    try:
-        scale = float(value.split("/")[0]) / float(value.split("/")[1]) if "/" in value else float(value)
-    except (ValueError, ZeroDivisionError):
-        scale = -1.0
-    if not 0.0 < scale < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"expected 'auto' or a positive number such as 255 or 1/255; received {value!r}"
-        )
-    return scale
+_n_clusters = _argument_type(_auto_or(int), lambda k: k == "auto" or k >= 2, "'auto' or an integer >= 2")
+_positive_int = _argument_type(int, lambda n: n >= 1, "a positive integer")
+_seed = _argument_type(int, lambda n: 0 <= n <= 2**32 - 1, "an integer in 0..2**32-1")
+_share = _argument_type(float, lambda x: 0.0 < x < 1.0, "a share between 0 and 1, e.g. 0.2")
+_pixel_scale = _argument_type(
+    _auto_or(_fraction), lambda x: x == "auto" or x > 0, "'auto' or a positive number such as 255 or 1/255"
+)
 
 
 def _parser() -> argparse.ArgumentParser:

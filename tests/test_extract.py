@@ -254,11 +254,15 @@ def test_progress_bar(sequential_model, images, capsys, progress):
     assert ("100/100" in out) is progress
 
 
-def test_analysing_many_models_in_one_process_is_quiet(capfd):
+def test_analysing_many_models_in_one_process_is_quiet(caplog, capfd):
     """Each extraction traces its own graph; TensorFlow must not take that for accidental retracing."""
+    import logging
+
     from layerlens import zoo
 
+    caplog.set_level(logging.WARNING)  # TensorFlow warns through Python's logging ("tensorflow" logger)
     x = np.random.default_rng(0).random((8, 8, 8, 1), dtype=np.float32)
     for seed in range(7):
         extract(zoo.small_cnn((8, 8, 1), 2, filters=(2,), dense_units=4, seed=seed), x, progress=False)
+    assert "retracing" not in caplog.text
     assert "retracing" not in capfd.readouterr().err
