@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -98,3 +98,10 @@ def check_names(value: Any, name: str) -> tuple[str, ...]:
     if blank:
         raise InvalidInputError(f"{name}: expected distinct, non-empty names; received blank {blank}.")
     return names
+
+
+def require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> None:
+    """Raise unless the stored mapping ``data`` holds every key a ``from_dict`` reads."""
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise InvalidInputError(f"{name}: expected the keys written by to_dict; missing {missing}.")

@@ -10,21 +10,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from layerlens._validation import check_names, check_seed
-from layerlens._warnings import warn_user
+from layerlens._labels import check_labels, resolve_class_names, warn_about_class_order
+from layerlens._validation import check_seed
 from layerlens.cluster import LayerClusters, cluster_layer, reduce_features
 from layerlens.datasets import ImageSet
-from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTypeError
-from layerlens.metrics import (
-    ClassificationMetrics,
-    Separability,
-    best_class_matching,
-    classification_metrics,
-    separability,
-)
+from layerlens.exceptions import InvalidInputError
+from layerlens.metrics import ClassificationMetrics, classification_metrics
 from layerlens.outputs import detect_head, to_probabilities
 from layerlens.paths import PathStatistics, build_paths, path_statistics
 from layerlens.project import PROJECTIONS, map_centers, project_2d
+from layerlens.separability import Separability, separability
 
 if TYPE_CHECKING:
     import keras
@@ -381,12 +376,12 @@ def analyze(
 
     n_classes = max(output_units(model), 2)
     image_set = images if isinstance(images, ImageSet) else None
-    class_names, renumber = _resolve_class_names(class_names, image_set, n_classes)
+    class_names, renumber = resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
     if labels is not None:
         known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
-        labels = _check_labels(labels, class_names, known_n, "labels")
+        labels = check_labels(labels, class_names, known_n, "labels")
     extraction = extract(
         model,
         images,
@@ -404,7 +399,7 @@ def analyze(
         raise InvalidInputError(f"n_clusters: expected fewer clusters than images ({n_images}); received {n_clusters}.")
     if labels is None and extraction.labels is not None:
         found = extraction.labels if renumber is None else renumber[extraction.labels]
-        labels = _check_labels(found, class_names, n_images, "images (its labels)")
+        labels = check_labels(found, class_names, n_images, "images (its labels)")
     elif labels is not None and len(labels) != n_images:
         raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
     head = detect_head(extraction.output_activation, extraction.outputs[:512])
@@ -425,7 +420,7 @@ def analyze(
         files=image_set.files if image_set is not None else None,
     )
     if analysis.metrics is not None:
-        _warn_about_class_order(analysis.metrics)
+        warn_about_class_order(analysis.metrics)
     return analysis
 
 
@@ -516,40 +511,6 @@ def paths_table(
     )
 
 
-# A renaming of the classes must beat the given order by this much accuracy before we call the order
-# suspect: far above what chance reshuffles of a weak model's confusions reach, far below what a
-# swapped pair of classes costs (on the faces example, 0.96 against 0.04).
-_CLASS_ORDER_MARGIN = 0.2
-_CLASS_ORDER_MIN_IMAGES = 20
-
-
-def _warn_about_class_order(metrics: ClassificationMetrics) -> None:
-    """Warn when the predictions fit the labels far better under another naming of the classes.
-
-    Only the classes present among the labels are renamed among themselves: pairing a class with one
-    that has no images would "explain" every error towards an absent class as a naming mistake.
-    """
-    present = np.flatnonzero(metrics.confusion.sum(axis=1) > 0)
-    if metrics.n_images < _CLASS_ORDER_MIN_IMAGES or len(present) < 2:
-        return
-    among_present = metrics.confusion[np.ix_(present, present)]
-    if among_present.sum() == 0:
-        return  # every image predicted as a class absent from the labels: nothing to rename
-    matched, share = best_class_matching(among_present)
-    accuracy = share * among_present.sum() / metrics.n_images  # over all images, not only those on present classes
-    if accuracy - metrics.accuracy < _CLASS_ORDER_MARGIN:
-        return
-    names = [metrics.class_names[c] for c in present]
-    moved = ", ".join(f"{names[t]!r} as {names[p]!r}" for t, p in enumerate(matched) if t != p)
-    warn_user(
-        f"labels: the model predicts most images of {moved}. Read that way its accuracy would be "
-        f"{accuracy:.3f} instead of {metrics.accuracy:.3f}: class_names (or the class folders, read in sorted "
-        "order) are most likely not in the order of the model's outputs. Pass class_names in the order the "
-        "model was trained with.",
-        ClassOrderWarning,
-    )
-
-
 def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
     """Cheap checks that fail before the forward pass rather than after it."""
     valid_k = n_clusters == "auto" or (
@@ -560,85 +521,3 @@ def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
     if projection not in PROJECTIONS:
         raise InvalidInputError(f"projection: expected one of {PROJECTIONS}; received {projection!r}.")
     check_seed(seed)
-
-
-def _resolve_class_names(
-    class_names: Sequence[str] | None, image_set: ImageSet | None, n_classes: int
-) -> tuple[tuple[str, ...], np.ndarray | None]:
-    """The class names to use, and how to renumber the ImageSet's labels to them (None: keep them)."""
-    if class_names is None:
-        class_names = image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
-        source = "the ImageSet's class_names"
-    else:
-        source = "class_names"
-        if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
-            raise InvalidTypeError(f"class_names: expected a list of strings; received {class_names!r}.")
-    names = tuple(class_names)
-    if len(names) != n_classes:
-        raise InvalidInputError(
-            f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names; "
-            f"received {len(names)}: {list(names)}."
-        )
-    names = check_names(names, "class_names")
-    if image_set is None or names == image_set.class_names:
-        return names, None
-    own = image_set.class_names
-    if set(names) == set(own):
-        return names, np.array([names.index(name) for name in own], dtype=np.int64)
-    if set(names) & set(own):
-        raise InvalidInputError(
-            f"class_names: expected either the ImageSet's class names {list(own)} in the model's order, or "
-            f"{len(own)} new names; received {list(names)}, which shares only {sorted(set(names) & set(own))} "
-            "with them."
-        )
-    return names, None  # new names for the ImageSet's classes, in its order
-
-
-def _check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim == 1 and array.dtype.kind in "USO":
-        if any(isinstance(v, (str, bytes)) for v in array.tolist()):
-            array = _labels_from_names(array, class_names, argument)
-        elif array.dtype.kind == "O":
-            array = np.asarray(array.tolist())  # e.g. an object column of ints from a spreadsheet
-    if array.dtype == bool:
-        array = array.astype(np.int64)  # e.g. labels = df.diagnosis == "tumour" for a binary model
-    if array.ndim == 2 and array.shape[1] == len(class_names) and array.shape[1] > 1:
-        array = array.argmax(axis=1)  # one-hot labels, as used with categorical_crossentropy
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or _is_whole(array)):
-        raise InvalidInputError(
-            f"{argument}: expected class indices or class names of shape (N,); received {array.dtype} of shape "
-            f"{array.shape}."
-        )
-    array = array.astype(np.int64)
-    if n_images is not None and len(array) != n_images:
-        raise InvalidInputError(f"{argument}: expected {n_images} labels, one per image; received {len(array)}.")
-    if array.size and (array.min() < 0 or array.max() >= len(class_names)):
-        raise InvalidInputError(
-            f"{argument}: expected values in 0..{len(class_names) - 1} (one per class name); received "
-            f"range {array.min()}..{array.max()}."
-        )
-    return array
-
-
-def _labels_from_names(array: np.ndarray, class_names: tuple[str, ...], argument: str) -> np.ndarray:
-    """Class names (e.g. ``["glioma", "no_tumor", ...]``) as class indices; unknown names are an error."""
-    values = [v.decode() if isinstance(v, bytes) else v for v in array.tolist()]
-    if not all(isinstance(v, str) for v in values):
-        kinds = sorted({type(v).__name__ for v in values})
-        raise InvalidInputError(f"{argument}: expected class indices or class names; received a mix of {kinds}.")
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = sorted(set(values) - set(index))
-    if unknown:
-        raise InvalidInputError(
-            f"{argument}: expected class names from {list(class_names)} (pass class_names to name the model's "
-            f"classes); received unknown {unknown[:10]}{' ...' if len(unknown) > 10 else ''}."
-        )
-    return np.array([index[v] for v in values], dtype=np.int64)
-
-
-def _is_whole(array: np.ndarray) -> bool:
-    """Float labels such as 0.0/1.0 (binary models are often trained on them) count as integers."""
-    return np.issubdtype(array.dtype, np.floating) and bool(np.all(np.isfinite(array) & (array == np.round(array))))

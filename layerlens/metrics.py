@@ -1,21 +1,16 @@
-"""How well a classifier does, and how well each layer separates the classes.
+"""How well a classifier does: scores of its predictions against the true labels.
 
-Two questions, two results:
+:func:`classification_metrics` gives accuracy and balanced accuracy with
+bootstrap intervals, per-class precision, recall, F1, ROC AUC and average
+precision, the confusion matrix and, for medical data sets, the clinicians'
+sensitivity and specificity of "lesion present" against a negative class.
+:func:`best_class_matching` tells whether the class names may be in another
+order than the model's outputs. How far apart the classes are inside the
+network is :mod:`layerlens.separability`'s question.
 
-- :func:`classification_metrics` scores the predictions: accuracy and balanced
-  accuracy with bootstrap intervals, per-class precision, recall, F1, ROC AUC
-  and average precision, the confusion matrix and, for medical data sets, the
-  clinicians' sensitivity and specificity of "lesion present" against a
-  negative class.
-- :func:`separability` measures, on one layer's features, how far apart the
-  true classes already are: silhouette, leave-one-out k-NN accuracy and the
-  share of the variance that lies between the classes. All three are bounded,
-  so they share one axis; computed layer after layer they show
-  *where* inside the network the classes come apart.
-
-Both results are frozen dataclasses with ``to_dict`` / ``from_dict`` for
-storing a run as JSON. The module needs only numpy, pandas and scikit-learn, so
-stored runs are read without TensorFlow.
+The result is a frozen dataclass with ``to_dict`` / ``from_dict`` for storing a
+run as JSON. The module needs only numpy, pandas and scikit-learn, so stored
+runs are read without TensorFlow.
 """
 
 from __future__ import annotations
@@ -36,21 +31,13 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     recall_score,
     roc_auc_score,
-    silhouette_score,
 )
-from sklearn.neighbors import NearestNeighbors
 
 from layerlens._json import decode_float, encode_float
-from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
+from layerlens._validation import check_int, check_label_vector, check_names, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
 
-__all__ = [
-    "ClassificationMetrics",
-    "Separability",
-    "best_class_matching",
-    "classification_metrics",
-    "separability",
-]
+__all__ = ["ClassificationMetrics", "best_class_matching", "classification_metrics"]
 
 _PER_CLASS_FLOAT = ("precision", "recall", "f1")
 _PER_CLASS_SCORES = ("roc_auc", "average_precision")
@@ -186,10 +173,10 @@ class ClassificationMetrics:
         InvalidInputError
             If keys are missing.
         """
-        _require_keys("data", data, (*_CLASSIFICATION_KEYS, "per_class"))
+        require_keys("data", data, (*_CLASSIFICATION_KEYS, "per_class"))
         names = tuple(str(n) for n in data["class_names"])
         stored = data["per_class"]
-        _require_keys("data['per_class']", stored, _PER_CLASS_COLUMNS)
+        require_keys("data['per_class']", stored, _PER_CLASS_COLUMNS)
         columns: dict[str, np.ndarray] = {
             col: np.array([math.nan if v is None else float(v) for v in stored[col]], dtype=np.float64)
             for col in (*_PER_CLASS_FLOAT, *_PER_CLASS_SCORES)
@@ -221,73 +208,6 @@ _CLASSIFICATION_KEYS = (
     "confusion", "roc_auc_macro", "average_precision_macro", "negative_class", "sensitivity",
     "specificity", "sensitivity_ci", "specificity_ci",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Separability:
-    """How far apart the true classes are in one layer's feature space.
-
-    Attributes
-    ----------
-    silhouette : float
-        Mean silhouette coefficient (Euclidean) of the true labels, in [-1, 1];
-        near 1 for tight, distant classes, near 0 for mixed ones. NaN when the
-        sample holds a single class or only one image per class.
-    knn_accuracy : float
-        Leave-one-out k-NN accuracy of the true labels, in [0, 1].
-    variance_explained : float
-        Share of the total sum of squares that lies between the class means,
-        in [0, 1] (see :func:`separability`): 0 when the class means coincide,
-        1 when every image sits on its class mean; NaN when all images coincide.
-    """
-
-    silhouette: float
-    knn_accuracy: float
-    variance_explained: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the scores as JSON-ready data (NaN becomes ``None``).
-
-        Returns
-        -------
-        dict
-            Keys ``silhouette``, ``knn_accuracy``, ``variance_explained``.
-        """
-        return {name: encode_float(value) for name, value in self.as_floats().items()}
-
-    def as_floats(self) -> dict[str, float]:
-        """The three scores by name, as plain floats (NaN where undefined): one row of a table."""
-        return {
-            "silhouette": float(self.silhouette),
-            "knn_accuracy": float(self.knn_accuracy),
-            "variance_explained": float(self.variance_explained),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Separability:
-        """Rebuild scores stored by :meth:`to_dict`.
-
-        Parameters
-        ----------
-        data : mapping
-            The output of :meth:`to_dict`, possibly after a JSON round trip.
-
-        Returns
-        -------
-        Separability
-            The stored scores (``None`` read back as NaN).
-
-        Raises
-        ------
-        InvalidInputError
-            If keys are missing.
-        """
-        _require_keys("data", data, ("silhouette", "knn_accuracy", "variance_explained"))
-        return cls(
-            silhouette=decode_float(data["silhouette"]),
-            knn_accuracy=decode_float(data["knn_accuracy"]),
-            variance_explained=decode_float(data["variance_explained"]),
-        )
 
 
 def classification_metrics(
@@ -446,99 +366,6 @@ def best_class_matching(confusion: np.ndarray) -> tuple[np.ndarray, float]:
     return matched, float(counts[np.arange(k), matched].sum() / counts.sum())
 
 
-def separability(
-    features: np.ndarray,
-    y_true: np.ndarray,
-    *,
-    n_neighbors: int = 5,
-    max_samples: int = 2000,
-    seed: int = 0,
-) -> Separability:
-    """Measure how well the true classes separate in one layer's feature space.
-
-    Parameters
-    ----------
-    features : array-like of shape (N, D), float
-        One layer's (reduced) features, one row per image; finite values.
-    y_true : array-like of shape (N,), int
-        True class of each image; at least two distinct classes.
-    n_neighbors : int, default=5
-        ``k`` of the k-NN vote, in ``1 .. N - 1``.
-    max_samples : int, default=2000
-        When ``N`` exceeds it, silhouette and the k-NN queries use a seeded
-        random subsample of this many images (neighbours are still searched
-        among all ``N`` images). Must be at least 2.
-    seed : int, default=0
-        Seed of that subsample, in ``0 .. 2**32 - 1``.
-
-    Returns
-    -------
-    Separability
-        Silhouette, leave-one-out k-NN accuracy and share of variance between the classes.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``features`` is not a finite 2-D real array, the lengths differ,
-        labels are not integers, fewer than two classes are present, or
-        ``n_neighbors`` / ``max_samples`` / ``seed`` are out of range.
-
-    Notes
-    -----
-    *Silhouette* [1]_ is scikit-learn's ``silhouette_score`` of the true labels.
-
-    *k-NN accuracy* is exact leave-one-out: each query image's ``k`` nearest
-    other images (Euclidean) vote; the image itself is removed from its own
-    neighbour list by index, so duplicated points of another class still count.
-    A tie between classes goes to the class of the nearest of the tied
-    neighbours.
-
-    *Variance explained* is, with :math:`\\mu` the mean of all images,
-    :math:`\\mu_c` and :math:`n_c` the mean and size of class :math:`c`,
-    :math:`B = \\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2` (between classes) and
-    :math:`W = \\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2` (within classes),
-
-    .. math:: \\frac{B}{B + W},
-
-    the :math:`\\eta^2` of a one-way analysis of variance, summed over the
-    feature dimensions; it is computed on all ``N`` images. The ratio
-    :math:`B / W` behind the Calinski–Harabasz index [2]_ carries the same
-    information but is unbounded (infinite once every image sits on its class
-    mean), so it could not be drawn beside the other two.
-
-    References
-    ----------
-    .. [1] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation
-       and validation of cluster analysis", J. Comput. Appl. Math. 20, 1987.
-    .. [2] T. Calinski and J. Harabasz, "A dendrite method for cluster
-       analysis", Communications in Statistics 3(1), 1974.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
-    >>> s = separability(x, np.array([0, 0, 1, 1]), n_neighbors=1)
-    >>> round(s.variance_explained, 4), s.knn_accuracy
-    (0.9615, 1.0)
-    """
-    x = check_matrix(features, "features", min_rows=2)
-    y = check_label_vector(y_true, "y_true", n_classes=None)
-    if len(y) != len(x):
-        raise InvalidInputError(
-            f"features and y_true: expected the same number of images; received features with "
-            f"{len(x)} rows and y_true of length {len(y)}."
-        )
-    present = np.unique(y)
-    if len(present) < 2:
-        raise InvalidInputError(
-            f"y_true: expected at least 2 distinct classes; received only class {present.tolist()}."
-        )
-    n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=1, maximum=len(x) - 1)
-    max_samples = check_int(max_samples, "max_samples", minimum=2)
-    seed = check_seed(seed)
-    return _compute_separability(x, y, n_neighbors, max_samples, seed)
-
-
 # ---------------------------------------------------------------------------------------------- kernels
 
 
@@ -681,67 +508,6 @@ def _defined_mean(values: np.ndarray) -> float | None:
     return float(defined.mean()) if defined.size else None
 
 
-def _compute_separability(x: np.ndarray, y: np.ndarray, n_neighbors: int, max_samples: int, seed: int) -> Separability:
-    n = len(x)
-    if n > max_samples:
-        sample = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
-    else:
-        sample = np.arange(n)
-    _, codes = np.unique(y, return_inverse=True)
-    predicted = _loo_knn_predict(x, codes, sample, n_neighbors)
-    return Separability(
-        silhouette=_silhouette(x[sample], codes[sample]),
-        knn_accuracy=float(np.mean(predicted == codes[sample])),
-        variance_explained=_variance_explained(x, codes),
-    )
-
-
-def _silhouette(x: np.ndarray, codes: np.ndarray) -> float:
-    n_labels = len(np.unique(codes))
-    # sklearn requires 2 <= n_labels <= n_samples - 1; outside that the silhouette is undefined.
-    if not 2 <= n_labels <= len(x) - 1:
-        return math.nan
-    return float(silhouette_score(x, codes))
-
-
-def _loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_neighbors: int) -> np.ndarray:
-    """Leave-one-out k-NN vote for the images ``queries``, among all rows of ``x``.
-
-    ``codes`` are labels in ``0..C-1``. Each query asks for ``k + 1`` neighbours and drops its own index;
-    with more than ``k + 1`` copies of a point the query may be missing from its list, and then the
-    farthest neighbour is dropped instead. Ties between classes go to the class of the nearest tied
-    neighbour.
-    """
-    k = n_neighbors
-    _, neighbours = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x[queries])
-    is_self = neighbours == queries[:, None]
-    # Rows without self drop their last column: mark it, so exactly one column goes from every row.
-    is_self[~is_self.any(axis=1), k] = True
-    neighbours = neighbours[~is_self].reshape(len(queries), k)
-    labels = codes[neighbours]  # (Q, k), nearest first
-    n_classes = int(codes.max()) + 1
-    rows = np.arange(len(queries))
-    votes = np.zeros((len(queries), n_classes), np.int64)
-    first_seen = np.full((len(queries), n_classes), k, np.int64)
-    for j in range(k - 1, -1, -1):  # backwards, so the nearest position of each class is kept
-        votes[rows, labels[:, j]] += 1
-        first_seen[rows, labels[:, j]] = j
-    # Majority first; among equal votes the smaller first position wins (its term stays below k + 1).
-    return np.argmax(votes * (k + 1) + (k - first_seen), axis=1)
-
-
-def _variance_explained(x: np.ndarray, codes: np.ndarray) -> float:
-    """``B / (B + W)`` of the between- and within-class sums of squares (see :func:`separability`)."""
-    counts = np.bincount(codes)
-    means = np.zeros((len(counts), x.shape[1]))
-    np.add.at(means, codes, x)
-    means /= counts[:, None]
-    between = float(counts @ ((means - x.mean(axis=0)) ** 2).sum(axis=1))
-    within = float(((x - means[codes]) ** 2).sum())
-    total = between + within
-    return math.nan if total == 0.0 else between / total
-
-
 # ---------------------------------------------------------------------------------------------- validation
 
 
@@ -770,12 +536,6 @@ def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
             f"received row {worst} summing to {probs[worst].sum():.6g}."
         )
     return probs
-
-
-def _require_keys(name: str, data: Mapping[str, Any], keys: Sequence[str]) -> None:
-    missing = [key for key in keys if key not in data]
-    if missing:
-        raise InvalidInputError(f"{name}: expected the keys written by to_dict; missing {missing}.")
 
 
 # ---------------------------------------------------------------------------------------------- JSON codec

@@ -47,8 +47,9 @@ from layerlens._version import __version__
 from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, paths_table
 from layerlens.cluster import LayerClusters
 from layerlens.exceptions import RunFormatError
-from layerlens.metrics import ClassificationMetrics, Separability
+from layerlens.metrics import ClassificationMetrics
 from layerlens.paths import PathStatistics
+from layerlens.separability import Separability
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_analysis"]
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates keep arrays.npz byte-identical between saves

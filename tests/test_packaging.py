@@ -18,6 +18,8 @@ def test_nothing_in_the_repository_points_outside_it():
     offenders = []
     for name in tracked.split():
         path = ROOT / name
+        if path == Path(__file__).resolve():
+            continue  # this file names the folder it looks for
         if path.suffix in {".py", ".md", ".toml", ".cfg", ".txt", ".html", ".yml", ""} and path.is_file():
             if "../shared" in path.read_text(errors="ignore"):
                 offenders.append(name)

@@ -13,6 +13,7 @@ PUBLIC_MODULES = [
     "layerlens.extract",
     "layerlens.figures",
     "layerlens.metrics",
+    "layerlens.separability",
     "layerlens.outputs",
     "layerlens.paths",
     "layerlens.project",
