@@ -19,7 +19,16 @@ from layerlens._warnings import warn_user
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
 
-__all__ = ["AUTO", "Batches", "batches", "check_batch", "display_range", "resolve_pixel_scale"]
+__all__ = [
+    "AUTO",
+    "Batches",
+    "batches",
+    "check_batch",
+    "check_pixel_scale",
+    "display_range",
+    "resolve_pixel_scale",
+    "split_element",
+]
 
 #: ``pixel_scale="auto"``: 255 for [0, 1] images and a model that starts with ``Rescaling(1/255)``, else 1.
 AUTO = "auto"
