@@ -56,7 +56,9 @@ __all__ = [
 ]
 
 MAX_FEATURE_DIM = 256
-CONV_FEATURES = ("mean", "mean_max")
+CONV_FEATURES = ("mean", "mean_max", "grid")
+#: ``conv_features="grid"`` averages each channel over this many cells along each spatial axis.
+GRID_SIZE = 4
 THUMBNAIL_SIZE = 64
 
 
@@ -177,6 +179,13 @@ def _projection(dim: int, seed: int, position: int) -> np.ndarray | None:
     return projector.components_.T.astype(np.float32)
 
 
+def _grid_cells(shape: tuple[int | None, ...]) -> tuple[int, int] | None:
+    """Cells of the spatial grid of a (H, W, C) map for ``conv_features="grid"``; None for other ranks."""
+    if len(shape) != 3:
+        return None  # 1-D and 3-D convolutions keep channel means
+    return tuple(GRID_SIZE if d is None else min(GRID_SIZE, d) for d in shape[:2])  # type: ignore[return-value]
+
+
 def _pooled_dim(info: LayerInfo, conv_features: str) -> int:
     shape = info.output_shape
     if len(shape) == 0:
@@ -184,12 +193,18 @@ def _pooled_dim(info: LayerInfo, conv_features: str) -> int:
     channels = int(np.prod([d for d in shape[-1:] if d is not None] or [1]))
     if len(shape) == 1:
         return channels
+    cells = _grid_cells(shape) if conv_features == "grid" else None
+    if cells is not None:
+        return channels * cells[0] * cells[1]
     return channels * (2 if conv_features == "mean_max" else 1)
 
 
 def _describe(info: LayerInfo, conv_features: str, projection: np.ndarray | None) -> str:
+    cells = _grid_cells(info.output_shape) if conv_features == "grid" else None
     if len(info.output_shape) <= 1:
         text = "identity"
+    elif cells is not None:
+        text = f"channel means on a {cells[0]}x{cells[1]} grid"
     else:
         text = "channel mean and max" if conv_features == "mean_max" else "channel mean"
     if projection is not None:
@@ -197,10 +212,18 @@ def _describe(info: LayerInfo, conv_features: str, projection: np.ndarray | None
     return text
 
 
-def _reduce(output: tf.Tensor, conv_features: str, projection: tf.Tensor | None) -> tf.Tensor:
+def _reduce(
+    output: tf.Tensor, conv_features: str, cells: tuple[int, int] | None, projection: tf.Tensor | None
+) -> tf.Tensor:
+    """One layer's activation as a (batch, D) matrix; ``cells`` is the grid of ``"grid"`` features, if any."""
     output = tf.cast(output, tf.float32)
     rank = len(output.shape)
-    if rank > 2:
+    if cells is not None:
+        # Area resampling averages each cell's pixels (fractional at uneven borders): where in the
+        # image a channel fired survives, coarsely, which a mean over the whole map averages away.
+        pooled = tf.image.resize(output, cells, method="area")
+        pooled = tf.reshape(pooled, (-1, cells[0] * cells[1] * output.shape[-1]))
+    elif rank > 2:
         axes = list(range(1, rank - 1))
         pooled = tf.reduce_mean(output, axis=axes)
         if conv_features == "mean_max":
@@ -222,6 +245,8 @@ def _step_function(
 ) -> Any:
     wanted = {info.name: i for i, info in enumerate(chosen)}
     constants = [None if p is None else tf.constant(p) for p in projections]
+    # From the traced shapes, as the feature widths were: a map's size must not change the layout.
+    grids = [_grid_cells(info.output_shape) if conv_features == "grid" else None for info in chosen]
 
     def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(batch, sum of feature widths + outputs) float32, packed to leave the graph in one copy; thumbnails."""
@@ -231,7 +256,7 @@ def _step_function(
         def record(name: str, op: Any, inputs: list[Any], output: Any) -> Any:
             i = wanted.get(recorder.name(name))
             if i is not None:
-                features[i] = _reduce(output, conv_features, constants[i])
+                features[i] = _reduce(output, conv_features, grids[i], constants[i])
             return output
 
         raw = run_graph(model, x * scale, record)
@@ -280,9 +305,12 @@ def extract(
         :func:`default_layers`.
     batch_size : int, default=64
         Images per forward pass when ``images`` is an array or ImageSet.
-    conv_features : {"mean", "mean_max"}, default="mean"
-        Reduction of a convolution or pooling map: per-channel mean, or mean
-        and maximum side by side.
+    conv_features : {"mean", "mean_max", "grid"}, default="mean"
+        Reduction of a convolution or pooling map: per-channel mean, mean
+        and maximum side by side, or per-channel means over a coarse
+        :data:`GRID_SIZE` x :data:`GRID_SIZE` grid of the map, which keeps
+        where in the image a channel fired. Reductions wider than
+        :data:`MAX_FEATURE_DIM` go through the fixed random projection.
     seed : int, default=0
         Seed of the random projections of wide layers.
     progress : bool, default=True

@@ -189,7 +189,7 @@ def test_bad_images_type(sequential_model):
         (
             {"conv_features": "max"},
             InvalidInputError,
-            r"conv_features: expected one of \('mean', 'mean_max'\)",
+            r"conv_features: expected one of \(.mean., .mean_max., .grid.\)",
         ),
     ],
     ids=["string-layers", "duplicate-layers", "batch-size", "conv-features"],
@@ -266,3 +266,35 @@ def test_analysing_many_models_in_one_process_is_quiet(caplog, capfd):
         extract(zoo.small_cnn((8, 8, 1), 2, filters=(2,), dense_units=4, seed=seed), x, progress=False)
     assert "retracing" not in caplog.text
     assert "retracing" not in capfd.readouterr().err
+
+
+def test_grid_features_are_channel_means_per_cell(sequential_model, images):
+    result = extract(sequential_model, images[:20], layers=["conv2", "pool2"], conv_features="grid", progress=False)
+    conv2 = layer_output(sequential_model, "conv2", images[:20])  # 8x8x16: 4x4 cells of 2x2 pixels
+    cells = conv2.reshape(20, 4, 2, 4, 2, 16).mean(axis=(2, 4))
+    # 256 = 4 * 4 * 16 values: exactly MAX_FEATURE_DIM, so no projection. Keras' conv and ours: 1e-5.
+    np.testing.assert_allclose(result.features[0], cells.reshape(20, -1), atol=1e-5)
+    assert result.reductions[0] == "channel means on a 4x4 grid"
+    assert result.features[1].shape == (20, 256)  # pool2 is 4x4x16: one pixel per cell
+
+
+def test_grid_features_of_wide_maps_are_projected_to_the_bound():
+    inputs = keras.Input((16, 16, 1))
+    conv = keras.layers.Conv2D(40, 3, padding="same", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(conv)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(pooled))
+    x = np.random.default_rng(0).random((10, 16, 16, 1), dtype=np.float32)
+    result = extract(model, x, layers=["conv"], conv_features="grid", progress=False)
+    # 4 x 4 x 40 = 640 values per image leave the graph as MAX_FEATURE_DIM: memory stays bounded.
+    assert result.features[0].shape == (10, MAX_FEATURE_DIM)
+    assert result.reductions[0] == f"channel means on a 4x4 grid, random projection 640→{MAX_FEATURE_DIM}"
+
+
+def test_grid_of_a_map_smaller_than_the_grid_keeps_its_pixels():
+    inputs = keras.Input((6, 6, 1))
+    conv = keras.layers.Conv2D(3, 3, strides=2, padding="same", name="conv")(inputs)  # 3x3x3
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(conv)))
+    x = np.random.default_rng(1).random((4, 6, 6, 1), dtype=np.float32)
+    result = extract(model, x, layers=["conv"], conv_features="grid", progress=False)
+    expected = keras.Model(inputs, conv).predict(x, verbose=0).reshape(4, -1)
+    np.testing.assert_allclose(result.features[0], expected, atol=1e-5)
