@@ -1,9 +1,10 @@
 """How far apart the true classes are in one layer's feature space.
 
-:func:`separability` gives three bounded measures: silhouette, leave-one-out
-k-NN accuracy and the share of the variance that lies between the classes.
-Bounded, they share one axis; computed layer after layer they show *where*
-inside the network the classes come apart. The module needs only numpy and
+:func:`separability` gives the silhouette of the true classes, their
+leave-one-out k-NN accuracy, and two views of the between-class variance: its
+ratio to the within-class variance, and its share of the total. The three
+bounded ones share one axis in the separability figure; computed layer after
+layer they show *where* inside the network the classes come apart. The module needs only numpy and
 scikit-learn, so stored runs are read without TensorFlow.
 """
 
@@ -37,31 +38,38 @@ class Separability:
         sample holds a single class or only one image per class.
     knn_accuracy : float
         Leave-one-out k-NN accuracy of the true labels, in [0, 1].
+    variance_ratio : float
+        Between-class over within-class sum of squares, ``B / W`` (see
+        :func:`separability`), >= 0 and unbounded: ``inf`` when every image
+        sits on its class mean, NaN when all images coincide.
     variance_explained : float
         Share of the total sum of squares that lies between the class means,
-        in [0, 1] (see :func:`separability`): 0 when the class means coincide,
-        1 when every image sits on its class mean; NaN when all images coincide.
+        ``B / (B + W)`` in [0, 1]: the same information as the ratio on a
+        bounded scale, 1 where the ratio is infinite; NaN when all images
+        coincide.
     """
 
     silhouette: float
     knn_accuracy: float
+    variance_ratio: float
     variance_explained: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the scores as JSON-ready data (NaN becomes ``None``).
+        """Return the scores as JSON-ready data (NaN becomes ``None``, infinity ``"inf"``).
 
         Returns
         -------
         dict
-            Keys ``silhouette``, ``knn_accuracy``, ``variance_explained``.
+            Keys ``silhouette``, ``knn_accuracy``, ``variance_ratio``, ``variance_explained``.
         """
         return {name: encode_float(value) for name, value in self.as_floats().items()}
 
     def as_floats(self) -> dict[str, float]:
-        """The three scores by name, as plain floats (NaN where undefined): one row of a table."""
+        """The scores by name, as plain floats (NaN where undefined): one row of a table."""
         return {
             "silhouette": float(self.silhouette),
             "knn_accuracy": float(self.knn_accuracy),
+            "variance_ratio": float(self.variance_ratio),
             "variance_explained": float(self.variance_explained),
         }
 
@@ -84,10 +92,11 @@ class Separability:
         InvalidInputError
             If keys are missing.
         """
-        require_keys("data", data, ("silhouette", "knn_accuracy", "variance_explained"))
+        require_keys("data", data, ("silhouette", "knn_accuracy", "variance_ratio", "variance_explained"))
         return cls(
             silhouette=decode_float(data["silhouette"]),
             knn_accuracy=decode_float(data["knn_accuracy"]),
+            variance_ratio=decode_float(data["variance_ratio"]),
             variance_explained=decode_float(data["variance_explained"]),
         )
 
@@ -139,18 +148,20 @@ def separability(
     A tie between classes goes to the class of the nearest of the tied
     neighbours.
 
-    *Variance explained* is, with :math:`\\mu` the mean of all images,
-    :math:`\\mu_c` and :math:`n_c` the mean and size of class :math:`c`,
-    :math:`B = \\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2` (between classes) and
-    :math:`W = \\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2` (within classes),
+    *Variance ratio* and *variance explained* are, with :math:`\\mu` the mean
+    of all images, :math:`\\mu_c` and :math:`n_c` the mean and size of class
+    :math:`c`, :math:`B = \\sum_c n_c \\lVert \\mu_c - \\mu \\rVert^2` (between
+    classes) and :math:`W = \\sum_i \\lVert x_i - \\mu_{y_i} \\rVert^2` (within
+    classes),
 
-    .. math:: \\frac{B}{B + W},
+    .. math:: \\frac{B}{W} \\quad\\text{and}\\quad \\frac{B}{B + W},
 
-    the :math:`\\eta^2` of a one-way analysis of variance, summed over the
-    feature dimensions; it is computed on all ``N`` images. The ratio
-    :math:`B / W` behind the Calinski–Harabasz index [2]_ carries the same
-    information but is unbounded (infinite once every image sits on its class
-    mean), so it could not be drawn beside the other two.
+    the first the Calinski–Harabasz index [2]_ without its degrees-of-freedom
+    factor :math:`(N - C) / (C - 1)`, the second the :math:`\\eta^2` of a
+    one-way analysis of variance, summed over the feature dimensions. Both use
+    all ``N`` images. The ratio is unbounded (infinite once every image sits
+    on its class mean); the share carries the same information on [0, 1], so
+    it can be drawn beside the other measures.
 
     References
     ----------
@@ -164,8 +175,8 @@ def separability(
     >>> import numpy as np
     >>> x = np.array([[0.0], [1.0], [5.0], [6.0]])
     >>> s = separability(x, np.array([0, 0, 1, 1]), n_neighbors=1)
-    >>> round(s.variance_explained, 4), s.knn_accuracy
-    (0.9615, 1.0)
+    >>> s.variance_ratio, round(s.variance_explained, 4), s.knn_accuracy
+    (25.0, 0.9615, 1.0)
     """
     x = check_matrix(features, "features", min_rows=2)
     y = check_label_vector(y_true, "y_true", n_classes=None)
@@ -196,10 +207,12 @@ def _compute_separability(x: np.ndarray, y: np.ndarray, n_neighbors: int, max_sa
         sample = np.arange(n)
     _, codes = np.unique(y, return_inverse=True)
     predicted = _loo_knn_predict(x, codes, sample, n_neighbors)
+    ratio, explained = _variance_ratio_and_share(x, codes)
     return Separability(
         silhouette=_silhouette(x[sample], codes[sample]),
         knn_accuracy=float(np.mean(predicted == codes[sample])),
-        variance_explained=_variance_explained(x, codes),
+        variance_ratio=ratio,
+        variance_explained=explained,
     )
 
 
@@ -237,13 +250,15 @@ def _loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_ne
     return np.argmax(votes * (k + 1) + (k - first_seen), axis=1)
 
 
-def _variance_explained(x: np.ndarray, codes: np.ndarray) -> float:
-    """``B / (B + W)`` of the between- and within-class sums of squares (see :func:`separability`)."""
+def _variance_ratio_and_share(x: np.ndarray, codes: np.ndarray) -> tuple[float, float]:
+    """``B / W`` and ``B / (B + W)`` of the between- and within-class sums of squares (see :func:`separability`)."""
     counts = np.bincount(codes)
     means = np.zeros((len(counts), x.shape[1]))
     np.add.at(means, codes, x)
     means /= counts[:, None]
     between = float(counts @ ((means - x.mean(axis=0)) ** 2).sum(axis=1))
     within = float(((x - means[codes]) ** 2).sum())
-    total = between + within
-    return math.nan if total == 0.0 else between / total
+    if between + within == 0.0:
+        return math.nan, math.nan  # every image at the same point
+    ratio = math.inf if within == 0.0 else between / within
+    return ratio, between / (between + within)

@@ -266,9 +266,9 @@ def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
     for entry in manifest["layers"]:
         entry.setdefault("parallel_to_previous", False)
         scores = entry.get("separability")
-        if scores is not None and "variance_ratio" in scores:
-            # Version 1 stored B / W; B / (B + W) = r / (1 + r), and an infinite ratio is 1.
-            ratio = decode_float(scores.pop("variance_ratio"))
+        if scores is not None:
+            # Version 1 stored only the ratio r = B / W; the share B / (B + W) is r / (1 + r), 1 where r is infinite.
+            ratio = decode_float(scores["variance_ratio"])
             scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
 
 

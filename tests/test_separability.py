@@ -27,7 +27,7 @@ def test_well_separated_blobs():
     s = separability(x, y)
     assert s.knn_accuracy == 1.0
     assert s.silhouette > 0.8
-    assert s.variance_explained > 0.98
+    assert s.variance_explained > 0.98 and s.variance_ratio > 50
 
 
 def test_random_labels_are_at_chance():
@@ -36,7 +36,7 @@ def test_random_labels_are_at_chance():
     s = separability(x, y)
     assert abs(s.knn_accuracy - 1 / 3) < 0.08
     assert abs(s.silhouette) < 0.05
-    assert s.variance_explained < 0.02
+    assert s.variance_explained < 0.02 and s.variance_ratio < 0.02
 
 
 def test_leave_one_out_excludes_self():
@@ -88,32 +88,31 @@ def test_majority_beats_nearest():
 
 
 @pytest.mark.parametrize(
-    ("points", "labels", "expected"),
+    ("points", "labels", "ratio", "share"),
     [
-        # Means 1 and 5 around 3: B = 2*4 + 2*4 = 16; W = 1+1+1+1 = 4; B / (B + W) = 0.8.
-        ([[0.0], [2.0], [4.0], [6.0]], [0, 0, 1, 1], 0.8),
+        # Means 1 and 5 around 3: B = 2*4 + 2*4 = 16; W = 1+1+1+1 = 4.
+        ([[0.0], [2.0], [4.0], [6.0]], [0, 0, 1, 1], 4.0, 0.8),
         # Means (1, 0) and (1, 4) around (1, 2.4): B = 2*2.4^2 + 3*1.6^2 = 19.2; W = 2 + 8 = 10.
-        ([[0, 0], [2, 0], [0, 3], [2, 3], [1, 6]], [0, 0, 1, 1, 1], 19.2 / 29.2),
+        ([[0, 0], [2, 0], [0, 3], [2, 3], [1, 6]], [0, 0, 1, 1, 1], 1.92, 19.2 / 29.2),
     ],
     ids=["1d-equal-sizes", "2d-unequal-sizes"],
 )
-def test_variance_explained_oracle(points, labels, expected):
+def test_variance_ratio_and_share_oracle(points, labels, ratio, share):
     x, y = np.array(points, float), np.array(labels)
-    assert separability_module._variance_explained(x, y) == pytest.approx(expected)
-    # The same B / W as the Calinski-Harabasz index without its degrees-of-freedom factor.
+    assert separability_module._variance_ratio_and_share(x, y) == pytest.approx((ratio, share))
+    # B / W is the Calinski-Harabasz index without its degrees-of-freedom factor.
     n, c = len(y), len(set(labels))
-    ratio = calinski_harabasz_score(x, y) * (c - 1) / (n - c)
-    assert expected == pytest.approx(ratio / (1 + ratio))
+    assert ratio == pytest.approx(calinski_harabasz_score(x, y) * (c - 1) / (n - c))
 
 
 @pytest.mark.parametrize(
     ("points", "expected"),
-    [([[0.0], [0.0], [3.0], [3.0]], 1.0), ([[1.0], [1.0], [1.0], [1.0]], math.nan)],
+    [([[0.0], [0.0], [3.0], [3.0]], (math.inf, 1.0)), ([[1.0], [1.0], [1.0], [1.0]], (math.nan, math.nan))],
     ids=["classes-collapsed", "all-identical"],
 )
-def test_variance_explained_degenerate(points, expected):
-    value = separability_module._variance_explained(np.array(points), np.array([0, 0, 1, 1]))
-    assert value == expected or (math.isnan(expected) and math.isnan(value))
+def test_variance_degenerate(points, expected):
+    values = separability_module._variance_ratio_and_share(np.array(points), np.array([0, 0, 1, 1]))
+    np.testing.assert_array_equal(values, expected)  # NaN equals NaN here
 
 
 def test_labels_need_not_be_contiguous():
@@ -138,13 +137,13 @@ def test_silhouette_is_nan_when_every_class_has_one_image():
 
 @pytest.mark.parametrize(
     "scores",
-    [Separability(0.25, 0.75, 0.5), Separability(math.nan, 1.0, 1.0)],
+    [Separability(0.25, 0.75, 1.0, 0.5), Separability(math.nan, 1.0, math.inf, 1.0)],
     ids=["finite", "nan"],
 )
 def test_separability_round_trips_through_strict_json(scores):
     text = json.dumps(scores.to_dict(), allow_nan=False)
     back = Separability.from_dict(json.loads(text))
-    for name in ("silhouette", "knn_accuracy", "variance_explained"):
+    for name in ("silhouette", "knn_accuracy", "variance_ratio", "variance_explained"):
         a, b = getattr(scores, name), getattr(back, name)
         assert a == b or (math.isnan(a) and math.isnan(b))
 
@@ -175,7 +174,7 @@ def test_separability_rejects_bad_input(override, match):
 
 
 def test_separability_from_dict_names_missing_keys():
-    with pytest.raises(InvalidInputError, match=r"missing \['variance_explained'\]"):
+    with pytest.raises(InvalidInputError, match=r"missing \['variance_ratio', 'variance_explained'\]"):
         Separability.from_dict({"silhouette": 0.1, "knn_accuracy": 0.5})
 
 
