@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,20 +12,34 @@ import pandas as pd
 
 from layerlens._labels import check_labels, resolve_class_names, warn_about_class_order
 from layerlens._validation import check_seed
-from layerlens.cluster import LayerClusters, cluster_layer, reduce_features
+from layerlens.cluster import K_RULES, LayerClusters
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError
-from layerlens.metrics import ClassificationMetrics, classification_metrics
+from layerlens.metrics import ClassificationMetrics
 from layerlens.outputs import detect_head, to_probabilities
-from layerlens.paths import PathStatistics, build_paths, path_statistics
-from layerlens.project import PROJECTIONS, map_centers, project_2d
-from layerlens.separability import Separability, separability
+from layerlens.paths import build_paths, path_id_strings
+from layerlens.pathstats import PathStatistics
+from layerlens.project import PROJECTIONS
+from layerlens.separability import Separability
 
 if TYPE_CHECKING:
     import keras
     import plotly.graph_objects as go
 
-__all__ = ["Analysis", "AnalysisSettings", "LayerAnalysis", "ModelSummary", "analyze"]
+__all__ = [
+    "NOISE_LEVELS",
+    "Analysis",
+    "AnalysisSettings",
+    "LayerAnalysis",
+    "ModelSummary",
+    "ReferenceSet",
+    "analyze",
+    "path_ids",
+    "paths_table",
+]
+
+#: The noise levels of ``stability=True``: standard deviations, as shares of the images' pixel range.
+NOISE_LEVELS: tuple[float, ...] = (0.02, 0.05)
 
 
 @dataclass(frozen=True)
@@ -43,16 +57,20 @@ class AnalysisSettings:
     """The options an analysis ran with (enough to run it again).
 
     ``pixel_scale`` is the factor the images were multiplied by on their way into the model, as
-    resolved (``"auto"`` gives 255 or 1, see :func:`analyze`).
+    resolved (``"auto"`` gives 255 or 1, see :func:`analyze`). ``reference`` names the reference set
+    the clusters were fitted on (None: the analysed images themselves); ``stability`` says whether
+    paths were measured under noise.
     """
 
-    n_clusters: int | str
+    n_clusters: int | str | dict[str, int | str]
     projection: str
     batch_size: int
     seed: int
     conv_features: str
     negative_class: str | None
     pixel_scale: float = 1.0
+    reference: str | None = None
+    stability: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +101,9 @@ class LayerAnalysis:
     parallel_to_previous : bool
         True when this layer does not receive the output of the analysed layer
         before it: the two run side by side in parallel branches.
+    noisy_labels : dict of float to ndarray of shape (N,), int64
+        With ``stability=True``: per noise level, the cluster of each image's
+        noisy copy.
     """
 
     name: str
@@ -96,6 +117,7 @@ class LayerAnalysis:
     centers: np.ndarray
     separability: Separability | None
     parallel_to_previous: bool = False
+    noisy_labels: dict[float, np.ndarray] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shape = "x".join("?" if d is None else str(d) for d in self.output_shape)
@@ -108,6 +130,44 @@ class LayerAnalysis:
             f"<LayerAnalysis {self.name!r} ({self.kind}, output {shape}): {self.features.shape[1]} features "
             f"({self.reduction}), {self.clusters.k} clusters{scores}{branch}>"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceSet:
+    """The images the layers' spaces and clusters were fitted on (e.g. the training images), as a run keeps them.
+
+    A run keeps the reference's reduced features, clusters and map positions, never its images.
+
+    Attributes
+    ----------
+    name : str
+        Name of the reference set.
+    labels : ndarray of shape (R,), int64
+        True class of each reference image.
+    predictions : ndarray of shape (R,), int64
+        The model's prediction for each reference image.
+    reduced : tuple of ndarray of shape (R, d), float32
+        Per layer, the reference images in the layer's reduced space.
+    clusters : tuple of ndarray of shape (R,), int64
+        Per layer, the cluster of each reference image.
+    coords : tuple of ndarray of shape (R, 2), float32
+        Per layer, the reference images' map positions.
+    """
+
+    name: str
+    labels: np.ndarray
+    predictions: np.ndarray
+    reduced: tuple[np.ndarray, ...]
+    clusters: tuple[np.ndarray, ...]
+    coords: tuple[np.ndarray, ...]
+
+    @property
+    def n_images(self) -> int:
+        """Number of reference images."""
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return f"<ReferenceSet {self.name!r}: {self.n_images} images, {len(self.clusters)} layers>"
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,15 +204,21 @@ class Analysis:
         finally predicted as. Few layers agreeing with a confident prediction
         marks an image the network decided late, against what its layers
         showed; see :func:`layerlens.paths.build_paths`.
-    path_stats : PathStatistics
-        Number of distinct paths, their purity and how well they predict the
-        model's decisions.
+    path_statistics : PathStatistics
+        Number of distinct paths, their purity, how well they predict the
+        model's decisions (in-sample and held out) and, with
+        ``stability=True``, how many survive noise.
     metrics : ClassificationMetrics or None
         Accuracy and per-class scores with intervals; None without labels.
     thumbnails : ndarray of shape (N, h, w, C), uint8
         Small copies of the images.
     files : tuple of str or None
         The file of each image, when the images came from files.
+    reference : ReferenceSet or None
+        The reference set the clusters were fitted on, when one was given.
+    noisy_predictions : dict of float to ndarray of shape (N,), int64
+        With ``stability=True``: per noise level, the prediction for each
+        image's noisy copy.
     """
 
     name: str
@@ -163,10 +229,17 @@ class Analysis:
     probabilities: np.ndarray
     layers: tuple[LayerAnalysis, ...]
     paths: pd.DataFrame
-    path_stats: PathStatistics
+    path_statistics: PathStatistics
     metrics: ClassificationMetrics | None
     thumbnails: np.ndarray
     files: tuple[str, ...] | None = None
+    reference: ReferenceSet | None = None
+    noisy_predictions: dict[float, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def path_stats(self) -> PathStatistics:
+        """Former name of :attr:`path_statistics`."""
+        return self.path_statistics
 
     @property
     def n_images(self) -> int:
@@ -281,6 +354,8 @@ def analyze(
     conv_features: str = "mean",
     negative_class: str | None = None,
     pixel_scale: float | str = "auto",
+    reference: Any = None,
+    stability: bool = False,
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -316,8 +391,16 @@ def analyze(
         Layers to analyse (``"outer/inner"`` inside nested models); default:
         the layers that transform on the model's trunk (a merge layer stands
         for the parallel branches it joins), at most 8 spread through the depth.
-    n_clusters : int or "auto", default="auto"
-        Clusters per layer; "auto" picks k in 2..12 by silhouette.
+    n_clusters : int, "auto", "silhouette" or dict, default="auto"
+        Clusters per layer. ``"auto"`` chooses k in 2..12 so that paths stay
+        faithful to the model's decisions with as few clusters as that
+        takes: the smallest k whose clusters predict the model's decisions
+        about as well as any, and the smallest k for a layer whose clusters
+        do not follow decisions at all (see
+        :func:`layerlens.cluster.cluster_layer`). ``"silhouette"`` picks the
+        k with the highest silhouette; an int fixes k; a dict gives a rule per
+        layer name (layers it leaves out get ``"auto"``). Every k tried is
+        scored in ``layer.clusters.k_scores``.
     projection : {"pca", "umap"}, default="pca"
         How each layer is mapped to 2-D. UMAP is slower and compiles on
         first use (15-60 s).
@@ -341,6 +424,21 @@ def analyze(
         and a model that starts with ``Rescaling(1/255)``, which expects
         0..255, and 1 otherwise. The factor used is recorded in
         ``settings.pixel_scale``.
+    reference : ImageSet, (images, labels) or iterable of (x, y) batches, optional
+        Labelled images the model was trained on. Each layer's space,
+        clusters and map are then fitted on them and the analysed images are
+        placed in them (nearest cluster centre), so their paths compare with
+        the paths the model learnt, and the held-out decision alignment is
+        measured against them. The run keeps the reference's reduced
+        features, clusters and map positions, not its images. Default: fit
+        everything on the analysed images.
+    stability : bool, default=False
+        Also measure how the paths hold under noise: copies of the images
+        with Gaussian noise of :data:`NOISE_LEVELS` (0.02 and 0.05 of the
+        pixel range) go through the model in the same pass, and
+        ``path_statistics`` reports the share of images whose whole path,
+        whose cluster in each layer, and whose prediction stay the same.
+        Runs the model three times per batch.
 
     Returns
     -------
@@ -371,7 +469,8 @@ def analyze(
     >>> a = ll.analyze(model, test_images, test_labels)          # doctest: +SKIP
     >>> a.paths_figure().show()                                  # doctest: +SKIP
     """
-    _check_options(n_clusters, projection, seed)
+    _check_options(n_clusters, projection, seed, stability)
+    from layerlens._compute import compute_analysis, reference_fit_set
     from layerlens.extract import extract, output_units
 
     n_classes = max(output_units(model), 2)
@@ -382,34 +481,39 @@ def analyze(
     if labels is not None:
         known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
         labels = check_labels(labels, class_names, known_n, "labels")
+    options = dict(batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress)
     extraction = extract(
-        model,
-        images,
-        layers=layers,
-        batch_size=batch_size,
-        conv_features=conv_features,
-        seed=seed,
-        progress=progress,
-        pixel_scale=pixel_scale,
+        model, images, layers=layers, pixel_scale=pixel_scale, noise=NOISE_LEVELS if stability else (), **options
     )
     n_images = len(extraction.outputs)
     if n_images < 3:
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
-    if n_clusters != "auto" and n_clusters >= n_images:
-        raise InvalidInputError(f"n_clusters: expected fewer clusters than images ({n_images}); received {n_clusters}.")
     if labels is None and extraction.labels is not None:
         found = extraction.labels if renumber is None else renumber[extraction.labels]
         labels = check_labels(found, class_names, n_images, "images (its labels)")
     elif labels is not None and len(labels) != n_images:
         raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
     head = detect_head(extraction.output_activation, extraction.outputs[:512])
-    k = n_clusters if n_clusters == "auto" else int(n_clusters)
+    fit = None
+    if reference is not None:
+        fit = reference_fit_set(model, reference, extraction, class_names, n_classes, head, pixel_scale, options)
+    k = _check_k_per_layer(
+        n_clusters, [info.name for info in extraction.layers], n_images if fit is None else len(fit.labels)
+    )
     settings = AnalysisSettings(
-        k, projection, int(batch_size), int(seed), conv_features, negative_class, extraction.pixel_scale
+        k,
+        projection,
+        int(batch_size),
+        int(seed),
+        conv_features,
+        negative_class,
+        extraction.pixel_scale,
+        None if fit is None else fit.name,
+        bool(stability),
     )
     summary = ModelSummary(model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()))
     default_name = image_set.name if image_set is not None else model.name
-    analysis = _compute_analysis(
+    analysis = compute_analysis(
         extraction,
         to_probabilities(extraction.outputs, head),
         labels,
@@ -418,76 +522,12 @@ def analyze(
         summary,
         name=name or default_name,
         files=image_set.files if image_set is not None else None,
+        reference=fit,
+        noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
     )
     if analysis.metrics is not None:
         warn_about_class_order(analysis.metrics)
     return analysis
-
-
-def _compute_analysis(
-    extraction: Any,
-    probabilities: np.ndarray,
-    labels: np.ndarray | None,
-    class_names: tuple[str, ...],
-    settings: AnalysisSettings,
-    summary: ModelSummary,
-    *,
-    name: str,
-    files: tuple[str, ...] | None,
-) -> Analysis:
-    """Everything after the forward pass; arrays only, inputs assumed valid."""
-    predictions = probabilities.argmax(axis=1)
-    reference = labels if labels is not None else predictions
-    can_separate = labels is not None and len(np.unique(labels)) >= 2
-    layers = []
-    for i, (info, features) in enumerate(zip(extraction.layers, extraction.features)):
-        reduced = reduce_features(features, seed=settings.seed)
-        clusters = cluster_layer(reduced, reference, class_names, n_clusters=settings.n_clusters, seed=settings.seed)
-        coords = project_2d(reduced, method=settings.projection, seed=settings.seed)
-        layers.append(
-            LayerAnalysis(
-                name=info.name,
-                kind=info.kind,
-                output_shape=info.output_shape,
-                reduction=extraction.reductions[i],
-                features=features,
-                reduced=reduced,
-                clusters=clusters,
-                coords=coords,
-                centers=map_centers(coords, clusters.labels, clusters.k),
-                separability=(
-                    separability(reduced, labels, n_neighbors=min(5, len(labels) - 1), seed=settings.seed)
-                    if can_separate
-                    else None
-                ),
-                parallel_to_previous=extraction.parallel[i],
-            )
-        )
-    paths = paths_table(layers, probabilities, labels, class_names, files)
-    metrics = None
-    if labels is not None:
-        metrics = classification_metrics(
-            labels,
-            predictions,
-            probabilities,
-            class_names,
-            negative_class=settings.negative_class,
-            seed=settings.seed,
-        )
-    return Analysis(
-        name=name,
-        class_names=class_names,
-        model=summary,
-        settings=settings,
-        labels=labels,
-        probabilities=probabilities,
-        layers=tuple(layers),
-        paths=paths,
-        path_stats=path_statistics(paths),
-        metrics=metrics,
-        thumbnails=extraction.thumbnails,
-        files=files,
-    )
 
 
 def paths_table(
@@ -511,13 +551,51 @@ def paths_table(
     )
 
 
-def _check_options(n_clusters: Any, projection: Any, seed: Any) -> None:
+def path_ids(clusters: Sequence[np.ndarray], n_clusters: Sequence[int]) -> np.ndarray:
+    """Path id (``"c1-c3-c2"``) of every image from its cluster in each layer, as in the paths table."""
+    return np.asarray(path_id_strings(clusters, n_clusters), dtype=object)
+
+
+def _check_options(n_clusters: Any, projection: Any, seed: Any, stability: Any) -> None:
     """Cheap checks that fail before the forward pass rather than after it."""
-    valid_k = n_clusters == "auto" or (
-        isinstance(n_clusters, (int, np.integer)) and not isinstance(n_clusters, bool) and n_clusters >= 2
-    )
-    if not valid_k:
-        raise InvalidInputError(f"n_clusters: expected 'auto' or an integer >= 2; received {n_clusters!r}.")
+    rules = n_clusters.values() if isinstance(n_clusters, Mapping) else [n_clusters]
+    for rule in rules:
+        _check_k_rule(rule)
+    if isinstance(n_clusters, Mapping) and not all(isinstance(name, str) for name in n_clusters):
+        raise InvalidInputError(
+            f"n_clusters: expected layer names as the keys of the dict; received {list(n_clusters)}."
+        )
     if projection not in PROJECTIONS:
         raise InvalidInputError(f"projection: expected one of {PROJECTIONS}; received {projection!r}.")
     check_seed(seed)
+    if not isinstance(stability, (bool, np.bool_)):
+        raise InvalidInputError(f"stability: expected True or False; received {stability!r}.")
+
+
+def _check_k_rule(rule: Any) -> None:
+    valid = (isinstance(rule, str) and rule in K_RULES) or (
+        isinstance(rule, (int, np.integer)) and not isinstance(rule, bool) and rule >= 2
+    )
+    if not valid:
+        raise InvalidInputError(
+            f"n_clusters: expected 'auto', 'silhouette', an integer >= 2, or a dict of them by layer name; "
+            f"received {rule!r}."
+        )
+
+
+def _check_k_per_layer(
+    n_clusters: int | str | Mapping[str, int | str], layer_names: list[str], n_fit: int
+) -> int | str | dict[str, int | str]:
+    """``n_clusters`` as stored in the settings, checked against the analysed layers and the fit images."""
+    rules = dict(n_clusters) if isinstance(n_clusters, Mapping) else {name: n_clusters for name in layer_names}
+    unknown = sorted(set(rules) - set(layer_names))
+    if unknown:
+        raise InvalidInputError(
+            f"n_clusters: expected layer names among the analysed layers {layer_names}; received unknown {unknown}."
+        )
+    for rule in rules.values():
+        if not isinstance(rule, str) and rule >= n_fit:
+            raise InvalidInputError(f"n_clusters: expected fewer clusters than images ({n_fit}); received {rule}.")
+    if isinstance(n_clusters, Mapping):
+        return {name: (rule if isinstance(rule, str) else int(rule)) for name, rule in rules.items()}
+    return n_clusters if isinstance(n_clusters, str) else int(n_clusters)

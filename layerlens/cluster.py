@@ -1,36 +1,83 @@
-"""Per-layer clusters: scale and PCA-reduce a layer's features, then group the images with k-means.
+"""Per-layer clusters: standardise and PCA-reduce a layer's features, then group the images with k-means.
 
-The reduced space that :func:`reduce_features` returns is shared by the clusters, the 2-D map
-(:mod:`layerlens.project`) and the separability metrics, so all three look at the same geometry.
+The reduced space (a :class:`LayerSpace`) is shared by the clusters, the 2-D map
+(:mod:`layerlens.project`) and the separability measures, so all three look at the same geometry. A
+space and its clusters are fitted on one set of images (the analysed images, or a reference set such
+as the training images) and any other set is placed in them: :meth:`LayerSpace.transform`, then
+:meth:`LayerClusters.assign` to the nearest centre.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import pairwise_distances, silhouette_score
+from sklearn.metrics import pairwise_distances
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from layerlens._json import decode_float, encode_float
+from layerlens._kchoice import (
+    Choice,
+    choose_faithful,
+    choose_fixed,
+    choose_silhouette,
+    nearest_center,
+    sample_rows,
+    silhouette_of,
+)
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["AUTO_K_RANGE", "LayerClusters", "cluster_layer", "reduce_features"]
+__all__ = [
+    "AUTO_K_RANGE",
+    "K_RULES",
+    "LayerClusters",
+    "LayerSpace",
+    "cluster_layer",
+    "fit_space",
+    "reduce_features",
+]
 
-#: The numbers of clusters ``n_clusters="auto"`` tries (capped at N - 1).
+#: The numbers of clusters ``"auto"`` and ``"silhouette"`` try (capped at N - 1 and the distinct points).
 AUTO_K_RANGE: tuple[int, ...] = tuple(range(2, 13))
+#: How ``n_clusters`` can pick k: faithful paths (``"auto"``) or the highest silhouette.
+K_RULES: tuple[str, ...] = ("auto", "silhouette")
 
-# k-means restarts per k. A fixed number, not "auto", whose meaning changed between scikit-learn
-# versions; with 4 seeded k-means++ restarts the 11 fits of "auto" on 8,000 x 50 points take
-# 0.5-1.2 s on one thread (clear clusters converge fastest).
-_N_INIT = 4
+
+@dataclass(frozen=True, eq=False)
+class LayerSpace:
+    """A layer's reduced space: per-feature standardisation, then PCA, fitted on one set of images.
+
+    Attributes
+    ----------
+    scaler : sklearn.preprocessing.StandardScaler
+        Fitted on the features of the fit set.
+    pca : sklearn.decomposition.PCA or None
+        Fitted on the standardised features; None when every feature was constant (the space is
+        then all zeros).
+    n_components : int
+        Dimension ``d`` of the space.
+    """
+
+    scaler: StandardScaler
+    pca: PCA | None
+    n_components: int
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Place images in this space: ``(M, D)`` features of the same layer -> ``(M, d)`` float32."""
+        x = check_matrix(features, "features", min_rows=1)
+        if x.shape[1] != self.scaler.n_features_in_:
+            raise InvalidInputError(
+                f"features: expected {self.scaler.n_features_in_} values per image, as the space was fitted on; "
+                f"received {x.shape[1]}."
+            )
+        if self.pca is None:
+            return np.zeros((x.shape[0], self.n_components), dtype=np.float32)
+        return self.pca.transform(self.scaler.transform(x)).astype(np.float32)
 
 
 def reduce_features(features: np.ndarray, *, max_components: int = 50, seed: int = 0) -> np.ndarray:
@@ -82,28 +129,48 @@ def reduce_features(features: np.ndarray, *, max_components: int = 50, seed: int
     >>> bool(np.abs(z[:, 1]).max() < 1e-6)  # the two varying columns are collinear: one component
     True
     """
+    return fit_space(features, max_components=max_components, seed=seed).transform(features)
+
+
+def fit_space(features: np.ndarray, *, max_components: int = 50, seed: int = 0) -> LayerSpace:
+    """Fit a layer's reduced space on ``features``, to place these or other images in it later.
+
+    Parameters and Notes as :func:`reduce_features`, which is ``fit_space(f).transform(f)``.
+
+    Returns
+    -------
+    LayerSpace
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`reduce_features`.
+    """
     x = check_matrix(features, "features", min_rows=2)
     check_int(max_components, "max_components", minimum=1)
     check_seed(seed)
-    n_components = min(max_components, x.shape[1], x.shape[0])
-    return _compute_reduced(x, n_components, seed)
+    return _compute_space(x, min(max_components, x.shape[1], x.shape[0]), seed)
 
 
-def _compute_reduced(x: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    scaled = StandardScaler().fit_transform(x)
+def _compute_space(x: np.ndarray, n_components: int, seed: int) -> LayerSpace:
+    scaler = StandardScaler().fit(x)
+    scaled = scaler.transform(x)
     if not np.any(scaled):
         # PCA would divide a zero total variance by itself and emit NaN ratios with a warning.
-        return np.zeros((x.shape[0], n_components), dtype=np.float32)
+        return LayerSpace(scaler, None, n_components)
     solver = "covariance_eigh" if x.shape[0] >= x.shape[1] else "full"
-    pca = PCA(n_components=n_components, svd_solver=solver, random_state=seed)
-    return pca.fit_transform(scaled).astype(np.float32)
+    pca = PCA(n_components=n_components, svd_solver=solver, random_state=seed).fit(scaled)
+    return LayerSpace(scaler, pca, n_components)
 
 
 @dataclass(frozen=True, eq=False)
 class LayerClusters:
     """The k-means clusters of one layer, named after the class that dominates each.
 
-    Clusters are numbered ``0..k-1`` in the stable order described in :func:`cluster_layer`.
+    The clusters are fitted on one set of images (the *fit set*); names, dominant classes, purity
+    and sizes describe that set. ``labels`` are the clusters of the images at hand: the fit set's
+    own as :func:`cluster_layer` returns them, other images' after :meth:`assign`. Clusters are
+    numbered ``0..k-1`` in the stable order described in :func:`cluster_layer`.
 
     Parameters
     ----------
@@ -112,19 +179,24 @@ class LayerClusters:
     names : tuple of str
         One per cluster, e.g. ``"c3 · 91% glioma"``: 1-based number, purity, dominant class.
     dominant : ndarray of shape (k,), int64
-        Class index that dominates each cluster (ties go to the smaller class index).
+        Class index that dominates each cluster in the fit set (ties go to the smaller class index).
     purity : ndarray of shape (k,), float64
-        Share of each cluster's images that belong to its dominant class, in (0, 1].
+        Share of each cluster's fit images that belong to its dominant class, in (0, 1].
     sizes : ndarray of shape (k,), int64
-        Number of images in each cluster; every cluster has at least one.
+        Number of fit images in each cluster; every cluster has at least one.
     centers : ndarray of shape (k, d), float32
-        k-means centres in the reduced space.
+        k-means centres in the layer's reduced space.
     silhouette : float
-        Mean silhouette of the chosen clustering on the seeded subsample, in [-1, 1]; NaN when it
-        is undefined (fewer than 2 clusters, or as many clusters as points, in the subsample).
-    k_scores : dict of int to float
-        Silhouette of every k tried, keyed by the requested k; only the chosen k when
-        ``n_clusters`` was an int.
+        Mean silhouette of the chosen clustering on a seeded sample of the fit set, in [-1, 1];
+        NaN when it is undefined (fewer than 2 clusters, or as many clusters as points).
+    k_scores : dict of int to dict of str to float
+        For every k tried: ``"decision_alignment"`` (share of fit images predicted as the majority
+        prediction of their cluster), ``"paths"`` (distinct paths through this and the earlier
+        layers) and ``"silhouette"``; NaN where a rule did not compute a measure.
+    k_rule : str
+        ``"faithful"``, ``"silhouette"`` or ``"fixed"``.
+    k_reason : str
+        Why this k, in a sentence for the reader.
     """
 
     labels: np.ndarray
@@ -134,12 +206,27 @@ class LayerClusters:
     sizes: np.ndarray
     centers: np.ndarray
     silhouette: float
-    k_scores: dict[int, float]
+    k_scores: dict[int, dict[str, float]] = field(default_factory=dict)
+    k_rule: str = "fixed"
+    k_reason: str = ""
 
     @property
     def k(self) -> int:
         """Number of clusters."""
         return len(self.names)
+
+    def assign(self, reduced: np.ndarray) -> np.ndarray:
+        """The nearest cluster (Euclidean, to the k-means centres) of each row of ``reduced`` ``(M, d)``.
+
+        Images reduced with the same :class:`LayerSpace` land where k-means would have put them; the
+        fit set's own images get their ``labels`` back, up to points equidistant from two centres.
+        """
+        x = check_matrix(reduced, "reduced", min_rows=1, dtype=np.float32)
+        if x.shape[1] != self.centers.shape[1]:
+            raise InvalidInputError(
+                f"reduced: expected {self.centers.shape[1]} columns, as the centres have; received {x.shape[1]}."
+            )
+        return nearest_center(x, self.centers)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary: everything but the per-image ``labels`` and the ``centers`` arrays."""
@@ -150,7 +237,9 @@ class LayerClusters:
             "purity": self.purity.tolist(),
             "sizes": self.sizes.tolist(),
             "silhouette": encode_float(self.silhouette),
-            "k_scores": {str(k): encode_float(v) for k, v in self.k_scores.items()},
+            "k_scores": {str(k): {m: encode_float(v) for m, v in s.items()} for k, s in self.k_scores.items()},
+            "k_rule": self.k_rule,
+            "k_reason": self.k_reason,
         }
 
     @classmethod
@@ -164,20 +253,25 @@ class LayerClusters:
             sizes=np.asarray(data["sizes"], dtype=np.int64),
             centers=centers,
             silhouette=decode_float(data["silhouette"]),
-            k_scores={int(k): decode_float(v) for k, v in data["k_scores"].items()},
+            k_scores={int(k): {m: decode_float(v) for m, v in s.items()} for k, s in data["k_scores"].items()},
+            k_rule=data["k_rule"],
+            k_reason=data["k_reason"],
         )
 
     def __repr__(self) -> str:
-        return f"LayerClusters(k={self.k}, silhouette={self.silhouette:.3f}, names={self.names!r})"
+        return f"LayerClusters(k={self.k} ({self.k_rule}), silhouette={self.silhouette:.3f}, names={self.names!r})"
 
 
 def cluster_layer(
     reduced: np.ndarray,
-    reference: np.ndarray,
+    classes: np.ndarray,
     class_names: Sequence[str],
     *,
+    predictions: np.ndarray | None = None,
     n_clusters: int | str = "auto",
+    paths_before: np.ndarray | None = None,
     seed: int = 0,
+    max_search_samples: int = 2000,
     max_silhouette_samples: int = 2000,
 ) -> LayerClusters:
     """Group one layer's images with k-means and name each cluster after its dominant class.
@@ -185,42 +279,59 @@ def cluster_layer(
     Parameters
     ----------
     reduced : ndarray of shape (N, d), real
-        The layer's reduced features (see :func:`reduce_features`); N >= 3, all values finite.
-    reference : ndarray of shape (N,), int
+        The fit set's reduced features (see :func:`reduce_features`); N >= 3, all values finite.
+    classes : ndarray of shape (N,), int
         Class index of each image used to name the clusters, in ``range(len(class_names))``: the
         true labels when they are known, else the model's predictions.
     class_names : sequence of str
         Name of each class; ``class_names[c]`` names class index ``c``.
-    n_clusters : int or "auto", default="auto"
-        ``"auto"`` tries every k in :data:`AUTO_K_RANGE` (2..12, capped at N - 1 and at the number of
-        distinct points) and keeps the one
-        with the highest silhouette, the smaller k on a tie. An int fixes k, with 2 <= k <= N - 1.
+    predictions : ndarray of shape (N,), int, optional
+        The model's predicted class of each image, in ``range(len(class_names))``; the clusters of
+        ``"auto"`` are chosen to follow them. Default: ``classes``.
+    n_clusters : int, "auto" or "silhouette", default="auto"
+        ``"auto"``: faithful paths, the smallest k in :data:`AUTO_K_RANGE` whose clusters predict
+        the model's decisions about as well as any (see Notes). ``"silhouette"``: the k with the
+        highest silhouette. An int fixes k, with 2 <= k <= N - 1.
+    paths_before : ndarray of shape (N,), int, optional
+        Id of each image's path through the layers before this one, to report how many distinct
+        paths each k makes (``k_scores[k]["paths"]``); None for the first layer.
     seed : int, default=0
-        Seeds the k-means++ initialisation and the silhouette subsample.
+        Seeds the k-means++ initialisation and the samples.
+    max_search_samples : int, default=2000
+        ``"auto"`` fits each candidate k on a seeded sample of at most this many images (at least
+        3) and scores it on all of them; the chosen k is then refitted on all.
     max_silhouette_samples : int, default=2000
         The silhouette is computed on at most this many images (at least 3), drawn once with
-        ``seed`` and shared by every k, since its cost grows with the square of the count.
+        ``seed``, since its cost grows with the square of the count.
 
     Returns
     -------
     LayerClusters
         Labels, names, dominant class, purity, size and centre of each cluster, the chosen
-        clustering's silhouette and the silhouette of every k tried.
+        clustering's silhouette, the scores of every k tried and the reason for the choice.
 
     Raises
     ------
     InvalidInputError
-        If ``reduced`` is not a finite 2-D real array with at least 3 rows; if ``reference`` is not
-        N integers in ``range(len(class_names))``; if ``class_names`` is not a non-empty sequence
-        of distinct, non-blank str; if ``n_clusters`` is neither ``"auto"`` nor an int in 2..N-1; or if ``seed`` or
-        ``max_silhouette_samples`` is not a valid integer.
+        If ``reduced`` is not a finite 2-D real array with at least 3 rows; if ``classes`` or
+        ``predictions`` is not N integers in ``range(len(class_names))``; if ``class_names`` is not a
+        non-empty sequence of distinct, non-blank str; if ``n_clusters`` is none of ``"auto"``,
+        ``"silhouette"`` or an int in 2..N-1; or if ``seed`` or a sample size is not a valid integer.
 
     Notes
     -----
-    k-means is scikit-learn's exact Lloyd algorithm, started from k-means++ seeds [1]_ with 4
-    seeded restarts; the silhouette [2]_ of each point compares its mean distance to its own
-    cluster with that to the nearest other cluster, and its mean over the points rates the
-    whole clustering.
+    *Faithful paths* follow the cluster-paths method [1]_: a path through the layers' clusters
+    should reproduce the model's decision. For each k the *decision alignment* is the share of
+    images whose prediction is the majority prediction of their cluster. The largest k is tried
+    first; when even it gets right less than half of the images that the most common prediction
+    alone gets wrong (the early layers of a CNN, which see edges and intensity, not decisions), the
+    layer gets the smallest k so it does not multiply the paths. Otherwise every k is tried and the
+    smallest one within 0.02 of the best alignment is kept.
+
+    k-means is scikit-learn's exact Lloyd algorithm, started from k-means++ seeds [2]_ with 4
+    seeded restarts, on a single OpenMP thread (its multi-threaded sums make the result depend on
+    the thread count); the silhouette [3]_ of each point compares its mean distance to its own
+    cluster with that to the nearest other cluster.
 
     Clusters are then renumbered so that a path through the layers reads left to right: by
     dominant class index, then by size (largest first), then by the mean position of their
@@ -228,26 +339,24 @@ def cluster_layer(
     ``f"c{j + 1} · {round(100 * purity)}% {class_names[dominant]}"`` (U+00B7 middle dot; Python's
     ``round``, so an exact half rounds to even).
 
-    When the points have fewer distinct positions than k, k-means leaves some clusters empty
-    (scikit-learn warns with a ``ConvergenceWarning``); empty clusters are dropped, so ``k`` can be
-    smaller than requested.
-
-    The same inputs and ``seed`` give identical labels, names and scores, whatever the number of
-    cores: k-means runs on a single OpenMP thread because scikit-learn's multi-threaded sums make
-    its result depend on the thread count.
+    Automatic rules never try more clusters than the points have distinct positions; an int k
+    above that leaves clusters empty (scikit-learn warns with a ``ConvergenceWarning``), and empty
+    clusters are dropped, so ``k`` can be smaller than requested.
 
     References
     ----------
-    .. [1] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful seeding",
+    .. [1] N. M. Kroeger and V. Bindschaedler, "Cluster Paths: Navigating Interpretability in
+       Neural Networks", arXiv:2510.06541, 2025.
+    .. [2] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful seeding",
        Proc. 18th ACM-SIAM Symposium on Discrete Algorithms (SODA), 2007, pp. 1027-1035.
-    .. [2] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
+    .. [3] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
        cluster analysis", J. Comput. Appl. Math. 20, 1987, pp. 53-65.
 
     Examples
     --------
     >>> import numpy as np
     >>> x = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
-    >>> c = cluster_layer(x, np.array([1, 1, 0, 0, 0, 0]), ["cat", "dog"])
+    >>> c = cluster_layer(x, np.array([1, 1, 0, 0, 0, 0]), ["cat", "dog"], n_clusters=2)
     >>> c.k, c.names
     (2, ('c1 · 100% cat', 'c2 · 67% dog'))
     >>> c.labels.tolist()
@@ -258,87 +367,63 @@ def cluster_layer(
     x = check_matrix(reduced, "reduced", min_rows=3, dtype=np.float32)
     n = x.shape[0]
     names = check_names(class_names, "class_names")
-    ref = check_label_vector(
-        reference, "reference", length=n, n_classes=len(names), kind="class indices", note="one per class name"
+    named_by = check_label_vector(
+        classes, "classes", length=n, n_classes=len(names), kind="class indices", note="one per class name"
+    )
+    predicted = named_by
+    if predictions is not None:
+        predicted = check_label_vector(
+            predictions, "predictions", length=n, n_classes=len(names), kind="class indices", note="one per class name"
+        )
+    before = (
+        None if paths_before is None else check_label_vector(paths_before, "paths_before", length=n, n_classes=None)
     )
     ks = _check_n_clusters(n_clusters, n)
-    if n_clusters == "auto":
-        # More clusters than distinct points would leave some empty (k-means warns and they are dropped).
-        # Duplicated images differ in the last bits once projected (BLAS blocks rows unevenly), so
-        # points count as one when they agree to 1e-5 of the data's spread.
-        spread = float(x.std()) or 1.0
-        distinct = len(np.unique(np.round(x / spread, 5), axis=0))
-        ks = tuple(k for k in ks if k <= distinct) or ks[:1]
+    if isinstance(n_clusters, str):
+        ks = tuple(k for k in ks if k <= _distinct_points(x, ks[-1], seed)) or ks[:1]
     check_seed(seed)
+    check_int(max_search_samples, "max_search_samples", minimum=3)
     check_int(max_silhouette_samples, "max_silhouette_samples", minimum=3)
-    return _compute_clusters(x, ref, names, ks, seed, max_silhouette_samples)
+    if n_clusters == "auto":
+        choice = choose_faithful(x, predicted, ks, seed, max_search_samples=max_search_samples, paths_before=before)
+    elif n_clusters == "silhouette":
+        choice = choose_silhouette(
+            x, predicted, ks, seed, max_silhouette_samples=max_silhouette_samples, paths_before=before
+        )
+    else:
+        choice = choose_fixed(x, predicted, ks[0], seed, paths_before=before)
+    return _name_clusters(x, choice, named_by, names, seed, max_silhouette_samples)
 
 
-def _compute_clusters(
-    x: np.ndarray,
-    reference: np.ndarray,
-    class_names: tuple[str, ...],
-    ks: tuple[int, ...],
-    seed: int,
-    max_silhouette_samples: int,
-) -> LayerClusters:
-    sample = _silhouette_sample(x.shape[0], max_silhouette_samples, seed)
-    # One distance matrix for the subsample, reused by every k.
-    distances = pairwise_distances(x[sample].astype(np.float64))
-    best_rank, best_fit = -np.inf, None
-    k_scores: dict[int, float] = {}
-    for k in ks:
-        fit = _fit_kmeans(x, k, seed)
-        score = _silhouette(distances, fit.labels_[sample])
-        k_scores[k] = score
-        # Strictly greater, so ties keep the smaller k; an undefined (NaN) score ranks below all.
-        rank = -np.inf if np.isnan(score) else score
-        if best_fit is None or rank > best_rank:
-            best_rank, best_fit = rank, fit
-    return _name_clusters(
-        best_fit.labels_,
-        best_fit.cluster_centers_,
-        reference,
-        class_names,
-        k_scores,
-        k_scores[best_fit.n_clusters],
-    )
+def _distinct_points(x: np.ndarray, enough: int, seed: int) -> int:
+    """Distinct rows (at least ``enough`` of them, or all), counting as one the rows that agree to 1e-5 of the spread.
 
+    Duplicated images differ in the last bits once projected (BLAS blocks rows unevenly). A sample of
+    rows is looked at first: sorting every row of a large set costs more than the clustering.
+    """
+    spread = float(x.std()) or 1.0
 
-def _fit_kmeans(x: np.ndarray, k: int, seed: int) -> KMeans:
-    # One OpenMP thread. scikit-learn's Lloyd iterations sum each thread's chunks separately, so the
-    # result depends on the thread count: on 5,000 float32 points, 1 and 2 threads found different
-    # k=4 solutions, which would break "same inputs and seed, same analysis" across machines. Two
-    # threads are also 5-10x slower when the cores are busy (OpenMP spin-waits); one costs < 1 s here.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return KMeans(n_clusters=k, n_init=_N_INIT, random_state=seed, algorithm="lloyd").fit(x)
+    def count(rows: np.ndarray) -> int:
+        return len(np.unique(np.round(x[rows] / spread, 5), axis=0))
 
-
-def _silhouette_sample(n: int, max_samples: int, seed: int) -> np.ndarray:
-    if n <= max_samples:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
-
-
-def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
-    n_labels = len(np.unique(labels))
-    if not 2 <= n_labels <= len(labels) - 1:
-        return float("nan")
-    return float(silhouette_score(distances, labels, metric="precomputed"))
+    sample = sample_rows(len(x), 4 * enough, seed)
+    distinct = count(sample)
+    return distinct if distinct >= enough or len(sample) == len(x) else count(np.arange(len(x)))
 
 
 def _name_clusters(
-    labels: np.ndarray,
-    centers: np.ndarray,
-    reference: np.ndarray,
+    x: np.ndarray,
+    choice: Choice,
+    classes: np.ndarray,
     class_names: tuple[str, ...],
-    k_scores: dict[int, float],
-    silhouette: float,
+    seed: int,
+    max_silhouette_samples: int,
 ) -> LayerClusters:
-    """Drop empty clusters, renumber the rest in the stable order and name them."""
+    """Drop empty clusters, renumber the rest in the stable order, name them and rate the clustering."""
+    labels = choice.labels
     n_classes = len(class_names)
     used = np.unique(labels)
-    counts = np.stack([np.bincount(reference[labels == c], minlength=n_classes) for c in used])
+    counts = np.stack([np.bincount(classes[labels == c], minlength=n_classes) for c in used])
     sizes = counts.sum(axis=1)
     dominant = counts.argmax(axis=1)  # first maximum: ties go to the smaller class index
     purity = counts.max(axis=1) / sizes
@@ -347,16 +432,25 @@ def _name_clusters(
     order = np.lexsort((used, mean_index, -sizes, dominant))
     new_label = np.empty(labels.max() + 1, dtype=np.int64)
     new_label[used[order]] = np.arange(len(order))
+    renumbered = new_label[labels]
+    scores = {k: dict(s) for k, s in choice.scores.items()}
+    chosen = scores[int(choice.centers.shape[0])]
+    if choice.rule != "silhouette":  # the silhouette rule scored its choice already, on the same sample
+        sample = sample_rows(len(x), max_silhouette_samples, seed)
+        chosen["silhouette"] = silhouette_of(pairwise_distances(x[sample].astype(np.float64)), renumbered[sample])
+    silhouette = chosen["silhouette"]
     names = tuple(f"c{j + 1} · {round(100 * purity[i])}% {class_names[dominant[i]]}" for j, i in enumerate(order))
     return LayerClusters(
-        labels=new_label[labels],
+        labels=renumbered,
         names=names,
         dominant=dominant[order].astype(np.int64),
         purity=purity[order].astype(np.float64),
         sizes=sizes[order].astype(np.int64),
-        centers=centers[used[order]].astype(np.float32),
+        centers=choice.centers[used[order]].astype(np.float32),
         silhouette=silhouette,
-        k_scores=k_scores,
+        k_scores=scores,
+        k_rule=choice.rule,
+        k_reason=choice.reason,
     )
 
 
@@ -365,10 +459,10 @@ def _name_clusters(
 
 def _check_n_clusters(n_clusters: int | str, n: int) -> tuple[int, ...]:
     """Return the ks to try."""
-    if isinstance(n_clusters, str) and n_clusters == "auto":
+    if isinstance(n_clusters, str) and n_clusters in K_RULES:
         return tuple(k for k in AUTO_K_RANGE if k <= n - 1)
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral):
-        raise InvalidInputError(f'n_clusters: expected "auto" or an int; received {n_clusters!r}.')
+        raise InvalidInputError(f'n_clusters: expected "auto", "silhouette" or an int; received {n_clusters!r}.')
     if not 2 <= n_clusters <= n - 1:
         raise InvalidInputError(
             f"n_clusters: expected an int in 2..{n - 1} (the number of images, {n}, minus 1); received {n_clusters!r}."

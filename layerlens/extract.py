@@ -11,7 +11,7 @@ the graph, so memory never holds an activation map for every image.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -88,6 +88,10 @@ class Extraction:
         Small copies of the images (longest side at most 64 pixels).
     pixel_scale : float
         The factor every image was multiplied by on its way into the model.
+    noisy_features : dict of float to tuple of ndarray
+        Per noise level asked for, the features of the noisy copies (as ``features``).
+    noisy_outputs : dict of float to ndarray
+        Per noise level, the raw outputs of the noisy copies (as ``outputs``).
     """
 
     layers: tuple[LayerInfo, ...]
@@ -99,6 +103,8 @@ class Extraction:
     labels: np.ndarray | None
     thumbnails: np.ndarray
     pixel_scale: float
+    noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
 
 
 def list_layers(model: keras.Model) -> list[LayerInfo]:
@@ -242,14 +248,16 @@ def _step_function(
     conv_features: str,
     thumbnail_shape: tuple[int, int],
     input_shape: tuple[int, ...],
+    noise: tuple[float, ...],
+    seed: int,
 ) -> Any:
     wanted = {info.name: i for i, info in enumerate(chosen)}
     constants = [None if p is None else tf.constant(p) for p in projections]
     # From the traced shapes, as the feature widths were: a map's size must not change the layout.
     grids = [_grid_cells(info.output_shape) if conv_features == "grid" else None for info in chosen]
 
-    def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(batch, sum of feature widths + outputs) float32, packed to leave the graph in one copy; thumbnails."""
+    def features_and_outputs(x: tf.Tensor) -> tf.Tensor:
+        """(batch, sum of feature widths + outputs) float32: one pass of the model, every chosen layer reduced."""
         features: list[tf.Tensor | None] = [None] * len(chosen)
         recorder = Recorder()
 
@@ -259,20 +267,31 @@ def _step_function(
                 features[i] = _reduce(output, conv_features, grids[i], constants[i])
             return output
 
-        raw = run_graph(model, x * scale, record)
+        raw = run_graph(model, x, record)
+        return tf.concat([*features, tf.cast(raw, tf.float32)], axis=1)
+
+    def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Packed features and outputs of the images, then of each noisy copy; thumbnails."""
+        packed = [features_and_outputs(x * scale)]
+        for j, level in enumerate(noise):
+            # Stateless and keyed by (seed, batch, level): the same noise on every run, whatever ran before.
+            key = tf.stack([tf.constant(seed, tf.int64), index * len(noise) + j])
+            noisy = x + (level * (hi - lo)) * tf.random.stateless_normal(tf.shape(x), seed=key, dtype=tf.float32)
+            packed.append(features_and_outputs(tf.clip_by_value(noisy, lo, hi) * scale))
         scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
         if tuple(thumbnail_shape) != tuple(input_shape[:2]):
             scaled = tf.image.resize(scaled, thumbnail_shape, method="area")
         thumbs = tf.cast(tf.round(scaled * 255.0), tf.uint8)
-        return tf.concat([*features, tf.cast(raw, tf.float32)], axis=1), thumbs
+        return tf.concat(packed, axis=1), thumbs
 
     # One trace with an unknown batch size serves every batch, the short last one too. Tracing the
     # concrete function directly (rather than on a first call) keeps TensorFlow's retracing detector
     # out of it, which otherwise warns once a process has analysed a few models.
     scalar = tf.TensorSpec((), tf.float32)
-    signature = (tf.TensorSpec((None, *input_shape), tf.float32), scalar, scalar, scalar)
+    index = tf.TensorSpec((), tf.int64)
+    signature = (tf.TensorSpec((None, *input_shape), tf.float32), scalar, scalar, scalar, index)
     return tf.function(step, autograph=False).get_concrete_function(*signature)
 
 
@@ -286,6 +305,7 @@ def extract(
     seed: int = 0,
     progress: bool = True,
     pixel_scale: float | str = AUTO,
+    noise: Sequence[float] = (),
 ) -> Extraction:
     """Run the images through the model once and keep reduced activations of the chosen layers.
 
@@ -321,6 +341,12 @@ def extract(
         model starts with ``Rescaling(1/255)`` (it expects 0..255), else 1;
         the images' range is read from the whole array, or from the first
         batch of a stream.
+    noise : sequence of float, default=()
+        Noise levels, as shares of the images' pixel range (e.g. ``(0.02,
+        0.05)``): for each, a copy of every batch with seeded Gaussian noise of
+        that standard deviation (clipped to the pixel range) goes through the
+        model in the same pass, and its features and outputs are returned
+        too. The clean images' results do not change with it.
 
     Returns
     -------
@@ -350,6 +376,7 @@ def extract(
     requested_scale = check_pixel_scale(pixel_scale)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InvalidInputError(f"batch_size: expected a positive integer; received {batch_size!r}.")
+    levels = _check_noise(noise)
     traced = trace(model)
     chosen = select_layers(traced.infos, layers)
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
@@ -358,7 +385,8 @@ def extract(
     bar = keras.utils.Progbar(source.total, unit_name="image") if progress else None
 
     widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
-    packed = _Rows(source.total, sum(widths) + int(model.outputs[0].shape[-1]), np.float32)
+    width = sum(widths) + int(model.outputs[0].shape[-1])  # one copy: features, then outputs
+    packed = _Rows(source.total, width * (1 + len(levels)), np.float32)
     thumbnails: _Rows | None = None
     labels: list[np.ndarray | None] = []
     step = None
@@ -373,13 +401,15 @@ def extract(
             expects_bytes = starts_with_byte_rescaling(traced)
             scale = resolve_pixel_scale(requested_scale, expects_bytes, lo, hi, integer_pixels=integer_pixels)
             constants = [tf.constant(v, tf.float32) for v in (scale, *display_range(lo, hi))]
-            step = _step_function(model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape)
+            step = _step_function(
+                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, levels, seed
+            )
         elif x.shape[1:] != first_shape:
             raise InvalidInputError(
                 f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
                 f"of {x.shape[1:]}."
             )
-        values, thumbs = step(tf.constant(x), *constants)
+        values, thumbs = step(tf.constant(x), *constants, tf.constant(index, tf.int64))
         packed.add(values.numpy())
         thumbs = thumbs.numpy()
         if thumbnails is None:
@@ -392,17 +422,38 @@ def extract(
         raise InvalidInputError("images: expected at least one image; received none.")
     table = packed.result()
     edges = np.cumsum([0, *widths])
+    noisy = {level: _unpack(table[:, width * (j + 1) : width * (j + 2)], edges) for j, level in enumerate(levels)}
     return Extraction(
         layers=tuple(chosen),
-        features=tuple(np.ascontiguousarray(table[:, a:b]) for a, b in zip(edges[:-1], edges[1:])),
+        features=_unpack(table[:, :width], edges)[0],
         reductions=tuple(_describe(info, conv_features, p) for info, p in zip(chosen, projections)),
         parallel=parallel_to_previous(traced, chosen),
-        outputs=np.ascontiguousarray(table[:, edges[-1] :]),
+        outputs=np.ascontiguousarray(table[:, edges[-1] : width]),
         output_activation=output_activation(traced),
         labels=_join_labels(labels),
         thumbnails=thumbnails.result(),
         pixel_scale=scale,
+        noisy_features={level: features for level, (features, _) in noisy.items()},
+        noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
     )
+
+
+def _unpack(copy: np.ndarray, edges: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """One copy's block of the packed table: its per-layer features and its outputs."""
+    features = tuple(np.ascontiguousarray(copy[:, a:b]) for a, b in zip(edges[:-1], edges[1:]))
+    return features, np.ascontiguousarray(copy[:, edges[-1] :])
+
+
+def _check_noise(noise: Sequence[float]) -> tuple[float, ...]:
+    if isinstance(noise, (str, bytes)) or not isinstance(noise, Sequence):
+        raise InvalidInputError(f"noise: expected a sequence of noise levels such as (0.02, 0.05); received {noise!r}.")
+    levels = tuple(noise)
+    good = all(isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool) for v in levels)
+    if not good or any(not 0.0 < float(v) <= 1.0 for v in levels) or len(set(levels)) != len(levels):
+        raise InvalidInputError(
+            f"noise: expected distinct noise levels in (0, 1], shares of the pixel range; received {list(levels)}."
+        )
+    return tuple(float(v) for v in levels)
 
 
 class _Rows:

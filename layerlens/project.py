@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError, LayerlensWarning
 
-__all__ = ["PROJECTIONS", "ProjectionFallbackWarning", "map_centers", "project_2d"]
+__all__ = ["PROJECTIONS", "ProjectionFallbackWarning", "map_centers", "project_2d", "project_with_fit"]
 
 #: The methods :func:`project_2d` accepts.
 PROJECTIONS: tuple[str, ...] = ("pca", "umap")
@@ -97,17 +98,74 @@ def project_2d(reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_nei
     return _compute_pca_map(x)
 
 
+def project_with_fit(
+    fit_reduced: np.ndarray, reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_neighbors: int = 15
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map a fit set (e.g. the training images) and place other images on the same map.
+
+    Parameters
+    ----------
+    fit_reduced : ndarray of shape (M, d), real
+        The fit set in the layer's reduced space; the map is learnt from it.
+    reduced : ndarray of shape (N, d), real
+        Other images in the same space, placed on that map.
+    method, seed, n_neighbors
+        As :func:`project_2d`.
+
+    Returns
+    -------
+    (ndarray of shape (M, 2), ndarray of shape (N, 2)), float32
+        Map positions of the fit set and of the other images.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`project_2d`, and if the two sets differ in their number of columns.
+
+    Notes
+    -----
+    The PCA map is the first two columns of either set (the space's leading components). UMAP
+    learns its embedding from the fit set and places the others with ``UMAP.transform``, which
+    puts each near its nearest neighbours in the fit set.
+    """
+    fit = check_matrix(fit_reduced, "fit_reduced", min_rows=1)
+    other = check_matrix(reduced, "reduced", min_rows=1)
+    if fit.shape[1] != other.shape[1]:
+        raise InvalidInputError(
+            f"reduced: expected {fit.shape[1]} columns, as fit_reduced has; received {other.shape[1]}."
+        )
+    if not isinstance(method, str) or method not in PROJECTIONS:
+        raise InvalidInputError(f"method: expected one of {PROJECTIONS}; received {method!r}.")
+    seed = check_seed(seed)
+    n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=2)
+    if method == "umap" and fit.shape[0] >= _UMAP_MIN_POINTS:
+        reducer = _umap_reducer(seed, min(n_neighbors, fit.shape[0] - 1))
+        fit_coords = np.asarray(reducer.fit_transform(fit.astype(np.float32)), dtype=np.float32)
+        return fit_coords, np.asarray(reducer.transform(other.astype(np.float32)), dtype=np.float32)
+    if method == "umap":
+        warnings.warn(
+            f"project_with_fit: UMAP needs at least {_UMAP_MIN_POINTS} fit images; received {fit.shape[0]}, "
+            "so the PCA map is returned instead.",
+            ProjectionFallbackWarning,
+            stacklevel=2,
+        )
+    return _compute_pca_map(fit), _compute_pca_map(other)
+
+
 def _compute_pca_map(x: np.ndarray) -> np.ndarray:
     coords = np.zeros((x.shape[0], 2), dtype=np.float32)
     coords[:, : min(2, x.shape[1])] = x[:, :2]
     return coords
 
 
-def _compute_umap(x: np.ndarray, seed: int, n_neighbors: int) -> np.ndarray:
+def _umap_reducer(seed: int, n_neighbors: int) -> Any:
     import umap  # lazy: pulls in TensorFlow and numba, seconds to import
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed, n_jobs=1)
-    return np.asarray(reducer.fit_transform(x.astype(np.float32)), dtype=np.float32)
+    return umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed, n_jobs=1)
+
+
+def _compute_umap(x: np.ndarray, seed: int, n_neighbors: int) -> np.ndarray:
+    return np.asarray(_umap_reducer(seed, n_neighbors).fit_transform(x.astype(np.float32)), dtype=np.float32)
 
 
 def map_centers(coords: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:

@@ -44,11 +44,11 @@ from layerlens._run_format import (
     check_run_target,
 )
 from layerlens._version import __version__
-from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, paths_table
+from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, ReferenceSet, paths_table
 from layerlens.cluster import LayerClusters
 from layerlens.exceptions import RunFormatError
 from layerlens.metrics import ClassificationMetrics
-from layerlens.paths import PathStatistics
+from layerlens.pathstats import PathStatistics
 from layerlens.separability import Separability
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_analysis"]
@@ -81,9 +81,13 @@ def _png_bytes(thumbnail: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _layer_arrays(index: int, layer: LayerAnalysis) -> dict[str, np.ndarray]:
+def _noise_key(level: float) -> str:
+    return f"noise{level!r}"
+
+
+def _layer_arrays(index: int, layer: LayerAnalysis, reference: ReferenceSet | None) -> dict[str, np.ndarray]:
     prefix = f"layer{index}_"
-    return {
+    arrays = {
         prefix + "features": layer.features,
         prefix + "reduced": layer.reduced,
         prefix + "clusters": layer.clusters.labels,
@@ -91,6 +95,25 @@ def _layer_arrays(index: int, layer: LayerAnalysis) -> dict[str, np.ndarray]:
         prefix + "coords": layer.coords,
         prefix + "map_centers": layer.centers,
     }
+    arrays.update({f"{prefix}clusters_{_noise_key(level)}": labels for level, labels in layer.noisy_labels.items()})
+    if reference is not None:
+        arrays[prefix + "reference_reduced"] = reference.reduced[index]
+        arrays[prefix + "reference_clusters"] = reference.clusters[index]
+        arrays[prefix + "reference_coords"] = reference.coords[index]
+    return arrays
+
+
+def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {"probabilities": analysis.probabilities}
+    if analysis.labels is not None:
+        arrays["labels"] = analysis.labels
+    arrays.update({f"predictions_{_noise_key(level)}": p for level, p in analysis.noisy_predictions.items()})
+    if analysis.reference is not None:
+        arrays["reference_labels"] = analysis.reference.labels
+        arrays["reference_predictions"] = analysis.reference.predictions
+    for i, layer in enumerate(analysis.layers):
+        arrays.update(_layer_arrays(i, layer, analysis.reference))
+    return arrays
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
@@ -132,10 +155,19 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "conv_features": settings.conv_features,
             "negative_class": settings.negative_class,
             "pixel_scale": settings.pixel_scale,
+            "reference": settings.reference,
+            "stability": settings.stability,
         },
+        "reference": None
+        if analysis.reference is None
+        else {
+            "name": analysis.reference.name,
+            "n_images": analysis.reference.n_images,
+        },
+        "noise_levels": sorted(analysis.noisy_predictions),
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
-        "path_statistics": analysis.path_stats.to_dict(),
+        "path_statistics": analysis.path_statistics.to_dict(),
         "checksums": dict(checksums),
     }
 
@@ -150,7 +182,12 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
 - `arrays.npz`: `labels` (if known) and `probabilities` (N x K); per layer i:
   `layer<i>_features` (N x D reduced activations), `layer<i>_reduced` (N x d standardised
   PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
-  (N x 2 map), `layer<i>_map_centers` (k x 2).
+  (N x 2 map), `layer<i>_map_centers` (k x 2). With a reference set (the images the
+  clusters were fitted on): `reference_labels`, `reference_predictions` (R) and per layer
+  `layer<i>_reference_reduced` (R x d), `layer<i>_reference_clusters` (R),
+  `layer<i>_reference_coords` (R x 2); never the reference images. Measured under noise
+  (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
+  noisy copies' predictions and clusters.
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
 - `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
   when the images did not come from files), true and predicted class, confidence, correct,
@@ -205,12 +242,7 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
         layerlens run, or holds a run and ``overwrite`` is False.
     """
     target = check_run_target(path, overwrite=overwrite)
-    arrays: dict[str, np.ndarray] = {"probabilities": analysis.probabilities}
-    if analysis.labels is not None:
-        arrays["labels"] = analysis.labels
-    for i, layer in enumerate(analysis.layers):
-        arrays.update(_layer_arrays(i, layer))
-    npz = _npz_bytes(arrays)
+    npz = _npz_bytes(_analysis_arrays(analysis))
     pngs = [_png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
     csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
     checksums = {
@@ -263,8 +295,17 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
     """Read a version-1 manifest as version 2: what version 1 did not record takes its old implicit value."""
     manifest["settings"].setdefault("pixel_scale", 1.0)
+    manifest.setdefault("reference", None)
+    manifest.setdefault("noise_levels", [])
     for entry in manifest["layers"]:
         entry.setdefault("parallel_to_previous", False)
+        clusters = entry["clusters"]
+        # Version 1 chose k by silhouette ("auto" then) and kept one silhouette per k tried.
+        clusters["k_rule"] = "fixed" if len(clusters["k_scores"]) == 1 else "silhouette"
+        clusters["k_reason"] = ""
+        clusters["k_scores"] = {
+            k: {"silhouette": v, "decision_alignment": None, "paths": None} for k, v in clusters["k_scores"].items()
+        }
         scores = entry.get("separability")
         if scores is not None:
             # Version 1 stored only the ratio r = B / W; the share B / (B + W) is r / (1 + r), 1 where r is infinite.
@@ -294,7 +335,9 @@ def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) 
     return np.stack([image[..., np.newaxis] if image.ndim == 2 else image for image in images])
 
 
-def _layer_from(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], index: int) -> LayerAnalysis:
+def _layer_from(
+    entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], index: int, noise_levels: list[float]
+) -> LayerAnalysis:
     prefix = f"layer{index}_"
     clusters = LayerClusters.from_dict(
         entry["clusters"], labels=arrays[prefix + "clusters"], centers=arrays[prefix + "kmeans_centers"]
@@ -311,6 +354,22 @@ def _layer_from(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray], inde
         centers=arrays[prefix + "map_centers"],
         separability=None if entry["separability"] is None else Separability.from_dict(entry["separability"]),
         parallel_to_previous=bool(entry["parallel_to_previous"]),
+        noisy_labels={level: arrays[f"{prefix}clusters_{_noise_key(level)}"] for level in noise_levels},
+    )
+
+
+def _reference_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ReferenceSet | None:
+    entry = manifest["reference"]
+    if entry is None:
+        return None
+    layers = range(len(manifest["layers"]))
+    return ReferenceSet(
+        name=entry["name"],
+        labels=arrays["reference_labels"],
+        predictions=arrays["reference_predictions"],
+        reduced=tuple(arrays[f"layer{i}_reference_reduced"] for i in layers),
+        clusters=tuple(arrays[f"layer{i}_reference_clusters"] for i in layers),
+        coords=tuple(arrays[f"layer{i}_reference_coords"] for i in layers),
     )
 
 
@@ -345,7 +404,8 @@ def load(path: str | Path) -> Analysis:
             _upgrade_from_version_1(manifest)
         n = manifest["n_images"]
         class_names = tuple(manifest["class_names"])
-        layers = tuple(_layer_from(entry, arrays, i) for i, entry in enumerate(manifest["layers"]))
+        noise_levels = [float(level) for level in manifest["noise_levels"]]
+        layers = tuple(_layer_from(entry, arrays, i, noise_levels) for i, entry in enumerate(manifest["layers"]))
         probabilities = arrays["probabilities"]
         labels = arrays.get("labels") if manifest["has_labels"] else None
         if probabilities.shape != (n, len(class_names)) or any(len(layer.features) != n for layer in layers):
@@ -361,10 +421,12 @@ def load(path: str | Path) -> Analysis:
             probabilities=probabilities,
             layers=layers,
             paths=paths_table(layers, probabilities, labels, class_names, files),
-            path_stats=PathStatistics.from_dict(manifest["path_statistics"]),
+            path_statistics=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
             files=None if files is None else tuple(files),
+            reference=_reference_from(manifest, arrays),
+            noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
         )
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

@@ -48,8 +48,13 @@ def assert_same_clustering(clusters_a, clusters_b, *, min_rand=0.98, tolerance=1
     tolerates such points; ``min_rand=0.98`` allows about one in a hundred.
     """
     assert clusters_a.k_scores.keys() == clusters_b.k_scores.keys()
-    np.testing.assert_allclose(list(clusters_a.k_scores.values()), list(clusters_b.k_scores.values()), atol=tolerance)
+    for k in clusters_a.k_scores:
+        for measure in ("decision_alignment", "silhouette"):
+            a, b = clusters_a.k_scores[k][measure], clusters_b.k_scores[k][measure]
+            np.testing.assert_allclose(a, b, atol=tolerance, err_msg=f"k={k} {measure}")  # NaN equals NaN here
     if clusters_a.k != clusters_b.k:  # only legitimate when the two choices scored the same within tolerance
-        assert abs(clusters_a.k_scores[clusters_a.k] - clusters_a.k_scores[clusters_b.k]) <= tolerance
+        measure = "silhouette" if clusters_a.k_rule == "silhouette" else "decision_alignment"
+        scores = clusters_a.k_scores
+        assert abs(scores[clusters_a.k][measure] - scores[clusters_b.k][measure]) <= tolerance
         return
     assert adjusted_rand_score(clusters_a.labels, clusters_b.labels) >= min_rand

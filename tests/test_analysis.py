@@ -151,7 +151,7 @@ def test_figures(analysis):
         ({"labels": np.full(300, 10)}, InvalidInputError, r"labels: expected values in 0..9"),
         ({"labels": np.full(300, 0.5)}, InvalidInputError, "labels: expected class indices or class names"),
         ({"labels": ["cat"] * 300}, InvalidInputError, r"labels: expected class names from \['class 0'"),
-        ({"n_clusters": 1}, InvalidInputError, "n_clusters: expected 'auto' or an integer >= 2; received 1"),
+        ({"n_clusters": 1}, InvalidInputError, "n_clusters: expected 'auto', 'silhouette', an integer.*received 1"),
         ({"n_clusters": "many"}, InvalidInputError, "n_clusters: expected 'auto'"),
         ({"projection": "tsne"}, InvalidInputError, r"projection: expected one of \('pca', 'umap'\)"),
         ({"seed": -1}, InvalidInputError, r"seed: expected an integer in 0..2\*\*32-1; received -1"),

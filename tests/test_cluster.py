@@ -11,7 +11,7 @@ import pytest
 import threadpoolctl
 from sklearn.exceptions import ConvergenceWarning
 
-from layerlens import cluster as cluster_module
+from layerlens import _kchoice
 from layerlens.cluster import AUTO_K_RANGE, LayerClusters, cluster_layer, reduce_features
 from layerlens.exceptions import InvalidInputError
 
@@ -116,19 +116,81 @@ def test_reduce_features_rejects_bad_input(features, kwargs, match):
 
 
 def test_auto_finds_three_blobs_named_and_ordered_by_class(three_blobs):
-    x, reference = three_blobs
-    c = cluster_layer(x, reference, CLASSES)
+    x, classes = three_blobs
+    c = cluster_layer(x, classes, CLASSES)
     assert isinstance(c, LayerClusters)
-    assert c.k == 3
-    assert sorted(c.k_scores) == list(AUTO_K_RANGE)
-    assert max(c.k_scores, key=c.k_scores.get) == 3
-    assert c.silhouette == c.k_scores[3]
+    assert c.k == 3 and c.k_rule == "faithful"
+    assert sorted(c.k_scores) == list(AUTO_K_RANGE)  # the blobs follow the decisions: every k is tried
+    assert c.k_scores[3]["decision_alignment"] == 1.0 and c.k_scores[2]["decision_alignment"] < 0.7
+    assert c.silhouette == c.k_scores[3]["silhouette"]
+    assert "smallest k whose decision alignment (100.0%)" in c.k_reason
     assert c.names == ("c1 · 100% alpha", "c2 · 100% beta", "c3 · 100% gamma")
     np.testing.assert_array_equal(c.dominant, [0, 1, 2])
     np.testing.assert_array_equal(c.purity, [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(c.sizes, [30, 30, 30])
     # Data order is class 2, 0, 1: cluster numbers follow the class, not the data order.
     np.testing.assert_array_equal(c.labels, np.repeat([2, 0, 1], 30))
+
+
+@pytest.mark.parametrize("groups", [2, 4, 6, 9], ids=lambda g: f"{g}-groups")
+def test_faithful_k_finds_a_known_number_of_decision_groups(groups):
+    # Groups on a circle, each predicted as its own class, spread wide enough to touch.
+    angles = np.linspace(0, 2 * np.pi, groups, endpoint=False)
+    x = _blobs([(10 * np.cos(t), 10 * np.sin(t)) for t in angles], [60] * groups, spread=1.0, seed=groups)
+    predicted = np.repeat(np.arange(groups), 60)
+    names = [f"class {i}" for i in range(groups)]
+    c = cluster_layer(x, predicted, names, predictions=predicted, seed=3)
+    assert c.k == groups
+    assert c.k_scores[groups]["decision_alignment"] > 0.98
+
+
+def test_faithful_k_gives_a_layer_blind_to_decisions_the_smallest_k():
+    # Three clear blobs, but the model's decisions are unrelated to them: the layer does not separate decisions.
+    x = _blobs([(0.0,), (10.0,), (20.0,)], [40, 40, 40])
+    predictions = np.random.default_rng(0).integers(0, 3, 120)
+    c = cluster_layer(x, predictions, CLASSES, predictions=predictions)
+    assert c.k == 2 and sorted(c.k_scores) == [2, 12]  # only the largest and the smallest k were fitted
+    assert c.k_reason.startswith("does not separate decisions")
+
+
+def test_faithful_k_on_a_sample_is_seeded_and_still_finds_the_groups():
+    x = _blobs([(0.0,), (10.0,), (20.0,), (30.0,)], [300] * 4, spread=1.0)
+    predicted = np.repeat([0, 1, 2, 3], 300)
+    names = ["a", "b", "c", "d"]
+    a = cluster_layer(x, predicted, names, predictions=predicted, seed=4, max_search_samples=100)
+    b = cluster_layer(x, predicted, names, predictions=predicted, seed=4, max_search_samples=100)
+    assert a.k == 4 and a.k_scores[4]["decision_alignment"] == 1.0
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.centers, b.centers)
+    np.testing.assert_equal(a.k_scores, b.k_scores)  # NaN equals NaN here
+
+
+def test_paths_are_counted_beside_each_k(three_blobs):
+    x, classes = three_blobs
+    first_split = (np.arange(90) % 2).astype(np.int64)  # an earlier layer that split every blob in two
+    c = cluster_layer(x, classes, CLASSES, n_clusters=3, paths_before=first_split)
+    assert c.k_scores[3]["paths"] == 6
+    assert cluster_layer(x, classes, CLASSES, n_clusters=3).k_scores[3]["paths"] == 3
+
+
+def test_assign_places_other_images_in_the_nearest_cluster(three_blobs):
+    x, classes = three_blobs
+    c = cluster_layer(x, classes, CLASSES)
+    np.testing.assert_array_equal(c.assign(x), c.labels)
+    others = np.zeros((3, x.shape[1]), np.float32)
+    others[:, 0] = [19.0, 1.0, 11.0]  # near the class-1, class-2 and class-0 blobs
+    assert c.assign(others).tolist() == [1, 2, 0]
+    with pytest.raises(InvalidInputError, match="reduced: expected 5 columns, as the centres have; received 2"):
+        c.assign(np.zeros((1, 2)))
+
+
+def test_silhouette_rule_finds_three_blobs(three_blobs):
+    x, classes = three_blobs
+    c = cluster_layer(x, classes, CLASSES, n_clusters="silhouette")
+    assert c.k == 3 and c.k_rule == "silhouette"
+    scores = {k: s["silhouette"] for k, s in c.k_scores.items()}
+    assert sorted(scores) == list(AUTO_K_RANGE) and max(scores, key=scores.get) == 3
+    assert c.silhouette == scores[3]
 
 
 def test_result_types_and_centres(three_blobs):
@@ -186,31 +248,31 @@ def test_silhouette_oracle_on_four_points():
     c = cluster_layer(x, np.array([0, 0, 1, 1]), CLASSES, n_clusters=2)
     expected = ((1 - 1 / 10.5) + (1 - 1 / 9.5)) / 2
     assert c.silhouette == pytest.approx(expected, rel=1e-6)
-    assert c.k_scores == {2: c.silhouette}
+    assert list(c.k_scores) == [2] and c.k_scores[2]["silhouette"] == c.silhouette
 
 
 @pytest.mark.parametrize("k", [4, np.int64(4)], ids=["int", "numpy int"])
 def test_fixed_k(three_blobs, k):
     x, reference = three_blobs
     c = cluster_layer(x, reference, CLASSES, n_clusters=k)
-    assert c.k == 4
+    assert c.k == 4 and c.k_rule == "fixed"
     assert list(c.k_scores) == [4]
-    assert c.silhouette == c.k_scores[4]
+    assert c.silhouette == c.k_scores[4]["silhouette"]
     assert c.sizes.sum() == 90
 
 
 def test_auto_caps_k_at_n_minus_one():
     x = np.array([[0.0], [1.0], [5.0], [9.0], [10.0]])
-    c = cluster_layer(x, np.zeros(5, np.int64), CLASSES)
+    c = cluster_layer(x, np.zeros(5, np.int64), CLASSES, n_clusters="silhouette")
     assert sorted(c.k_scores) == [2, 3, 4]
 
 
 def test_silhouette_ties_keep_the_smaller_k(three_blobs, monkeypatch):
-    monkeypatch.setattr(cluster_module, "_silhouette", lambda distances, labels: 0.25)
+    monkeypatch.setattr(_kchoice, "silhouette_of", lambda distances, labels: 0.25)
     x, reference = three_blobs
-    c = cluster_layer(x, reference, CLASSES)
+    c = cluster_layer(x, reference, CLASSES, n_clusters="silhouette")
     assert c.k == 2
-    assert set(c.k_scores.values()) == {0.25}
+    assert {s["silhouette"] for k, s in c.k_scores.items() if k != 2} == {0.25}
 
 
 @pytest.mark.parametrize(
@@ -222,53 +284,54 @@ def test_undefined_silhouettes_rank_last(three_blobs, monkeypatch, scores, expec
     # Scores keyed by the number of clusters found; k not listed scores 0.1 (NaN when none is listed).
     default = 0.1 if scores else np.nan
     monkeypatch.setattr(
-        cluster_module, "_silhouette", lambda distances, labels: scores.get(len(np.unique(labels)), default)
+        _kchoice, "silhouette_of", lambda distances, labels: scores.get(len(np.unique(labels)), default)
     )
     x, reference = three_blobs
-    c = cluster_layer(x, reference, CLASSES)
+    c = cluster_layer(x, reference, CLASSES, n_clusters="silhouette")
     assert c.k == expected_k
-    np.testing.assert_equal(c.silhouette, expected_silhouette)
-    assert np.isnan(c.k_scores[2])
+    np.testing.assert_equal(c.k_scores[expected_k]["silhouette"], expected_silhouette)
+    if expected_k != 2:
+        assert np.isnan(c.k_scores[2]["silhouette"])
 
 
-def test_silhouette_subsample_is_seeded_sorted_and_capped():
-    a = cluster_module._silhouette_sample(1000, 50, seed=3)
+def test_samples_are_seeded_sorted_and_capped():
+    a = _kchoice.sample_rows(1000, 50, seed=3)
     assert len(a) == 50 and len(np.unique(a)) == 50 and np.all(np.diff(a) > 0)
-    np.testing.assert_array_equal(a, cluster_module._silhouette_sample(1000, 50, seed=3))
-    assert not np.array_equal(a, cluster_module._silhouette_sample(1000, 50, seed=4))
-    np.testing.assert_array_equal(cluster_module._silhouette_sample(40, 50, seed=3), np.arange(40))
+    np.testing.assert_array_equal(a, _kchoice.sample_rows(1000, 50, seed=3))
+    assert not np.array_equal(a, _kchoice.sample_rows(1000, 50, seed=4))
+    np.testing.assert_array_equal(_kchoice.sample_rows(40, 50, seed=3), np.arange(40))
 
 
 def test_subsampled_silhouette_still_finds_the_blobs(three_blobs):
     x, reference = three_blobs
-    c = cluster_layer(x, reference, CLASSES, max_silhouette_samples=20, seed=1)
+    c = cluster_layer(x, reference, CLASSES, n_clusters="silhouette", max_silhouette_samples=20, seed=1)
     assert c.k == 3
-    assert all(-1.0 <= s <= 1.0 for s in c.k_scores.values())
+    assert all(-1.0 <= s["silhouette"] <= 1.0 for s in c.k_scores.values())
 
 
 def test_deterministic_for_a_seed():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(300, 8)).astype(np.float32)  # no structure: the hardest case for repeatability
     reference = rng.integers(0, 3, 300)
-    a = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100)
-    b = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100)
+    a = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100, max_search_samples=150)
+    b = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100, max_search_samples=150)
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.centers, b.centers)
     assert a.names == b.names
-    assert a.k_scores == b.k_scores
+    np.testing.assert_equal(a.k_scores, b.k_scores)
 
 
 def test_kmeans_runs_on_one_openmp_thread(three_blobs, monkeypatch):
     # scikit-learn's k-means result depends on the OpenMP thread count; one thread keeps runs
     # identical across machines.
     seen = []
-    original_fit = cluster_module.KMeans.fit
+    original_fit = _kchoice.KMeans.fit
 
     def spy(self, *args, **kwargs):
         seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp")
         return original_fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(cluster_module.KMeans, "fit", spy)
+    monkeypatch.setattr(_kchoice.KMeans, "fit", spy)
     x, reference = three_blobs
     with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
         cluster_layer(x, reference, CLASSES, n_clusters=3)
@@ -280,7 +343,7 @@ def test_float64_and_float32_input_agree(three_blobs):
     a = cluster_layer(x, reference, CLASSES)
     b = cluster_layer(x.astype(np.float64), reference, CLASSES)
     np.testing.assert_array_equal(a.labels, b.labels)
-    assert a.k_scores == b.k_scores
+    np.testing.assert_equal(a.k_scores, b.k_scores)
 
 
 def test_input_is_not_mutated(three_blobs):
@@ -311,34 +374,39 @@ _REF = np.array([0, 0, 1, 1])
     ("overrides", "match"),
     [
         ({"reduced": np.zeros(4)}, r"reduced: expected a 2-D array .* received shape \(4,\)"),
-        ({"reduced": np.zeros((2, 1)), "reference": np.zeros(2, int)}, r"reduced: .*N >= 3.*\(2, 1\)"),
+        ({"reduced": np.zeros((2, 1)), "classes": np.zeros(2, int)}, r"reduced: .*N >= 3.*\(2, 1\)"),
         ({"reduced": np.array([[0.0], [np.inf], [1.0], [2.0]])}, r"reduced: expected finite values"),
         ({"reduced": _X.astype(complex)}, r"reduced: expected real numbers; received dtype complex"),
-        ({"reference": np.array([0, 1, 1])}, r"reference: expected integers of shape \(4,\).*\(3,\)"),
-        ({"reference": _REF.astype(float)}, r"reference: expected integers .* received float64"),
-        ({"reference": np.array([0, 1, 3, 1])}, r"reference: expected class indices in 0\.\.2 .*0\.\.3"),
-        ({"reference": np.array([0, -1, 1, 1])}, r"reference: expected class indices .*-1\.\.1"),
+        ({"classes": np.array([0, 1, 1])}, r"classes: expected integers of shape \(4,\).*\(3,\)"),
+        ({"classes": _REF.astype(float)}, r"classes: expected integers .* received float64"),
+        ({"classes": np.array([0, 1, 3, 1])}, r"classes: expected class indices in 0\.\.2 .*0\.\.3"),
+        ({"classes": np.array([0, -1, 1, 1])}, r"classes: expected class indices .*-1\.\.1"),
+        ({"predictions": np.array([0, 1, 5, 1])}, r"predictions: expected class indices in 0\.\.2"),
+        ({"paths_before": np.array([0, 1])}, r"paths_before: expected integers of shape \(4,\)"),
         ({"class_names": "abc"}, r"class_names: expected a non-empty sequence of str; received 'abc'"),
         ({"class_names": []}, r"class_names: expected a non-empty sequence of str; received \[\]"),
         ({"class_names": ["a", 2, "c"]}, r"class_names: .*received \['a', 2, 'c'\]"),
-        ({"n_clusters": "AUTO"}, r"n_clusters: expected \"auto\" or an int; received 'AUTO'"),
-        ({"n_clusters": 1.5}, r"n_clusters: expected \"auto\" or an int; received 1\.5"),
-        ({"n_clusters": True}, r"n_clusters: expected \"auto\" or an int; received True"),
+        ({"n_clusters": "AUTO"}, r"n_clusters: expected \"auto\", \"silhouette\" or an int; received 'AUTO'"),
+        ({"n_clusters": 1.5}, r"n_clusters: expected \"auto\", \"silhouette\" or an int; received 1\.5"),
+        ({"n_clusters": True}, r"n_clusters: expected \"auto\", \"silhouette\" or an int; received True"),
         ({"n_clusters": 1}, r"n_clusters: expected an int in 2\.\.3 \(the number of images, 4, minus 1\)"),
         ({"n_clusters": 4}, r"n_clusters: expected an int in 2\.\.3 .*received 4"),
         ({"seed": 1.0}, r"seed: expected an integer in 0\.\.2\*\*32-1; received 1\.0"),
         ({"seed": 2**32}, r"seed: expected an integer .*received 4294967296"),
         ({"max_silhouette_samples": 2}, r"max_silhouette_samples: expected an integer >= 3; received 2"),
+        ({"max_search_samples": 0}, r"max_search_samples: expected an integer >= 3; received 0"),
     ],
     ids=[
         "1-D reduced",
         "too few images",
         "inf",
         "complex",
-        "reference length",
-        "float reference",
-        "reference too large",
-        "negative reference",
+        "classes length",
+        "float classes",
+        "classes too large",
+        "negative classes",
+        "predictions too large",
+        "paths_before length",
         "str class_names",
         "no class names",
         "non-str class name",
@@ -350,13 +418,14 @@ _REF = np.array([0, 0, 1, 1])
         "float seed",
         "huge seed",
         "tiny subsample",
+        "tiny search sample",
     ],
 )
 def test_cluster_layer_rejects_bad_input(overrides, match):
-    args = {"reduced": _X, "reference": _REF, "class_names": CLASSES, **overrides}
-    reduced, reference, class_names = args.pop("reduced"), args.pop("reference"), args.pop("class_names")
+    args = {"reduced": _X, "classes": _REF, "class_names": CLASSES, **overrides}
+    reduced, classes, class_names = args.pop("reduced"), args.pop("classes"), args.pop("class_names")
     with pytest.raises(InvalidInputError, match=match):
-        cluster_layer(reduced, reference, class_names, **args)
+        cluster_layer(reduced, classes, class_names, **args)
 
 
 def test_module_imports_neither_umap_nor_tensorflow():
@@ -374,10 +443,13 @@ def test_to_dict_round_trips_through_strict_json():
         sizes=np.array([1, 2]),
         centers=np.zeros((2, 3), np.float32),
         silhouette=float("nan"),
-        k_scores={2: float("nan"), 3: 0.25},
+        k_scores={2: {"decision_alignment": 0.5, "silhouette": float("nan")}, 3: {"decision_alignment": 0.25}},
+        k_rule="faithful",
+        k_reason="because <it> said so",
     )
     text = json.dumps(clusters.to_dict(), allow_nan=False)
     back = LayerClusters.from_dict(json.loads(text), labels=clusters.labels, centers=clusters.centers)
-    assert back.names == clusters.names and back.k == 2 and back.k_scores[3] == 0.25
+    assert back.names == clusters.names and back.k == 2 and back.k_scores[3] == {"decision_alignment": 0.25}
+    assert (back.k_rule, back.k_reason) == (clusters.k_rule, clusters.k_reason)
     np.testing.assert_array_equal(back.sizes, clusters.sizes)
-    assert np.isnan(back.silhouette) and np.isnan(back.k_scores[2])
+    assert np.isnan(back.silhouette) and np.isnan(back.k_scores[2]["silhouette"])

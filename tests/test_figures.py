@@ -9,9 +9,10 @@ import plotly.colors
 import plotly.graph_objects as go
 import pytest
 
-from layerlens import figures
 from layerlens.exceptions import InvalidInputError
+from layerlens.figures import _style as figures_style
 from layerlens.figures import layer_figure, paths_figure, separability_figure
+from layerlens.figures import maps as figure_maps
 from layerlens.paths import build_paths
 
 CLASSES = ["glioma", "meningioma", "pituitary"]
@@ -264,7 +265,7 @@ def test_layer_figure_without_labels_marks_nothing():
 
 @pytest.mark.parametrize(("threshold", "kind"), [(10_000, go.Scatter), (10, go.Scattergl)], ids=["svg", "webgl"])
 def test_layer_figure_switches_to_webgl_for_many_points(toy, monkeypatch, threshold, kind):
-    monkeypatch.setattr(figures, "WEBGL_THRESHOLD", threshold)
+    monkeypatch.setattr(figure_maps, "WEBGL_THRESHOLD", threshold)
     df, _, coords = toy
     fig = layer_figure(coords, df, "dense", CLASSES)
     assert all(isinstance(t, kind) for t in fig.data if t.x is not None and t.x[0] is not None)
@@ -401,4 +402,4 @@ def test_separability_figure_errors(args, message):
 
 
 def test_palette_has_distinct_colours_for_large_counts():
-    assert len(set(figures._palette(40, plotly.colors.qualitative.D3))) == 40
+    assert len(set(figures_style.palette(40, plotly.colors.qualitative.D3))) == 40

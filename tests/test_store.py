@@ -37,7 +37,8 @@ def test_round_trip_is_identical(analysis, run):
         for field in ("features", "reduced", "coords", "centers"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
             assert getattr(a, field).dtype == getattr(b, field).dtype
-        assert a.clusters.names == b.clusters.names and a.clusters.k_scores == b.clusters.k_scores
+        assert a.clusters.names == b.clusters.names and a.clusters.k_reason == b.clusters.k_reason
+        np.testing.assert_equal(a.clusters.k_scores, b.clusters.k_scores)  # NaN equals NaN here
         np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
         np.testing.assert_array_equal(a.clusters.centers, b.clusters.centers)
         assert a.separability == b.separability
@@ -204,9 +205,13 @@ def test_runs_of_format_version_1_still_load(analysis, run):
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["format_version"] = 1
     del manifest["settings"]["pixel_scale"]
+    del manifest["reference"], manifest["noise_levels"]
     for entry in manifest["layers"]:
         del entry["parallel_to_previous"]
         del entry["separability"]["variance_explained"]
+        clusters = entry["clusters"]
+        del clusters["k_rule"], clusters["k_reason"]
+        clusters["k_scores"] = {k: scores["silhouette"] for k, scores in clusters["k_scores"].items()}
     (run / "manifest.json").write_text(json.dumps(manifest))
     loaded = ll.load(run)
     assert loaded.settings.pixel_scale == 1.0
@@ -214,3 +219,5 @@ def test_runs_of_format_version_1_still_load(analysis, run):
         # ratio -> share: float64 round-off only.
         assert old.separability.variance_explained == pytest.approx(new.separability.variance_explained, rel=1e-12)
         assert old.parallel_to_previous is False
+        assert old.clusters.k_scores.keys() == new.clusters.k_scores.keys()
+        assert old.clusters.k_rule in ("silhouette", "fixed")

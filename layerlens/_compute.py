@@ -1,0 +1,226 @@
+"""Everything :func:`layerlens.analyze` does after the forward pass; arrays only, inputs already checked.
+
+Per layer: fit the reduced space and the clusters on the fit set (the reference images when there are
+some, else the analysed images), place the analysed images (and their noisy copies) in them, map them
+to 2-D and measure separability; then paths, their statistics and the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from layerlens._labels import check_labels, resolve_class_names
+from layerlens.analysis import (
+    Analysis,
+    AnalysisSettings,
+    LayerAnalysis,
+    ModelSummary,
+    ReferenceSet,
+    path_ids,
+    paths_table,
+)
+from layerlens.cluster import LayerClusters, cluster_layer, fit_space
+from layerlens.datasets import ImageSet
+from layerlens.exceptions import InvalidInputError
+from layerlens.metrics import classification_metrics
+from layerlens.outputs import to_probabilities
+from layerlens.pathstats import path_statistics
+from layerlens.project import map_centers, project_2d, project_with_fit
+from layerlens.separability import separability
+
+__all__ = ["FitSet", "compute_analysis", "reference_fit_set"]
+
+
+@dataclass(frozen=True, eq=False)
+class FitSet:
+    """The reference images' extraction, as far as the analysis needs it."""
+
+    name: str
+    features: tuple[np.ndarray, ...]
+    labels: np.ndarray
+    predictions: np.ndarray
+
+
+def compute_analysis(
+    extraction: Any,
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    settings: AnalysisSettings,
+    summary: ModelSummary,
+    *,
+    name: str,
+    files: tuple[str, ...] | None,
+    reference: FitSet | None,
+    noisy_probabilities: Mapping[float, np.ndarray],
+) -> Analysis:
+    """Build the :class:`~layerlens.analysis.Analysis` of one extraction (and a reference set's, if any)."""
+    predictions = probabilities.argmax(axis=1)
+    if reference is None:
+        fit_classes = labels if labels is not None else predictions
+        fit = FitSet("", extraction.features, fit_classes, predictions)
+    else:
+        fit = reference
+    layers: list[LayerAnalysis] = []
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # reference: reduced, clusters, coords per layer
+    paths_before = None
+    for i, info in enumerate(extraction.layers):
+        layer, fit_clusters, fit_part = _analyse_layer(
+            i, info, extraction, fit, reference is not None, labels, class_names, settings, paths_before
+        )
+        layers.append(replace(layer, parallel_to_previous=extraction.parallel[i]))
+        kept.append(fit_part)
+        paths_before = _extend_paths(paths_before, fit_clusters)
+    paths = paths_table(layers, probabilities, labels, class_names, files)
+    kept_reference = None
+    if reference is not None:
+        kept_reference = ReferenceSet(
+            name=reference.name,
+            labels=reference.labels,
+            predictions=reference.predictions,
+            reduced=tuple(part[0] for part in kept),
+            clusters=tuple(part[1] for part in kept),
+            coords=tuple(part[2] for part in kept),
+        )
+    noisy_predictions = {level: p.argmax(axis=1).astype(np.int64) for level, p in noisy_probabilities.items()}
+    statistics = path_statistics(
+        paths,
+        fit_paths=None
+        if kept_reference is None
+        else path_ids(kept_reference.clusters, [la.clusters.k for la in layers]),
+        fit_predictions=None if kept_reference is None else kept_reference.predictions,
+        noisy_clusters={
+            level: np.stack([layer.noisy_labels[level] for layer in layers], axis=1) for level in noisy_predictions
+        },
+        noisy_predictions=noisy_predictions,
+        seed=settings.seed,
+    )
+    metrics = None
+    if labels is not None:
+        metrics = classification_metrics(
+            labels, predictions, probabilities, class_names, negative_class=settings.negative_class, seed=settings.seed
+        )
+    return Analysis(
+        name=name,
+        class_names=class_names,
+        model=summary,
+        settings=settings,
+        labels=labels,
+        probabilities=probabilities,
+        layers=tuple(layers),
+        paths=paths,
+        path_statistics=statistics,
+        metrics=metrics,
+        thumbnails=extraction.thumbnails,
+        files=files,
+        reference=kept_reference,
+        noisy_predictions=noisy_predictions,
+    )
+
+
+def reference_fit_set(
+    model: Any,
+    reference: Any,
+    extraction: Any,
+    class_names: tuple[str, ...],
+    n_classes: int,
+    head: str,
+    pixel_scale: float | str,
+    options: dict[str, Any],
+) -> Any:
+    """The reference images through the same layers and reductions, with their labels in the model's class order."""
+    from layerlens.extract import extract
+
+    reference_set = reference if isinstance(reference, ImageSet) else None
+    if reference_set is not None and reference_set.class_names != class_names:
+        _, renumber = resolve_class_names(class_names, reference_set, n_classes)
+    else:
+        renumber = None
+    layer_names = [info.name for info in extraction.layers]
+    fitted = extract(model, reference, layers=layer_names, pixel_scale=pixel_scale, **options)
+    if fitted.labels is None:
+        raise InvalidInputError(
+            "reference: expected labelled images (the images the model was trained on, as an ImageSet, "
+            "(images, labels) or (x, y) batches); received images without labels."
+        )
+    if len(fitted.labels) < 3:
+        raise InvalidInputError(f"reference: expected at least 3 images to cluster; received {len(fitted.labels)}.")
+    found = fitted.labels if renumber is None else renumber[fitted.labels]
+    labels = check_labels(found, class_names, len(fitted.labels), "reference (its labels)")
+    predictions = to_probabilities(fitted.outputs, head).argmax(axis=1).astype(np.int64)
+    name = reference_set.name if reference_set is not None else "reference"
+    return FitSet(name, fitted.features, labels, predictions)
+
+
+def _analyse_layer(
+    i: int,
+    info: Any,
+    extraction: Any,
+    fit: FitSet,
+    has_reference: bool,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    settings: AnalysisSettings,
+    paths_before: np.ndarray | None,
+) -> tuple[LayerAnalysis, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One layer: space and clusters fitted on the fit set, the analysed images placed in them."""
+    seed = settings.seed
+    space = fit_space(fit.features[i], seed=seed)
+    fit_reduced = space.transform(fit.features[i])
+    reduced = space.transform(extraction.features[i]) if has_reference else fit_reduced
+    clusters: LayerClusters = cluster_layer(
+        fit_reduced,
+        fit.labels,
+        class_names,
+        predictions=fit.predictions,
+        n_clusters=k_for_layer(settings.n_clusters, info.name),
+        paths_before=paths_before,
+        seed=seed,
+    )
+    if has_reference:
+        fit_coords, coords = project_with_fit(fit_reduced, reduced, method=settings.projection, seed=seed)
+        own = clusters.assign(reduced)
+    else:
+        coords = project_2d(reduced, method=settings.projection, seed=seed)
+        fit_coords, own = coords, clusters.labels
+    noisy = {
+        level: clusters.assign(space.transform(features[i])) for level, features in extraction.noisy_features.items()
+    }
+    can_separate = labels is not None and len(np.unique(labels)) >= 2
+    layer = LayerAnalysis(
+        name=info.name,
+        kind=info.kind,
+        output_shape=info.output_shape,
+        reduction=extraction.reductions[i],
+        features=extraction.features[i],
+        reduced=reduced,
+        clusters=replace(clusters, labels=own),
+        coords=coords,
+        # Where the clusters sit on the map: the mean position of the images they were fitted on.
+        centers=map_centers(fit_coords, clusters.labels, clusters.k),
+        separability=(
+            separability(reduced, labels, n_neighbors=min(5, len(labels) - 1), seed=seed) if can_separate else None
+        ),
+        noisy_labels=noisy,
+    )
+    return layer, clusters.labels, (fit_reduced, clusters.labels, fit_coords)
+
+
+def k_for_layer(n_clusters: int | str | Mapping[str, int | str], layer: str) -> int | str:
+    """The k rule of one layer: ``n_clusters`` itself, or its entry for the layer ("auto" when it has none)."""
+    if isinstance(n_clusters, Mapping):
+        return n_clusters.get(layer, "auto")
+    return n_clusters
+
+
+def _extend_paths(paths_before: np.ndarray | None, labels: np.ndarray) -> np.ndarray:
+    """Compact ids of the paths through the layers so far, one more layer's clusters appended."""
+    if paths_before is None:
+        return labels.astype(np.int64)
+    # paths_before holds compact ids (< N), so one integer per pair cannot overflow.
+    _, ids = np.unique(paths_before * (int(labels.max()) + 1) + labels, return_inverse=True)
+    return ids.reshape(-1).astype(np.int64)

@@ -1,0 +1,19 @@
+"""Plotly figures of an analysis: image paths through the layers, per-layer maps, separability by depth.
+
+Every function returns a :class:`plotly.graph_objects.Figure` and never shows it; the
+same inputs give the same ``fig.to_json()`` byte for byte (no random colours, no trace
+uids, an explicit template instead of plotly's global default). Nothing here needs the
+network: no CDN, no map tiles, no TensorFlow.
+
+Strings from users (class, cluster and layer names) reach plotly's text renderer, which
+reads a small subset of HTML; they are escaped wherever plotly would interpret them
+(hover text, tick and category labels, legend entries, annotations, titles) so a class
+called ``<b>`` shows as ``<b>``. The one exception is a parallel-categories dimension
+label, which plotly writes as plain text; it gets the raw layer name.
+"""
+
+from layerlens.figures.maps import WEBGL_THRESHOLD, layer_figure
+from layerlens.figures.paths import paths_figure
+from layerlens.figures.separability import separability_figure
+
+__all__ = ["WEBGL_THRESHOLD", "layer_figure", "paths_figure", "separability_figure"]

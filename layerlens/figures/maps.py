@@ -1,0 +1,311 @@
+"""The 2-D map of one layer: images coloured by cluster, misclassified ones marked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from layerlens.exceptions import InvalidInputError
+from layerlens.figures._style import (
+    MISCLASSIFIED_EDGE,
+    check_paths,
+    class_colours,
+    esc,
+    is_labelled,
+    layer_column,
+    layout,
+    misclassified_mask,
+    mix_black,
+    mix_white,
+)
+
+__all__ = ["WEBGL_THRESHOLD", "layer_figure"]
+
+#: Above this many images :func:`layer_figure` draws points with WebGL (``go.Scattergl``).
+WEBGL_THRESHOLD = 5000
+
+
+def layer_figure(
+    coords: np.ndarray,
+    paths: pd.DataFrame,
+    layer_name: str,
+    class_names: Sequence[str],
+    *,
+    centers: np.ndarray | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Draw the 2-D map of one layer, points coloured by cluster, misclassified images marked.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (N, 2), float
+        Map position of every image in this layer (row ``i`` is image ``i`` of ``paths``).
+    paths : DataFrame
+        As returned by :func:`layerlens.paths.build_paths` (N rows).
+    layer_name : str
+        The layer to draw; a layer column of ``paths``.
+    class_names : sequence of K str
+        Names of the classes, equal to the categories of ``paths["predicted"]``.
+    centers : ndarray of shape (k, 2), float, optional
+        Map position of each of the layer's k clusters (e.g. the k-means centres projected with the
+        same map). By default the mean position of the cluster's images.
+    title : str, optional
+        Plain-text title (escaped); by default ``"Layer <name>: N images in k clusters"``.
+
+    Returns
+    -------
+    Figure
+        One points trace per cluster (named after the cluster, toggled in the legend), one trace per
+        cluster holding its misclassified images, drawn last so they stay on top, one trace of cluster
+        centres whose names are layout annotations, and (with labels) an empty trace whose legend
+        entry explains the misclassified marker.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``coords`` or ``centers`` has the wrong shape or non-finite values, ``layer_name`` is not a
+        layer of ``paths`` (the message lists the layers), or ``class_names`` differs from the classes
+        of ``paths``.
+
+    Notes
+    -----
+    Each cluster gets the colour of the class that dominates it (the most frequent true class, or
+    predicted class without labels; clusters sharing a dominant class get darker and lighter shades
+    of it), so a colour means the same class here as in :func:`paths_figure`. Misclassified images
+    are larger diamonds with a dark outline, drawn on top, and filled with the colour of their
+    *true* class: an orange diamond inside a blue cluster is a meningioma image that the layer
+    files among gliomas. Shape and outline mark them whatever the colours, also for colour-blind
+    readers. Without true labels no point is marked.
+
+    Up to :data:`WEBGL_THRESHOLD` images every trace is ``go.Scatter`` (SVG): it renders
+    everywhere, including headless browsers started with ``--disable-gpu`` that may lack WebGL.
+    Above it SVG gets slow to draw and to hover, so the points and centres become ``go.Scattergl``
+    (a WebGL canvas covers SVG traces, so the centres must switch too); the centre names are
+    annotations, which stay on top either way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerlens.paths import build_paths
+    >>> df = build_paths([np.array([0, 1, 1])], [["c1", "c2"]], [np.array([0, 1])], ["dense"],
+    ...                  predicted=np.array([0, 1, 0]), confidence=np.array([0.9, 0.8, 0.7]),
+    ...                  class_names=["a", "b"], true=np.array([0, 1, 1]))
+    >>> fig = layer_figure(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), df, "dense", ["a", "b"])
+    >>> [t.name for t in fig.data]
+    ['c1', 'c2', 'c2 misclassified', 'cluster centres', 'misclassified (1)']
+    """
+    classes = check_paths(paths, class_names)
+    column = layer_column(paths, layer_name)
+    xy = np.asarray(coords)
+    if xy.shape != (len(paths), 2) or not np.issubdtype(xy.dtype, np.number) or not np.isfinite(xy).all():
+        raise InvalidInputError(
+            f"coords: expected finite numbers of shape ({len(paths)}, 2) (one row per image in paths); "
+            f"received {xy.dtype} of shape {xy.shape}."
+        )
+    n_clusters = len(column.cat.categories)
+    if centers is not None:
+        ctr = np.asarray(centers)
+        numeric = np.issubdtype(ctr.dtype, np.number)
+        if ctr.shape != (n_clusters, 2) or not numeric or not np.isfinite(ctr).all():
+            raise InvalidInputError(
+                f"centers: expected finite numbers of shape ({n_clusters}, 2) (one row per cluster of "
+                f"{layer_name!r}); received {ctr.dtype} of shape {ctr.shape}."
+            )
+        centers = ctr.astype(np.float64)
+    # float32 halves the figure's coordinate payload; a map needs no more precision.
+    return _compute_layer_figure(xy.astype(np.float32), paths, layer_name, column, classes, centers, title)
+
+
+def _compute_layer_figure(
+    xy: np.ndarray,
+    paths: pd.DataFrame,
+    layer_name: str,
+    column: pd.Series,
+    classes: tuple[str, ...],
+    centers: np.ndarray | None,
+    title: str | None,
+) -> go.Figure:
+    """Build the map figure from validated input (see :func:`layer_figure`)."""
+    codes = column.cat.codes.to_numpy(np.int64)
+    names = [str(c) for c in column.cat.categories]
+    labelled = is_labelled(paths)
+    wrong = misclassified_mask(paths, labelled)
+    reference = paths["true" if labelled else "predicted"].cat.codes.to_numpy(np.int64)
+    colours = _cluster_colours(codes, reference, len(names), len(classes))
+    scatter = go.Scattergl if len(codes) > WEBGL_THRESHOLD else go.Scatter
+    if centers is None:
+        centers = np.array(
+            [xy[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
+        )
+    traces = _point_traces(xy, paths, codes, names, colours, wrong, classes, labelled, scatter)
+    # WebGL points are drawn on a canvas above every SVG trace, so the centres must then be WebGL too.
+    traces.append(_centre_trace(centers, names, scatter))
+    annotations = _centre_labels(centers, names)
+    if labelled:
+        # An empty trace that only explains the diamonds in the legend.
+        traces.append(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                hoverinfo="skip",
+                name=f"misclassified ({int(wrong.sum())})",
+                marker=_misclassified_marker("#ffffff", 10),
+            )
+        )
+    main = (
+        esc(title) if title is not None else (f"Layer {esc(layer_name)}: {len(codes)} images in {len(names)} clusters")
+    )
+    sub = (
+        "colour = cluster, in the hue of its dominant class; ◆ = misclassified image, "
+        "filled with the colour of its true class"
+        if labelled
+        else "colour = cluster, in the hue of its dominant predicted class (no true labels)"
+    )
+    axis = dict(
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#eeeeee",
+        showline=True,
+        linecolor="#999999",
+        ticks="outside",
+        automargin=True,
+    )
+    fig = go.Figure(data=traces)
+    fig.update_layout(
+        **layout(
+            f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>",
+            margin=dict(l=50, r=20, t=80, b=50),
+            height=600,
+            hovermode="closest",
+            legend=dict(title=dict(text="cluster"), itemsizing="constant", x=1.01, y=1.0),
+            xaxis=dict(title=dict(text="map dimension 1"), **axis),
+            yaxis=dict(title=dict(text="map dimension 2"), **axis),
+            annotations=annotations,
+        )
+    )
+    return fig
+
+
+def _cluster_colours(codes: np.ndarray, reference: np.ndarray, n_clusters: int, n_classes: int) -> list[str]:
+    """One colour per cluster, in the hue of the class that dominates it.
+
+    Cluster colours reuse the class colours of :func:`paths_figure`, so blue means the same class
+    in every figure of a run; clusters sharing a dominant class get darker and lighter shades of it.
+    The dominant class is the most frequent ``reference`` class in the cluster (ties: lowest index).
+    """
+    base = class_colours(n_classes)
+    dominant = [int(np.bincount(reference[codes == k], minlength=n_classes).argmax()) for k in range(n_clusters)]
+    colours = [""] * n_clusters
+    for c in range(n_classes):
+        members = [k for k in range(n_clusters) if dominant[k] == c]
+        shades = np.linspace(-0.35, 0.45, len(members)) if len(members) > 1 else [0.0] * len(members)
+        for k, t in zip(members, shades, strict=True):
+            colours[k] = mix_black(base[c], -t) if t < 0 else mix_white(base[c], t)
+    return colours
+
+
+def _point_traces(
+    xy: np.ndarray,
+    paths: pd.DataFrame,
+    codes: np.ndarray,
+    names: list[str],
+    colours: list[str],
+    wrong: np.ndarray,
+    classes: tuple[str, ...],
+    labelled: bool,
+    scatter: type,
+) -> list:
+    """One trace of correctly classified (or unlabelled) points per cluster, then one of misclassified
+    points per cluster, so the misclassified ones are drawn on top; each pair shares a legend entry."""
+    hover = _point_hover(paths, names, codes, classes, labelled)
+    n = len(codes)
+    # Smaller markers as the map fills up, so clusters stay readable at thousands of points.
+    size = 7 if n <= 1000 else 5 if n <= 3000 else 4
+    true_colours = np.array(class_colours(len(classes)), dtype=object)
+    true = paths["true"].cat.codes.to_numpy(np.int64)
+    points, misclassified = [], []
+    for k, (name, colour) in enumerate(zip(names, colours, strict=True)):
+        for is_wrong, bucket in ((False, points), (True, misclassified)):
+            idx = np.flatnonzero((codes == k) & (wrong == is_wrong))
+            if is_wrong and idx.size == 0:
+                continue
+            marker = (
+                _misclassified_marker(list(true_colours[true[idx]]), size + (4 if n <= 3000 else 3))
+                if is_wrong
+                else dict(symbol="circle", size=size, color=colour, opacity=0.8, line=dict(width=0.5, color="white"))
+            )
+            bucket.append(
+                scatter(
+                    x=xy[idx, 0],
+                    y=xy[idx, 1],
+                    mode="markers",
+                    name=esc(name) + (" misclassified" if is_wrong else ""),
+                    legendgroup=f"cluster-{k}",
+                    showlegend=not is_wrong,
+                    hovertext=hover[idx],
+                    hoverinfo="text",
+                    marker=marker,
+                )
+            )
+    return points + misclassified
+
+
+def _misclassified_marker(colour: str | list[str], size: int) -> dict:
+    """Marker of a misclassified image: a diamond with a dark outline."""
+    return dict(symbol="diamond", size=size, color=colour, opacity=1.0, line=dict(width=1.2, color=MISCLASSIFIED_EDGE))
+
+
+def _centre_trace(centers: np.ndarray, names: list[str], scatter: type) -> go.Scatter | go.Scattergl:
+    """Cluster centres as crosses; their names are annotations (see :func:`_centre_labels`)."""
+    return scatter(
+        x=centers[:, 0],
+        y=centers[:, 1],
+        mode="markers",
+        name="cluster centres",
+        hovertext=[f"centre of {esc(n)}" for n in names],
+        hoverinfo="text",
+        marker=dict(symbol="x", size=12, color="#111111", line=dict(width=1, color="white")),
+    )
+
+
+def _centre_labels(centers: np.ndarray, names: list[str]) -> list[dict]:
+    """Escaped cluster names above their centres; annotations stay on top of SVG and WebGL points alike,
+    and their white box keeps them readable over a dense cluster."""
+    return [
+        dict(
+            x=float(x),
+            y=float(y),
+            text=esc(name),
+            showarrow=False,
+            yshift=16,
+            font=dict(size=12, color="#111111"),
+            bgcolor="rgba(255,255,255,0.8)",
+            borderpad=2,
+        )
+        for (x, y), name in zip(centers, names, strict=True)
+        if np.isfinite([x, y]).all()
+    ]
+
+
+def _point_hover(
+    paths: pd.DataFrame, names: list[str], codes: np.ndarray, classes: tuple[str, ...], labelled: bool
+) -> np.ndarray:
+    """Hover text of every image: index, true and predicted class, confidence, cluster (all escaped)."""
+    esc_classes = np.array([esc(c) for c in classes] + ["unknown"], dtype=object)
+    esc_clusters = np.array([esc(n) for n in names], dtype=object)
+    true = paths["true"].cat.codes.to_numpy(np.int64)  # -1 (unknown) picks "unknown"
+    pred = paths["predicted"].cat.codes.to_numpy(np.int64)
+    conf = paths["confidence"].to_numpy(np.float64)
+    correct = paths["correct"].to_numpy(dtype=bool, na_value=True)
+    return np.array(
+        [
+            f"<b>image {i}</b>{'' if ok or not labelled else ' · misclassified'}<br>"
+            f"true: {esc_classes[t]}<br>predicted: {esc_classes[p]} ({c:.0%})<br>cluster: {esc_clusters[k]}"
+            for i, t, p, c, k, ok in zip(paths.index, true, pred, conf, codes, correct, strict=True)
+        ],
+        dtype=object,
+    )

@@ -1,0 +1,317 @@
+"""The paths diagram: every image's path through the per-layer clusters, as parallel categories."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from layerlens.exceptions import InvalidInputError
+from layerlens.figures._style import (
+    DARK,
+    FONT,
+    PALE,
+    check_paths,
+    class_colours,
+    esc,
+    is_labelled,
+    layer_column,
+    layout,
+    misclassified_mask,
+    mix_black,
+    mix_white,
+)
+
+__all__ = ["paths_figure"]
+
+# Category labels of the paths figure are shortened to fit this width (px), a typical page width;
+# narrower pages may overlap long labels, wider ones have room to spare.
+_PATHS_WIDTH = 1200
+_CHAR_PX = 6.3  # mean width of a character of the 11 px label font
+_MAX_MARGIN = 260
+# Appended to the label of a layer that runs beside the previous one instead of after it.
+_PARALLEL_MARK = " ∥"
+
+
+def paths_figure(
+    paths: pd.DataFrame,
+    layer_names: Sequence[str],
+    class_names: Sequence[str],
+    *,
+    parallel: Sequence[bool] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Draw every image's path through the per-layer clusters as a parallel-categories diagram.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        As returned by :func:`layerlens.paths.build_paths` (N rows).
+    layer_names : sequence of str
+        Layers to draw, left to right; each a layer column of ``paths``.
+    class_names : sequence of K str
+        Names of the classes, equal to the categories of ``paths["predicted"]``.
+    parallel : sequence of bool, optional
+        One per layer: True when the layer does not receive the output of the layer drawn before it
+        (the two sit in parallel branches of the network). Such a layer's label ends in " ∥" and the
+        subtitle says what the mark means, so the ribbons into it are not read as one layer feeding
+        the next. Default: no layer is parallel.
+    title : str, optional
+        Plain-text title (escaped); by default one that says how many images and layers are drawn.
+
+    Returns
+    -------
+    Figure
+        One ``go.Parcats`` trace with a dimension per layer (categories: the clusters, in cluster
+        order) and a last dimension ``"prediction"`` (the predicted classes, in class order), plus
+        empty scatter traces that only provide the legend.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``paths`` lacks a column, ``layer_names`` is empty or names a column that is not a layer,
+        ``parallel`` does not hold one bool per layer, or ``class_names`` differs from the classes of
+        ``paths``.
+
+    Notes
+    -----
+    Ribbons are coloured by true class. Correctly classified images get a pale tint of their
+    class colour and misclassified ones a strong, slightly darkened one; plotly stacks ribbons by
+    colour value, and the misclassified values come last, so the few misclassified ribbons are
+    drawn on top of the pale bulk instead of being buried in it. The eye goes straight to where the
+    errors leave their class's main path, which is the question the diagram is there to answer,
+    while the pale ribbons still show each class's usual route. Without true labels the ribbons
+    take the colour of the predicted class, all at full strength, and the title says so. Parcats
+    traces have no legend of their own, so empty scatter traces provide one (classes and shades),
+    placed below the diagram.
+
+    Identical rows (same clusters, prediction and colour) are aggregated with ``counts``, so the
+    figure's size grows with the number of distinct paths, not with N.
+
+    Categories are passed as integer codes (``categoryarray`` is the cluster indices in cluster
+    order) with the escaped names as ``ticktext``: the figure JSON stays small, and plotly's click
+    events report the cluster index. Only categories that hold at least one image are listed,
+    because plotly.js does not draw empty ones. Labels between two dimensions are shortened with
+    an ellipsis to the room they have in a 1,200 px wide figure; hover a category for its count.
+
+    The diagram is a parallel-sets display: R. Kosara, F. Bendix and H. Hauser, "Parallel Sets:
+    Interactive Exploration and Visual Analysis of Categorical Data", IEEE TVCG 12(4), 2006.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerlens.paths import build_paths
+    >>> df = build_paths([np.array([0, 1, 1])], [["c1", "c2"]], [np.array([0, 1])], ["dense"],
+    ...                  predicted=np.array([0, 1, 0]), confidence=np.array([0.9, 0.8, 0.7]),
+    ...                  class_names=["a", "b"], true=np.array([0, 1, 1]))
+    >>> fig = paths_figure(df, ["dense"], ["a", "b"])
+    >>> len(fig.data[0].dimensions)
+    2
+    """
+    classes = check_paths(paths, class_names)
+    if isinstance(layer_names, str) or len(layer_names) == 0:
+        raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
+    layers = {name: layer_column(paths, name, "layer_names") for name in layer_names}
+    flags = [False] * len(layers) if parallel is None else list(parallel)
+    if len(flags) != len(layers) or not all(isinstance(f, (bool, np.bool_)) for f in flags):
+        raise InvalidInputError(
+            f"parallel: expected {len(layers)} bools (one per layer in layer_names); received {parallel!r}."
+        )
+    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], title)
+
+
+def _compute_paths_figure(
+    paths: pd.DataFrame,
+    layers: dict[str, pd.Series],
+    classes: tuple[str, ...],
+    parallel: list[bool],
+    title: str | None,
+) -> go.Figure:
+    """Build the parallel-categories figure from validated input (see :func:`paths_figure`)."""
+    n_classes = len(classes)
+    labelled = is_labelled(paths)
+    grouped, n_wrong = _group_paths(paths, layers, labelled)
+    dimensions = _paths_dimensions(grouped, layers, classes, parallel)
+    base = class_colours(n_classes)
+    # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
+    # which would otherwise bring the strong colours too close to the pale ones.
+    colours = base
+    if labelled:
+        colours = [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
+    trace = go.Parcats(
+        dimensions=dimensions,
+        counts=grouped["count"].to_numpy(np.int64),
+        line=dict(
+            color=grouped["colour"].to_numpy(np.int64),
+            colorscale=_stepped_colorscale(colours),
+            cmin=-0.5,
+            cmax=len(colours) - 0.5,
+            showscale=False,
+            hovertemplate="%{count} images take this whole path (%{probability:.1%})<extra></extra>",
+        ),
+        hoveron="color",
+        hovertemplate=(
+            "<b>%{category}</b><br>%{bandcolorcount} of the %{categorycount} images here"
+            "<br>have this colour<extra></extra>"
+        ),
+        arrangement="perpendicular",
+        bundlecolors=True,
+        sortpaths="forward",
+        labelfont=dict(size=13, family=FONT),
+        tickfont=dict(size=11, family=FONT),
+        domain=dict(x=[0.0, 1.0], y=[0.0, 1.0]),
+    )
+    fig = go.Figure(data=[trace, *_paths_legend(classes, base, labelled, n_wrong)])
+    legend_rows = 22 * min(n_classes, 8)
+    fig.update_layout(
+        **layout(
+            _paths_title(title, len(paths), len(layers), labelled, n_wrong, any(parallel)),
+            margin=dict(
+                l=_label_width(dimensions[0].ticktext),
+                r=_label_width(dimensions[-1].ticktext) + 30,
+                t=90,
+                b=40 + legend_rows,
+            ),
+            height=max(420, 40 + 34 * max(len(d.ticktext) for d in dimensions)) + legend_rows,
+            xaxis=dict(visible=False),
+            yaxis=dict(visible=False),
+            showlegend=True,
+            # Below the diagram: above it the legend would collide with the dimension labels.
+            legend=dict(
+                orientation="h",
+                x=0.0,
+                xanchor="left",
+                y=-0.02,
+                yanchor="top",
+                font=dict(size=12),
+                itemclick=False,
+                itemdoubleclick=False,
+            ),
+        )
+    )
+    return fig
+
+
+def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool) -> tuple[pd.DataFrame, int]:
+    """Count images per distinct (clusters, prediction, colour value), in a fixed order.
+
+    The colour value is the true class, plus K when the image is misclassified; without labels
+    it is the predicted class. Returns the counts and the number of misclassified images.
+    """
+    n_classes = len(paths["predicted"].cat.categories)
+    predicted = paths["predicted"].cat.codes.to_numpy(np.int64)
+    wrong = misclassified_mask(paths, labelled)
+    columns = {f"d{i}": col.cat.codes.to_numpy(np.int64) for i, col in enumerate(layers.values())}
+    columns["prediction"] = predicted
+    true = paths["true"].cat.codes.to_numpy(np.int64)
+    columns["colour"] = true + n_classes * wrong if labelled else predicted
+    grouped = pd.DataFrame(columns).groupby(list(columns), sort=True).size().reset_index(name="count")
+    return grouped, int(wrong.sum())
+
+
+def _paths_dimensions(
+    grouped: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], parallel: list[bool]
+) -> list[go.parcats.Dimension]:
+    """One dimension per layer, then ``"prediction"``; inner labels shortened to fit between dimensions."""
+    names = [list(col.cat.categories) for col in layers.values()] + [list(classes)]
+    codes = [grouped[f"d{i}"].to_numpy() for i in range(len(layers))] + [grouped["prediction"].to_numpy()]
+    # The labels of dimension i sit between dimensions i - 1 and i; the first and last ones in the margins.
+    edge_chars = int((_MAX_MARGIN - 16) / _CHAR_PX)
+    outer = _label_width([esc(n) for n in names[0]]) + _label_width([esc(n) for n in names[-1]]) + 30
+    gap = (_PATHS_WIDTH - outer) / max(len(layers), 1)
+    inner_chars = max(8, int((gap - 34) / _CHAR_PX))
+    # Dimension titles are centred over their bar in a 13 px font (about 7.4 px a character).
+    title_chars = max(8, int(gap / 7.4))
+    labels = [
+        _shorten(str(name), title_chars - 2) + _PARALLEL_MARK if side_by_side else _shorten(str(name), title_chars)
+        for name, side_by_side in zip(layers, parallel, strict=True)
+    ] + ["prediction"]
+    return [
+        _parcats_dimension(label, c, n, edge_chars if i in (0, len(labels) - 1) else inner_chars)
+        for i, (label, c, n) in enumerate(zip(labels, codes, names, strict=True))
+    ]
+
+
+def _parcats_dimension(label: str, codes: np.ndarray, names: list[str], max_chars: int) -> go.parcats.Dimension:
+    """A dimension listing the categories that occur, in their given order, labelled with escaped names.
+
+    ``label`` stays raw: plotly writes dimension labels as plain text, so escaping would show.
+    """
+    present = np.unique(codes)
+    return go.parcats.Dimension(
+        label=label,
+        values=codes.astype(np.int32),
+        categoryorder="array",
+        categoryarray=[int(c) for c in present],
+        ticktext=[esc(_shorten(str(names[c]), max_chars)) for c in present],
+    )
+
+
+def _shorten(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` characters, the last one an ellipsis when cut."""
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def _stepped_colorscale(colours: list[str]) -> list[list]:
+    """A colorscale with one flat band per colour, so integer value ``i`` maps to ``colours[i]``
+    when ``cmin = -0.5`` and ``cmax = len(colours) - 0.5``."""
+    n = len(colours)
+    scale = []
+    for i, colour in enumerate(colours):
+        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    return scale
+
+
+def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int) -> list[go.Scatter]:
+    """Empty scatter traces whose only job is a legend: parcats traces have none."""
+    group_title = "true class" if labelled else "predicted class (no true labels)"
+    entries = [
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            name=esc(name),
+            hoverinfo="skip",
+            marker=dict(symbol="square", size=13, color=colour),
+            legendgroup="classes",
+            legendgrouptitle=dict(text=group_title) if i == 0 else None,
+        )
+        for i, (name, colour) in enumerate(zip(classes, colours, strict=True))
+    ]
+    if labelled:
+        shades = [("pale: correct", mix_white("#555555", PALE)), (f"strong: misclassified ({n_wrong})", "#555555")]
+        entries += [
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                hoverinfo="skip",
+                marker=dict(symbol="square", size=13, color=colour),
+                legendgroup="shades",
+                legendgrouptitle=dict(text="ribbon shade") if i == 0 else None,
+            )
+            for i, (name, colour) in enumerate(shades)
+        ]
+    return entries
+
+
+def _paths_title(title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int, parallel: bool) -> str:
+    """Escaped title with a subtitle that says what the colours (and the parallel mark) mean."""
+    main = esc(title) if title is not None else f"Paths of {n} images through {n_layers} layers"
+    if labelled:
+        sub = f"colour = true class; strong colour = misclassified ({n_wrong} of {n})"
+    else:
+        sub = "colour = predicted class (no true labels, so misclassified images are unknown)"
+    if parallel:
+        sub += f";{_PARALLEL_MARK} = a parallel branch: it runs beside the layer to its left, not after it"
+    return f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>"
+
+
+def _label_width(labels: Sequence[str]) -> int:
+    """Margin in pixels wide enough for the longest (unescaped) label at 11 px, at most ``_MAX_MARGIN``."""
+    longest = max((len(html.unescape(t)) for t in labels), default=0)
+    return int(min(_MAX_MARGIN, max(40, 16 + _CHAR_PX * longest)))
