@@ -276,8 +276,12 @@ class Analysis:
                 return layer
         raise InvalidInputError(f"layer_name: expected one of {list(self.layer_names)}; received {name!r}.")
 
-    def paths_figure(self, *, title: str | None = None) -> go.Figure:
-        """Parallel-categories diagram of every image's path through the layers' clusters to its prediction."""
+    def paths_figure(self, *, min_share: float = 0.005, max_ribbons: int = 30, title: str | None = None) -> go.Figure:
+        """Parallel-categories diagram of every image's path through the layers' clusters to its prediction.
+
+        Paths holding less than ``min_share`` of the images are folded into a grey "other" ribbon and at
+        most ``max_ribbons`` ribbons are drawn between two axes (see :func:`layerlens.figures.paths_figure`).
+        """
         from layerlens.figures import paths_figure
 
         return paths_figure(
@@ -285,6 +289,8 @@ class Analysis:
             self.layer_names,
             self.class_names,
             parallel=[layer.parallel_to_previous for layer in self.layers],
+            min_share=min_share,
+            max_ribbons=max_ribbons,
             title=title or f"{self.name}: paths",
         )
 

@@ -333,7 +333,7 @@ def test_parallel_branches_are_marked_in_the_paths_figure(branch_model, digits):
     assert [layer.parallel_to_previous for layer in result.layers] == [False, True, False]
     figure = result.paths_figure()
     labels = [d.label for d in figure.data[0].dimensions]
-    assert labels[:3] == ["narrow", "wide ∥", "join"]
+    assert labels[:3] == ["narrow (k=2)", "wide (k=2) ∥", "join (k=2)"]
     assert "∥ = a parallel branch" in figure.layout.title.text
     default = ll.analyze(branch_model, digits[1], progress=False)
     assert not any(layer.parallel_to_previous for layer in default.layers)

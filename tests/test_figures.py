@@ -77,20 +77,26 @@ def _lightness(hex_colour):
 # --------------------------------------------------------------------------------------------- paths_figure
 
 
+def _all_paths(df, layers=LAYERS, classes=CLASSES):
+    """The paths figure with no path folded."""
+    return paths_figure(df, layers, classes, min_share=0.0, max_ribbons=10_000)
+
+
 def test_paths_figure_has_a_dimension_per_layer_plus_prediction(toy):
     df, names, _ = toy
-    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    trace = _all_paths(df).data[0]
     assert isinstance(trace, go.Parcats)
-    assert [d.label for d in trace.dimensions] == LAYERS + ["prediction"]
+    assert [d.label for d in trace.dimensions] == ["block1 (k=3)", "block2 (k=4)", "dense (k=3)", "prediction"]
     for dim, layer_names in zip(trace.dimensions, names + [CLASSES], strict=True):
         assert dim.categoryorder == "array"
-        assert list(dim.categoryarray) == sorted(dim.categoryarray)  # cluster (class) order
+        assert sorted(dim.categoryarray) == sorted(set(dim.values))  # every category that occurs, once
         assert list(dim.ticktext) == [layer_names[c] for c in dim.categoryarray]
+    assert list(trace.dimensions[-1].categoryarray) == [0, 1, 2]  # predictions stay in class order
 
 
 def test_paths_figure_aggregates_identical_paths(toy):
     df, _, _ = toy
-    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    trace = _all_paths(df).data[0]
     counts = np.asarray(trace.counts)
     assert counts.sum() == N
     assert len(counts) < N  # grouped, not one entry per image
@@ -104,7 +110,7 @@ def test_paths_figure_aggregates_identical_paths(toy):
 
 def test_paths_figure_gives_each_class_its_own_colour_and_emphasises_errors(toy):
     df, _, _ = toy
-    trace = paths_figure(df, LAYERS, CLASSES).data[0]
+    trace = _all_paths(df).data[0]
     k = len(CLASSES)
     values = np.asarray(trace.line.color)
     counts = np.asarray(trace.counts)
@@ -129,7 +135,7 @@ def test_paths_figure_legend_names_classes_and_misclassified(toy):
 
 def test_paths_figure_without_labels_colours_by_prediction():
     df, _, _ = _toy(labelled=False)
-    fig = paths_figure(df, LAYERS, CLASSES)
+    fig = _all_paths(df)
     trace = fig.data[0]
     assert "no true labels" in fig.layout.title.text
     assert len(trace.line.colorscale) == 2 * len(CLASSES)  # one colour per class, no shades
@@ -139,13 +145,13 @@ def test_paths_figure_without_labels_colours_by_prediction():
 def test_paths_figure_draws_a_subset_of_layers_in_the_given_order(toy):
     df, _, _ = toy
     trace = paths_figure(df, ["dense", "block1"], CLASSES).data[0]
-    assert [d.label for d in trace.dimensions] == ["dense", "block1", "prediction"]
+    assert [d.label for d in trace.dimensions] == ["dense (k=3)", "block1 (k=3)", "prediction"]
 
 
 def test_paths_figure_supports_many_classes():
     classes = [f"class {i}" for i in range(30)]
     df, _, _ = _toy(classes=classes, n=90)
-    trace = paths_figure(df, LAYERS, classes).data[0]
+    trace = _all_paths(df, classes=classes).data[0]
     pale = [_colour_of(trace, c) for c in range(30)]
     assert len(set(pale)) == 30
 
@@ -164,11 +170,85 @@ def test_paths_figure_shortens_labels_between_many_dimensions():
         class_names=["a", "b"],
         true=rng.integers(0, 2, n),
     )
-    dims = paths_figure(df, layers, ["a", "b"]).data[0].dimensions
-    assert dims[0].ticktext[0] == "c1 · 93% &lt;pituitary &amp; more&gt;"  # in the margin: room to spare
-    inner = dims[3].ticktext[0]
-    assert inner.endswith("…") and inner.startswith("c1 · 93%")
-    assert "&" not in inner.replace("&lt;", "").replace("&amp;", "")  # no entity cut in half
+    dims = _all_paths(df, layers, ["a", "b"]).data[0].dimensions
+    assert "c1 · 93% &lt;pituitary &amp; more&gt;" in dims[0].ticktext  # in the margin: room to spare
+    for inner in dims[3].ticktext:
+        assert inner.endswith("…") and inner.startswith("c") and "93%" in inner
+        assert "&" not in inner.replace("&lt;", "").replace("&amp;", "")  # no entity cut in half
+
+
+def _ribbons(trace):
+    """Ribbons drawn between each pair of neighbouring axes: distinct (category, next category) pairs."""
+    dims = [np.asarray(d.values) for d in trace.dimensions]
+    return [len(set(zip(x, y, strict=True))) for x, y in zip(dims[:-1], dims[1:])]
+
+
+def _many_paths(n=600, k=12, n_layers=5, seed=0):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 3, n)
+    pred = np.where(rng.random(n) < 0.9, true, rng.integers(0, 3, n))
+    # The first path is common, the rest scatter over k clusters per layer.
+    labels = [np.where(np.arange(n) < n // 2, 0, rng.integers(0, k, n)) for _ in range(n_layers)]
+    names = [[f"c{c + 1}" for c in range(k)]] * n_layers
+    layers = [f"layer{i}" for i in range(n_layers)]
+    df = build_paths(labels, names, [np.arange(k) % 3] * n_layers, layers, predicted=pred,
+                     confidence=np.full(n, 0.9), class_names=CLASSES, true=true)  # fmt: skip
+    return df, layers
+
+
+def test_rare_paths_are_folded_until_the_ribbons_fit():
+    df, layers = _many_paths()
+    assert max(_ribbons(_all_paths(df, layers).data[0])) > 60  # unreadable as it is
+    fig = paths_figure(df, layers, CLASSES)
+    trace = fig.data[0]
+    assert max(_ribbons(trace)) <= 30
+    assert int(np.asarray(trace.counts).sum()) == 600  # no image is dropped
+    for dim in trace.dimensions[:-1]:
+        assert dim.ticktext[-1].startswith("other: ") and dim.categoryarray[-1] == 12
+    folded = int(np.asarray(trace.counts)[np.asarray(trace.dimensions[0].values) == 12].sum())
+    assert f"grey = {folded} images on" in fig.layout.title.text
+    assert any(t.name == f"grey: rare paths ({folded})" for t in fig.data[1:])
+    # Predictions stay true: the prediction axis counts every image's own prediction.
+    per_class = np.bincount(np.asarray(trace.dimensions[-1].values), weights=np.asarray(trace.counts), minlength=3)
+    np.testing.assert_array_equal(per_class, np.bincount(df["predicted"].cat.codes, minlength=3))
+
+
+def test_min_share_folds_the_rare_paths_but_keeps_errors_in_sight():
+    df, layers = _many_paths()
+    trace = paths_figure(df, layers, CLASSES, min_share=0.4).data[0]
+    dims = np.stack([np.asarray(d.values) for d in trace.dimensions[:-1]], axis=1)
+    counts = np.asarray(trace.counts)
+    common = (dims == 0).all(axis=1)
+    assert counts[common].sum() == 300  # the one path of more than 40 % of the images
+    rare = ~common & (dims[:, 0] != 12)
+    # Besides it, only paths that carry misclassified images (colour value >= K) are drawn.
+    codes = {tuple(row) for row in df[layers].apply(lambda c: c.cat.codes).to_numpy()[~df["correct"].to_numpy(bool)]}
+    assert rare.any() and all(tuple(row) in codes for row in dims[rare])
+    assert max(_ribbons(trace)) <= 30
+
+
+def test_categories_are_ordered_to_reduce_crossings():
+    # Layer b numbers its clusters against layer a: a's c1 feeds b's c3, a's c3 feeds b's c1.
+    a = np.repeat([0, 1, 2], 20)
+    b = 2 - a
+    df = build_paths([a, b], [["c1", "c2", "c3"]] * 2, [np.arange(3)] * 2, ["a", "b"], predicted=a,
+                     confidence=np.full(60, 0.9), class_names=CLASSES, true=a)  # fmt: skip
+    dims = paths_figure(df, ["a", "b"], CLASSES).data[0].dimensions
+    assert list(dims[0].categoryarray) == [0, 1, 2] and list(dims[1].categoryarray) == [2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_share": 1.0}, r"min_share: expected a share in \[0, 1\); received 1.0"),
+        ({"min_share": "1%"}, r"min_share: expected a share in \[0, 1\); received '1%'"),
+        ({"max_ribbons": 1}, r"max_ribbons: expected an integer >= 2; received 1"),
+    ],
+    ids=["share-one", "share-text", "one-ribbon"],
+)
+def test_paths_figure_folding_options_are_checked(toy, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        paths_figure(toy[0], LAYERS, CLASSES, **kwargs)
 
 
 @pytest.mark.parametrize(

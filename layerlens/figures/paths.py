@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from layerlens._validation import check_int
 from layerlens.exceptions import InvalidInputError
+from layerlens.figures._ribbons import Folded, fold_rare_paths, order_categories
 from layerlens.figures._style import (
     DARK,
     FONT,
@@ -34,6 +36,8 @@ _CHAR_PX = 6.3  # mean width of a character of the 11 px label font
 _MAX_MARGIN = 260
 # Appended to the label of a layer that runs beside the previous one instead of after it.
 _PARALLEL_MARK = " ∥"
+# The ribbon of the images on rare paths: a grey that no class colour takes.
+_OTHER_COLOUR = "#9e9e9e"
 
 
 def paths_figure(
@@ -42,6 +46,8 @@ def paths_figure(
     class_names: Sequence[str],
     *,
     parallel: Sequence[bool] | None = None,
+    min_share: float = 0.005,
+    max_ribbons: int = 30,
     title: str | None = None,
 ) -> go.Figure:
     """Draw every image's path through the per-layer clusters as a parallel-categories diagram.
@@ -59,22 +65,31 @@ def paths_figure(
         (the two sit in parallel branches of the network). Such a layer's label ends in " ∥" and the
         subtitle says what the mark means, so the ribbons into it are not read as one layer feeding
         the next. Default: no layer is parallel.
+    min_share : float, default=0.005
+        Paths that hold fewer than this share of the images are folded into one grey "other"
+        category per layer, so the diagram stays readable at any number of clusters; 0 keeps every
+        path that fits ``max_ribbons``.
+    max_ribbons : int, default=30
+        Most ribbons drawn between two neighbouring axes (a ribbon per pair of categories, striped by
+        the colours of its images); common paths are kept until it is reached, the "other" ribbons
+        included.
     title : str, optional
         Plain-text title (escaped); by default one that says how many images and layers are drawn.
 
     Returns
     -------
     Figure
-        One ``go.Parcats`` trace with a dimension per layer (categories: the clusters, in cluster
-        order) and a last dimension ``"prediction"`` (the predicted classes, in class order), plus
+        One ``go.Parcats`` trace with a dimension per layer, titled with its number of clusters
+        (categories: the clusters, ordered to reduce crossings, and "other" last when paths were
+        folded) and a last dimension ``"prediction"`` (the predicted classes, in class order), plus
         empty scatter traces that only provide the legend.
 
     Raises
     ------
     InvalidInputError
         If ``paths`` lacks a column, ``layer_names`` is empty or names a column that is not a layer,
-        ``parallel`` does not hold one bool per layer, or ``class_names`` differs from the classes of
-        ``paths``.
+        ``parallel`` does not hold one bool per layer, ``min_share`` is not in [0, 1), ``max_ribbons``
+        is below 2, or ``class_names`` differs from the classes of ``paths``.
 
     Notes
     -----
@@ -89,7 +104,11 @@ def paths_figure(
     placed below the diagram.
 
     Identical rows (same clusters, prediction and colour) are aggregated with ``counts``, so the
-    figure's size grows with the number of distinct paths, not with N.
+    figure's size grows with the number of distinct paths, not with N. Rare paths are folded into
+    "other" (see ``min_share``), and the categories of each axis are ordered by the barycentre
+    heuristic of layered graph drawing (K. Sugiyama, S. Tagawa and M. Toda, "Methods for Visual
+    Understanding of Hierarchical System Structures", IEEE SMC 11(2), 1981), which lets ribbons
+    cross less than cluster order does.
 
     Categories are passed as integer codes (``categoryarray`` is the cluster indices in cluster
     order) with the escaped names as ``ticktext``: the figure JSON stays small, and plotly's click
@@ -120,7 +139,12 @@ def paths_figure(
         raise InvalidInputError(
             f"parallel: expected {len(layers)} bools (one per layer in layer_names); received {parallel!r}."
         )
-    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], title)
+    real = isinstance(min_share, (int, float, np.floating, np.integer)) and not isinstance(min_share, bool)
+    if not real or not 0.0 <= float(min_share) < 1.0:
+        raise InvalidInputError(f"min_share: expected a share in [0, 1); received {min_share!r}.")
+    max_ribbons = check_int(max_ribbons, "max_ribbons", minimum=2)
+    folding = (float(min_share), max_ribbons)
+    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], folding, title)
 
 
 def _compute_paths_figure(
@@ -128,19 +152,35 @@ def _compute_paths_figure(
     layers: dict[str, pd.Series],
     classes: tuple[str, ...],
     parallel: list[bool],
+    folding: tuple[float, int],
     title: str | None,
 ) -> go.Figure:
     """Build the parallel-categories figure from validated input (see :func:`paths_figure`)."""
     n_classes = len(classes)
     labelled = is_labelled(paths)
     grouped, n_wrong = _group_paths(paths, layers, labelled)
-    dimensions = _paths_dimensions(grouped, layers, classes, parallel)
     base = class_colours(n_classes)
     # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
     # which would otherwise bring the strong colours too close to the pale ones.
     colours = base
     if labelled:
         colours = [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
+    wrong_colours = np.arange(len(colours) + 1) >= n_classes if labelled else np.zeros(len(colours) + 1, bool)
+    wrong_colours[-1] = False
+    folded = fold_rare_paths(
+        grouped,
+        len(layers),
+        n_categories=[len(col.cat.categories) for col in layers.values()],
+        other_colour=len(colours),
+        wrong_colours=wrong_colours,
+        min_share=folding[0],
+        max_ribbons=folding[1],
+    )
+    grouped = folded.grouped
+    if folded.n_images:
+        colours = [*colours, _OTHER_COLOUR]
+    order = order_categories(grouped, len(layers), folded.other_code)
+    dimensions = _paths_dimensions(grouped, layers, classes, parallel, order, folded)
     trace = go.Parcats(
         dimensions=dimensions,
         counts=grouped["count"].to_numpy(np.int64),
@@ -164,18 +204,19 @@ def _compute_paths_figure(
         tickfont=dict(size=11, family=FONT),
         domain=dict(x=[0.0, 1.0], y=[0.0, 1.0]),
     )
-    fig = go.Figure(data=[trace, *_paths_legend(classes, base, labelled, n_wrong)])
+    fig = go.Figure(data=[trace, *_paths_legend(classes, base, labelled, n_wrong, folded.n_images)])
+    heading = _paths_title(title, len(paths), len(layers), labelled, n_wrong, any(parallel), folded)
     legend_rows = 22 * min(n_classes, 8)
     fig.update_layout(
         **layout(
-            _paths_title(title, len(paths), len(layers), labelled, n_wrong, any(parallel)),
+            heading,
             margin=dict(
                 l=_label_width(dimensions[0].ticktext),
                 r=_label_width(dimensions[-1].ticktext) + 30,
-                t=90,
+                t=74 + 16 * heading.count("<br>"),
                 b=40 + legend_rows,
             ),
-            height=max(420, 40 + 34 * max(len(d.ticktext) for d in dimensions)) + legend_rows,
+            height=max(460, 60 + 40 * max(len(d.ticktext) for d in dimensions)) + legend_rows,
             xaxis=dict(visible=False),
             yaxis=dict(visible=False),
             showlegend=True,
@@ -213,11 +254,18 @@ def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bo
 
 
 def _paths_dimensions(
-    grouped: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], parallel: list[bool]
+    grouped: pd.DataFrame,
+    layers: dict[str, pd.Series],
+    classes: tuple[str, ...],
+    parallel: list[bool],
+    order: list[list[int]],
+    folded: Folded,
 ) -> list[go.parcats.Dimension]:
     """One dimension per layer, then ``"prediction"``; inner labels shortened to fit between dimensions."""
-    names = [list(col.cat.categories) for col in layers.values()] + [list(classes)]
+    other = f"other: {folded.n_images} on rare paths"
+    names = [[*col.cat.categories, other] for col in layers.values()] + [list(classes)]
     codes = [grouped[f"d{i}"].to_numpy() for i in range(len(layers))] + [grouped["prediction"].to_numpy()]
+    orders = [*order, sorted(int(c) for c in np.unique(codes[-1]))]
     # The labels of dimension i sit between dimensions i - 1 and i; the first and last ones in the margins.
     edge_chars = int((_MAX_MARGIN - 16) / _CHAR_PX)
     outer = _label_width([esc(n) for n in names[0]]) + _label_width([esc(n) for n in names[-1]]) + 30
@@ -225,28 +273,31 @@ def _paths_dimensions(
     inner_chars = max(8, int((gap - 34) / _CHAR_PX))
     # Dimension titles are centred over their bar in a 13 px font (about 7.4 px a character).
     title_chars = max(8, int(gap / 7.4))
-    labels = [
-        _shorten(str(name), title_chars - 2) + _PARALLEL_MARK if side_by_side else _shorten(str(name), title_chars)
-        for name, side_by_side in zip(layers, parallel, strict=True)
-    ] + ["prediction"]
+    labels = []
+    for name, col, side_by_side in zip(layers, layers.values(), parallel, strict=True):
+        k = f" (k={len(col.cat.categories)})"
+        mark = _PARALLEL_MARK if side_by_side else ""
+        labels.append(_shorten(str(name), title_chars - len(k) - len(mark)) + k + mark)
+    labels.append("prediction")
     return [
-        _parcats_dimension(label, c, n, edge_chars if i in (0, len(labels) - 1) else inner_chars)
-        for i, (label, c, n) in enumerate(zip(labels, codes, names, strict=True))
+        _parcats_dimension(label, c, o, n, edge_chars if i in (0, len(labels) - 1) else inner_chars)
+        for i, (label, c, o, n) in enumerate(zip(labels, codes, orders, names, strict=True))
     ]
 
 
-def _parcats_dimension(label: str, codes: np.ndarray, names: list[str], max_chars: int) -> go.parcats.Dimension:
-    """A dimension listing the categories that occur, in their given order, labelled with escaped names.
+def _parcats_dimension(
+    label: str, codes: np.ndarray, order: list[int], names: list[str], max_chars: int
+) -> go.parcats.Dimension:
+    """A dimension listing the categories that occur, in the given order, labelled with escaped names.
 
     ``label`` stays raw: plotly writes dimension labels as plain text, so escaping would show.
     """
-    present = np.unique(codes)
     return go.parcats.Dimension(
         label=label,
         values=codes.astype(np.int32),
         categoryorder="array",
-        categoryarray=[int(c) for c in present],
-        ticktext=[esc(_shorten(str(names[c]), max_chars)) for c in present],
+        categoryarray=[int(c) for c in order],
+        ticktext=[esc(_shorten(str(names[c]), max_chars)) for c in order],
     )
 
 
@@ -265,7 +316,9 @@ def _stepped_colorscale(colours: list[str]) -> list[list]:
     return scale
 
 
-def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int) -> list[go.Scatter]:
+def _paths_legend(
+    classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int, n_folded: int
+) -> list[go.Scatter]:
     """Empty scatter traces whose only job is a legend: parcats traces have none."""
     group_title = "true class" if labelled else "predicted class (no true labels)"
     entries = [
@@ -281,8 +334,12 @@ def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, 
         )
         for i, (name, colour) in enumerate(zip(classes, colours, strict=True))
     ]
+    shades = []
     if labelled:
         shades = [("pale: correct", mix_white("#555555", PALE)), (f"strong: misclassified ({n_wrong})", "#555555")]
+    if n_folded:
+        shades.append((f"grey: rare paths ({n_folded})", _OTHER_COLOUR))
+    if shades:
         entries += [
             go.Scatter(
                 x=[None],
@@ -299,15 +356,20 @@ def _paths_legend(classes: tuple[str, ...], colours: list[str], labelled: bool, 
     return entries
 
 
-def _paths_title(title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int, parallel: bool) -> str:
-    """Escaped title with a subtitle that says what the colours (and the parallel mark) mean."""
+def _paths_title(
+    title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int, parallel: bool, folded: Folded
+) -> str:
+    """Escaped title with a subtitle that says what the colours, the grey ribbon and the parallel mark mean."""
     main = esc(title) if title is not None else f"Paths of {n} images through {n_layers} layers"
     if labelled:
         sub = f"colour = true class; strong colour = misclassified ({n_wrong} of {n})"
     else:
         sub = "colour = predicted class (no true labels, so misclassified images are unknown)"
+    if folded.n_images:
+        wrong = f", {folded.n_wrong} of them misclassified" if labelled else ""
+        sub += f"<br>grey = {folded.n_images} images on {folded.n_paths} rare paths, folded into 'other'{wrong}"
     if parallel:
-        sub += f";{_PARALLEL_MARK} = a parallel branch: it runs beside the layer to its left, not after it"
+        sub += f"<br>{_PARALLEL_MARK.strip()} = a parallel branch: it runs beside the layer to its left, not after it"
     return f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>"
 
 
