@@ -45,7 +45,11 @@ def _fraction(value: str) -> float:
     return float(Fraction(value))  # "255", "0.5" and "1/255" alike
 
 
-_n_clusters = _argument_type(_auto_or(int), lambda k: k == "auto" or k >= 2, "'auto' or an integer >= 2")
+def _k_rule(value: str) -> int | str:
+    return value if value in ("auto", "silhouette") else int(value)
+
+
+_n_clusters = _argument_type(_k_rule, lambda k: isinstance(k, str) or k >= 2, "'auto', 'silhouette' or an integer >= 2")
 _positive_int = _argument_type(int, lambda n: n >= 1, "a positive integer")
 _seed = _argument_type(int, lambda n: 0 <= n <= 2**32 - 1, "an integer in 0..2**32-1")
 _share = _argument_type(float, lambda x: 0.0 < x < 1.0, "a share between 0 and 1, e.g. 0.2")
@@ -82,10 +86,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)")
     analyze.add_argument(
-        "--n-clusters", type=_n_clusters, default="auto", help="clusters per layer, or 'auto' (default)"
+        "--n-clusters",
+        type=_n_clusters,
+        default="auto",
+        help="clusters per layer: 'auto' (default: as few as keep the paths faithful to the decisions), "
+        "'silhouette', or a number",
+    )
+    analyze.add_argument(
+        "--reference",
+        metavar="DATA",
+        help="the images the model was trained on, to fit the clusters on: a bundled data set (its train "
+        "split) or a folder of class sub-folders",
+    )
+    analyze.add_argument(
+        "--stability", action="store_true", help="also measure how paths hold under noise (runs the model 3x)"
     )
     analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
-    analyze.add_argument("--conv-features", choices=("mean", "mean_max"), default="mean")
+    analyze.add_argument(
+        "--conv-features",
+        choices=("mean", "mean_max", "grid"),
+        default="mean",
+        help="convolution maps as channel means (default), means and maxima, or means on a 4x4 grid",
+    )
     analyze.add_argument("--negative-class", help="the 'no finding' class, for sensitivity and specificity")
     analyze.add_argument(
         "--pixel-scale",
@@ -115,10 +137,11 @@ def _check_analyze(args: argparse.Namespace) -> None:
 
     if not Path(args.model).is_file():
         raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {args.model!r} does not exist.")
-    if args.data not in BUNDLED_DATA and not Path(args.data).is_dir():
-        raise InvalidInputError(
-            f"data: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {args.data!r}."
-        )
+    for option, value in (("data", args.data), ("--reference", args.reference)):
+        if value is not None and value not in BUNDLED_DATA and not Path(value).is_dir():
+            raise InvalidInputError(
+                f"{option}: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {value!r}."
+            )
     check_run_target(args.out, overwrite=args.force, argument="--out", flag="--force")
     for option, names in (("--class-names", args.class_names), ("--layers", args.layers)):
         repeated = sorted({n for n in names or () if names.count(n) > 1})
@@ -143,6 +166,8 @@ def _analyze(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         class_names=args.class_names,
         layers=args.layers,
+        reference=args.reference,
+        stability=args.stability,
         overwrite=args.force,
         pixel_scale=args.pixel_scale,
         n_clusters=args.n_clusters,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from layerlens.exceptions import InvalidInputError
 
@@ -28,12 +29,14 @@ class DemoModel:
     analyze_seconds: float
     n_train: int
     n_test: int
+    paths: str = ""
 
     def summary(self) -> str:
-        """Two lines for a terminal: accuracy and timings, then the model file and the run folder."""
+        """Three lines for a terminal: accuracy and timings, what the paths say, the model file and the run folder."""
         return (
             f"{self.name:<9} test accuracy {self.test_accuracy:.3f} ({self.n_train} train / {self.n_test} test "
             f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)\n"
+            f"{'':<9} {self.paths}\n"
             f"{'':<9} model {self.path}  run {self.run}"
         )
 
@@ -91,9 +94,12 @@ def run_demo(
         trained = zoo.train_example(name, seed=seed)
         path = zoo.save_example(trained, out_dir)
         start = time.perf_counter()
+        # Clusters fitted on the training images, paths of the held-out ones, measured under noise too.
         analysis = analyze(
             trained.model,
             trained.data.test,
+            reference=trained.data.train,
+            stability=True,
             seed=seed,
             progress=False,
             negative_class=NEGATIVE_CLASS.get(name),
@@ -108,8 +114,18 @@ def run_demo(
             time.perf_counter() - start,
             len(trained.data.train),
             len(trained.data.test),
+            _paths_line(analysis.path_statistics, [layer.clusters.k for layer in analysis.layers]),
         )
         if report is not None:
             report(result)
         results.append(result)
     return results
+
+
+def _paths_line(stats: Any, ks: list[int]) -> str:
+    """What the paths say, in one line: how many, how faithful on held-out images, how stable under noise."""
+    kept = ", ".join(f"{share:.0%} at noise {level:g}" for level, share in stats.agreement.items())
+    return (
+        f"k per layer {ks}: {stats.n_distinct} distinct paths, held-out decision alignment "
+        f"{stats.heldout_alignment:.3f}, paths kept {kept}"
+    )

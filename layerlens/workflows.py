@@ -145,6 +145,7 @@ def analyze_files(
     test_size: float = 0.25,
     class_names: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
+    reference: str | None = None,
     overwrite: bool = True,
     **options: Any,
 ) -> tuple[Path, Any]:
@@ -165,6 +166,11 @@ def analyze_files(
         ``class_names`` also names the model's classes in the analysis.
     layers : sequence of str, optional
         Layers to analyse; checked against the model before any data is read.
+    reference : str, optional
+        The images the model was trained on, to fit the clusters on (see
+        :func:`layerlens.analyze`): a bundled data set's name (its train
+        split), or a folder of class sub-folders (all of it; when it is
+        ``data`` itself and ``split="test"``, the other side of the split).
     overwrite : bool, default=True
         Replace an earlier run in ``out``.
     **options
@@ -185,8 +191,13 @@ def analyze_files(
         from layerlens._layers import select_layers
 
         select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
-    images = load_data_for(
-        data, tuple(model.inputs[0].shape[1:]), seed=seed, split=split, test_size=test_size, class_names=class_names
-    )
-    analysis = analyze(model, images, seed=seed, class_names=class_names, layers=layers, **options)
+    shape = tuple(model.inputs[0].shape[1:])
+    common = dict(seed=seed, test_size=test_size, class_names=class_names)
+    images = load_data_for(data, shape, split=split, **common)
+    fit = None
+    if reference is not None:
+        same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
+        side = "train" if reference in BUNDLED_DATA or (same_folder and split == "test") else "all"
+        fit = load_data_for(reference, shape, split=side, **common)
+    analysis = analyze(model, images, seed=seed, class_names=class_names, layers=layers, reference=fit, **options)
     return analysis.save(out, overwrite=overwrite), analysis

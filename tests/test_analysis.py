@@ -338,3 +338,107 @@ def test_parallel_branches_are_marked_in_the_paths_figure(branch_model, digits):
     default = ll.analyze(branch_model, digits[1], progress=False)
     assert not any(layer.parallel_to_previous for layer in default.layers)
     assert "parallel branch" not in default.paths_figure().layout.title.text
+
+
+# -- reference set, faithful clusters, stability ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_reference(sequential_model, digits):
+    train, test = digits
+    return ll.analyze(sequential_model, test, reference=train, stability=True, progress=False)
+
+
+def test_a_reference_set_fits_the_clusters_and_places_the_images(with_reference, digits):
+    train, test = digits
+    a = with_reference
+    assert a.settings.reference == "digits" and a.reference.n_images == len(train)
+    np.testing.assert_array_equal(a.reference.labels, train.labels)
+    for i, layer in enumerate(a.layers):
+        # Names, purity and sizes describe the training images the clusters were fitted on ...
+        assert layer.clusters.sizes.sum() == len(train)
+        np.testing.assert_array_equal(
+            np.bincount(a.reference.clusters[i], minlength=layer.clusters.k), layer.clusters.sizes
+        )
+        # ... and every test image sits in the cluster of the nearest centre.
+        np.testing.assert_array_equal(layer.clusters.labels, layer.clusters.assign(layer.reduced))
+        assert a.reference.reduced[i].shape == (len(train), layer.reduced.shape[1])
+    assert a.path_statistics.heldout_basis == "reference"
+    assert 0.9 < a.path_statistics.heldout_known <= 1.0
+
+
+def test_faithful_paths_follow_the_decisions(with_reference):
+    dense = with_reference.layer("dense").clusters
+    assert dense.k_rule == "faithful" and dense.k >= 6  # a 10-class model's last hidden layer
+    assert dense.k_scores[dense.k]["decision_alignment"] > 0.8
+    assert with_reference.path_statistics.heldout_alignment > 0.75
+
+
+def test_stability_measures_paths_under_noise(with_reference):
+    stats = with_reference.path_statistics
+    assert sorted(stats.agreement) == [0.02, 0.05]
+    assert 0.0 < stats.agreement[0.05] <= stats.agreement[0.02] <= 1.0  # more noise moves more images
+    for level, per_layer in stats.layer_agreement.items():
+        assert len(per_layer) == len(with_reference.layers)
+        assert stats.agreement[level] <= min(per_layer)  # the whole path is kept less often than any part
+    assert stats.prediction_agreement[0.02] > 0.8
+    layer = with_reference.layers[0]
+    assert set(layer.noisy_labels) == {0.02, 0.05} and len(layer.noisy_labels[0.02]) == with_reference.n_images
+
+
+def test_stability_leaves_the_clean_analysis_as_it_was(sequential_model, digits, with_reference):
+    train, test = digits
+    plain = ll.analyze(sequential_model, test, reference=train, progress=False)
+    for a, b in zip(plain.layers, with_reference.layers):
+        # The clean images take the same operations, but in another graph: equal up to float rounding.
+        np.testing.assert_allclose(a.features, b.features, atol=FLOAT_TOLERANCE)
+        assert_same_clustering(a.clusters, b.clusters)
+    assert plain.path_statistics.agreement == {} and plain.noisy_predictions == {}
+
+
+def test_reference_and_stability_survive_save_and_load(with_reference, tmp_path):
+    back = ll.load(with_reference.save(tmp_path / "run"))
+    assert back.settings == with_reference.settings
+    for i in range(len(back.layers)):
+        np.testing.assert_array_equal(back.reference.reduced[i], with_reference.reference.reduced[i])
+        np.testing.assert_array_equal(back.reference.clusters[i], with_reference.reference.clusters[i])
+        np.testing.assert_array_equal(back.layers[i].noisy_labels[0.05], with_reference.layers[i].noisy_labels[0.05])
+    assert back.path_statistics.to_dict() == with_reference.path_statistics.to_dict()
+    np.testing.assert_array_equal(back.noisy_predictions[0.02], with_reference.noisy_predictions[0.02])
+    assert back.layers[-1].clusters.k_reason == with_reference.layers[-1].clusters.k_reason
+
+
+def test_k_rules_per_layer(sequential_model, images):
+    result = ll.analyze(
+        sequential_model, images, n_clusters={"conv1": 3, "dense": "silhouette"}, layers=["conv1", "pool2", "dense"],
+        progress=False,
+    )  # fmt: skip
+    rules = [layer.clusters.k_rule for layer in result.layers]
+    assert rules == ["fixed", "faithful", "silhouette"] and result.layers[0].clusters.k == 3
+    with pytest.raises(InvalidInputError, match=r"n_clusters: expected layer names among the analysed layers"):
+        ll.analyze(sequential_model, images, n_clusters={"conv9": 3}, layers=["conv1"], progress=False)
+
+
+def test_held_out_alignment_without_a_reference_uses_two_halves(analysis):
+    stats = analysis.path_statistics
+    assert stats.heldout_basis == "halves" and stats.heldout_alignment <= stats.decision_alignment + 0.05
+
+
+@pytest.mark.parametrize(
+    ("reference", "match"),
+    [
+        ("unlabelled", "reference: expected labelled images"),
+        ("few", "reference: expected at least 3 images"),
+        ("wrong-size", r"images: expected shape \(N, 16, 16, 1\)"),
+    ],
+    ids=["unlabelled", "too-few", "wrong-size"],
+)
+def test_bad_reference_sets(sequential_model, digits, reference, match):
+    train, test = digits
+    bad = {
+        "unlabelled": train.images[:50],
+        "few": train.subset(range(2)),
+        "wrong-size": (np.zeros((10, 8, 8, 1), np.float32), np.zeros(10, int)),
+    }[reference]
+    with pytest.raises(InvalidInputError, match=match):
+        ll.analyze(sequential_model, test.subset(range(30)), reference=bad, progress=False)

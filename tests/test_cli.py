@@ -164,7 +164,10 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
     ("argv", "message"),
     [
         (["analyze", "missing.keras", "faces", "--out", "{tmp}/r"], "model: expected a Keras model file"),
-        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--n-clusters", "three"], "expected 'auto' or an integer"),
+        (
+            ["analyze", "{model}", "faces", "--out", "{tmp}/r", "--n-clusters", "three"],
+            "expected 'auto', 'silhouette' or an integer >= 2; received 'three'",
+        ),
         (["analyze", "{model}", "cifar", "--out", "{tmp}/r"], "data: expected one of"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--test-size", "2"], "--test-size: expected a share"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/taken"], "--out: .* already holds a layerlens run"),
@@ -200,3 +203,21 @@ def test_a_misspelt_layer_is_the_only_line_on_stderr(faces_file, faces_folder, t
         "pool2, flatten, dense, dropout, output."
     ]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_reference_set_and_stability_from_the_shell(faces_file, faces_model, tmp_path):
+    run = tmp_path / "run"
+    argv = ["analyze", str(faces_file), "faces", "--out", str(run), "--reference", "faces", "--stability"]
+    assert main([*argv, "--no-progress"]) == 0
+    analysis = ll.load(run)
+    assert analysis.reference.n_images == len(faces_model.data.train)  # the bundled set's train split
+    assert analysis.settings.stability and sorted(analysis.path_statistics.agreement) == [0.02, 0.05]
+
+
+def test_a_folder_is_its_own_reference_on_the_other_side_of_the_split(faces_file, faces_folder, tmp_path):
+    run = tmp_path / "run"
+    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--reference", str(faces_folder)]
+    names = ["--class-names", "non_face", "face", "--split", "test", "--test-size", "0.4", "--no-progress"]
+    assert main([*argv, *names]) == 0
+    analysis = ll.load(run)
+    assert analysis.n_images == 20 and analysis.reference.n_images == 30  # the 50 images, split 30 / 20

@@ -126,3 +126,65 @@ def test_from_dict_names_missing_keys(paths):
 def test_statistics_errors(paths, mutate, top, message):
     with pytest.raises(InvalidInputError, match=message):
         path_statistics(mutate(paths), top=top)
+
+
+def test_heldout_alignment_learnt_on_a_reference(paths):
+    # Reference paths c1-c1 (predicted 0, 0, 1), c2-c2 (1) and c2-c3 (0): majorities 0, 1, 0.
+    # The six images: c1-c1/0 hit, c1-c1/1 miss, c1-c2 never seen (miss), c2-c3/0 hit, c2-c2/1 hit twice.
+    s = path_statistics(
+        paths,
+        fit_paths=["c1-c1", "c1-c1", "c1-c1", "c2-c2", "c2-c3"],
+        fit_predictions=np.array([0, 0, 1, 1, 0]),
+    )
+    assert (s.heldout_alignment, s.heldout_known, s.heldout_basis) == (4 / 6, 5 / 6, "reference")
+
+
+def test_heldout_alignment_across_halves_is_seeded():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 3, 200)
+    df = _build_random(groups)
+    a, b = path_statistics(df, seed=1), path_statistics(df, seed=1)
+    assert a.heldout_basis == "halves" and a.heldout_alignment == b.heldout_alignment
+    assert a.heldout_known == 1.0  # 3 paths and 100 images a half: each half has every path
+    assert a.heldout_alignment == pytest.approx(a.decision_alignment, abs=0.05)
+
+
+def test_agreement_under_noise(paths):
+    # Clean clusters per image: (0,0) (0,0) (0,1) (1,2) (1,1) (1,1); the noise moves image 2 in layer 2
+    # and image 5 in layer 1, and changes image 4's prediction.
+    noisy = np.array([[0, 0], [0, 0], [0, 0], [1, 2], [1, 1], [0, 1]])
+    s = path_statistics(paths, noisy_clusters={0.1: noisy}, noisy_predictions={0.1: np.array([0, 1, 0, 0, 0, 1])})
+    assert s.agreement == {0.1: 4 / 6}
+    assert s.layer_agreement == {0.1: (5 / 6, 5 / 6)}
+    assert s.prediction_agreement == {0.1: 5 / 6}
+    back = PathStatistics.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert (back.agreement, back.layer_agreement, back.prediction_agreement) == (
+        s.agreement,
+        s.layer_agreement,
+        s.prediction_agreement,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fit_paths": ["c1-c1"]}, "fit_paths and fit_predictions: expected both or neither"),
+        ({"noisy_clusters": {0.1: np.zeros((6, 2), int)}}, "noisy_predictions: expected one array per noise level"),
+        (
+            {"noisy_clusters": {0.1: np.zeros((6, 3), int)}, "noisy_predictions": {0.1: np.zeros(6, int)}},
+            r"noisy_clusters\[0.1\]: expected integers of shape \(6, 2\)",
+        ),
+    ],
+    ids=["fit-half", "noise-without-predictions", "noise-wrong-shape"],
+)
+def test_heldout_and_noise_inputs_are_checked(paths, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        path_statistics(paths, **kwargs)
+
+
+def _build_random(groups):
+    n = len(groups)
+    return build_paths(
+        [groups], [["c1", "c2", "c3"]], [np.arange(3) % 2], ["dense"],
+        predicted=groups % 2, confidence=np.full(n, 0.9), class_names=["a", "b"], true=groups % 2,
+    )  # fmt: skip
