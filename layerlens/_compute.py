@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from layerlens._labels import check_labels, resolve_class_names
+from layerlens._labels import check_labels, renumber_by_name
+from layerlens._pathmeasures import extend_path_ids
 from layerlens.analysis import (
     Analysis,
     AnalysisSettings,
@@ -74,7 +75,7 @@ def compute_analysis(
         )
         layers.append(replace(layer, parallel_to_previous=extraction.parallel[i]))
         kept.append(fit_part)
-        paths_before = _extend_paths(paths_before, fit_clusters)
+        paths_before = extend_path_ids(paths_before, fit_clusters)
     paths = paths_table(layers, probabilities, labels, class_names, files)
     kept_reference = None
     if reference is not None:
@@ -127,7 +128,6 @@ def reference_fit_set(
     reference: Any,
     extraction: Any,
     class_names: tuple[str, ...],
-    n_classes: int,
     head: str,
     pixel_scale: float | str,
     options: dict[str, Any],
@@ -136,10 +136,9 @@ def reference_fit_set(
     from layerlens.extract import extract
 
     reference_set = reference if isinstance(reference, ImageSet) else None
-    if reference_set is not None and reference_set.class_names != class_names:
-        _, renumber = resolve_class_names(class_names, reference_set, n_classes)
-    else:
-        renumber = None
+    renumber = None
+    if reference_set is not None:
+        renumber = renumber_by_name(reference_set.class_names, class_names, "reference")
     layer_names = [info.name for info in extraction.layers]
     fitted = extract(model, reference, layers=layer_names, pixel_scale=pixel_scale, **options)
     if fitted.labels is None:
@@ -215,12 +214,3 @@ def k_for_layer(n_clusters: int | str | Mapping[str, int | str], layer: str) -> 
     if isinstance(n_clusters, Mapping):
         return n_clusters.get(layer, "auto")
     return n_clusters
-
-
-def _extend_paths(paths_before: np.ndarray | None, labels: np.ndarray) -> np.ndarray:
-    """Compact ids of the paths through the layers so far, one more layer's clusters appended."""
-    if paths_before is None:
-        return labels.astype(np.int64)
-    # paths_before holds compact ids (< N), so one integer per pair cannot overflow.
-    _, ids = np.unique(paths_before * (int(labels.max()) + 1) + labels, return_inverse=True)
-    return ids.reshape(-1).astype(np.int64)

@@ -22,6 +22,7 @@ from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScale
 __all__ = [
     "AUTO",
     "Batches",
+    "NoiseSource",
     "batches",
     "check_batch",
     "check_pixel_scale",
@@ -183,3 +184,49 @@ def resolve_pixel_scale(
             PixelScaleWarning,
         )
     return scale
+
+
+class NoiseSource:
+    """Seeded Gaussian noise for noisy copies of images: image ``i`` at a level always gets the same draw.
+
+    Draws come in fixed blocks of :attr:`BLOCK` images keyed by (seed, level, block index), so the noise
+    of an image depends on its position in the image stream and on the level, not on the batch size
+    nor on which other levels are asked for.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, seed: int, levels: tuple[float, ...], image_shape: tuple[int, ...]) -> None:
+        self.seed = seed
+        self.levels = levels
+        self.image_shape = tuple(image_shape)
+        self._cache: dict[tuple[float, int], np.ndarray] = {}
+
+    def copies(self, x: np.ndarray, start: int, lo: float, hi: float) -> np.ndarray:
+        """``(L, n, *image_shape)`` float32: batch ``x`` (images ``start .. start + n - 1``) plus each level's noise.
+
+        The noise's standard deviation is ``level * (hi - lo)``; the copies are clipped to the pixel range
+        ``lo .. hi``, widened to the batch's own range so that no pixel changes before the noise is added.
+        """
+        floor, ceiling = min(lo, float(x.min())), max(hi, float(x.max()))
+        out = np.empty((len(self.levels), *x.shape), dtype=np.float32)
+        for j, level in enumerate(self.levels):
+            noise = self._normals(level, start, len(x))
+            np.clip(x + np.float32(level * (hi - lo)) * noise, floor, ceiling, out=out[j])
+        return out
+
+    def _normals(self, level: float, start: int, n: int) -> np.ndarray:
+        first, last = start // self.BLOCK, (start + n - 1) // self.BLOCK
+        blocks = [self._block(level, b) for b in range(first, last + 1)]
+        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        offset = start - first * self.BLOCK
+        return joined[offset : offset + n]
+
+    def _block(self, level: float, index: int) -> np.ndarray:
+        key = (level, index)
+        if key not in self._cache:
+            self._cache = {k: v for k, v in self._cache.items() if k[1] >= index}  # earlier blocks are done with
+            # The level enters the seed as an integer number of millionths: a float is not a valid seed.
+            rng = np.random.default_rng([self.seed, round(level * 1_000_000), index])
+            self._cache[key] = rng.standard_normal((self.BLOCK, *self.image_shape), dtype=np.float32)
+        return self._cache[key]

@@ -13,6 +13,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from layerlens._pathmeasures import extend_path_ids
 from layerlens.pathstats import decision_alignment
 
 __all__ = [
@@ -35,6 +36,8 @@ DECISION_GAIN = 0.5
 
 # k-means restarts. A fixed number, not "auto", whose meaning changed between scikit-learn versions.
 _N_INIT = 4
+# Shares are ratios of counts: a gap of exactly the tolerance must count as within it, whatever the rounding.
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,9 +80,7 @@ def sample_rows(n: int, max_rows: int, seed: int) -> np.ndarray:
 
 
 def _distinct_paths(paths_before: np.ndarray | None, labels: np.ndarray) -> float:
-    if paths_before is None:
-        return float(len(np.unique(labels)))
-    return float(len(np.unique(paths_before * (int(labels.max()) + 1) + labels)))
+    return float(extend_path_ids(paths_before, labels).max() + 1)
 
 
 def _scores(x_labels: np.ndarray, predictions: np.ndarray, paths_before: np.ndarray | None) -> dict[str, float]:
@@ -124,10 +125,12 @@ def choose_faithful(
     base = float(np.bincount(predictions).max() / len(predictions))
     top = evaluate(ks[-1])
     gain = (top - base) / (1.0 - base) if base < 1.0 else 0.0
-    if gain < DECISION_GAIN or len(ks) == 1:
+    if len(ks) == 1:
         chosen = ks[0]
-        if chosen not in fits:
-            evaluate(chosen)
+        reason = f"the only k possible: the images take {chosen} distinct position(s) here"
+    elif gain < DECISION_GAIN - _EPSILON:
+        chosen = ks[0]
+        evaluate(chosen)
         reason = (
             f"does not separate decisions: with {ks[-1]} clusters {top:.1%} of the images are predicted as their "
             f"cluster's majority, against {base:.1%} for the most common prediction alone; the smallest k keeps "
@@ -137,7 +140,8 @@ def choose_faithful(
         for k in ks[:-1]:
             evaluate(k)
         best = max(s["decision_alignment"] for s in scores.values())
-        chosen = min(k for k, s in scores.items() if s["decision_alignment"] >= best - ALIGNMENT_TOLERANCE)
+        within = ALIGNMENT_TOLERANCE + _EPSILON
+        chosen = min(k for k, s in scores.items() if s["decision_alignment"] >= best - within)
         reason = (
             f"smallest k whose decision alignment ({scores[chosen]['decision_alignment']:.1%}) is within "
             f"{ALIGNMENT_TOLERANCE:.0%} of the best ({best:.1%}); the most common prediction alone gives {base:.1%}"

@@ -18,7 +18,7 @@ from layerlens.datasets import ImageSet
 from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTypeError
 from layerlens.metrics import ClassificationMetrics, best_class_matching
 
-__all__ = ["check_labels", "resolve_class_names", "warn_about_class_order"]
+__all__ = ["check_labels", "precheck_reference", "renumber_by_name", "resolve_class_names", "warn_about_class_order"]
 
 # A renaming of the classes must beat the given order by this much accuracy before we call the order
 # suspect: far above what chance reshuffles of a weak model's confusions reach, far below what a
@@ -67,23 +67,35 @@ def resolve_class_names(
             raise InvalidTypeError(f"class_names: expected a list of strings; received {class_names!r}.")
     names = tuple(class_names)
     if len(names) != n_classes:
+        hint = " (name all of them with class_names=...)" if source != "class_names" and len(names) < n_classes else ""
         raise InvalidInputError(
-            f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names; "
+            f"class_names: the model predicts {n_classes} classes, so {source} needs {n_classes} names{hint}; "
             f"received {len(names)}: {list(names)}."
         )
     names = check_names(names, "class_names")
-    if image_set is None or names == image_set.class_names:
+    if image_set is None:
         return names, None
-    own = image_set.class_names
-    if set(names) == set(own):
-        return names, np.array([names.index(name) for name in own], dtype=np.int64)
-    if set(names) & set(own):
-        raise InvalidInputError(
-            f"class_names: expected either the ImageSet's class names {list(own)} in the model's order, or "
-            f"{len(own)} new names; received {list(names)}, which shares only {sorted(set(names) & set(own))} "
-            "with them."
-        )
-    return names, None  # new names for the ImageSet's classes, in its order
+    return names, renumber_by_name(image_set.class_names, names, "class_names")
+
+
+def renumber_by_name(own: tuple[str, ...], names: tuple[str, ...], argument: str) -> np.ndarray | None:
+    """How labels over the class names ``own`` become labels over ``names``; None when they stay as they are.
+
+    ``own`` may be ``names`` in another order, or some of them (a test folder without one class):
+    each class then keeps its name. Names that share nothing with ``names``, as many of them, are new
+    names for the same classes in the same order. Anything else is an error naming ``argument``.
+    """
+    if own == names:
+        return None
+    if set(own) <= set(names):
+        return np.array([names.index(name) for name in own], dtype=np.int64)
+    if not set(own) & set(names) and len(own) == len(names):
+        return None  # new names for the same classes, in their order
+    unknown = sorted(set(own) - set(names))
+    raise InvalidInputError(
+        f"{argument}: expected the ImageSet's class names {list(own)} to be among the model's classes {list(names)} "
+        f"(in any order), or as many new names; {unknown} are not."
+    )
 
 
 def check_labels(labels: Any, class_names: tuple[str, ...], n_images: int | None, argument: str) -> np.ndarray:
@@ -134,3 +146,22 @@ def _labels_from_names(array: np.ndarray, class_names: tuple[str, ...], argument
 def _is_whole(array: np.ndarray) -> bool:
     """Float labels such as 0.0/1.0 (binary models are often trained on them) count as integers."""
     return np.issubdtype(array.dtype, np.floating) and bool(np.all(np.isfinite(array) & (array == np.round(array))))
+
+
+def precheck_reference(reference: Any) -> None:
+    """What can be told of a reference set before any image goes through the model: labels, size."""
+    if isinstance(reference, ImageSet):
+        if len(reference) < 3:
+            raise InvalidInputError(f"reference: expected at least 3 images to cluster; received {len(reference)}.")
+        return
+    if isinstance(reference, np.ndarray) or hasattr(reference, "numpy"):
+        raise InvalidInputError(
+            "reference: expected labelled images (the images the model was trained on, as an ImageSet, "
+            "(images, labels) or (x, y) batches); received an array of images without labels."
+        )
+    if isinstance(reference, tuple) and len(reference) == 2 and isinstance(reference[0], np.ndarray):
+        if len(np.asarray(reference[1])) != len(reference[0]):
+            raise InvalidInputError(
+                f"reference: expected one label per image; received {len(reference[0])} images and "
+                f"{len(np.asarray(reference[1]))} labels."
+            )

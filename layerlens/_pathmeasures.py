@@ -10,22 +10,47 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["agreement", "heldout_alignment"]
+__all__ = ["agreement", "extend_path_ids", "heldout_alignment", "majority"]
 
 
-def _learnt_majority(fit_paths: np.ndarray, fit_predictions: np.ndarray) -> dict[str, int]:
-    """The majority prediction of each path of the fit set (ties: the lowest class index)."""
-    frame = pd.DataFrame({"path": fit_paths, "predicted": fit_predictions})
-    counts = frame.groupby(["path", "predicted"], sort=True).size().reset_index(name="n")
-    # Sorted by path, then class; the first row with the largest count per path wins.
-    best = counts.sort_values(["path", "n", "predicted"], ascending=[True, False, True], kind="stable")
-    return dict(best.drop_duplicates("path")[["path", "predicted"]].itertuples(index=False, name=None))
+def majority(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Most frequent label of each group ``0 .. groups.max()``; ties go to the lowest label.
+
+    >>> majority(np.array([0, 0, 1, 1, 1]), np.array([2, 1, 0, 1, 1])).tolist()
+    [1, 1]
+    """
+    n_groups, n_labels = int(groups.max()) + 1, int(labels.max()) + 1
+    # One integer per (group, label) pair: a 1-D unique is far faster than a unique over pairs of rows.
+    pairs, counts = np.unique(groups.astype(np.int64) * n_labels + labels, return_counts=True)
+    g, lab = np.divmod(pairs, n_labels)
+    # Sort by group, then count descending, then label ascending; the first row of each group wins.
+    order = np.lexsort((lab, -counts, g))
+    g, lab = g[order], lab[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    out = np.empty(n_groups, dtype=np.int64)
+    out[g[first]] = lab[first]
+    return out
 
 
-def _apply(majority: dict[str, int], paths: np.ndarray, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: is its path known to the fit set, and does the path's learnt majority match its prediction."""
-    learnt = np.array([majority.get(p, -1) for p in paths], dtype=np.int64)
-    return learnt >= 0, learnt == predictions
+def extend_path_ids(paths_before: np.ndarray | None, labels: np.ndarray) -> np.ndarray:
+    """Compact ids ``0 .. P - 1`` of the paths through the layers so far, one more layer's clusters appended."""
+    if paths_before is None:
+        return np.unique(labels, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    # paths_before holds compact ids (< N), so one integer per pair cannot overflow.
+    _, ids = np.unique(paths_before * (int(labels.max()) + 1) + labels, return_inverse=True)
+    return ids.reshape(-1).astype(np.int64)
+
+
+def _judge(
+    fit_paths: np.ndarray, fit_predictions: np.ndarray, paths: np.ndarray, predictions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per judged image: is its path among the fit paths, and is that path's majority prediction its own."""
+    groups, _ = pd.factorize(np.concatenate([fit_paths, paths]))
+    learnt_groups, judged_groups = groups[: len(fit_paths)], groups[len(fit_paths) :]
+    learnt = np.full(int(groups.max()) + 1, -1, dtype=np.int64)  # -1: a path the fit set never took
+    seen = np.unique(learnt_groups)
+    learnt[seen] = majority(learnt_groups, fit_predictions)[seen]
+    return learnt[judged_groups] >= 0, learnt[judged_groups] == predictions
 
 
 def heldout_alignment(
@@ -45,7 +70,7 @@ def heldout_alignment(
     (``"reference"`` or ``"halves"``).
     """
     if fit_paths is not None:
-        known, hit = _apply(_learnt_majority(fit_paths, fit_predictions), paths, predictions)
+        known, hit = _judge(fit_paths, fit_predictions, paths, predictions)
         return float(hit.mean()), float(known.mean()), "reference"
     order = np.random.default_rng(seed).permutation(len(paths))
     halves = (order[: len(order) // 2], order[len(order) // 2 :])
@@ -54,7 +79,7 @@ def heldout_alignment(
     for learn, judge in (halves, halves[::-1]):
         if len(learn) == 0:
             continue
-        k, h = _apply(_learnt_majority(paths[learn], predictions[learn]), paths[judge], predictions[judge])
+        k, h = _judge(paths[learn], predictions[learn], paths[judge], predictions[judge])
         known[judge], hit[judge] = k, h
     return float(hit.mean()), float(known.mean()), "halves"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from layerlens._labels import check_labels, resolve_class_names, warn_about_class_order
+from layerlens._labels import check_labels, precheck_reference, resolve_class_names, warn_about_class_order
 from layerlens._validation import check_seed
 from layerlens.cluster import K_RULES, LayerClusters
 from layerlens.datasets import ImageSet
@@ -351,7 +351,7 @@ def analyze(
     *,
     class_names: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
-    n_clusters: int | str = "auto",
+    n_clusters: int | str | Mapping[str, int | str] = "auto",
     projection: str = "pca",
     batch_size: int = 64,
     seed: int = 0,
@@ -476,6 +476,8 @@ def analyze(
     >>> a.paths_figure().show()                                  # doctest: +SKIP
     """
     _check_options(n_clusters, projection, seed, stability)
+    if reference is not None:
+        precheck_reference(reference)
     from layerlens._compute import compute_analysis, reference_fit_set
     from layerlens.extract import extract, output_units
 
@@ -492,7 +494,7 @@ def analyze(
         model, images, layers=layers, pixel_scale=pixel_scale, noise=NOISE_LEVELS if stability else (), **options
     )
     n_images = len(extraction.outputs)
-    if n_images < 3:
+    if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
     if labels is None and extraction.labels is not None:
         found = extraction.labels if renumber is None else renumber[extraction.labels]
@@ -502,7 +504,7 @@ def analyze(
     head = detect_head(extraction.output_activation, extraction.outputs[:512])
     fit = None
     if reference is not None:
-        fit = reference_fit_set(model, reference, extraction, class_names, n_classes, head, pixel_scale, options)
+        fit = reference_fit_set(model, reference, extraction, class_names, head, pixel_scale, options)
     k = _check_k_per_layer(
         n_clusters, [info.name for info in extraction.layers], n_images if fit is None else len(fit.labels)
     )

@@ -379,11 +379,14 @@ def cluster_layer(
         None if paths_before is None else check_label_vector(paths_before, "paths_before", length=n, n_classes=None)
     )
     ks = _check_n_clusters(n_clusters, n)
-    if isinstance(n_clusters, str):
-        ks = tuple(k for k in ks if k <= _distinct_points(x, ks[-1], seed)) or ks[:1]
     check_seed(seed)
     check_int(max_search_samples, "max_search_samples", minimum=3)
     check_int(max_silhouette_samples, "max_silhouette_samples", minimum=3)
+    if isinstance(n_clusters, str):
+        # Never more clusters than distinct points where the candidates are fitted (else some stay empty).
+        rows = sample_rows(n, max_search_samples, seed) if n_clusters == "auto" else np.arange(n)
+        distinct = _distinct_points(x[rows], ks[-1], seed)
+        ks = tuple(k for k in ks if k <= distinct) or (min(distinct, ks[0]),)
     if n_clusters == "auto":
         choice = choose_faithful(x, predicted, ks, seed, max_search_samples=max_search_samples, paths_before=before)
     elif n_clusters == "silhouette":

@@ -22,6 +22,7 @@ from sklearn.random_projection import GaussianRandomProjection
 from layerlens._graph import run_graph
 from layerlens._inputs import (
     AUTO,
+    NoiseSource,
     batches,
     check_batch,
     check_pixel_scale,
@@ -248,8 +249,7 @@ def _step_function(
     conv_features: str,
     thumbnail_shape: tuple[int, int],
     input_shape: tuple[int, ...],
-    noise: tuple[float, ...],
-    seed: int,
+    n_levels: int,
 ) -> Any:
     wanted = {info.name: i for i, info in enumerate(chosen)}
     constants = [None if p is None else tf.constant(p) for p in projections]
@@ -270,14 +270,11 @@ def _step_function(
         raw = run_graph(model, x, record)
         return tf.concat([*features, tf.cast(raw, tf.float32)], axis=1)
 
-    def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        """Packed features and outputs of the images, then of each noisy copy; thumbnails."""
+    def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, *noisy: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Packed features and outputs of the images, then of each noisy copy (``noisy[0][j]``); thumbnails."""
         packed = [features_and_outputs(x * scale)]
-        for j, level in enumerate(noise):
-            # Stateless and keyed by (seed, batch, level): the same noise on every run, whatever ran before.
-            key = tf.stack([tf.constant(seed, tf.int64), index * len(noise) + j])
-            noisy = x + (level * (hi - lo)) * tf.random.stateless_normal(tf.shape(x), seed=key, dtype=tf.float32)
-            packed.append(features_and_outputs(tf.clip_by_value(noisy, lo, hi) * scale))
+        for j in range(n_levels):
+            packed.append(features_and_outputs(noisy[0][j] * scale))
         scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
@@ -290,8 +287,9 @@ def _step_function(
     # concrete function directly (rather than on a first call) keeps TensorFlow's retracing detector
     # out of it, which otherwise warns once a process has analysed a few models.
     scalar = tf.TensorSpec((), tf.float32)
-    index = tf.TensorSpec((), tf.int64)
-    signature = (tf.TensorSpec((None, *input_shape), tf.float32), scalar, scalar, scalar, index)
+    signature = [tf.TensorSpec((None, *input_shape), tf.float32), scalar, scalar, scalar]
+    if n_levels:
+        signature.append(tf.TensorSpec((n_levels, None, *input_shape), tf.float32))
     return tf.function(step, autograph=False).get_concrete_function(*signature)
 
 
@@ -346,7 +344,9 @@ def extract(
         0.05)``): for each, a copy of every batch with seeded Gaussian noise of
         that standard deviation (clipped to the pixel range) goes through the
         model in the same pass, and its features and outputs are returned
-        too. The clean images' results do not change with it.
+        too. Each image's noise depends on its position in the images, the
+        level and ``seed``, not on ``batch_size``; the clean images' results do
+        not change with it.
 
     Returns
     -------
@@ -402,14 +402,16 @@ def extract(
             scale = resolve_pixel_scale(requested_scale, expects_bytes, lo, hi, integer_pixels=integer_pixels)
             constants = [tf.constant(v, tf.float32) for v in (scale, *display_range(lo, hi))]
             step = _step_function(
-                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, levels, seed
+                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels)
             )
+            noise_source = NoiseSource(seed, levels, first_shape)
         elif x.shape[1:] != first_shape:
             raise InvalidInputError(
                 f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
                 f"of {x.shape[1:]}."
             )
-        values, thumbs = step(tf.constant(x), *constants, tf.constant(index, tf.int64))
+        copies = [tf.constant(noise_source.copies(x, packed.filled, lo, hi))] if levels else []
+        values, thumbs = step(tf.constant(x), *constants, *copies)
         packed.add(values.numpy())
         thumbs = thumbs.numpy()
         if thumbnails is None:

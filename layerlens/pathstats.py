@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layerlens._pathmeasures import agreement, heldout_alignment
+from layerlens._pathmeasures import agreement, heldout_alignment, majority
 from layerlens._validation import check_int, check_label_vector, check_seed
 from layerlens.exceptions import InvalidInputError
 from layerlens.paths import FIXED_COLUMNS, PATH_PATTERN
@@ -375,7 +375,7 @@ def _compute_statistics(
     n, n_distinct = len(groups), len(uniques)
     purity = None
     if true_codes is not None:
-        purity = float(np.mean(_majority(groups, true_codes)[groups] == true_codes))
+        purity = float(np.mean(majority(groups, true_codes)[groups] == true_codes))
     alignment = decision_alignment(groups, pred_codes)
     by_class = pred_codes if true_codes is None else true_codes
     return PathStatistics(
@@ -408,26 +408,7 @@ def decision_alignment(groups: np.ndarray, predictions: np.ndarray) -> float:
     >>> decision_alignment(np.array([0, 0, 0, 1]), np.array([2, 2, 1, 0]))
     0.75
     """
-    return float(np.mean(_majority(groups, predictions)[groups] == predictions))
-
-
-def _majority(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Most frequent label of each group ``0 .. groups.max()``; ties go to the lowest label.
-
-    >>> _majority(np.array([0, 0, 1, 1, 1]), np.array([2, 1, 0, 1, 1])).tolist()
-    [1, 1]
-    """
-    n_groups, n_labels = int(groups.max()) + 1, int(labels.max()) + 1
-    # One integer per (group, label) pair: a 1-D unique is far faster than a unique over pairs of rows.
-    pairs, counts = np.unique(groups.astype(np.int64) * n_labels + labels, return_counts=True)
-    g, lab = np.divmod(pairs, n_labels)
-    # Sort by group, then count descending, then label ascending; the first row of each group wins.
-    order = np.lexsort((lab, -counts, g))
-    g, lab = g[order], lab[order]
-    first = np.r_[True, g[1:] != g[:-1]]
-    out = np.empty(n_groups, dtype=np.int64)
-    out[g[first]] = lab[first]
-    return out
+    return float(np.mean(majority(groups, predictions)[groups] == predictions))
 
 
 def _top_paths(

@@ -428,7 +428,7 @@ def load(path: str | Path) -> Analysis:
             reference=_reference_from(manifest, arrays),
             noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
         )
-    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
+    except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):
             raise
         raise RunFormatError(f"path: the run in {str(folder)!r} is malformed ({type(err).__name__}: {err}).") from err

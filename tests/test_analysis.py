@@ -304,7 +304,9 @@ def test_string_labels_are_looked_up_in_the_class_names(faces_model):
 
 
 def test_class_names_that_half_match_the_imageset_are_refused(faces_model, faces_as_folders):
-    with pytest.raises(InvalidInputError, match=r"shares only \['face'\] with them"):
+    with pytest.raises(
+        InvalidInputError, match=r"class_names: expected the ImageSet's class names .*\['non_face'\] are not"
+    ):
         ll.analyze(faces_model.model, faces_as_folders, class_names=["face", "background"], progress=False)
 
 
@@ -442,3 +444,35 @@ def test_bad_reference_sets(sequential_model, digits, reference, match):
     }[reference]
     with pytest.raises(InvalidInputError, match=match):
         ll.analyze(sequential_model, test.subset(range(30)), reference=bad, progress=False)
+
+
+def test_an_imageset_with_some_of_the_classes_keeps_their_names(sequential_model, digits):
+    test = digits[1]
+    keep = np.flatnonzero(test.labels >= 7)  # a test folder with only the digits 7, 8 and 9
+    few = ImageSet(test.images[keep], test.labels[keep] - 7, ("7", "8", "9"), name="late digits")
+    result = ll.analyze(sequential_model, few, class_names=test.class_names, layers=["dense"], progress=False)
+    np.testing.assert_array_equal(result.labels, test.labels[keep])
+    with pytest.raises(InvalidInputError, match=r"needs 10 names \(name all of them with class_names=...\)"):
+        ll.analyze(sequential_model, few, layers=["dense"], progress=False)
+
+
+def test_a_reference_with_some_of_the_classes(sequential_model, digits):
+    train, test = digits
+    keep = np.flatnonzero(train.labels < 8)
+    partial = ImageSet(train.images[keep], train.labels[keep], tuple(str(d) for d in range(8)), name="first eight")
+    result = ll.analyze(sequential_model, test, reference=partial, layers=["dense"], progress=False)
+    np.testing.assert_array_equal(result.reference.labels, train.labels[keep])
+
+
+def test_a_reference_places_even_a_single_image(sequential_model, digits):
+    train, test = digits
+    result = ll.analyze(sequential_model, test.subset([0]), reference=train, layers=["dense"], progress=False)
+    assert result.n_images == 1 and result.paths["path"].iloc[0].startswith("c")
+
+
+def test_an_unlabelled_reference_is_refused_before_any_pass(sequential_model, digits, monkeypatch):
+    import layerlens.extract
+
+    monkeypatch.setattr(layerlens.extract, "extract", lambda *a, **k: pytest.fail("the images were read"))
+    with pytest.raises(InvalidInputError, match="reference: expected labelled images"):
+        ll.analyze(sequential_model, digits[1], reference=digits[0].images, progress=False)

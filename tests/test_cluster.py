@@ -453,3 +453,33 @@ def test_to_dict_round_trips_through_strict_json():
     assert (back.k_rule, back.k_reason) == (clusters.k_rule, clusters.k_reason)
     np.testing.assert_array_equal(back.sizes, clusters.sizes)
     assert np.isnan(back.silhouette) and np.isnan(back.k_scores[2]["silhouette"])
+
+
+def test_a_gap_of_exactly_the_tolerance_counts_as_within(monkeypatch):
+    # Decision alignment 0.98 at k = 3 against 1.00 at k = 4: k = 3 is within 0.02 of the best.
+    scores = {2: 0.5, 3: 0.98, 4: 1.0}
+
+    def fake_alignment(labels, predictions):
+        return scores.get(len(np.unique(labels)), 1.0)
+
+    monkeypatch.setattr(_kchoice, "decision_alignment", fake_alignment)
+    x = _blobs([(0.0,), (10.0,), (20.0,), (30.0,)], [25] * 4)
+    c = cluster_layer(x, np.repeat([0, 1, 2, 0], 25), CLASSES, n_clusters="auto")
+    assert c.k == 3
+
+
+@pytest.mark.parametrize(
+    ("points", "k", "reason"),
+    [
+        (np.zeros((30, 4)), 1, "the only k possible: the images take 1 distinct position(s) here"),
+        (np.repeat([[0.0, 0.0], [5.0, 5.0]], 15, axis=0), 2, "the only k possible: the images take 2 distinct"),
+    ],
+    ids=["constant", "two-points"],
+)
+def test_layers_with_few_distinct_points(points, k, reason):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning about empty clusters
+        c = cluster_layer(points, np.repeat([0, 1], 15), CLASSES)
+    assert c.k == k and c.k_reason.startswith(reason) and list(c.k_scores) == [k]

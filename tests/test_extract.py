@@ -298,3 +298,13 @@ def test_grid_of_a_map_smaller_than_the_grid_keeps_its_pixels():
     result = extract(model, x, layers=["conv"], conv_features="grid", progress=False)
     expected = keras.Model(inputs, conv).predict(x, verbose=0).reshape(4, -1)
     np.testing.assert_allclose(result.features[0], expected, atol=1e-5)
+
+
+def test_noise_depends_on_the_image_not_on_the_batches_or_other_levels(sequential_model, images):
+    a = extract(sequential_model, images[:100], layers=["dense"], noise=(0.02, 0.05), batch_size=64, progress=False)
+    b = extract(sequential_model, images[:100], layers=["dense"], noise=(0.05,), batch_size=30, progress=False)
+    # The same noisy images; only the batch size of the model's pass differs (float rounding, 1e-5).
+    np.testing.assert_allclose(a.noisy_features[0.05][0], b.noisy_features[0.05][0], atol=1e-5)
+    assert not np.allclose(a.noisy_features[0.02][0], a.noisy_features[0.05][0])
+    clean = extract(sequential_model, images[:100], layers=["dense"], batch_size=64, progress=False)
+    np.testing.assert_allclose(a.features[0], clean.features[0], atol=1e-5)  # clean images: noise changes nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 import pytest
@@ -483,3 +484,36 @@ def test_separability_figure_errors(args, message):
 
 def test_palette_has_distinct_colours_for_large_counts():
     assert len(set(figures_style.palette(40, plotly.colors.qualitative.D3))) == 40
+
+
+def test_many_classes_still_leave_room_for_paths():
+    rng = np.random.default_rng(2)
+    n, classes = 2000, [f"class {i}" for i in range(40)]
+    true = rng.integers(0, 40, n)
+    labels = [np.zeros(n, np.int64), true % 3, true]  # the last layer follows the class
+    names = [["c1"], ["c1", "c2", "c3"], [f"c{i + 1}" for i in range(40)]]
+    df = build_paths(labels, names, [np.zeros(1, int), np.arange(3), np.arange(40)], ["a", "b", "c"],
+                     predicted=true, confidence=np.full(n, 0.9), class_names=classes, true=true)  # fmt: skip
+    trace = paths_figure(df, ["a", "b", "c"], classes).data[0]
+    kept = np.asarray(trace.counts)[np.asarray(trace.dimensions[0].values) != 1].sum()
+    assert kept > n / 2  # the common paths are drawn, not all folded
+    ribbons = _ribbons(trace)
+    assert max(ribbons[:-1]) <= 30 and ribbons[-1] <= 30 + (40 - 15)
+
+
+def test_the_last_layer_is_ordered_against_the_predictions():
+    from layerlens.figures import _ribbons as ribbons_module
+
+    # Layer "b" follows the prediction but numbers its clusters in reverse; layer "a" is noise.
+    rng = np.random.default_rng(0)
+    pred = rng.integers(0, 3, 300)
+    a, b = rng.integers(0, 2, 300), 2 - pred
+    df = build_paths([a, b], [["c1", "c2"], ["c1", "c2", "c3"]], [np.zeros(2, int), 2 - np.arange(3)], ["a", "b"],
+                     predicted=pred, confidence=np.full(300, 0.9), class_names=CLASSES, true=pred)  # fmt: skip
+    trace = paths_figure(df, ["a", "b"], CLASSES).data[0]
+    assert list(trace.dimensions[1].categoryarray) == [2, 1, 0]  # aligned with predictions 0, 1, 2
+    grouped = pd.DataFrame({"d0": a, "d1": b, "prediction": pred, "colour": pred, "count": 1})
+    dims = ["d0", "d1", "prediction"]
+    plain = ribbons_module._crossings(grouped, dims, [[0, 1], [0, 1, 2], [0, 1, 2]])
+    chosen = ribbons_module._crossings(grouped, dims, [[0, 1], [2, 1, 0], [0, 1, 2]])
+    assert chosen < plain

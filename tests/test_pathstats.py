@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from _toy_paths import _build
 
+from layerlens._pathmeasures import majority
 from layerlens.exceptions import InvalidInputError
 from layerlens.paths import build_paths
-from layerlens.pathstats import PathStatistics, _majority, path_statistics
+from layerlens.pathstats import PathStatistics, path_statistics
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_ties_order_cluster_numbers_numerically():
     ids=["clear-majority", "ties-go-to-lowest-label", "groups-out-of-order"],
 )
 def test_majority_kernel(groups, labels, expected):
-    assert _majority(np.array(groups), np.array(labels)).tolist() == expected
+    assert majority(np.array(groups), np.array(labels)).tolist() == expected
 
 
 @pytest.mark.parametrize("labelled", [True, False], ids=["labelled", "unlabelled"])

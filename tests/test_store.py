@@ -158,6 +158,7 @@ def edit_manifest(**changes):
         (edit_manifest(format="something-else"), "does not describe a 'layerlens-run'"),
         (edit_manifest(n_images=5), "do not match the manifest's 5 images"),
         (edit_manifest(layers="nonsense"), "is malformed"),
+        (edit_manifest(path_statistics=[]), "is malformed"),
     ],
     ids=[
         "arrays-bitflip",
@@ -171,6 +172,7 @@ def edit_manifest(**changes):
         "other-format",
         "wrong-count",
         "malformed",
+        "malformed-statistics",
     ],
 )
 def test_damaged_runs_are_refused(run, damage, match):
@@ -221,3 +223,11 @@ def test_runs_of_format_version_1_still_load(analysis, run):
         assert old.parallel_to_previous is False
         assert old.clusters.k_scores.keys() == new.clusters.k_scores.keys()
         assert old.clusters.k_rule in ("silhouette", "fixed")
+
+
+def test_k_scores_of_the_wrong_shape_are_a_format_error(run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["layers"][0]["clusters"]["k_scores"] = {"2": 0.5}  # one number per k, not the scores by name
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFormatError, match=r"is malformed \(AttributeError"):
+        ll.load(run)

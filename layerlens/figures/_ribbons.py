@@ -57,16 +57,19 @@ def fold_rare_paths(
     holds at least ``min_share`` of the images and its ribbons fit: between every pair of
     neighbouring axes at most ``max_ribbons`` ribbons (see :func:`ribbons_per_pair`), the ribbons of
     the folded images included (one between layers, one per prediction they reach at the last
-    pair). Then the rarer paths that carry misclassified images (colour values flagged in
-    ``wrong_colours``) are offered too, most errors first, as long as their ribbons fit: the errors
-    are what the diagram is read for. The images of the other paths go through category
-    ``n_categories[i]`` ("other") of every layer, in the colour ``other_colour``; their predictions
-    stay as they are.
+    pair). A model with many classes needs a ribbon into each predicted class: the last pair may
+    then hold ``max_ribbons`` plus the predicted classes beyond ``max_ribbons // 2``. Then the rarer
+    paths that carry misclassified images (colour values flagged in ``wrong_colours``) are offered
+    too, most errors first, as long as their ribbons fit: the errors are what the diagram is read
+    for. The images of the other paths go through category ``n_categories[i]`` ("other") of every
+    layer, in the colour ``other_colour``; their predictions stay as they are.
     """
     layer_cols = [f"d{i}" for i in range(n_layers)]
     total = int(grouped["count"].sum())
     pairs = _pair_columns(n_layers)
     path_of = pd.MultiIndex.from_frame(grouped[layer_cols])
+    n_predicted = int(grouped["prediction"].nunique())
+    limits = [max_ribbons] * (len(pairs) - 1) + [max_ribbons + max(0, n_predicted - max_ribbons // 2)]
     wrong = wrong_colours[grouped["colour"].to_numpy()]
 
     def ranked(counts: pd.Series) -> list[tuple[int, ...]]:
@@ -89,7 +92,7 @@ def fold_rare_paths(
         ]
         left = grouped[~trial]
         other = [int(len(left) > 0)] * (len(pairs) - 1) + [int(left["prediction"].nunique())]
-        if all(len(seen[j]) + len(new[j]) + other[j] <= max_ribbons for j in range(len(pairs))):
+        if all(len(seen[j]) + len(new[j]) + other[j] <= limits[j] for j in range(len(pairs))):
             kept = trial
             for j in range(len(pairs)):
                 seen[j] |= new[j]
@@ -125,28 +128,49 @@ def order_categories(grouped: pd.DataFrame, n_layers: int, other_code: tuple[int
 
     The barycentre heuristic of layered graph drawing: a category moves to the count-weighted mean
     position of the categories its images come from (a forward sweep), then of those they go to (a
-    backward sweep, the prediction axis fixed in class order), then forward again. The first layer
-    starts in cluster order (dominant class, then size).
+    backward sweep, the prediction axis fixed in class order), twice over. The first layer starts in
+    cluster order (dominant class, then size); of the orders met on the way, the one whose ribbons
+    cross least (crossings weighted by the images on both ribbons) is returned.
     """
-    dims = [f"d{i}" for i in range(n_layers)]
-    order = [sorted(int(c) for c in grouped[d].unique() if c != other_code[i]) for i, d in enumerate(dims)]
-    predictions = sorted(int(c) for c in grouped["prediction"].unique())
-    positions = [{c: p for p, c in enumerate(o)} for o in order] + [{c: p for p, c in enumerate(predictions)}]
-    sweeps = [range(1, n_layers), range(n_layers - 2, -1, -1), range(1, n_layers)]
-    for s, sweep in enumerate(sweeps):
-        for i in sweep:
-            neighbour = dims[i - 1] if s != 1 else (dims[i + 1] if i + 1 < n_layers else "prediction")
-            ref = positions[i - 1] if s != 1 else positions[i + 1]
-            order[i] = _by_barycentre(grouped, dims[i], neighbour, ref, order[i])
-            positions[i] = {c: p for p, c in enumerate(order[i])}
-    return [o + ([other_code[i]] if (grouped[dims[i]] == other_code[i]).any() else []) for i, o in enumerate(order)]
+    dims = [f"d{i}" for i in range(n_layers)] + ["prediction"]
+    order = [sorted(int(c) for c in grouped[d].unique() if c != other_code[i]) for i, d in enumerate(dims[:-1])]
+    order.append(sorted(int(c) for c in grouped["prediction"].unique()))
+    best, best_crossings = [list(o) for o in order], _crossings(grouped, dims, order)
+    forward = [(i, i - 1) for i in range(1, n_layers)]
+    backward = [(i, i + 1) for i in range(n_layers - 1, -1, -1)]
+    for sweep in (forward, backward, forward, backward):
+        for i, neighbour in sweep:
+            positions = {c: p for p, c in enumerate(order[neighbour])}
+            order[i] = _by_barycentre(grouped, dims[i], dims[neighbour], positions, order[i])
+        crossings = _crossings(grouped, dims, order)
+        if crossings < best_crossings:
+            best, best_crossings = [list(o) for o in order], crossings
+    return [o + ([other_code[i]] if (grouped[dims[i]] == other_code[i]).any() else []) for i, o in enumerate(best[:-1])]
+
+
+def _crossings(grouped: pd.DataFrame, dims: list[str], order: list[list[int]]) -> int:
+    """Pairs of ribbons that cross between neighbouring axes, each weighted by the product of their images."""
+    total = 0
+    for a, b, order_a, order_b in zip(dims[:-1], dims[1:], order[:-1], order[1:]):
+        where_a = {c: p for p, c in enumerate(order_a)}
+        where_b = {c: p for p, c in enumerate(order_b)}
+        ribbons = grouped[grouped[a].isin(list(where_a)) & grouped[b].isin(list(where_b))]
+        flows = ribbons.groupby([a, b], sort=False)["count"].sum()
+        if flows.empty:
+            continue
+        top = np.array([where_a[x] for x, _ in flows.index])
+        bottom = np.array([where_b[y] for _, y in flows.index])
+        weight = flows.to_numpy(np.int64)
+        cross = (top[:, None] < top[None, :]) & (bottom[:, None] > bottom[None, :])
+        total += int((weight[:, None] * weight[None, :])[cross].sum())
+    return total
 
 
 def _by_barycentre(
     grouped: pd.DataFrame, column: str, neighbour: str, positions: dict[int, int], current: list[int]
 ) -> list[int]:
     """``current`` categories sorted by the weighted mean position of their neighbours (ties keep the current order)."""
-    known = grouped[grouped[neighbour].isin(list(positions))]
+    known = grouped[grouped[neighbour].isin(list(positions)) & grouped[column].isin(current)]
     weights = known["count"].to_numpy(np.float64)
     where = known[neighbour].map(positions).to_numpy(np.float64)
     sums = pd.Series(weights * where).groupby(known[column].to_numpy()).sum()

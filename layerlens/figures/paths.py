@@ -72,7 +72,8 @@ def paths_figure(
     max_ribbons : int, default=30
         Most ribbons drawn between two neighbouring axes (a ribbon per pair of categories, striped by
         the colours of its images); common paths are kept until it is reached, the "other" ribbons
-        included.
+        included. With more than ``max_ribbons // 2`` predicted classes, the ribbons into the
+        prediction axis may exceed it by the classes beyond that.
     title : str, optional
         Plain-text title (escaped); by default one that says how many images and layers are drawn.
 
