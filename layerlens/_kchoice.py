@@ -36,6 +36,7 @@ DECISION_GAIN = 0.5
 
 # k-means restarts. A fixed number, not "auto", whose meaning changed between scikit-learn versions.
 _N_INIT = 4
+_SEARCH_N_INIT = 2
 # Shares are ratios of counts: a gap of exactly the tolerance must count as within it, whatever the rounding.
 _EPSILON = 1e-9
 
@@ -51,7 +52,7 @@ class Choice:
     reason: str
 
 
-def fit_kmeans(x: np.ndarray, k: int, seed: int, *, init: np.ndarray | None = None) -> KMeans:
+def fit_kmeans(x: np.ndarray, k: int, seed: int, *, n_init: int = _N_INIT) -> KMeans:
     """Exact Lloyd k-means with k-means++ seeds (or the given centres), on one OpenMP thread.
 
     scikit-learn's Lloyd iterations sum each thread's chunks separately, so the result depends on the
@@ -59,10 +60,8 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int, *, init: np.ndarray | None = No
     break "same inputs and seed, same analysis" across machines. Two threads are also 5-10x slower
     when the cores are busy (OpenMP spin-waits).
     """
-    start = "k-means++" if init is None else init.astype(x.dtype)
     with threadpool_limits(limits=1, user_api="openmp"):
-        model = KMeans(n_clusters=k, init=start, n_init=_N_INIT if init is None else 1, random_state=seed)
-        return model.fit(x)
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed, algorithm="lloyd").fit(x)
 
 
 def nearest_center(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -108,15 +107,16 @@ def choose_faithful(
     The largest k is tried first. When even it gets right less than :data:`DECISION_GAIN` of the
     images that the most common prediction alone gets wrong, the layer does not separate decisions
     and gets the smallest k, so it does not multiply the paths; otherwise every k is tried and the
-    smallest within :data:`ALIGNMENT_TOLERANCE` of the best wins. The winner is refitted on all rows
-    from its sample centres.
+    smallest within :data:`ALIGNMENT_TOLERANCE` of the best wins. The winner is fitted again on all
+    rows.
     """
     sample = sample_rows(len(x), max_search_samples, seed)
     fits: dict[int, np.ndarray] = {}
     scores: dict[int, dict[str, float]] = {}
 
     def evaluate(k: int) -> float:
-        centers = fit_kmeans(x[sample], k, seed).cluster_centers_
+        # Two restarts are enough to rank the candidates; the chosen k gets the full four below.
+        centers = fit_kmeans(x[sample], k, seed, n_init=_SEARCH_N_INIT).cluster_centers_
         labels = nearest_center(x, centers)
         fits[k] = centers
         scores[k] = _scores(labels, predictions, paths_before)
@@ -146,9 +146,10 @@ def choose_faithful(
             f"smallest k whose decision alignment ({scores[chosen]['decision_alignment']:.1%}) is within "
             f"{ALIGNMENT_TOLERANCE:.0%} of the best ({best:.1%}); the most common prediction alone gives {base:.1%}"
         )
-    final = fit_kmeans(x, chosen, seed, init=fits[chosen]) if len(sample) < len(x) else None
-    labels = nearest_center(x, fits[chosen]) if final is None else final.labels_.astype(np.int64)
-    centers = fits[chosen] if final is None else final.cluster_centers_
+    # The chosen k fitted on every row with all its k-means++ restarts, whatever sample chose it: refining
+    # the sample's centres instead was cheaper but settled in worse optima.
+    final = fit_kmeans(x, chosen, seed)
+    labels, centers = final.labels_.astype(np.int64), final.cluster_centers_
     scores[chosen] = _scores(labels, predictions, paths_before)
     return Choice(labels, centers, dict(sorted(scores.items())), "faithful", reason)
 

@@ -46,6 +46,7 @@ __all__ = [
 AUTO_K_RANGE: tuple[int, ...] = tuple(range(2, 13))
 #: How ``n_clusters`` can pick k: faithful paths (``"auto"``) or the highest silhouette.
 K_RULES: tuple[str, ...] = ("auto", "silhouette")
+_DESCRIPTIVE_SILHOUETTE_SAMPLES = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,10 +300,11 @@ def cluster_layer(
         Seeds the k-means++ initialisation and the samples.
     max_search_samples : int, default=2000
         ``"auto"`` fits each candidate k on a seeded sample of at most this many images (at least
-        3) and scores it on all of them; the chosen k is then refitted on all.
+        3) and scores it on all of them; the chosen k is then fitted on all.
     max_silhouette_samples : int, default=2000
         The silhouette is computed on at most this many images (at least 3), drawn once with
-        ``seed``, since its cost grows with the square of the count.
+        ``seed``, since its cost grows with the square of the count; at most 1,000 where it only
+        describes clusters chosen by another rule.
 
     Returns
     -------
@@ -439,7 +441,8 @@ def _name_clusters(
     scores = {k: dict(s) for k, s in choice.scores.items()}
     chosen = scores[int(choice.centers.shape[0])]
     if choice.rule != "silhouette":  # the silhouette rule scored its choice already, on the same sample
-        sample = sample_rows(len(x), max_silhouette_samples, seed)
+        # Here the silhouette only describes the clusters: a smaller sample reads it well enough.
+        sample = sample_rows(len(x), min(max_silhouette_samples, _DESCRIPTIVE_SILHOUETTE_SAMPLES), seed)
         chosen["silhouette"] = silhouette_of(pairwise_distances(x[sample].astype(np.float64)), renumbered[sample])
     silhouette = chosen["silhouette"]
     names = tuple(f"c{j + 1} · {round(100 * purity[i])}% {class_names[dominant[i]]}" for j, i in enumerate(order))
