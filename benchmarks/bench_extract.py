@@ -289,10 +289,16 @@ def worker_analyze(args: argparse.Namespace) -> Result:
 
     def run() -> Any:
         return layerlens.analyze(
-            model, data.images, data.labels, class_names=data.class_names, progress=False, projection=args.projection
+            model,
+            data.images,
+            data.labels,
+            class_names=data.class_names,
+            progress=False,
+            projection=args.projection,
+            conv_features=args.conv_features,
         )
 
-    result: Result = {**setup, "projection": args.projection}
+    result: Result = {**setup, "projection": args.projection, "conv_features": args.conv_features}
     if args.projection == "umap":
         _, result["umap_import_s"] = _timed(lambda: __import__("umap"))
     analysis, measured = _measure(run)
@@ -413,9 +419,10 @@ def run_all(args: argparse.Namespace) -> Result:
         jobs += [("speed", n, "speed", ("--n", str(n), "--repeats", str(args.repeats))) for n in sizes]
         if not args.skip_naive:
             jobs += [("naive", v, "naive", ("--n", str(naive_n), "--variant", v)) for v in NAIVE_VARIANTS]
-        jobs += [("pca", n, "analyze", ("--n", str(n), "--projection", "pca")) for n in sizes]
+        features = ("--conv-features", args.conv_features)
+        jobs += [("pca", n, "analyze", ("--n", str(n), "--projection", "pca", *features)) for n in sizes]
         if not args.skip_umap:
-            jobs += [("umap", n, "analyze", ("--n", str(n), "--projection", "umap")) for n in sizes]
+            jobs += [("umap", n, "analyze", ("--n", str(n), "--projection", "umap", *features)) for n in sizes]
         print("Measuring, one fresh process each:")
         for section, n, kind, extra in jobs:
             try:
@@ -515,7 +522,7 @@ def format_memory(report: Result) -> list[str]:
     for n, r in report["pca"].items():
         lines.append(
             _memory_row(
-                "analyze pca",
+                f"analyze pca ({r.get('conv_features', 'mean')})",
                 n,
                 r,
                 f"N×D arrays {r['arrays_bytes'] / 2**20:.1f} MiB + thumbnails {r['thumbnails_bytes'] / 2**20:.1f} MiB",
@@ -651,6 +658,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-umap", action="store_true", help="leave out analyze with projection='umap'")
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive approach")
     parser.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
+    parser.add_argument(
+        "--conv-features",
+        choices=("mean", "mean_max", "grid"),
+        default="mean",
+        help="reduction of convolution maps in analyze (default: mean); grid checks the memory bound of grid features",
+    )
     # Worker mode, used by the script itself.
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
