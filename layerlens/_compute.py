@@ -93,13 +93,13 @@ def compute_analysis(
             )
         scores = []
         for i, info in enumerate(extraction.layers):
-            layer, fit_clusters, fit_part = _analyse_layer(
+            layer, fit_part = _analyse_layer(
                 i, info, extraction, fit, reference is not None, class_names, settings, paths_before
             )
             scores.append(beside.submit(_separability, layer.reduced, labels, settings.seed))
-            layers.append(replace(layer, parallel_to_previous=extraction.parallel[i]))
+            layers.append(layer)
             kept.append(fit_part)
-            paths_before = extend_path_ids(paths_before, fit_clusters)
+            paths_before = extend_path_ids(paths_before, fit_part[1])
         layers = [replace(layer, separability=score.result()) for layer, score in zip(layers, scores)]
         metrics = None if metrics is None else metrics.result()
     paths = paths_table(layers, probabilities, labels, class_names, files)
@@ -185,8 +185,11 @@ def _analyse_layer(
     class_names: tuple[str, ...],
     settings: AnalysisSettings,
     paths_before: np.ndarray | None,
-) -> tuple[LayerAnalysis, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """One layer: space and clusters fitted on the fit set, the analysed images placed in them (separability later)."""
+) -> tuple[LayerAnalysis, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One layer: space and clusters fitted on the fit set, the analysed images placed in them (separability later).
+
+    Returns the layer and, of the fit set, its reduced features, clusters and map positions.
+    """
     seed = settings.seed
     space = fit_space(fit.features[i], seed=seed)
     fit_reduced = space.transform(fit.features[i])
@@ -221,9 +224,10 @@ def _analyse_layer(
         # Where the clusters sit on the map: the mean position of the images they were fitted on.
         centers=map_centers(fit_coords, clusters.labels, clusters.k),
         separability=None,
+        parallel_to_previous=extraction.parallel[i],
         noisy_labels=noisy,
     )
-    return layer, clusters.labels, (fit_reduced, clusters.labels, fit_coords)
+    return layer, (fit_reduced, clusters.labels, fit_coords)
 
 
 def _separability(reduced: np.ndarray, labels: np.ndarray | None, seed: int) -> Separability | None:
