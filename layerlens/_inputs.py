@@ -27,6 +27,7 @@ __all__ = [
     "check_batch",
     "check_pixel_scale",
     "display_range",
+    "fetch_rows",
     "resolve_pixel_scale",
     "split_element",
 ]
@@ -88,6 +89,35 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "
         f"received {type(images).__name__}."
     )
+
+
+def fetch_rows(
+    images: Any, indices: np.ndarray, batch_size: int, input_shape: tuple[int | None, ...]
+) -> np.ndarray | None:
+    """The images at ``indices`` (positions in the whole stream), read again, as float32 ``(n, *input_shape)``.
+
+    Arrays and ImageSets are indexed; datasets, ``PyDataset`` objects and lists of batches are read again
+    up to the last index asked for. A one-shot iterator (a generator) cannot be read twice: None.
+    """
+    if isinstance(images, Iterator):
+        return None
+    source = batches(images, batch_size, input_shape)
+    if source.whole is not None:
+        return check_batch(np.asarray(source.whole)[indices], input_shape, 0)
+    wanted = {int(i): j for j, i in enumerate(indices)}
+    rows: list[np.ndarray | None] = [None] * len(indices)
+    start, last = 0, max(wanted, default=-1)
+    for index, (raw_x, _) in enumerate(source.stream):
+        if start > last:
+            break
+        x = check_batch(np.asarray(raw_x), input_shape, index)
+        for i in range(start, start + len(x)):
+            if i in wanted:
+                rows[wanted[i]] = x[i - start]
+        start += len(x)
+    if any(row is None for row in rows):
+        return None  # the stream was shorter the second time
+    return np.stack(rows)  # type: ignore[arg-type]
 
 
 def _refuse_single_image(shape: tuple[Any, ...], input_shape: tuple[int | None, ...], argument: str) -> None:

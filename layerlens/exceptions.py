@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ClassOrderWarning",
+    "ExplanationWarning",
     "InvalidInputError",
     "InvalidTypeError",
     "LayerlensError",
@@ -63,3 +64,7 @@ class PixelScaleWarning(LayerlensWarning):
 
 class ClassOrderWarning(LayerlensWarning):
     """The predictions match the labels far better under another order of the classes: the names are likely swapped."""
+
+
+class ExplanationWarning(LayerlensWarning):
+    """Some explanations asked of :func:`layerlens.analyze` could not be made, and were left out."""

@@ -89,6 +89,8 @@ class Extraction:
         Small copies of the images (longest side at most 64 pixels).
     pixel_scale : float
         The factor every image was multiplied by on its way into the model.
+    display_range : tuple of float
+        The pixel values shown as black and white in the thumbnails.
     noisy_features : dict of float to tuple of ndarray
         Per noise level asked for, the features of the noisy copies (as ``features``).
     noisy_outputs : dict of float to ndarray
@@ -104,6 +106,7 @@ class Extraction:
     labels: np.ndarray | None
     thumbnails: np.ndarray
     pixel_scale: float
+    display_range: tuple[float, float] = (0.0, 1.0)
     noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
     noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
 
@@ -400,7 +403,8 @@ def extract(
             integer_pixels = np.issubdtype(np.asarray(raw_x).dtype, np.integer)
             expects_bytes = starts_with_byte_rescaling(traced)
             scale = resolve_pixel_scale(requested_scale, expects_bytes, lo, hi, integer_pixels=integer_pixels)
-            constants = [tf.constant(v, tf.float32) for v in (scale, *display_range(lo, hi))]
+            shown = display_range(lo, hi)
+            constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
             step = _step_function(
                 model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels)
             )
@@ -435,6 +439,7 @@ def extract(
         labels=_join_labels(labels),
         thumbnails=thumbnails.result(),
         pixel_scale=scale,
+        display_range=shown,
         noisy_features={level: features for level, (features, _) in noisy.items()},
         noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
     )

@@ -15,6 +15,12 @@ PUBLIC_MODULES = [
     "layerlens.figures.paths",
     "layerlens.figures.maps",
     "layerlens.figures.separability",
+    "layerlens.figures.explanations",
+    "layerlens.explain",
+    "layerlens.explain.lime",
+    "layerlens.explain.gradcam",
+    "layerlens.explain.integrated_gradients",
+    "layerlens.explain.smoothgrad",
     "layerlens.metrics",
     "layerlens.separability",
     "layerlens.outputs",
@@ -46,6 +52,9 @@ def test_public_names_exist_and_have_docstrings(module_name):
 
 
 def test_importing_layerlens_does_not_import_tensorflow():
-    code = "import sys, layerlens, layerlens.datasets; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = (
+        "import sys, layerlens, layerlens.datasets, layerlens.explain; layerlens.explain.Explanation; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -1,0 +1,80 @@
+"""Heat maps drawn over their image: red where the map speaks for the class, blue where against.
+
+Pure numpy: a site or a figure draws overlays from a stored run without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["FOR_COLOUR", "AGAINST_COLOUR", "display_size", "heat_limit", "overlay", "to_rgb", "upscale"]
+
+#: Colours of attribution for the class and against it (RGB).
+FOR_COLOUR = (220, 38, 38)
+AGAINST_COLOUR = (37, 99, 235)
+# Images smaller than this (pixels on the longer side) are enlarged by a whole factor for display.
+_MIN_DISPLAY = 128
+# Share of the heat map's magnitude that saturates the colour: a few extreme pixels (common in
+# gradient maps) must not leave the rest of the map invisible.
+_SATURATION_QUANTILE = 0.99
+
+
+def heat_limit(heatmap: np.ndarray) -> float:
+    """The magnitude at which the overlay's colour saturates: the 99th percentile of ``|heatmap|``.
+
+    Falls back to the largest magnitude when most of the map is zero (LIME's few weighted segments,
+    Grad-CAM's cut-off negatives), and to 1 for an all-zero map.
+    """
+    magnitude = np.abs(np.asarray(heatmap, dtype=np.float64))
+    limit = float(np.quantile(magnitude, _SATURATION_QUANTILE))
+    if limit <= 0.0:
+        limit = float(magnitude.max())
+    return limit if limit > 0.0 else 1.0
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 image ``(H, W, 1 or 3)`` or ``(H, W)`` as ``(H, W, 3)``."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., np.newaxis]
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+def display_size(height: int, width: int) -> int:
+    """The whole factor by which an image of this size is enlarged for display (1 for 128 pixels and more)."""
+    return max(1, int(np.ceil(_MIN_DISPLAY / max(height, width, 1))))
+
+
+def upscale(array: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge the first two axes by a whole factor, each pixel a block (no smoothing that would invent detail)."""
+    if factor == 1:
+        return array
+    return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, *, opacity: float = 0.65, limit: float | None = None) -> np.ndarray:
+    """The image, in gray or colour, with the heat map blended over it.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, C) or (H, W), uint8
+        The image as displayed.
+    heatmap : ndarray of shape (H, W)
+        Positive values for the class (red), negative against it (blue).
+    opacity : float, default=0.65
+        Opacity of the colour where the map saturates; weaker values are blended in proportion.
+    limit : float, optional
+        Magnitude that saturates the colour; default :func:`heat_limit` of the map.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+    """
+    base = to_rgb(image).astype(np.float32)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != base.shape[:2]:
+        raise ValueError(f"heatmap: expected shape {base.shape[:2]} to match the image; received {heat.shape}.")
+    strength = np.clip(np.abs(heat) / (heat_limit(heat) if limit is None else limit), 0.0, 1.0) * opacity
+    colour = np.where(heat[..., np.newaxis] >= 0, np.float32(FOR_COLOUR), np.float32(AGAINST_COLOUR))
+    blended = base * (1.0 - strength[..., np.newaxis]) + colour * strength[..., np.newaxis]
+    return np.round(blended).astype(np.uint8)

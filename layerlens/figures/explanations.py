@@ -1,0 +1,217 @@
+"""An explained image: the image, its heat map over it, and for LIME its weightiest segments and their weights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from layerlens._png import png_data_uri
+from layerlens.exceptions import InvalidInputError
+from layerlens.explain._explanation import Explanation
+from layerlens.explain._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
+from layerlens.figures._style import esc, layout
+
+__all__ = ["METHOD_TITLES", "explanation_figure", "top_segments"]
+
+#: How each method is named in titles.
+METHOD_TITLES = {
+    "lime": "LIME",
+    "gradcam": "Grad-CAM",
+    "integrated_gradients": "Integrated gradients",
+    "smoothgrad": "SmoothGrad",
+}
+# Opacity of the heat map's colour where it saturates (as the overlay PNGs of a run folder).
+_HEAT_OPACITY = 0.65
+# Heat maps larger than this (pixels on a side) are averaged down in the figure, to keep it small.
+_MAX_HEAT_SIDE = 128
+
+
+def _rgb(colour: tuple[int, int, int], alpha: float = 1.0) -> str:
+    return f"rgba({colour[0]}, {colour[1]}, {colour[2]}, {alpha:g})"
+
+
+def top_segments(explanation: Explanation, n: int = 8) -> np.ndarray:
+    """The ids of LIME's ``n`` segments of largest absolute weight, heaviest first (zero weights left out)."""
+    weights = explanation.segment_weights
+    order = np.argsort(-np.abs(weights), kind="stable")[:n]
+    return order[weights[order] != 0]
+
+
+def _outlined(image: np.ndarray, segments: np.ndarray, weights: np.ndarray, top: np.ndarray, factor: int) -> np.ndarray:
+    """The image enlarged by ``factor`` with the ``top`` segments outlined, red for the class and blue against."""
+    from skimage.segmentation import find_boundaries
+
+    big = upscale(to_rgb(image), factor).copy()
+    labels = upscale(np.where(np.isin(segments, top), segments, -1), factor)
+    edge = find_boundaries(labels, mode="inner") & (labels >= 0)
+    positive = np.zeros(len(weights), bool)
+    positive[top] = weights[top] > 0
+    big[edge & positive[np.maximum(labels, 0)]] = FOR_COLOUR
+    big[edge & ~positive[np.maximum(labels, 0)]] = AGAINST_COLOUR
+    return big
+
+
+def _coarse(heatmap: np.ndarray) -> tuple[np.ndarray, int]:
+    """The heat map averaged over blocks so that no side exceeds ``_MAX_HEAT_SIDE``, and the block size."""
+    block = max(1, int(np.ceil(max(heatmap.shape) / _MAX_HEAT_SIDE)))
+    if block == 1:
+        return heatmap, 1
+    h, w = (heatmap.shape[0] // block) * block, (heatmap.shape[1] // block) * block
+    return heatmap[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3)), block
+
+
+def _image_trace(picture: np.ndarray, factor: int) -> go.Image:
+    """An image enlarged by ``factor``, placed so that one axis unit is one pixel of the original."""
+    return go.Image(
+        source=png_data_uri(picture),
+        x0=(1 / factor - 1) / 2,
+        y0=(1 / factor - 1) / 2,
+        dx=1 / factor,
+        dy=1 / factor,
+        hoverinfo="skip",
+    )
+
+
+def explanation_figure(
+    image: np.ndarray,
+    explanation: Explanation,
+    *,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+    n_segments: int = 8,
+) -> go.Figure:
+    """Draw an explanation: the image with its heat map over it; for LIME also its top segments and their weights.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 1 or 3) or (H, W), uint8
+        The image as displayed (an analysis keeps them in ``explained_images``).
+    explanation : Explanation
+        Its explanation; the heat map must have the image's height and width.
+    class_names : sequence of str, optional
+        Names of the classes, to name the explained class.
+    title : str, optional
+        Plain-text title (escaped); by default the method and the class.
+    n_segments : int, default=8
+        LIME: how many segments (of the largest absolute weight) to outline and chart.
+
+    Returns
+    -------
+    Figure
+        Left: the image; middle: the heat map over it (red for the class, blue against, hover shows the
+        value). For LIME the left panel outlines and numbers the top segments and a third panel charts
+        their weights, numbered alike.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise InvalidInputError(
+            f"image: expected a uint8 image (H, W) or (H, W, C); received {image.dtype} {image.shape}."
+        )
+    if not isinstance(explanation, Explanation):
+        raise InvalidInputError(f"explanation: expected an Explanation; received {type(explanation).__name__}.")
+    if explanation.heatmap.shape != image.shape[:2]:
+        raise InvalidInputError(
+            f"explanation: its heat map has shape {explanation.heatmap.shape}; expected the image's {image.shape[:2]}."
+        )
+    target = str(explanation.target)
+    if class_names is not None and 0 <= explanation.target < len(class_names):
+        target = class_names[explanation.target]
+    method = METHOD_TITLES.get(explanation.method, explanation.method)
+    lime = explanation.segments is not None and explanation.segment_weights is not None
+    factor = display_size(*image.shape[:2])
+    top = top_segments(explanation, n_segments) if lime else np.array([], dtype=np.int64)
+
+    titles = ["image" + (": top segments" if lime else ""), f"{method}: red for {esc(target)}, blue against"]
+    if lime:
+        titles.append("segment weights")
+    figure = make_subplots(
+        rows=1,
+        cols=len(titles),
+        subplot_titles=titles,
+        column_widths=[0.36, 0.36, 0.28][: len(titles)],
+        horizontal_spacing=0.06,
+    )
+    left = (
+        _outlined(image, explanation.segments, explanation.segment_weights, top, factor)
+        if lime
+        else upscale(to_rgb(image), factor)
+    )
+    figure.add_trace(_image_trace(left, factor), row=1, col=1)
+    figure.add_trace(_image_trace(upscale(to_rgb(image), factor), factor), row=1, col=2)
+
+    colorbar_x = figure.layout.xaxis2.domain[1] + 0.005
+    heat, block = _coarse(explanation.heatmap.astype(np.float64))
+    limit = heat_limit(explanation.heatmap)
+    figure.add_trace(
+        go.Heatmap(
+            z=np.round(heat, 6),
+            x0=(block - 1) / 2,
+            dx=block,
+            y0=(block - 1) / 2,
+            dy=block,
+            zmin=-limit,
+            zmax=limit,
+            colorscale=[
+                [0.0, _rgb(AGAINST_COLOUR, _HEAT_OPACITY)],
+                [0.5, _rgb((255, 255, 255), 0)],
+                [1.0, _rgb(FOR_COLOUR, _HEAT_OPACITY)],
+            ],
+            colorbar=dict(title=dict(text="attribution", side="right"), thickness=10, len=0.8, x=colorbar_x),
+            hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>",
+            name=method,
+        ),
+        row=1,
+        col=2,
+    )
+    if lime:
+        _add_segment_chart(figure, explanation, top)
+    height, width = image.shape[:2]
+    for col in (1, 2):
+        figure.update_xaxes(range=[-0.5, width - 0.5], visible=False, row=1, col=col)
+        figure.update_yaxes(
+            range=[height - 0.5, -0.5], visible=False, scaleanchor=f"x{'' if col == 1 else col}", row=1, col=col
+        )
+    heading = title if title is not None else f"{method} explanation of class {target}"
+    figure.update_layout(
+        **layout(esc(heading), height=380, width=1000 if lime else 760, margin=dict(l=20, r=30, t=80, b=30)),
+        showlegend=False,
+    )
+    return figure
+
+
+def _add_segment_chart(figure: go.Figure, explanation: Explanation, top: np.ndarray) -> None:
+    """Number the top segments on the image (panel 1) and chart their weights (panel 3), heaviest on top."""
+    weights = explanation.segment_weights
+    labels = [f"#{rank + 1}" for rank in range(len(top))]
+    for label, segment in zip(labels, top):
+        rows, cols = np.nonzero(explanation.segments == segment)
+        figure.add_annotation(
+            x=float(cols.mean()),
+            y=float(rows.mean()),
+            text=label,
+            showarrow=False,
+            row=1,
+            col=1,
+            font=dict(size=11, color="white"),
+            bgcolor="rgba(0, 0, 0, 0.55)",
+            borderpad=1,
+        )
+    figure.add_trace(
+        go.Bar(
+            x=weights[top].astype(np.float64),
+            y=labels,
+            orientation="h",
+            marker_color=[_rgb(FOR_COLOUR) if w > 0 else _rgb(AGAINST_COLOUR) for w in weights[top]],
+            customdata=top,
+            hovertemplate="%{y}: segment %{customdata}<br>weight %{x:.3g}<extra></extra>",
+        ),
+        row=1,
+        col=3,
+    )
+    figure.update_yaxes(type="category", autorange="reversed", row=1, col=3)
+    figure.update_xaxes(
+        title_text="weight (change in probability)", zeroline=True, zerolinecolor="#888888", row=1, col=3
+    )
