@@ -12,10 +12,11 @@ from pathlib import Path
 from layerlens.exceptions import InvalidInputError
 
 FORMAT = "layerlens-run"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 THUMBNAILS = "thumbnails"
+EXPLANATIONS = "explanations"
 PATHS_CSV = "paths.csv"
 README = "README.md"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlens._version import __version__
+from layerlens.explain._methods import METHODS as EXPLANATION_METHODS
 
 __all__ = ["main"]
 
@@ -51,6 +52,7 @@ def _k_rule(value: str) -> int | str:
 
 _n_clusters = _argument_type(_k_rule, lambda k: isinstance(k, str) or k >= 2, "'auto', 'silhouette' or an integer >= 2")
 _positive_int = _argument_type(int, lambda n: n >= 1, "a positive integer")
+_count = _argument_type(int, lambda n: n >= 0, "an integer >= 0")
 _seed = _argument_type(int, lambda n: 0 <= n <= 2**32 - 1, "an integer in 0..2**32-1")
 _share = _argument_type(float, lambda x: 0.0 < x < 1.0, "a share between 0 and 1, e.g. 0.2")
 _pixel_scale = _argument_type(
@@ -100,6 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--stability", action="store_true", help="also measure how paths hold under noise (runs the model 3x)"
+    )
+    analyze.add_argument(
+        "--explain",
+        type=_count,
+        default=20,
+        metavar="N",
+        help="explain N images: the misclassified first, then the least confident correct ones, then one per "
+        "class (default: 20; 0 for none)",
+    )
+    analyze.add_argument(
+        "--explain-methods",
+        nargs="+",
+        choices=EXPLANATION_METHODS,
+        default=["lime", "gradcam"],
+        metavar="METHOD",
+        help=f"how to explain them: any of {', '.join(EXPLANATION_METHODS)} (default: lime gradcam)",
     )
     analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
     analyze.add_argument(
@@ -168,6 +186,8 @@ def _analyze(args: argparse.Namespace) -> int:
         layers=args.layers,
         reference=args.reference,
         stability=args.stability,
+        explain=args.explain,
+        explain_methods=args.explain_methods,
         overwrite=args.force,
         pixel_scale=args.pixel_scale,
         n_clusters=args.n_clusters,

@@ -30,15 +30,18 @@ class DemoModel:
     n_train: int
     n_test: int
     paths: str = ""
+    explained: str = ""
 
     def summary(self) -> str:
-        """Three lines for a terminal: accuracy and timings, what the paths say, the model file and the run folder."""
-        return (
+        """Lines for a terminal: accuracy and timings, what the paths say, what was explained, the files."""
+        lines = [
             f"{self.name:<9} test accuracy {self.test_accuracy:.3f} ({self.n_train} train / {self.n_test} test "
-            f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)\n"
-            f"{'':<9} {self.paths}\n"
-            f"{'':<9} model {self.path}  run {self.run}"
-        )
+            f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)",
+            f"{'':<9} {self.paths}",
+            f"{'':<9} {self.explained}" if self.explained else "",
+            f"{'':<9} model {self.path}  run {self.run}",
+        ]
+        return "\n".join(line for line in lines if line)
 
 
 def check_demo_names(names: Sequence[str]) -> tuple[str, ...]:
@@ -115,6 +118,7 @@ def run_demo(
             len(trained.data.train),
             len(trained.data.test),
             _paths_line(analysis.path_statistics, [layer.clusters.k for layer in analysis.layers]),
+            _explained_line(analysis),
         )
         if report is not None:
             report(result)
@@ -129,3 +133,13 @@ def _paths_line(stats: Any, ks: list[int]) -> str:
         f"k per layer {ks}: {stats.n_distinct} distinct paths, held-out decision alignment "
         f"{stats.heldout_alignment:.3f}, paths kept {kept}"
     )
+
+
+def _explained_line(analysis: Any) -> str:
+    """How many images were explained, how many of them misclassified, and by which methods."""
+    shown = sorted(analysis.explained_images)
+    if not shown:
+        return ""
+    wrong = int((~analysis.paths.loc[shown, "correct"].astype(bool)).sum()) if analysis.labels is not None else 0
+    methods = sorted({e.method for e in analysis.explanations}, key=analysis.settings.explain_methods.index)
+    return f"{len(shown)} images explained ({wrong} misclassified) by {', '.join(methods)}"

@@ -8,6 +8,9 @@ A run folder holds::
     arrays.npz      numpy arrays (labels, probabilities, per-layer features,
                     reduced features, clusters, 2-D maps)
     thumbnails/     one PNG per image, 00000.png, 00001.png, ...
+    explanations/   per explained image, the image (00012.png) and its heat
+                    map over it by each method (00012_lime.png, ...), enlarged
+                    to at least 128 pixels, ready for a web page
     paths.csv       the per-image paths table, for reading in a spreadsheet
     README.md       this description
 
@@ -33,8 +36,10 @@ from typing import Any
 import numpy as np
 
 from layerlens._json import decode_float, encode_float
+from layerlens._png import png_bytes
 from layerlens._run_format import (
     ARRAYS,
+    EXPLANATIONS,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
@@ -47,6 +52,8 @@ from layerlens._version import __version__
 from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, ReferenceSet, paths_table
 from layerlens.cluster import LayerClusters
 from layerlens.exceptions import RunFormatError
+from layerlens.explain._explanation import Explanation
+from layerlens.explain._overlay import display_size, overlay, upscale
 from layerlens.metrics import ClassificationMetrics
 from layerlens.pathstats import PathStatistics
 from layerlens.separability import Separability
@@ -69,15 +76,6 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             archive.writestr(info, member.getvalue())
-    return buffer.getvalue()
-
-
-def _png_bytes(thumbnail: np.ndarray) -> bytes:
-    from PIL import Image  # pillow comes with scikit-image (through imageio)
-
-    image = Image.fromarray(thumbnail[..., 0] if thumbnail.shape[-1] == 1 else thumbnail)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
 
 
@@ -113,7 +111,42 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
         arrays["reference_predictions"] = analysis.reference.predictions
     for i, layer in enumerate(analysis.layers):
         arrays.update(_layer_arrays(i, layer, analysis.reference))
+    arrays.update(_explanation_arrays(analysis))
     return arrays
+
+
+def _heat_scale(explanation: Explanation) -> float:
+    """The largest magnitude of the heat map (1 for an all-zero map): it is stored divided by this, in float16."""
+    largest = float(np.abs(explanation.heatmap).max())
+    return largest if largest > 0.0 else 1.0
+
+
+def _explanation_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
+    if not analysis.explanations:
+        return {}
+    heatmaps = np.stack([e.heatmap / np.float32(_heat_scale(e)) for e in analysis.explanations]).astype(np.float16)
+    arrays = {
+        "explanation_heatmaps": heatmaps,
+        "explained_images": np.stack([analysis.explained_images[i] for i in sorted(analysis.explained_images)]),
+    }
+    segments = [e.segments for e in analysis.explanations if e.segments is not None]
+    if segments:
+        stacked = np.stack(segments)
+        arrays["explanation_segments"] = stacked.astype(np.int16 if stacked.max() < 2**15 else np.int32)
+    return arrays
+
+
+def _explanation_pngs(analysis: Analysis) -> dict[str, bytes]:
+    """The web-ready pictures of the explanations: each explained image, and its heat map over it per method."""
+    pngs: dict[str, bytes] = {}
+    for index in sorted(analysis.explained_images):
+        image = analysis.explained_images[index]
+        factor = display_size(*image.shape[:2])
+        pngs[f"{index:05d}.png"] = png_bytes(upscale(image, factor))
+        for explanation in analysis.explanations_of(index):
+            shown = upscale(overlay(image, explanation.heatmap), factor)
+            pngs[f"{index:05d}_{explanation.method}.png"] = png_bytes(shown)
+    return pngs
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
@@ -157,6 +190,8 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "pixel_scale": settings.pixel_scale,
             "reference": settings.reference,
             "stability": settings.stability,
+            "explain": settings.explain,
+            "explain_methods": list(settings.explain_methods),
         },
         "reference": None
         if analysis.reference is None
@@ -168,6 +203,10 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
         "path_statistics": analysis.path_statistics.to_dict(),
+        "explained_images": sorted(analysis.explained_images),
+        "explanations": [
+            {**e.to_dict(timing=False), "heat_scale": encode_float(_heat_scale(e))} for e in analysis.explanations
+        ],
         "checksums": dict(checksums),
     }
 
@@ -188,7 +227,16 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   `layer<i>_reference_coords` (R x 2); never the reference images. Measured under noise
   (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
   noisy copies' predictions and clusters.
+  Explanations (`explain=N`): `explained_images` (M x H x W x C, uint8, the explained
+  images as displayed, in the order of the manifest's `explained_images`),
+  `explanation_heatmaps` (E x H x W, float16: each heat map divided by the largest
+  magnitude, its `heat_scale` in the manifest's `explanations`, which lists method, class,
+  image and time of each) and `explanation_segments` (LIME's superpixels, one map per LIME
+  explanation in order; their weights are in the manifest).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
+- `explanations/`: per explained image, `<image>.png` (the image) and `<image>_<method>.png`
+  (its heat map over it: red for the predicted class, blue against), enlarged to at least
+  128 pixels.
 - `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
   when the images did not come from files), true and predicted class, confidence, correct,
   the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
@@ -243,13 +291,16 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     """
     target = check_run_target(path, overwrite=overwrite)
     npz = _npz_bytes(_analysis_arrays(analysis))
-    pngs = [_png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
+    pngs = [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
+    explained = _explanation_pngs(analysis)
     csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
     checksums = {
         ARRAYS: _sha256(npz),
         THUMBNAILS: _sha256(b"".join(pngs)),
         PATHS_CSV: _sha256(csv),
     }
+    if explained:
+        checksums[EXPLANATIONS] = _sha256(b"".join(explained[name] for name in sorted(explained)))
     manifest = json.dumps(_manifest(analysis, checksums), indent=1, ensure_ascii=False, allow_nan=False)
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +311,10 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
         (staging / THUMBNAILS).mkdir()
         for i, png in enumerate(pngs):
             (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
+        if explained:
+            (staging / EXPLANATIONS).mkdir()
+            for name, png in explained.items():
+                (staging / EXPLANATIONS / name).write_bytes(png)
         readme = _README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
@@ -313,6 +368,14 @@ def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
             scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
 
 
+def _upgrade_from_version_2(manifest: dict[str, Any]) -> None:
+    """Read a version-2 manifest as version 3: version 2 had no explanations."""
+    manifest["settings"].setdefault("explain", 0)
+    manifest["settings"].setdefault("explain_methods", [])
+    manifest.setdefault("explained_images", [])
+    manifest.setdefault("explanations", [])
+
+
 def _verified(folder: Path, name: str, data: bytes, checksums: Mapping[str, str]) -> bytes:
     if checksums.get(name) != _sha256(data):
         raise RunFormatError(f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest).")
@@ -333,6 +396,29 @@ def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) 
     _verified(folder, THUMBNAILS, b"".join(pngs), checksums)
     images = [np.asarray(Image.open(io.BytesIO(png))) for png in pngs]
     return np.stack([image[..., np.newaxis] if image.ndim == 2 else image for image in images])
+
+
+def _explanations_from(
+    folder: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray], checksums: Mapping[str, str]
+) -> tuple[tuple[Explanation, ...], dict[int, np.ndarray]]:
+    entries = manifest["explanations"]
+    if not entries:
+        return (), {}
+    images = dict(zip((int(i) for i in manifest["explained_images"]), arrays["explained_images"], strict=True))
+    heatmaps = arrays["explanation_heatmaps"]
+    segments = iter(arrays.get("explanation_segments", ()))
+    explanations = []
+    for entry, heatmap in zip(entries, heatmaps, strict=True):
+        heat = heatmap.astype(np.float32) * np.float32(decode_float(entry["heat_scale"]))
+        lime = entry["segment_weights"] is not None
+        explanations.append(Explanation.from_dict(entry, heatmap=heat, segments=next(segments) if lime else None))
+    names = sorted(f"{index:05d}.png" for index in images) + sorted(
+        f"{e.image_index:05d}_{e.method}.png" for e in explanations
+    )
+    _verified(
+        folder, EXPLANATIONS, b"".join(_read_file(folder, f"{EXPLANATIONS}/{n}") for n in sorted(names)), checksums
+    )
+    return tuple(explanations), images
 
 
 def _layer_from(
@@ -402,6 +488,8 @@ def load(path: str | Path) -> Analysis:
             arrays = {key: archive[key] for key in archive.files}
         if manifest["format_version"] == 1:
             _upgrade_from_version_1(manifest)
+        if manifest["format_version"] <= 2:
+            _upgrade_from_version_2(manifest)
         n = manifest["n_images"]
         class_names = tuple(manifest["class_names"])
         noise_levels = [float(level) for level in manifest["noise_levels"]]
@@ -411,7 +499,9 @@ def load(path: str | Path) -> Analysis:
         if probabilities.shape != (n, len(class_names)) or any(len(layer.features) != n for layer in layers):
             raise RunFormatError(f"path: the arrays in {str(folder)!r} do not match the manifest's {n} images.")
         settings, model = manifest["settings"], manifest["model"]
+        settings["explain_methods"] = tuple(settings["explain_methods"])
         files = manifest["files"]
+        explanations, explained_images = _explanations_from(folder, manifest, arrays, checksums)
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
@@ -427,6 +517,8 @@ def load(path: str | Path) -> Analysis:
             files=None if files is None else tuple(files),
             reference=_reference_from(manifest, arrays),
             noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
+            explanations=explanations,
+            explained_images=explained_images,
         )
     except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

@@ -12,7 +12,7 @@ from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTy
 
 @pytest.fixture(scope="module")
 def analysis(sequential_model, digits):
-    return ll.analyze(sequential_model, digits[1], progress=False)
+    return ll.analyze(sequential_model, digits[1], progress=False, explain=0)
 
 
 def test_analysis_contents(analysis, digits):
@@ -44,7 +44,7 @@ def test_separability_rises_to_the_last_layer(analysis):
 
 
 def test_same_inputs_and_seed_give_identical_results(sequential_model, digits, analysis):
-    again = ll.analyze(sequential_model, digits[1], progress=False)
+    again = ll.analyze(sequential_model, digits[1], progress=False, explain=0)
     np.testing.assert_array_equal(again.probabilities, analysis.probabilities)
     for a, b in zip(again.layers, analysis.layers):
         np.testing.assert_array_equal(a.features, b.features)
@@ -56,13 +56,13 @@ def test_same_inputs_and_seed_give_identical_results(sequential_model, digits, a
 
 
 def test_fixed_k(sequential_model, images):
-    result = ll.analyze(sequential_model, images, n_clusters=4, layers=["conv2", "dense"], progress=False)
+    result = ll.analyze(sequential_model, images, n_clusters=4, layers=["conv2", "dense"], progress=False, explain=0)
     assert [layer.clusters.k for layer in result.layers] == [4, 4]
     assert [len(layer.clusters.k_scores) for layer in result.layers] == [1, 1]
 
 
 def test_unlabelled_images(sequential_model, images):
-    result = ll.analyze(sequential_model, images, layers=["dense"], progress=False)
+    result = ll.analyze(sequential_model, images, layers=["dense"], progress=False, explain=0)
     assert result.labels is None and result.metrics is None and result.separability is None
     assert result.class_names == tuple(f"class {k}" for k in range(10))
     assert result.paths["correct"].isna().all()
@@ -77,7 +77,7 @@ def test_unlabelled_images(sequential_model, images):
 
 def test_sigmoid_head_gives_two_classes(faces_model):
     test = faces_model.data.test
-    result = ll.analyze(faces_model.model, test, progress=False)
+    result = ll.analyze(faces_model.model, test, progress=False, explain=0)
     assert result.model.head == "sigmoid" and result.class_names == ("non_face", "face")
     # Keras' predict runs batches of 32, layerlens 64: the same model computed two ways.
     p = faces_model.model.predict(test.images, verbose=0)[:, 0]
@@ -87,7 +87,7 @@ def test_sigmoid_head_gives_two_classes(faces_model):
 
 
 def test_logits_become_probabilities(logits_model, images):
-    result = ll.analyze(logits_model, images, layers=["dense"], progress=False)
+    result = ll.analyze(logits_model, images, layers=["dense"], progress=False, explain=0)
     assert result.model.head == "logits"
     expected = softmax(logits_model.predict(images, verbose=0).astype(np.float64), axis=1)
     assert_same_predictions(result.probabilities, expected)
@@ -96,13 +96,13 @@ def test_logits_become_probabilities(logits_model, images):
 @pytest.mark.parametrize("fixture", ["branch_model", "nested_model"], ids=["functional-add", "nested"])
 def test_other_architectures(request, fixture, digits):
     model = request.getfixturevalue(fixture)
-    result = ll.analyze(model, digits[1], progress=False)
+    result = ll.analyze(model, digits[1], progress=False, explain=0)
     assert result.metrics.accuracy > 0.3  # trained for three epochs: well above chance (0.1)
     assert len(result.layers) >= 4
 
 
 def test_negative_class_reading(sequential_model, digits):
-    result = ll.analyze(sequential_model, digits[1], layers=["dense"], negative_class="0", progress=False)
+    result = ll.analyze(sequential_model, digits[1], layers=["dense"], negative_class="0", progress=False, explain=0)
     assert result.metrics.negative_class == "0"
     assert 0.0 <= result.metrics.sensitivity <= 1.0 and 0.0 <= result.metrics.specificity <= 1.0
 
@@ -111,9 +111,11 @@ def test_array_and_dataset_inputs_agree(sequential_model, digits):
     import tensorflow as tf
 
     test = digits[1]
-    from_array = ll.analyze(sequential_model, test.images, test.labels, class_names=test.class_names, progress=False)
+    from_array = ll.analyze(
+        sequential_model, test.images, test.labels, class_names=test.class_names, progress=False, explain=0
+    )
     stream = tf.data.Dataset.from_tensor_slices((test.images, test.labels)).batch(32)
-    from_stream = ll.analyze(sequential_model, stream, class_names=test.class_names, progress=False)
+    from_stream = ll.analyze(sequential_model, stream, class_names=test.class_names, progress=False, explain=0)
     # Batches of 64 against batches of 32: the same numbers up to float32 rounding (see tests/_compare.py),
     # not bit for bit; the discrete results built on them (predictions, clusters) agree but for near-ties.
     assert_same_predictions(from_array.probabilities, from_stream.probabilities)
@@ -178,29 +180,29 @@ def test_figures(analysis):
 )
 def test_bad_arguments(sequential_model, images, kwargs, error, match):
     with pytest.raises(error, match=match):
-        ll.analyze(sequential_model, images, progress=False, **kwargs)
+        ll.analyze(sequential_model, images, progress=False, **kwargs, explain=0)
 
 
 def test_imageset_class_names_must_fit_the_model(faces_model):
     wrong = ImageSet(np.zeros((4, 25, 25, 1), np.float32), np.array([0, 1, 2, 0]), ("a", "b", "c"))
     with pytest.raises(InvalidInputError, match="so the ImageSet's class_names needs 2 names; received 3"):
-        ll.analyze(faces_model.model, wrong, progress=False)
+        ll.analyze(faces_model.model, wrong, progress=False, explain=0)
 
 
 @pytest.mark.parametrize("n", [1, 2], ids=["one", "two"])
 def test_too_few_images(sequential_model, images, n):
     with pytest.raises(InvalidInputError, match=f"images: expected at least 3 images to cluster; received {n}"):
-        ll.analyze(sequential_model, images[:n], progress=False)
+        ll.analyze(sequential_model, images[:n], progress=False, explain=0)
 
 
 def test_a_handful_of_images_still_works(sequential_model, digits):
     few = digits[1].subset(range(5))
-    result = ll.analyze(sequential_model, few, layers=["dense"], progress=False)
+    result = ll.analyze(sequential_model, few, layers=["dense"], progress=False, explain=0)
     assert result.n_images == 5 and result.layers[0].clusters.k <= 4
 
 
 def test_labels_of_one_class(sequential_model, images):
-    result = ll.analyze(sequential_model, images[:30], np.zeros(30, int), layers=["dense"], progress=False)
+    result = ll.analyze(sequential_model, images[:30], np.zeros(30, int), layers=["dense"], progress=False, explain=0)
     assert result.separability is None
     assert result.metrics.accuracy == pytest.approx(np.mean(result.predictions == 0))
     with pytest.raises(InvalidInputError, match="at least two classes"):
@@ -216,6 +218,7 @@ def test_numpy_and_bool_options(faces_model, tmp_path):
         n_clusters=np.int64(3),
         seed=np.int64(1),
         progress=False,
+        explain=0,
     )
     assert result.settings.n_clusters == 3 and type(result.settings.n_clusters) is int
     assert ll.load(result.save(tmp_path / "run")).settings == result.settings
@@ -226,7 +229,7 @@ def test_numpy_and_bool_options(faces_model, tmp_path):
 
 def test_a_model_that_divides_by_255_gets_byte_pixels(byte_model, digits, tmp_path):
     test = digits[1]
-    result = ll.analyze(byte_model, test, layers=["dense"], progress=False)
+    result = ll.analyze(byte_model, test, layers=["dense"], progress=False, explain=0)
     assert result.settings.pixel_scale == 255.0
     as_bytes = byte_model.predict(test.images * 255, verbose=0)
     assert_same_predictions(result.probabilities, as_bytes)
@@ -238,16 +241,18 @@ def test_a_model_that_divides_by_255_gets_byte_pixels(byte_model, digits, tmp_pa
 
 def test_forcing_unit_pixels_into_a_byte_model_warns(byte_model, images):
     with pytest.warns(PixelScaleWarning, match="expects pixel values 0..255"):
-        result = ll.analyze(byte_model, images, layers=["dense"], pixel_scale=1.0, progress=False)
+        result = ll.analyze(byte_model, images, layers=["dense"], pixel_scale=1.0, progress=False, explain=0)
     assert result.settings.pixel_scale == 1.0
 
 
 def test_byte_images_for_a_model_without_rescaling_warn(sequential_model, images):
     with pytest.warns(PixelScaleWarning, match="pass pixel_scale=1/255"):
-        ll.analyze(sequential_model, images * 255, layers=["dense"], progress=False)
+        ll.analyze(sequential_model, images * 255, layers=["dense"], progress=False, explain=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scaled = ll.analyze(sequential_model, images * 255, layers=["dense"], pixel_scale=1 / 255, progress=False)
+        scaled = ll.analyze(
+            sequential_model, images * 255, layers=["dense"], pixel_scale=1 / 255, progress=False, explain=0
+        )
     assert scaled.settings.pixel_scale == pytest.approx(1 / 255)
 
 
@@ -260,7 +265,7 @@ def test_separability_stays_finite_when_classes_collapse(sequential_model, digit
     picks = [int(np.flatnonzero(test.labels == c)[0]) for c in range(3)]
     images = np.repeat(test.images[picks], 10, axis=0)
     labels = np.repeat(np.arange(3), 10)
-    result = ll.analyze(sequential_model, images, labels, layers=["conv1", "dense"], progress=False)
+    result = ll.analyze(sequential_model, images, labels, layers=["conv1", "dense"], progress=False, explain=0)
     table = result.separability
     assert all(dtype == np.float64 for dtype in table.dtypes)  # numbers, never the string "inf"
     np.testing.assert_array_equal(table["variance_explained"], [1.0, 1.0])
@@ -282,7 +287,9 @@ def faces_as_folders(faces_model):
 def test_class_names_in_the_model_order_renumber_the_labels(faces_model, faces_as_folders):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClassOrderWarning)
-        result = ll.analyze(faces_model.model, faces_as_folders, class_names=["non_face", "face"], progress=False)
+        result = ll.analyze(
+            faces_model.model, faces_as_folders, class_names=["non_face", "face"], progress=False, explain=0
+        )
     assert result.class_names == ("non_face", "face")
     np.testing.assert_array_equal(result.labels, faces_model.data.test.labels)
     assert result.metrics.accuracy > 0.8
@@ -290,7 +297,7 @@ def test_class_names_in_the_model_order_renumber_the_labels(faces_model, faces_a
 
 def test_swapped_class_order_is_detected(faces_model, faces_as_folders):
     with pytest.warns(ClassOrderWarning, match="predicts most images of 'face' as 'non_face'"):
-        result = ll.analyze(faces_model.model, faces_as_folders, progress=False)
+        result = ll.analyze(faces_model.model, faces_as_folders, progress=False, explain=0)
     assert result.metrics.accuracy < 0.2
 
 
@@ -298,7 +305,7 @@ def test_string_labels_are_looked_up_in_the_class_names(faces_model):
     test = faces_model.data.test
     names = np.array(["non_face", "face"])[test.labels]
     result = ll.analyze(
-        faces_model.model, test.images, names.tolist(), class_names=["non_face", "face"], progress=False
+        faces_model.model, test.images, names.tolist(), class_names=["non_face", "face"], progress=False, explain=0
     )
     np.testing.assert_array_equal(result.labels, test.labels)
 
@@ -307,7 +314,7 @@ def test_class_names_that_half_match_the_imageset_are_refused(faces_model, faces
     with pytest.raises(
         InvalidInputError, match=r"class_names: expected the ImageSet's class names .*\['non_face'\] are not"
     ):
-        ll.analyze(faces_model.model, faces_as_folders, class_names=["face", "background"], progress=False)
+        ll.analyze(faces_model.model, faces_as_folders, class_names=["face", "background"], progress=False, explain=0)
 
 
 # -- reading the results -------------------------------------------------------------------------
@@ -316,7 +323,7 @@ def test_class_names_that_half_match_the_imageset_are_refused(faces_model, faces
 def test_files_reach_the_paths_table(sequential_model, digits):
     test = digits[1].subset(range(12))
     named = ImageSet(test.images, test.labels, test.class_names, files=tuple(f"scan_{i:02d}.png" for i in range(12)))
-    result = ll.analyze(sequential_model, named, layers=["dense"], n_clusters=2, progress=False)
+    result = ll.analyze(sequential_model, named, layers=["dense"], n_clusters=2, progress=False, explain=0)
     assert result.paths["file"].tolist() == list(named.files)
 
 
@@ -331,13 +338,13 @@ def test_printing_layers_and_metrics_is_short(analysis):
 
 
 def test_parallel_branches_are_marked_in_the_paths_figure(branch_model, digits):
-    result = ll.analyze(branch_model, digits[1], layers=["narrow", "wide", "join"], progress=False)
+    result = ll.analyze(branch_model, digits[1], layers=["narrow", "wide", "join"], progress=False, explain=0)
     assert [layer.parallel_to_previous for layer in result.layers] == [False, True, False]
     figure = result.paths_figure()
     labels = [d.label for d in figure.data[0].dimensions]
     assert labels[:3] == ["narrow (k=2)", "wide (k=2) ∥", "join (k=2)"]
     assert "∥ = a parallel branch" in figure.layout.title.text
-    default = ll.analyze(branch_model, digits[1], progress=False)
+    default = ll.analyze(branch_model, digits[1], progress=False, explain=0)
     assert not any(layer.parallel_to_previous for layer in default.layers)
     assert "parallel branch" not in default.paths_figure().layout.title.text
 
@@ -348,7 +355,7 @@ def test_parallel_branches_are_marked_in_the_paths_figure(branch_model, digits):
 @pytest.fixture(scope="module")
 def with_reference(sequential_model, digits):
     train, test = digits
-    return ll.analyze(sequential_model, test, reference=train, stability=True, progress=False)
+    return ll.analyze(sequential_model, test, reference=train, stability=True, progress=False, explain=0)
 
 
 def test_a_reference_set_fits_the_clusters_and_places_the_images(with_reference, digits):
@@ -390,7 +397,7 @@ def test_stability_measures_paths_under_noise(with_reference):
 
 def test_stability_leaves_the_clean_analysis_as_it_was(sequential_model, digits, with_reference):
     train, test = digits
-    plain = ll.analyze(sequential_model, test, reference=train, progress=False)
+    plain = ll.analyze(sequential_model, test, reference=train, progress=False, explain=0)
     for a, b in zip(plain.layers, with_reference.layers):
         # The clean images take the same operations, but in another graph: equal up to float rounding.
         np.testing.assert_allclose(a.features, b.features, atol=FLOAT_TOLERANCE)
@@ -414,11 +421,12 @@ def test_k_rules_per_layer(sequential_model, images):
     result = ll.analyze(
         sequential_model, images, n_clusters={"conv1": 3, "dense": "silhouette"}, layers=["conv1", "pool2", "dense"],
         progress=False,
+        explain=0,
     )  # fmt: skip
     rules = [layer.clusters.k_rule for layer in result.layers]
     assert rules == ["fixed", "faithful", "silhouette"] and result.layers[0].clusters.k == 3
     with pytest.raises(InvalidInputError, match=r"n_clusters: expected layer names among the analysed layers"):
-        ll.analyze(sequential_model, images, n_clusters={"conv9": 3}, layers=["conv1"], progress=False)
+        ll.analyze(sequential_model, images, n_clusters={"conv9": 3}, layers=["conv1"], progress=False, explain=0)
 
 
 def test_held_out_alignment_without_a_reference_uses_two_halves(analysis):
@@ -443,30 +451,34 @@ def test_bad_reference_sets(sequential_model, digits, reference, match):
         "wrong-size": (np.zeros((10, 8, 8, 1), np.float32), np.zeros(10, int)),
     }[reference]
     with pytest.raises(InvalidInputError, match=match):
-        ll.analyze(sequential_model, test.subset(range(30)), reference=bad, progress=False)
+        ll.analyze(sequential_model, test.subset(range(30)), reference=bad, progress=False, explain=0)
 
 
 def test_an_imageset_with_some_of_the_classes_keeps_their_names(sequential_model, digits):
     test = digits[1]
     keep = np.flatnonzero(test.labels >= 7)  # a test folder with only the digits 7, 8 and 9
     few = ImageSet(test.images[keep], test.labels[keep] - 7, ("7", "8", "9"), name="late digits")
-    result = ll.analyze(sequential_model, few, class_names=test.class_names, layers=["dense"], progress=False)
+    result = ll.analyze(
+        sequential_model, few, class_names=test.class_names, layers=["dense"], progress=False, explain=0
+    )
     np.testing.assert_array_equal(result.labels, test.labels[keep])
     with pytest.raises(InvalidInputError, match=r"needs 10 names \(name all of them with class_names=...\)"):
-        ll.analyze(sequential_model, few, layers=["dense"], progress=False)
+        ll.analyze(sequential_model, few, layers=["dense"], progress=False, explain=0)
 
 
 def test_a_reference_with_some_of_the_classes(sequential_model, digits):
     train, test = digits
     keep = np.flatnonzero(train.labels < 8)
     partial = ImageSet(train.images[keep], train.labels[keep], tuple(str(d) for d in range(8)), name="first eight")
-    result = ll.analyze(sequential_model, test, reference=partial, layers=["dense"], progress=False)
+    result = ll.analyze(sequential_model, test, reference=partial, layers=["dense"], progress=False, explain=0)
     np.testing.assert_array_equal(result.reference.labels, train.labels[keep])
 
 
 def test_a_reference_places_even_a_single_image(sequential_model, digits):
     train, test = digits
-    result = ll.analyze(sequential_model, test.subset([0]), reference=train, layers=["dense"], progress=False)
+    result = ll.analyze(
+        sequential_model, test.subset([0]), reference=train, layers=["dense"], progress=False, explain=0
+    )
     assert result.n_images == 1 and result.paths["path"].iloc[0].startswith("c")
 
 
@@ -475,4 +487,107 @@ def test_an_unlabelled_reference_is_refused_before_any_pass(sequential_model, di
 
     monkeypatch.setattr(layerlens.extract, "extract", lambda *a, **k: pytest.fail("the images were read"))
     with pytest.raises(InvalidInputError, match="reference: expected labelled images"):
-        ll.analyze(sequential_model, digits[1], reference=digits[0].images, progress=False)
+        ll.analyze(sequential_model, digits[1], reference=digits[0].images, progress=False, explain=0)
+
+
+# ------------------------------------------------------------------------------------------ explanations
+
+
+@pytest.fixture(scope="module")
+def explained(sequential_model, digits):
+    test = digits[1].subset(range(150))
+    methods = ("gradcam", "integrated_gradients")
+    return ll.analyze(sequential_model, test, layers=["dense"], progress=False, explain=6, explain_methods=methods)
+
+
+def test_mistakes_are_explained_first(explained):
+    chosen = list(explained.explained_images)
+    assert len(chosen) == 6 and explained.settings.explain == 6
+    assert [e.image_index for e in explained.explanations] == [i for i in chosen for _ in range(2)]
+    assert [e.method for e in explained.explanations] == ["gradcam", "integrated_gradients"] * 6
+    wrong = explained.paths.index[~explained.paths["correct"].astype(bool)]
+    confidence = explained.confidence
+    expected_mistakes = sorted(wrong, key=lambda i: -confidence[i])[: 6 - 3]  # half is kept for one per class
+    assert chosen[: len(expected_mistakes)] == expected_mistakes
+    for explanation in explained.explanations:
+        assert explanation.target == explained.predictions[explanation.image_index]
+        assert explanation.heatmap.shape == (16, 16) and explanation.layer in (None, "conv2")
+
+
+def test_explained_images_are_shown_as_their_thumbnails(explained):
+    for index, image in explained.explained_images.items():
+        # Both map the same pixel range to 0..255, one in TensorFlow and one in numpy: rounding may differ by 1.
+        assert image.dtype == np.uint8 and image.shape == (16, 16, 1)
+        assert np.abs(image.astype(int) - explained.thumbnails[index]).max() <= 1
+
+
+def test_explanation_figure_of_an_analysis(explained):
+    image = next(iter(explained.explained_images))
+    figure = explained.explanation_figure(image, "integrated_gradients")
+    assert f"image {image}: predicted" in figure.layout.title.text
+    with pytest.raises(InvalidInputError, match="method: image .* was explained by"):
+        explained.explanation_figure(image, "lime")
+    unexplained = next(i for i in range(explained.n_images) if i not in explained.explained_images)
+    with pytest.raises(InvalidInputError, match="image: expected the index of an explained image"):
+        explained.explanation_figure(unexplained)
+
+
+def test_a_generator_cannot_be_read_twice_for_explanations(sequential_model, images):
+    batches = (images[i : i + 50] for i in range(0, 150, 50))
+    with pytest.warns(ll.exceptions.ExplanationWarning, match="one-shot iterator"):
+        result = ll.analyze(sequential_model, batches, layers=["dense"], progress=False, explain=3)
+    assert result.explanations == () and result.explained_images == {}
+
+
+def test_a_shuffling_stream_gets_no_explanations(sequential_model, images):
+    import tensorflow as tf
+
+    stream = tf.data.Dataset.from_tensor_slices(images[:128]).shuffle(128, seed=1).batch(32)
+    with pytest.warns(ll.exceptions.ExplanationWarning, match="not the ones analysed"):
+        result = ll.analyze(sequential_model, stream, layers=["dense"], progress=False, explain=3)
+    assert result.explanations == ()
+
+
+def test_a_stream_that_repeats_itself_is_explained(sequential_model, images):
+    import tensorflow as tf
+
+    stream = tf.data.Dataset.from_tensor_slices(images[:100]).batch(32)
+    result = ll.analyze(
+        sequential_model, stream, layers=["dense"], progress=False, explain=3, explain_methods=["smoothgrad"]
+    )
+    assert len(result.explanations) == 3
+    for index, image in result.explained_images.items():
+        assert np.abs(image.astype(int) - result.thumbnails[index]).max() <= 1
+
+
+def test_a_model_without_convolutions_is_explained_without_grad_cam(digits):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    test = digits[1].subset(range(40))
+    with pytest.warns(ll.exceptions.ExplanationWarning, match="Grad-CAM needs a convolution layer"):
+        result = ll.analyze(model, test, progress=False, n_clusters=2, explain=2)
+    assert [e.method for e in result.explanations] == ["lime", "lime"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"explain": -1}, "explain: expected an integer >= 0"),
+        ({"explain": 2.5}, "explain: expected an integer >= 0"),
+        ({"explain": True}, "explain: expected an integer >= 0"),
+        ({"explain_methods": ("lime", "shap")}, "explain_methods: expected one or more of"),
+        ({"explain_methods": ()}, "explain_methods: expected one or more of"),
+        ({"explain_methods": 3}, "explain_methods: expected one or more of"),
+    ],
+)
+def test_explain_options_are_checked_first(sequential_model, options, message):
+    with pytest.raises(InvalidInputError, match=message):
+        ll.analyze(sequential_model, "not even images", progress=False, **options)

@@ -24,12 +24,14 @@ def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
     assert (models / "faces.keras").is_file()
     assert ll.load(runs / "faces").class_names == ("non_face", "face")
     assert "faces     test accuracy" in out
+    assert re.search(r"20 images explained \(\d+ misclassified\) by lime, gradcam", out)
     assert f"Models saved in {models.resolve()}" in out and f"Runs saved in {runs.resolve()}" in out
 
 
 def test_analyze_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "3", "--no-progress"]) == 0
+    argv = ["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "3", "--no-progress"]
+    assert main([*argv, "--explain", "4", "--explain-methods", "gradcam", "smoothgrad"]) == 0
     assert f"Run saved in {run.resolve()}" in capsys.readouterr().out
     analysis = ll.load(run)
     test = faces_model.data.test
@@ -39,6 +41,8 @@ def test_analyze_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):
         analysis.metrics.accuracy, analysis.probabilities, np.stack([1 - reference, reference], 1), test.labels
     )
     assert {layer.clusters.k for layer in analysis.layers} == {3}
+    assert [e.method for e in analysis.explanations] == ["gradcam", "smoothgrad"] * 4
+    assert len(list((run / "explanations").glob("*_gradcam.png"))) == 4
 
 
 def test_analyze_a_folder(faces_file, tmp_path):
@@ -113,7 +117,18 @@ def faces_folder(faces_model, tmp_path_factory):
 
 def test_class_names_put_a_folder_in_the_model_order(faces_file, faces_folder, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--n-clusters", "2", "--no-progress"]
+    argv = [
+        "analyze",
+        str(faces_file),
+        str(faces_folder),
+        "--out",
+        str(run),
+        "--n-clusters",
+        "2",
+        "--no-progress",
+        "--explain",
+        "0",
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err
     # Sorted folders name the classes the other way round from the model: said in one plain line.
@@ -127,7 +142,18 @@ def test_class_names_put_a_folder_in_the_model_order(faces_file, faces_folder, t
 
 def test_split_picks_held_out_images_of_a_folder(faces_file, faces_folder, tmp_path):
     run = tmp_path / "run"
-    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--class-names", "non_face", "face"]
+    argv = [
+        "analyze",
+        str(faces_file),
+        str(faces_folder),
+        "--out",
+        str(run),
+        "--class-names",
+        "non_face",
+        "face",
+        "--explain",
+        "0",
+    ]
     assert main([*argv, "--split", "test", "--test-size", "0.4", "--n-clusters", "2", "--no-progress"]) == 0
     analysis = ll.load(run)
     assert analysis.n_images == 20 and np.bincount(analysis.labels).tolist() == [10, 10]
@@ -135,7 +161,18 @@ def test_split_picks_held_out_images_of_a_folder(faces_file, faces_folder, tmp_p
 
 def test_an_existing_run_is_replaced_only_with_force(faces_file, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["analyze", str(faces_file), "faces", "--out", str(run), "--n-clusters", "2", "--no-progress"]
+    argv = [
+        "analyze",
+        str(faces_file),
+        "faces",
+        "--out",
+        str(run),
+        "--n-clusters",
+        "2",
+        "--no-progress",
+        "--explain",
+        "0",
+    ]
     assert main(argv) == 0
     before = (run / "manifest.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:
@@ -154,7 +191,17 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         for source in sorted((faces_folder / name).glob("*.png"))[:3]:
             (data / name / source.name).write_bytes(source.read_bytes())
     (data / "face" / "broken.png").write_bytes(b"not a png")
-    argv = ["analyze", str(faces_file), str(data), "--out", str(tmp_path / "run"), "--n-clusters", "2"]
+    argv = [
+        "analyze",
+        str(faces_file),
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--n-clusters",
+        "2",
+        "--explain",
+        "0",
+    ]
     assert main([*argv, "--class-names", "non_face", "face", "--no-progress"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["layerlens analyze: warning: skipped 1 file(s) that could not be read as images: face/broken.png"]
@@ -170,10 +217,24 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         ),
         (["analyze", "{model}", "cifar", "--out", "{tmp}/r"], "data: expected one of"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--test-size", "2"], "--test-size: expected a share"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain", "-3"], "--explain: expected an integer >= 0"),
+        (
+            ["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain-methods", "shap"],
+            "--explain-methods: invalid",
+        ),
         (["analyze", "{model}", "faces", "--out", "{tmp}/taken"], "--out: .* already holds a layerlens run"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--class-names", "a", "a"], "--class-names: expected"),
     ],
-    ids=["missing-model", "k-word", "unknown-data", "test-size", "existing-run", "repeated-class"],
+    ids=[
+        "missing-model",
+        "k-word",
+        "unknown-data",
+        "test-size",
+        "explain-count",
+        "explain-method",
+        "existing-run",
+        "repeated-class",
+    ],
 )
 def test_argument_errors_come_before_any_heavy_import(faces_file, tmp_path, argv, message):
     (tmp_path / "taken").mkdir()
@@ -207,7 +268,18 @@ def test_a_misspelt_layer_is_the_only_line_on_stderr(faces_file, faces_folder, t
 
 def test_a_reference_set_and_stability_from_the_shell(faces_file, faces_model, tmp_path):
     run = tmp_path / "run"
-    argv = ["analyze", str(faces_file), "faces", "--out", str(run), "--reference", "faces", "--stability"]
+    argv = [
+        "analyze",
+        str(faces_file),
+        "faces",
+        "--out",
+        str(run),
+        "--reference",
+        "faces",
+        "--stability",
+        "--explain",
+        "0",
+    ]
     assert main([*argv, "--no-progress"]) == 0
     analysis = ll.load(run)
     assert analysis.reference.n_images == len(faces_model.data.train)  # the bundled set's train split
@@ -216,7 +288,17 @@ def test_a_reference_set_and_stability_from_the_shell(faces_file, faces_model, t
 
 def test_a_folder_is_its_own_reference_on_the_other_side_of_the_split(faces_file, faces_folder, tmp_path):
     run = tmp_path / "run"
-    argv = ["analyze", str(faces_file), str(faces_folder), "--out", str(run), "--reference", str(faces_folder)]
+    argv = [
+        "analyze",
+        str(faces_file),
+        str(faces_folder),
+        "--out",
+        str(run),
+        "--reference",
+        str(faces_folder),
+        "--explain",
+        "0",
+    ]
     names = ["--class-names", "non_face", "face", "--split", "test", "--test-size", "0.4", "--no-progress"]
     assert main([*argv, *names]) == 0
     analysis = ll.load(run)

@@ -9,11 +9,15 @@ import layerlens as ll
 from layerlens import store
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, RunFormatError
+from layerlens.explain import METHODS
+
+# Every method on a few images: the runs of this module hold explanations of each kind.
+EXPLAINED = dict(progress=False, explain=5, explain_methods=METHODS)
 
 
 @pytest.fixture(scope="module")
 def analysis(sequential_model, digits):
-    return ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False)
+    return ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], **EXPLAINED)
 
 
 @pytest.fixture
@@ -48,6 +52,34 @@ def test_round_trip_is_identical(analysis, run):
     assert repr(loaded) == repr(analysis)
 
 
+def test_explanations_survive_the_round_trip(analysis, run):
+    loaded = ll.load(run)
+    assert len(analysis.explanations) == 5 * len(METHODS)
+    assert loaded.explained_images.keys() == analysis.explained_images.keys()
+    for index, image in analysis.explained_images.items():
+        np.testing.assert_array_equal(loaded.explained_images[index], image)
+    for a, b in zip(loaded.explanations, analysis.explanations, strict=True):
+        assert (a.method, a.target, a.image_index, a.layer) == (b.method, b.target, b.image_index, b.layer)
+        # Heat maps are stored in float16 relative to their largest magnitude.
+        np.testing.assert_allclose(a.heatmap, b.heatmap, rtol=0, atol=1e-3 * np.abs(b.heatmap).max())
+        assert (a.segments is None) == (b.segments is None) and (a.method == "lime") == (b.segments is not None)
+        if b.segments is not None:
+            np.testing.assert_array_equal(a.segments, b.segments)
+            np.testing.assert_array_equal(a.segment_weights, b.segment_weights)
+        assert np.isnan(a.seconds) and b.seconds > 0  # timings are not stored: saves stay byte-identical
+    pictures = sorted(p.name for p in (run / "explanations").iterdir())
+    expected = {f"{i:05d}.png" for i in analysis.explained_images}
+    expected |= {f"{e.image_index:05d}_{e.method}.png" for e in analysis.explanations}
+    assert pictures == sorted(expected)
+
+
+def test_a_changed_explanation_picture_is_caught(run):
+    picture = next((run / "explanations").glob("*_lime.png"))
+    picture.write_bytes(picture.read_bytes()[:-8])
+    with pytest.raises(RunFormatError, match="explanations .* is corrupt"):
+        ll.load(run)
+
+
 def test_saving_twice_gives_identical_bytes(analysis, run, tmp_path):
     other = analysis.save(tmp_path / "again" / "run")
     files = sorted(p.relative_to(run) for p in run.rglob("*") if p.is_file())
@@ -57,7 +89,7 @@ def test_saving_twice_gives_identical_bytes(analysis, run, tmp_path):
 
 
 def test_two_analyses_with_the_same_seed_save_identical_runs(sequential_model, digits, analysis, run, tmp_path):
-    again = ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], progress=False)
+    again = ll.analyze(sequential_model, digits[1].subset(range(120)), layers=["conv2", "dense"], **EXPLAINED)
     other = again.save(tmp_path / "second" / "run")
     for name in ("manifest.json", "arrays.npz", "paths.csv"):
         assert (run / name).read_bytes() == (other / name).read_bytes(), name
@@ -153,7 +185,7 @@ def edit_manifest(**changes):
         (lambda run: (run / "manifest.json").unlink(), "is not a layerlens run folder"),
         (
             edit_manifest(format_version=99),
-            "has format version 99.*reads versions up to 2. Upgrade layerlens",
+            "has format version 99.*reads versions up to 3. Upgrade layerlens",
         ),
         (edit_manifest(format="something-else"), "does not describe a 'layerlens-run'"),
         (edit_manifest(n_images=5), "do not match the manifest's 5 images"),
@@ -196,15 +228,34 @@ def test_saving_over_a_run_can_be_refused(analysis, run):
 def test_files_reach_the_csv(sequential_model, digits, tmp_path):
     test = digits[1].subset(range(10))
     named = ImageSet(test.images, test.labels, test.class_names, files=tuple(f"dir/scan {i}.png" for i in range(10)))
-    saved = ll.analyze(sequential_model, named, layers=["dense"], n_clusters=2, progress=False).save(tmp_path / "r")
+    saved = ll.analyze(sequential_model, named, layers=["dense"], n_clusters=2, progress=False, explain=0).save(
+        tmp_path / "r"
+    )
     rows = (saved / "paths.csv").read_text().splitlines()
     assert rows[1].startswith("0,dir/scan 0.png,")
     assert ll.load(saved).paths["file"].tolist() == list(named.files)
 
 
+def _as_version_2(manifest):
+    """What version 2 wrote: no explanations."""
+    manifest["format_version"] = 2
+    del manifest["settings"]["explain"], manifest["settings"]["explain_methods"]
+    del manifest["explanations"], manifest["explained_images"], manifest["checksums"]["explanations"]
+
+
+def test_runs_of_format_version_2_still_load(run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    _as_version_2(manifest)
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    loaded = ll.load(run)
+    assert loaded.explanations == () and loaded.explained_images == {}
+    assert (loaded.settings.explain, loaded.settings.explain_methods) == (0, ())
+
+
 def test_runs_of_format_version_1_still_load(analysis, run):
     """Version 1 stored the between/within ratio B / W and recorded neither pixel scale nor branches."""
     manifest = json.loads((run / "manifest.json").read_text())
+    _as_version_2(manifest)
     manifest["format_version"] = 1
     del manifest["settings"]["pixel_scale"]
     del manifest["reference"], manifest["noise_levels"]

@@ -49,7 +49,9 @@ def test_models_that_expect_bytes_get_bytes(tmp_path):
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = keras.layers.Dense(10, activation="softmax", name="out")(x)
     keras.Model(inputs, outputs).save(tmp_path / "bytes.keras")
-    run, analysis = analyze_files(tmp_path / "bytes.keras", "digits", tmp_path / "run", n_clusters=2, progress=False)
+    run, analysis = analyze_files(
+        tmp_path / "bytes.keras", "digits", tmp_path / "run", n_clusters=2, progress=False, explain=0
+    )
     model = load_model(tmp_path / "bytes.keras")
     images = load_data_for("digits", (8, 8, 1))
     np.testing.assert_allclose(analysis.probabilities, model.predict(images.images * 255, verbose=0), atol=1e-5)
