@@ -296,6 +296,7 @@ def worker_analyze(args: argparse.Namespace) -> Result:
             progress=False,
             projection=args.projection,
             conv_features=args.conv_features,
+            explain=0,  # the analysis alone; bench_explain.py measures what explanations add
         )
 
     result: Result = {**setup, "projection": args.projection, "conv_features": args.conv_features}

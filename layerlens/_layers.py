@@ -7,6 +7,7 @@ one another and which run side by side in parallel branches.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,8 +166,34 @@ def starts_with_byte_rescaling(traced: Traced) -> bool:
     return False
 
 
+# Traces by model, with the layers they were made of: tracing takes tens of milliseconds, as much as
+# explaining one image, and analyze, extract and explain each need the trace of the same model.
+_TRACES: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], Traced]] = weakref.WeakKeyDictionary()
+
+
+def _structure(model: keras.Model) -> tuple[Any, ...]:
+    """What a trace depends on: the input shape and the layers, nested models' layers included."""
+    layers = tuple(
+        (id(layer), _structure(layer)) if isinstance(layer, keras.Model) else id(layer) for layer in model.layers
+    )
+    return tuple(model.inputs[0].shape), layers
+
+
 def trace(model: keras.Model) -> Traced:
-    """Replay ``model`` symbolically and record every operation, its output shape and what fed it."""
+    """Replay ``model`` symbolically and record every operation, its output shape and what fed it.
+
+    The result is kept for the model (weakly) and made again when its layers change.
+    """
+    structure = _structure(model)
+    cached = _TRACES.get(model)
+    if cached is not None and cached[0] == structure:
+        return cached[1]
+    traced = _trace(model)
+    _TRACES[model] = (structure, traced)
+    return traced
+
+
+def _trace(model: keras.Model) -> Traced:
     names: list[str] = []
     operations: list[Any] = []
     shapes: list[tuple[int | None, ...] | None] = []

@@ -229,7 +229,8 @@ class Analysis:
         image by ``image_index``), image by image in the order chosen
         (mistakes first), each image's methods in the order asked for.
     explained_images : dict of int to ndarray of shape (H, W, 1 or 3), uint8
-        The explained images at full resolution, as displayed, by image index.
+        The explained images at full resolution, as displayed, by image index,
+        in the order chosen (mistakes first).
     """
 
     name: str

@@ -127,7 +127,7 @@ def _explanation_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
     heatmaps = np.stack([e.heatmap / np.float32(_heat_scale(e)) for e in analysis.explanations]).astype(np.float16)
     arrays = {
         "explanation_heatmaps": heatmaps,
-        "explained_images": np.stack([analysis.explained_images[i] for i in sorted(analysis.explained_images)]),
+        "explained_images": np.stack(list(analysis.explained_images.values())),
     }
     segments = [e.segments for e in analysis.explanations if e.segments is not None]
     if segments:
@@ -203,7 +203,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
         "path_statistics": analysis.path_statistics.to_dict(),
-        "explained_images": sorted(analysis.explained_images),
+        "explained_images": list(analysis.explained_images),
         "explanations": [
             {**e.to_dict(timing=False), "heat_scale": encode_float(_heat_scale(e))} for e in analysis.explanations
         ],

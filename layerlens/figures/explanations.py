@@ -142,7 +142,7 @@ def explanation_figure(
     figure.add_trace(_image_trace(left, factor), row=1, col=1)
     figure.add_trace(_image_trace(upscale(to_rgb(image), factor), factor), row=1, col=2)
 
-    colorbar_x = figure.layout.xaxis2.domain[1] + 0.005
+    left_edge, right_edge = figure.layout.xaxis2.domain
     heat, block = _coarse(explanation.heatmap.astype(np.float64))
     limit = heat_limit(explanation.heatmap)
     figure.add_trace(
@@ -159,7 +159,15 @@ def explanation_figure(
                 [0.5, _rgb((255, 255, 255), 0)],
                 [1.0, _rgb(FOR_COLOUR, _HEAT_OPACITY)],
             ],
-            colorbar=dict(title=dict(text="attribution", side="right"), thickness=10, len=0.8, x=colorbar_x),
+            colorbar=dict(
+                title=dict(text="attribution", side="top"),
+                orientation="h",
+                thickness=10,
+                x=(left_edge + right_edge) / 2,
+                len=right_edge - left_edge,
+                y=-0.02,
+                yanchor="top",
+            ),
             hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>",
             name=method,
         ),
@@ -176,7 +184,7 @@ def explanation_figure(
         )
     heading = title if title is not None else f"{method} explanation of class {target}"
     figure.update_layout(
-        **layout(esc(heading), height=380, width=1000 if lime else 760, margin=dict(l=20, r=30, t=80, b=30)),
+        **layout(esc(heading), height=430, width=1000 if lime else 760, margin=dict(l=20, r=30, t=80, b=80)),
         showlegend=False,
     )
     return figure
