@@ -96,9 +96,9 @@ class Traced:
         or through others.
     """
 
-    infos: list[LayerInfo]
-    operations: list[Any]
-    ancestors: list[int]
+    infos: tuple[LayerInfo, ...]
+    operations: tuple[Any, ...]
+    ancestors: tuple[int, ...]
 
 
 class Recorder:
@@ -171,12 +171,19 @@ def starts_with_byte_rescaling(traced: Traced) -> bool:
 _TRACES: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], Traced]] = weakref.WeakKeyDictionary()
 
 
-def _structure(model: keras.Model) -> tuple[Any, ...]:
-    """What a trace depends on: the input shape and the layers, nested models' layers included."""
+def _structure(model: Any) -> tuple[Any, ...]:
+    """What a trace depends on: the input shape and the layers, nested models' layers included.
+
+    A nested model without a graph of its own (a subclassed model used as a layer) has neither; it
+    counts by its identity.
+    """
+    inputs = getattr(model, "inputs", None)
+    shape = tuple(inputs[0].shape) if inputs else None
     layers = tuple(
-        (id(layer), _structure(layer)) if isinstance(layer, keras.Model) else id(layer) for layer in model.layers
+        (id(layer), _structure(layer)) if isinstance(layer, keras.Model) else id(layer)
+        for layer in getattr(model, "layers", ())
     )
-    return tuple(model.inputs[0].shape), layers
+    return shape, layers
 
 
 def trace(model: keras.Model) -> Traced:
@@ -228,7 +235,7 @@ def _trace(model: keras.Model) -> Traced:
     tf.function(replay, autograph=False).get_concrete_function(spec)
     trunk = _on_trunk(parents)
     infos = [_info(*entry) for entry in zip(names, operations, shapes, trunk)]
-    return Traced(infos, operations, _ancestors(parents))
+    return Traced(tuple(infos), tuple(operations), tuple(_ancestors(parents)))
 
 
 def _on_trunk(parents: list[list[int]]) -> list[bool]:
@@ -291,7 +298,7 @@ def spread(candidates: list[LayerInfo], max_layers: int) -> list[LayerInfo]:
     return [candidates[j] for j in sorted(chosen)]
 
 
-def default_infos(infos: list[LayerInfo], max_layers: int) -> list[LayerInfo]:
+def default_infos(infos: Sequence[LayerInfo], max_layers: int) -> list[LayerInfo]:
     """The layers :func:`layerlens.extract.default_layers` names (see there)."""
     # The classifier layer is the last one that transforms, even when an Activation("softmax"), a
     # Dropout or the end of a nested model follows it; its output is the prediction, drawn as its own axis.
@@ -308,7 +315,7 @@ def default_infos(infos: list[LayerInfo], max_layers: int) -> list[LayerInfo]:
     return candidates if len(candidates) <= max_layers else spread(candidates, max_layers)
 
 
-def select_layers(infos: list[LayerInfo], layers: Sequence[str] | None) -> list[LayerInfo]:
+def select_layers(infos: Sequence[LayerInfo], layers: Sequence[str] | None) -> list[LayerInfo]:
     """The layers named in ``layers`` (or the default ones), checked and in depth order."""
     if layers is None:
         return default_infos(infos, 8)

@@ -15,7 +15,7 @@ from layerlens._validation import check_seed
 from layerlens.cluster import K_RULES, LayerClusters
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError
-from layerlens.explain._analysis import check_explain
+from layerlens.explain._analysis import DEFAULT_METHODS, check_explain
 from layerlens.explain._explanation import Explanation
 from layerlens.metrics import ClassificationMetrics
 from layerlens.outputs import detect_head, to_probabilities
@@ -415,7 +415,7 @@ def analyze(
     reference: Any = None,
     stability: bool = False,
     explain: int = 20,
-    explain_methods: Sequence[str] = ("lime", "gradcam"),
+    explain_methods: Sequence[str] = DEFAULT_METHODS,
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -510,8 +510,10 @@ def analyze(
     explain_methods : sequence of str, default=("lime", "gradcam")
         Methods of :func:`layerlens.explain.explain` to explain them by, with
         their default options (LIME takes about 0.2 s per 64x64 image on two
-        cores, the others a few hundredths). Grad-CAM is left out, with a
-        warning, for a model without a convolution layer.
+        cores, the others a few hundredths; LIME runs the model 1,000 times
+        per image, so for a large model it is the slow part). Grad-CAM is left
+        out for a model without a convolution layer (with a warning when it
+        was asked for by name).
 
     Returns
     -------

@@ -133,7 +133,7 @@ def list_layers(model: keras.Model) -> list[LayerInfo]:
         If the model is unbuilt, or has several inputs or outputs.
     """
     check_model(model)
-    return trace(model).infos
+    return list(trace(model).infos)
 
 
 def default_layers(model: keras.Model, *, max_layers: int = 8) -> list[str]:

@@ -37,6 +37,13 @@ import numpy as np
 
 from layerlens._json import decode_float, encode_float
 from layerlens._png import png_bytes
+from layerlens._run_explanations import (
+    explanation_arrays,
+    explanation_entries,
+    explanation_pictures,
+    picture_names,
+    read_explanations,
+)
 from layerlens._run_format import (
     ARRAYS,
     EXPLANATIONS,
@@ -53,7 +60,6 @@ from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelS
 from layerlens.cluster import LayerClusters
 from layerlens.exceptions import RunFormatError
 from layerlens.explain._explanation import Explanation
-from layerlens.explain._overlay import display_size, overlay, upscale
 from layerlens.metrics import ClassificationMetrics
 from layerlens.pathstats import PathStatistics
 from layerlens.separability import Separability
@@ -111,42 +117,8 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
         arrays["reference_predictions"] = analysis.reference.predictions
     for i, layer in enumerate(analysis.layers):
         arrays.update(_layer_arrays(i, layer, analysis.reference))
-    arrays.update(_explanation_arrays(analysis))
+    arrays.update(explanation_arrays(analysis.explanations, analysis.explained_images))
     return arrays
-
-
-def _heat_scale(explanation: Explanation) -> float:
-    """The largest magnitude of the heat map (1 for an all-zero map): it is stored divided by this, in float16."""
-    largest = float(np.abs(explanation.heatmap).max())
-    return largest if largest > 0.0 else 1.0
-
-
-def _explanation_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
-    if not analysis.explanations:
-        return {}
-    heatmaps = np.stack([e.heatmap / np.float32(_heat_scale(e)) for e in analysis.explanations]).astype(np.float16)
-    arrays = {
-        "explanation_heatmaps": heatmaps,
-        "explained_images": np.stack(list(analysis.explained_images.values())),
-    }
-    segments = [e.segments for e in analysis.explanations if e.segments is not None]
-    if segments:
-        stacked = np.stack(segments)
-        arrays["explanation_segments"] = stacked.astype(np.int16 if stacked.max() < 2**15 else np.int32)
-    return arrays
-
-
-def _explanation_pngs(analysis: Analysis) -> dict[str, bytes]:
-    """The web-ready pictures of the explanations: each explained image, and its heat map over it per method."""
-    pngs: dict[str, bytes] = {}
-    for index in sorted(analysis.explained_images):
-        image = analysis.explained_images[index]
-        factor = display_size(*image.shape[:2])
-        pngs[f"{index:05d}.png"] = png_bytes(upscale(image, factor))
-        for explanation in analysis.explanations_of(index):
-            shown = upscale(overlay(image, explanation.heatmap), factor)
-            pngs[f"{index:05d}_{explanation.method}.png"] = png_bytes(shown)
-    return pngs
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
@@ -204,9 +176,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
         "path_statistics": analysis.path_statistics.to_dict(),
         "explained_images": list(analysis.explained_images),
-        "explanations": [
-            {**e.to_dict(timing=False), "heat_scale": encode_float(_heat_scale(e))} for e in analysis.explanations
-        ],
+        "explanations": explanation_entries(analysis.explanations),
         "checksums": dict(checksums),
     }
 
@@ -228,11 +198,11 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
   noisy copies' predictions and clusters.
   Explanations (`explain=N`): `explained_images` (M x H x W x C, uint8, the explained
-  images as displayed, in the order of the manifest's `explained_images`),
-  `explanation_heatmaps` (E x H x W, float16: each heat map divided by the largest
+  images as displayed, in the order of the manifest's `explained_images`, mistakes first),
+  `explanation_heatmaps` (E x H x W, float16: each heat map divided by its largest
   magnitude, its `heat_scale` in the manifest's `explanations`, which lists method, class,
-  image and time of each) and `explanation_segments` (LIME's superpixels, one map per LIME
-  explanation in order; their weights are in the manifest).
+  image and Grad-CAM layer of each) and `explanation_segments` (LIME's superpixels, one map
+  per LIME explanation in order; their weights are in the manifest).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
 - `explanations/`: per explained image, `<image>.png` (the image) and `<image>_<method>.png`
   (its heat map over it: red for the predicted class, blue against), enlarged to at least
@@ -292,7 +262,7 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     target = check_run_target(path, overwrite=overwrite)
     npz = _npz_bytes(_analysis_arrays(analysis))
     pngs = [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
-    explained = _explanation_pngs(analysis)
+    explained = explanation_pictures(analysis.explanations, analysis.explained_images)
     csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
     checksums = {
         ARRAYS: _sha256(npz),
@@ -401,24 +371,12 @@ def _read_thumbnails(folder: Path, n_images: int, checksums: Mapping[str, str]) 
 def _explanations_from(
     folder: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray], checksums: Mapping[str, str]
 ) -> tuple[tuple[Explanation, ...], dict[int, np.ndarray]]:
-    entries = manifest["explanations"]
-    if not entries:
-        return (), {}
-    images = dict(zip((int(i) for i in manifest["explained_images"]), arrays["explained_images"], strict=True))
-    heatmaps = arrays["explanation_heatmaps"]
-    segments = iter(arrays.get("explanation_segments", ()))
-    explanations = []
-    for entry, heatmap in zip(entries, heatmaps, strict=True):
-        heat = heatmap.astype(np.float32) * np.float32(decode_float(entry["heat_scale"]))
-        lime = entry["segment_weights"] is not None
-        explanations.append(Explanation.from_dict(entry, heatmap=heat, segments=next(segments) if lime else None))
-    names = sorted(f"{index:05d}.png" for index in images) + sorted(
-        f"{e.image_index:05d}_{e.method}.png" for e in explanations
-    )
-    _verified(
-        folder, EXPLANATIONS, b"".join(_read_file(folder, f"{EXPLANATIONS}/{n}") for n in sorted(names)), checksums
-    )
-    return tuple(explanations), images
+    explanations, images = read_explanations(manifest, arrays)
+    if explanations:
+        names = sorted(picture_names(manifest["explanations"], manifest["explained_images"]))
+        pictures = b"".join(_read_file(folder, f"{EXPLANATIONS}/{name}") for name in names)
+        _verified(folder, EXPLANATIONS, pictures, checksums)
+    return explanations, images
 
 
 def _layer_from(

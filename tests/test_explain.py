@@ -9,7 +9,7 @@ import pytest
 from _compare import FLOAT_TOLERANCE
 
 import layerlens as ll
-from layerlens.exceptions import InvalidInputError, PixelScaleWarning
+from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
 from layerlens.explain import METHODS, Explanation
 
 # Small settings where the behaviour tested does not need the defaults: the whole file stays fast.
@@ -130,10 +130,12 @@ def test_integrated_gradients_add_up_to_the_score_difference(model_and_images):
 
     The score is the logit before the softmax or sigmoid (a logits head's output itself): this checks that
     the gradients are taken of that score, for the right class, with respect to the right pixels. The
-    midpoint rule on a piecewise-linear ReLU network is not exact: seen within 2.5%, allowed 5% plus a little.
+    midpoint rule on a piecewise-linear ReLU network is not exact, and its error depends on the trained
+    weights, which differ between thread counts: with 32 steps one model of the suite was off by 5.1% on
+    one machine, so 256 steps here (a few tenths of a percent), allowed 5% plus a little.
     """
     model, x = model_and_images
-    explanations = ll.explain(model, x, method="integrated_gradients")
+    explanations = ll.explain(model, x, method="integrated_gradients", steps=256)
     scores = _class_scores(model, x)
     baseline = _class_scores(model, np.zeros_like(x[:1]))[0]
     for e, row in zip(explanations, scores):
@@ -155,7 +157,8 @@ def test_dense_then_activation_head(normalised_model):
     baseline = logits.predict(np.zeros_like(x[:1]), verbose=0)[0]
     for e, row in zip(ll.explain(normalised_model, x, method="integrated_gradients"), scores):
         assert float(e.heatmap.sum()) == pytest.approx(row[e.target] - baseline[e.target], rel=0.05, abs=1e-3)
-    assert ll.explain(normalised_model, x, method="gradcam")[0].layer == "conv"
+    # Grad-CAM reads the last convolution's maps after their normalisation.
+    assert ll.explain(normalised_model, x, method="gradcam")[0].layer == "bn"
 
 
 @pytest.mark.parametrize("channels", [3, 2], ids=["rgb", "two-channels"])
@@ -499,8 +502,8 @@ def test_bad_arguments(sequential_model, images, kwargs, match):
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((3, 8, 8, 1)), np.zeros((3, 16, 16, 3)), np.zeros((16, 16)), np.zeros((0, 16, 16, 1))],
-    ids=["too-small", "three-channels", "2-d", "empty"],
+    [np.zeros((3, 8, 8, 1)), np.zeros((3, 16, 16, 3)), np.zeros((16,)), np.zeros((0, 16, 16, 1))],
+    ids=["too-small", "three-channels", "1-d", "empty"],
 )
 def test_images_of_the_wrong_shape(sequential_model, bad):
     with pytest.raises(InvalidInputError, match=r"^images: expected"):
@@ -657,7 +660,8 @@ def test_explanation_figure_for_lime(displayed):
     assert (np.diff(weights) <= 0).all()  # heaviest first
     assert weights[0] == pytest.approx(np.abs(lime.segment_weights).max())
     assert "LIME" in figure.layout.title.text
-    np.testing.assert_allclose(_traces(figure, go.Heatmap)[0].z, lime.heatmap, atol=1e-6)
+    # Hover values keep four significant digits of the map's scale.
+    np.testing.assert_allclose(_traces(figure, go.Heatmap)[0].z, lime.heatmap, atol=1e-3 * np.abs(lime.heatmap).max())
 
 
 def test_explanation_figure_for_gradcam(displayed):
@@ -722,3 +726,108 @@ def test_lime_sees_a_uniform_patch():
     assert whole, "no superpixel lies wholly inside the patch: the test would check nothing"
     weights = explanation.segment_weights
     assert weights[whole].min() > 0.1 * weights.max(), (weights[whole], weights.max())
+
+
+def test_lime_builds_large_images_without_the_product_table(sequential_model, images, monkeypatch):
+    """Images too large for the superpixels-by-pixels table are put together by lookup: the same explanation."""
+    from layerlens.explain import _model
+
+    by_product = ll.explain(sequential_model, images[:2], method="lime", num_samples=200)
+    monkeypatch.setattr(_model, "_PRODUCT_BYTES", 0)
+    by_lookup = ll.explain(sequential_model, images[:2], method="lime", num_samples=200)
+    for a, b in zip(by_product, by_lookup):
+        np.testing.assert_array_equal(a.segments, b.segments)
+        np.testing.assert_allclose(a.heatmap, b.heatmap, atol=HEAT_TOLERANCE)
+
+
+def test_gradcam_reads_the_maps_after_normalisation_and_activation():
+    """A Keras-applications-like tail: conv, batch norm, ReLU, then pooling. Grad-CAM reads the ReLU's maps."""
+    import keras
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv_a")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv_b")(x)
+    x = keras.layers.BatchNormalization(name="conv_b_bn")(x)
+    x = keras.layers.ReLU(name="out_relu")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    image = np.random.default_rng(0).random((16, 16, 1), np.float32)
+    assert ll.explain(model, image, method="gradcam").layer == "out_relu"
+
+
+def test_a_shared_convolution_is_read_at_its_last_call():
+    """A layer called twice is recorded as "name" and "name#2"; Grad-CAM reads the second call's maps."""
+    import keras
+
+    inputs = keras.Input((12, 12, 1))
+    shared = keras.layers.Conv2D(1, 3, padding="same", name="shared")
+    x = shared(shared(inputs))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    image = np.random.default_rng(0).random((12, 12, 1), np.float32)
+    assert ll.explain(model, image, method="gradcam").layer == "shared#2"
+    first = ll.explain(model, image, method="gradcam", layer="shared")
+    second = ll.explain(model, image, method="gradcam", layer="shared#2")
+    assert first.heatmap.shape == second.heatmap.shape == (12, 12)
+
+
+def test_one_grayscale_image_without_a_channel_axis(sequential_model, images):
+    """(H, W) for a model of (H, W, 1) can only be one image."""
+    one = ll.explain(sequential_model, images[0, ..., 0], method="gradcam")
+    assert isinstance(one, Explanation) and one.heatmap.shape == (16, 16)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (None, InvalidTypeError),
+        ("images.png", InvalidTypeError),
+        ([np.zeros((16, 16, 1)), np.zeros((8, 8, 1))], InvalidInputError),
+    ],
+    ids=["none", "string", "ragged"],
+)
+def test_images_that_are_not_an_array(sequential_model, bad, error):
+    with pytest.raises(error, match=r"^images: expected"):
+        ll.explain(sequential_model, bad, method="gradcam")
+
+
+def test_an_image_set_is_explained_by_its_images(sequential_model, digits):
+    test = digits[1].subset(range(3))
+    explanations = ll.explain(sequential_model, test, method="gradcam")
+    assert len(explanations) == 3
+
+
+def test_tiny_heat_maps_keep_their_detail_in_the_figure():
+    """The hover values are rounded to the map's scale, not to a fixed number of decimals."""
+    from layerlens.figures import explanation_figure
+
+    heat = np.linspace(-7e-7, 7e-7, 64, dtype=np.float32).reshape(8, 8)
+    explanation = Explanation(method="smoothgrad", target=0, heatmap=heat, seconds=0.0)
+    figure = explanation_figure(np.zeros((8, 8, 1), np.uint8), explanation)
+    z = np.asarray(_traces(figure, go.Heatmap)[0].z)
+    assert len(np.unique(z)) == 64
+
+
+def test_a_subclassed_model_inside_is_scored_at_its_output():
+    """A subclassed model used as a layer is not entered: its output is the model's, read as log-probabilities."""
+    import keras
+
+    class Head(keras.Model):
+        def __init__(self):
+            super().__init__(name="head")
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return keras.activations.softmax(self.dense(x))
+
+    inputs = keras.Input((16, 16, 1))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs))
+    model = keras.Model(inputs, Head()(features))
+    x = np.random.default_rng(0).random((20, 16, 16, 1), np.float32)
+    analysis = ll.analyze(model, x, progress=False, n_clusters=2, explain=2, explain_methods=["integrated_gradients"])
+    assert len(analysis.explanations) == 2
+    # Completeness against the log-probability of the explained class.
+    explanation = ll.explain(model, x[0], method="integrated_gradients", steps=256)
+    log_p = np.log(model.predict(np.stack([x[0], np.zeros_like(x[0])]), verbose=0)[:, explanation.target])
+    assert float(explanation.heatmap.sum()) == pytest.approx(log_p[0] - log_p[1], rel=0.05, abs=1e-3)

@@ -282,3 +282,38 @@ def test_k_scores_of_the_wrong_shape_are_a_format_error(run):
     (run / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFormatError, match=r"is malformed \(AttributeError"):
         ll.load(run)
+
+
+def test_a_loaded_run_saves_to_the_same_bytes(run, tmp_path):
+    """The overlays are drawn from the heat maps as stored, so reading and writing again changes nothing."""
+    again = ll.load(run).save(tmp_path / "again")
+    files = sorted(p.relative_to(run) for p in run.rglob("*") if p.is_file())
+    assert any(name.parts[0] == "explanations" for name in files)
+    for name in files:
+        assert (run / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_loaded_segments_are_int32(run):
+    lime = [e for e in ll.load(run).explanations if e.method == "lime"]
+    assert lime and all(e.segments.dtype == np.int32 for e in lime)
+
+
+def test_non_finite_heat_maps_are_stored_clipped(analysis, tmp_path):
+    import dataclasses
+
+    first = analysis.explanations[0]
+    heat = first.heatmap.copy()
+    heat[0, 0], heat[0, 1], heat[0, 2] = np.inf, -np.inf, np.nan
+    broken = dataclasses.replace(analysis, explanations=(dataclasses.replace(first, heatmap=heat),))
+    loaded = ll.load(broken.save(tmp_path / "run")).explanations[0].heatmap
+    largest = np.abs(heat[np.isfinite(heat)]).max()
+    assert np.isfinite(loaded).all()
+    np.testing.assert_allclose(loaded[0, :3], [largest, -largest, 0.0], rtol=1e-3)
+
+
+def test_explanation_arrays_that_do_not_fit_are_a_format_error(run):
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["explanations"] = manifest["explanations"][:-1]  # one heat map more than entries
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFormatError, match="explanations do not match their arrays"):
+        ll.load(run)

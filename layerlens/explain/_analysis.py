@@ -15,7 +15,10 @@ from layerlens.explain._explanation import METHODS, Explanation, method_options,
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["check_explain", "choose_images", "explain_images", "to_display"]
+__all__ = ["DEFAULT_METHODS", "check_explain", "choose_images", "explain_images", "to_display"]
+
+#: The methods ``analyze`` explains by unless told otherwise.
+DEFAULT_METHODS: tuple[str, ...] = ("lime", "gradcam")
 
 # Two passes over the same images give the same probabilities up to float32 rounding; a stream that
 # differs by more gave other images (shuffled or augmented on the fly).
@@ -33,7 +36,7 @@ def check_explain(explain: Any, methods: Any) -> tuple[int, tuple[str, ...]]:
         chosen = tuple(dict.fromkeys(methods))
     except TypeError:
         chosen = ()
-    if count and (not chosen or any(not isinstance(m, str) or m not in METHODS for m in chosen)):
+    if not chosen or any(not isinstance(m, str) or m not in METHODS for m in chosen):
         raise InvalidInputError(f"explain_methods: expected one or more of {METHODS}; received {methods!r}.")
     return count, chosen if count else ()
 
@@ -88,7 +91,8 @@ def explain_images(
     ``images`` is what was analysed; it is read again for the chosen images. Returns the explanations
     (by image, then by method) and the chosen images as read, or nothing, with an
     :class:`ExplanationWarning`, when they cannot be read again as they were (a generator, or a stream
-    that shuffles or augments).
+    that shuffles or augments). Grad-CAM is left out for a model without a convolution layer, with a
+    warning when it was asked for by name (``methods`` other than :data:`DEFAULT_METHODS`).
     """
     from layerlens._inputs import fetch_rows
     from layerlens.explain._model import Scorer
@@ -115,21 +119,27 @@ def explain_images(
         return [], None
     import keras
 
-    bar = keras.utils.Progbar(len(chosen) * len(methods), unit_name="explanation") if progress else None
-    targets = probabilities[chosen].argmax(axis=1)
-    by_method = []
-    for method in methods:
-        if method == "gradcam" and not scorer.has_convolution():
+    if "gradcam" in methods and not scorer.has_convolution():
+        if tuple(methods) != DEFAULT_METHODS:
             warn_user(
                 "explain_methods: Grad-CAM needs a convolution layer with a spatial output and this model has none; "
                 "its explanations were left out.",
                 ExplanationWarning,
             )
-            continue
+        methods = [m for m in methods if m != "gradcam"]
+    bar = keras.utils.Progbar(len(chosen) * len(methods), unit_name="explanation") if progress else None
+    targets = probabilities[chosen].argmax(axis=1)
+    by_method = []
+    for method in methods:
         run, options = method_options(method, {})
-        by_method.append(run_method(run, scorer, x, targets, seed, options))
-        if bar is not None:
-            bar.add(len(chosen))
+        # LIME runs the model a thousand times per image: the bar moves image by image.
+        step = 1 if method == "lime" else len(chosen)
+        made: list[Explanation] = []
+        for start in range(0, len(chosen), step):
+            made += run_method(run, scorer, x[start : start + step], targets[start : start + step], seed, options)
+            if bar is not None:
+                bar.add(len(x[start : start + step]))
+        by_method.append(made)
     explanations = [_at(e, int(image)) for image, per_image in zip(chosen, zip(*by_method)) for e in per_image]
     return explanations, x
 

@@ -123,7 +123,7 @@ def explain(
     targets : int or sequence of int, optional
         The class to explain for each image (one int for all); default: the predicted class.
     seed : int, default=0
-        Seed of every random choice (LIME's samples and segmentation, SmoothGrad's noise): the same call
+        Seed of every random choice (LIME's samples, SmoothGrad's noise; SLIC is deterministic): the same call
         gives the same heat maps.
     pixel_scale : float or "auto", default="auto"
         Factor applied to the images on their way into the model, as in :func:`layerlens.analyze`.

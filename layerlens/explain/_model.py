@@ -9,7 +9,7 @@ The model is replayed through :func:`layerlens._graph.run_graph`; it is never ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -20,6 +20,7 @@ from layerlens._graph import run_graph
 from layerlens._inputs import AUTO, check_batch, check_pixel_scale, resolve_pixel_scale
 from layerlens._layers import (
     BLOCK_LAYERS,
+    Recorder,
     check_model,
     output_activation,
     output_units,
@@ -33,10 +34,17 @@ __all__ = ["Scorer"]
 
 _L = keras.layers
 _CONVOLUTIONS = (_L.Conv2D, _L.SeparableConv2D, _L.DepthwiseConv2D, _L.Conv2DTranspose)
+# Layers that finish a convolution's maps: Grad-CAM reads the maps after them.
+_FOLLOWERS = (
+    _L.BatchNormalization, _L.LayerNormalization, _L.GroupNormalization, _L.Activation, _L.ReLU, _L.LeakyReLU,
+    _L.PReLU, _L.ELU,
+)  # fmt: skip
 # Bytes of input images per call of the model: large batches are fast, and these bound the memory
 # of a batch of perturbed or noisy copies (the activations, and for gradients the tape, grow with it).
 _FORWARD_BYTES = 16 * 2**20
 _GRADIENT_BYTES = 4 * 2**20
+# Largest superpixels-by-pixels table LIME's perturbed images are multiplied out of (see composite_probabilities).
+_PRODUCT_BYTES = 32 * 2**20
 # Up to this many images go through the model eagerly: tracing it would cost more than it saves.
 _EAGER_ROWS = 16
 
@@ -78,11 +86,11 @@ class Scorer:
         expects_bytes = starts_with_byte_rescaling(self.traced)
         integer = integer_pixels or np.issubdtype(images.dtype, np.integer)
         self.pixel_scale = resolve_pixel_scale(requested, expects_bytes, lo, hi, integer_pixels=integer)
-        image_bytes = 4 * int(np.prod([d or 1 for d in self.input_shape]))
+        image_bytes = 4 * int(np.prod(images.shape[1:]))  # the images' size: the input's may be unknown
         self.forward_rows = int(np.clip(_FORWARD_BYTES // image_bytes, 16, 4096))
         self.gradient_rows = int(np.clip(_GRADIENT_BYTES // image_bytes, 8, 1024))
         self._forward: Any = None  # traced on first use with more than _EAGER_ROWS images
-        self._composites: dict[tuple[int, ...], Any] = {}  # by image shape (a model may take any size)
+        self._composites: dict[tuple[Any, ...], Any] = {}  # by image shape (a model may take any size) and way
         if head is None:
             head = detect_head(output_activation(self.traced), self._raw(images[:8].astype(np.float32)))
         self.head = head
@@ -98,18 +106,23 @@ class Scorer:
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
         return tf.function(self._outputs, autograph=False).get_concrete_function(spec)
 
-    def _trace_composite(self, shape: tuple[int, ...]) -> Any:
-        def composite(hidden: tf.Tensor, changes: tf.Tensor, shown: tf.Tensor) -> tf.Tensor:
+    def _trace_composite(self, shape: tuple[int, ...], by_product: bool) -> Any:
+        def from_product(hidden: tf.Tensor, changes: tf.Tensor, shown: tf.Tensor) -> tf.Tensor:
             # Row j of ``changes`` holds (kept - hidden) on superpixel j's pixels and 0 elsewhere, so each
             # pixel of the product is one exact product: the image where shown, its hidden copy elsewhere.
-            return self._outputs(hidden + tf.reshape(tf.matmul(shown, changes), (-1, *hidden.shape)))
+            return self._outputs(hidden + tf.reshape(tf.matmul(shown, changes), (-1, *shape)))
 
-        specs = (
-            tf.TensorSpec(shape, tf.float32),
-            tf.TensorSpec((None, int(np.prod(shape))), tf.float32),
-            tf.TensorSpec((None, None), tf.float32),
-        )
-        return tf.function(composite, autograph=False).get_concrete_function(*specs)
+        def from_segments(hidden: tf.Tensor, difference: tf.Tensor, segments: tf.Tensor, shown: tf.Tensor) -> tf.Tensor:
+            mask = tf.gather(shown, segments, axis=1)[..., tf.newaxis]  # (n, H, W, 1)
+            return self._outputs(hidden + mask * difference)
+
+        image = tf.TensorSpec(shape, tf.float32)
+        shown = tf.TensorSpec((None, None), tf.float32)
+        if by_product:
+            specs = (image, tf.TensorSpec((None, int(np.prod(shape))), tf.float32), shown)
+            return tf.function(from_product, autograph=False).get_concrete_function(*specs)
+        specs = (image, image, tf.TensorSpec(shape[:2], tf.int32), shown)
+        return tf.function(from_segments, autograph=False).get_concrete_function(*specs)
 
     def composite_probabilities(
         self, kept: np.ndarray, hidden: np.ndarray, segments: np.ndarray, shown: np.ndarray
@@ -118,19 +131,26 @@ class Scorer:
 
         ``kept`` and ``hidden`` are one image each ``(H, W, C)``, ``segments`` its superpixels ``(H, W)``
         and ``shown`` ``(n, S)`` says which superpixels each of the n images shows. The images are put
-        together inside the traced call, so only ``shown`` crosses into TensorFlow, not n whole images.
+        together inside the traced call, so only ``shown`` crosses into TensorFlow, not n whole images:
+        as a matrix product with a superpixels-by-pixels table when that table is small (the fastest way
+        on a CPU), else by looking up each pixel's superpixel.
         """
-        if kept.shape not in self._composites:
-            self._composites[kept.shape] = self._trace_composite(kept.shape)
-        composite = self._composites[kept.shape]
         n_segments = int(segments.max()) + 1
-        changes = np.zeros((n_segments, kept.size), np.float32)
-        pixels = np.repeat(segments.ravel(), kept.shape[-1])
-        changes[pixels, np.arange(kept.size)] = (kept - hidden).ravel()
-        hidden_t, changes_t = tf.constant(hidden, tf.float32), tf.constant(changes)
+        by_product = n_segments * kept.size * 4 <= _PRODUCT_BYTES
+        key = (kept.shape, by_product)
+        if key not in self._composites:
+            self._composites[key] = self._trace_composite(kept.shape, by_product)
+        composite = self._composites[key]
+        difference = (kept - hidden).astype(np.float32)
+        if by_product:
+            changes = np.zeros((n_segments, kept.size), np.float32)
+            changes[np.repeat(segments.ravel(), kept.shape[-1]), np.arange(kept.size)] = difference.ravel()
+            constants = (tf.constant(hidden, tf.float32), tf.constant(changes))
+        else:
+            constants = (tf.constant(hidden, tf.float32), tf.constant(difference), tf.constant(segments, tf.int32))
         step = self.forward_rows
         raw = [
-            composite(hidden_t, changes_t, tf.constant(shown[i : i + step], tf.float32)).numpy()
+            composite(*constants, tf.constant(shown[i : i + step], tf.float32)).numpy()
             for i in range(0, len(shown), step)
         ]
         return to_probabilities(np.concatenate(raw), self.head)
@@ -150,10 +170,16 @@ class Scorer:
     # -- the score whose gradient is taken ----------------------------------------------------------
 
     def _find_output_op(self) -> str:
-        """Name of the operation whose output is the model's output (a nested model's last inner operation)."""
-        for info, op in zip(reversed(self.traced.infos), reversed(self.traced.operations)):
-            if not isinstance(op, keras.Model):
-                return info.name
+        """Name of the operation whose output is the model's output (a nested model's last inner operation).
+
+        A nested model is recorded after the operations inside it, which are named ``"outer/inner"``;
+        one that is not entered (a subclassed model used as a layer) is itself the operation.
+        """
+        infos = self.traced.infos
+        for position in range(len(infos) - 1, -1, -1):
+            entered = position > 0 and infos[position - 1].name.startswith(infos[position].name + "/")
+            if not (isinstance(self.traced.operations[position], keras.Model) and entered):
+                return infos[position].name
         raise InvalidInputError("model: found no operation that produces its output.")
 
     def _logits(self, op: Any, inputs: list[Any], output: Any) -> tf.Tensor:
@@ -170,9 +196,10 @@ class Scorer:
                 return op(*inputs)
             finally:
                 op.activation = activation
-        # An activation we cannot take apart: the log-probabilities differ from the logits only by a
-        # term shared by every class.
-        return tf.math.log(tf.clip_by_value(tf.cast(output, tf.float32), 1e-12, 1.0))
+        # An activation we cannot take apart. One sigmoid unit: its logit is log(p / (1 - p)) exactly.
+        # Softmax: the log-probabilities, which differ from the logits by a term shared by every class.
+        p = tf.clip_by_value(tf.cast(output, tf.float32), 1e-7, 1.0 - 1e-7)
+        return tf.math.log(p) - tf.math.log(1.0 - p) if self.n_units == 1 else tf.math.log(p)
 
     def _target_score(self, logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         logits = tf.cast(logits, tf.float32)
@@ -190,10 +217,12 @@ class Scorer:
         """
         x = tf.constant(np.asarray(x, dtype=np.float32))
         chosen: dict[str, tf.Tensor] = {}
+        recorder = Recorder()  # the names of the trace: a shared layer's second call is "name#2"
         with tf.GradientTape() as tape:
             tape.watch(x)
 
-            def record(name: str, op: Any, inputs: list[Any], output: Any) -> Any:
+            def record(raw_name: str, op: Any, inputs: list[Any], output: Any) -> Any:
+                name = recorder.name(raw_name)
                 if name == layer:
                     tape.watch(output)
                     chosen["maps"] = output
@@ -216,27 +245,43 @@ class Scorer:
 
     # -- layers -----------------------------------------------------------------------------------
 
-    def _convolutions(self) -> list[Any]:
-        return [
-            info
-            for info, op in zip(self.traced.infos, self.traced.operations)
+    def _convolutions(self) -> list[int]:
+        """Positions of the convolutions and block outputs with a spatial map, those on the trunk if any."""
+        found = [
+            i
+            for i, (info, op) in enumerate(zip(self.traced.infos, self.traced.operations))
             if len(info.output_shape) == 3 and isinstance(op, _CONVOLUTIONS + BLOCK_LAYERS)
         ]
+        on_trunk = [i for i in found if self.traced.infos[i].on_trunk]
+        return on_trunk or found
 
     def has_convolution(self) -> bool:
         """Whether Grad-CAM finds a layer to read (see :meth:`last_convolution`)."""
         return bool(self._convolutions())
 
     def last_convolution(self) -> str:
-        """The layer Grad-CAM reads: the last convolution or block output with a spatial map, on the trunk if any."""
+        """The layer Grad-CAM reads: the maps of the last convolution, after its normalisation and activation.
+
+        The last convolution or block output (``Add``, ...) with a spatial map, on the trunk when there is
+        one, followed through the normalisation and activation layers right after it (a ResNet's last
+        ``Add`` then ``Activation``, a MobileNet's ``Conv_1`` then ``Conv_1_bn`` then ``out_relu``), as Grad-CAM
+        is usually applied; pooling and anything else stop the walk.
+        """
         candidates = self._convolutions()
         if not candidates:
             raise InvalidInputError(
                 "model: Grad-CAM needs a convolution layer with a spatial output (height, width, channels); this "
                 "model has none. Use method='integrated_gradients', 'smoothgrad' or 'lime'."
             )
-        on_trunk = [info for info in candidates if info.on_trunk]
-        return (on_trunk or candidates)[-1].name
+        chosen = candidates[-1]
+        infos, operations = self.traced.infos, self.traced.operations
+        for position in range(chosen + 1, len(infos)):
+            if isinstance(operations[position], keras.Model):
+                continue  # a nested model is recorded after its own layers: not a step of the walk
+            if len(infos[position].output_shape) != 3 or not isinstance(operations[position], _FOLLOWERS):
+                break
+            chosen = position
+        return infos[chosen].name
 
     def check_layer(self, layer: str) -> str:
         """``layer`` if it is a layer of the model with a spatial map, else an error listing the choices."""
@@ -251,12 +296,36 @@ class Scorer:
 
 def check_images(images: Any, input_shape: Sequence[int | None]) -> tuple[np.ndarray, bool]:
     """Images as float32 ``(N, *input_shape)``, and whether a single image ``(H, W, C)`` was given."""
-    array = np.asarray(images)
+    from layerlens.datasets import ImageSet
+    from layerlens.exceptions import InvalidTypeError
+
+    if isinstance(images, ImageSet):
+        images = images.images
+    if isinstance(images, (str, bytes)) or images is None or isinstance(images, (tf.data.Dataset, Iterator)):
+        raise InvalidTypeError(
+            "images: expected an array of images (N, H, W, C), one image (H, W, C) or an ImageSet; received "
+            f"{type(images).__name__}. Collect a stream's images into an array first."
+        )
+    try:
+        array = np.asarray(images)
+    except ValueError:
+        array = np.empty(0, dtype=object)
+    if array.dtype == object:
+        raise InvalidInputError("images: expected images of one size; received a list of images of different shapes.")
+    if array.ndim == len(input_shape) - 1 and input_shape[-1] == 1:
+        array = array[..., np.newaxis]  # one grayscale image (H, W)
     single = array.ndim == len(input_shape) and (array.shape[-1] == input_shape[-1] or input_shape[-1] is None)
     if single:
         array = array[np.newaxis]
     if array.size == 0:
         raise InvalidInputError("images: expected at least one image; received none.")
+    dims = ", ".join("any" if d is None else str(d) for d in input_shape)
+    fits = array.ndim == len(input_shape) + 1 and all(d is None or d == n for d, n in zip(input_shape, array.shape[1:]))
+    if not fits:
+        raise InvalidInputError(
+            f"images: expected images of shape (N, {dims}) or one image ({dims}), as the model takes them; "
+            f"received shape {np.asarray(images).shape}."
+        )
     return check_batch(array, tuple(input_shape), 0), single
 
 

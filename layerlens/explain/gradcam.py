@@ -3,7 +3,9 @@
 Each channel of the layer's maps is weighted by the mean gradient of the class score (the logit before
 the final softmax or sigmoid) over its positions; the weighted sum, negative parts cut off, is resized
 to the image. The layer is the last convolution (or block output, such as a residual ``Add``) with a
-spatial map, on the network's trunk when there is one, also inside a nested base model.
+spatial map, on the network's trunk when there is one, also inside a nested base model, followed through
+the normalisation and activation layers right after it (``out_relu`` of a MobileNetV2,
+``conv5_block3_out`` of a ResNet50).
 """
 
 from __future__ import annotations

@@ -65,6 +65,7 @@ class _BatchedExplainer(lime_image.LimeImageExplainer):
         classifier_fn: Any,
         num_samples: int,
         batch_size: int = 256,
+        **ignored: Any,  # newer lime passes progress_bar=
     ) -> tuple[np.ndarray, np.ndarray]:
         n_features = np.unique(segments).shape[0]
         data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))

@@ -9,6 +9,7 @@ over the channels: positive where brightening the image would raise the class.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def explain_smoothgrad(
     from layerlens.exceptions import InvalidInputError
 
     samples = check_int(samples, "samples", minimum=1)
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not 0.0 <= noise <= 1.0:
+    if not isinstance(noise, numbers.Real) or isinstance(noise, bool) or not 0.0 <= noise <= 1.0:
         raise InvalidInputError(f"noise: expected a share of the pixel range in [0, 1]; received {noise!r}.")
     spread = (images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))).astype(np.float32)
     sigma = (np.float32(noise) * spread)[:, None, None, None, None]

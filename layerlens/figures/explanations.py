@@ -147,7 +147,7 @@ def explanation_figure(
     limit = heat_limit(explanation.heatmap)
     figure.add_trace(
         go.Heatmap(
-            z=np.round(heat, 6),
+            z=np.round(heat, max(0, 3 - int(np.floor(np.log10(limit))))),  # four significant digits of the scale
             x0=(block - 1) / 2,
             dx=block,
             y0=(block - 1) / 2,
