@@ -831,3 +831,33 @@ def test_a_subclassed_model_inside_is_scored_at_its_output():
     explanation = ll.explain(model, x[0], method="integrated_gradients", steps=256)
     log_p = np.log(model.predict(np.stack([x[0], np.zeros_like(x[0])]), verbose=0)[:, explanation.target])
     assert float(explanation.heatmap.sum()) == pytest.approx(log_p[0] - log_p[1], rel=0.05, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_model_is_unchanged(sequential_model, images, method):
+    """The output layer's softmax is switched off for a moment to read the logits, and always switched back."""
+    output = sequential_model.layers[-1]
+    activation = output.activation
+    weights = [w.copy() for w in sequential_model.get_weights()]
+    before = sequential_model.predict(images[:4], verbose=0)
+    ll.explain(sequential_model, images[:2], method=method, **FAST[method])
+    with pytest.raises(InvalidInputError):
+        ll.explain(sequential_model, images[:2], method=method, targets=[0, 99])
+    assert output.activation is activation
+    for a, b in zip(weights, sequential_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sequential_model.predict(images[:4], verbose=0), before)
+
+
+def test_the_output_activation_is_restored_after_a_failure(sequential_model, images, monkeypatch):
+    import keras
+
+    def broken(x):
+        raise RuntimeError("failed while reading the logits")
+
+    output = sequential_model.layers[-1]
+    activation = output.activation
+    monkeypatch.setattr(keras.activations, "linear", broken)
+    with pytest.raises(RuntimeError, match="failed while reading the logits"):
+        ll.explain(sequential_model, images[:2], method="integrated_gradients", steps=2)
+    assert output.activation is activation
