@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "Analysis",
     "AnalysisSettings",
     "LayerAnalysis",
+    "LayerRow",
     "ModelSummary",
     "ReferenceSet",
     "analyze",
@@ -45,13 +47,28 @@ NOISE_LEVELS: tuple[float, ...] = (0.02, 0.05)
 
 
 @dataclass(frozen=True)
+class LayerRow:
+    """One layer of the analysed model, as the architecture table of a run shows it."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int | None, ...] | None
+    n_parameters: int
+
+
+@dataclass(frozen=True)
 class ModelSummary:
-    """What a run records of the model it analysed."""
+    """What a run records of the model it analysed: its name, kind of output, input, size and layers.
+
+    ``layers`` lists every layer in execution order (those of a nested model as ``"outer/inner"``);
+    runs written before layerlens recorded it have none.
+    """
 
     name: str
     head: str
     input_shape: tuple[int | None, ...]
     n_parameters: int
+    layers: tuple[LayerRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,9 @@ class Analysis:
     explained_images : dict of int to ndarray of shape (H, W, 1 or 3), uint8
         The explained images at full resolution, as displayed, by image index,
         in the order chosen (mistakes first).
+    created : str or None
+        The day the analysis ran (UTC, ``"YYYY-MM-DD"``); None for runs written
+        before layerlens recorded it.
     """
 
     name: str
@@ -249,6 +269,7 @@ class Analysis:
     noisy_predictions: dict[float, np.ndarray] = field(default_factory=dict)
     explanations: tuple[Explanation, ...] = ()
     explained_images: dict[int, np.ndarray] = field(default_factory=dict)
+    created: str | None = None
 
     @property
     def path_stats(self) -> PathStatistics:
@@ -338,6 +359,48 @@ class Analysis:
             table["variance_explained"].tolist(),
             title=title or f"{self.name}: separability by depth",
         )
+
+    def neighbours(self, images: Sequence[int], n: int = 8, *, layer: str | None = None) -> np.ndarray:
+        """The ``n`` images nearest to each of ``images`` in one layer's space, nearest first.
+
+        Parameters
+        ----------
+        images : sequence of int
+            Positions of images in the analysed set.
+        n : int, default=8
+            How many neighbours per image (fewer when the set is smaller).
+        layer : str, optional
+            The analysed layer whose space to search (its standardised, PCA-reduced features, where
+            the clusters were found); by default the last one, where the classes are most apart.
+
+        Returns
+        -------
+        ndarray of shape (len(images), min(n, N - 1)), int64
+            Positions of the neighbours; an image is never its own neighbour (a duplicate of it may be).
+
+        Raises
+        ------
+        InvalidInputError
+            If a position is outside the analysed set, ``n`` is not a positive whole number or the
+            layer is unknown.
+        """
+        from sklearn.neighbors import NearestNeighbors
+
+        from layerlens._validation import check_int
+
+        space = (self.layers[-1] if layer is None else self.layer(layer)).reduced.astype(np.float64)
+        wanted = np.asarray(images)
+        total = len(space)
+        if wanted.ndim != 1 or not (np.issubdtype(wanted.dtype, np.integer) or wanted.size == 0):
+            raise InvalidInputError(f"images: expected positions of analysed images (integers); received {images!r}.")
+        if wanted.size and (wanted.min() < 0 or wanted.max() >= total):
+            raise InvalidInputError(f"images: expected positions in 0..{total - 1}; received {wanted.tolist()}.")
+        count = min(check_int(n, "n", minimum=1), total - 1)
+        if wanted.size == 0 or count == 0:
+            return np.zeros((wanted.size, max(count, 0)), dtype=np.int64)
+        found = NearestNeighbors(n_neighbors=count + 1).fit(space).kneighbors(space[wanted], return_distance=False)
+        # The image is usually its own first neighbour, but an exact duplicate may come first: drop it by position.
+        return np.stack([row[row != i][:count] for i, row in zip(wanted, found)]).astype(np.int64)
 
     def explanations_of(self, image: int) -> tuple[Explanation, ...]:
         """The explanations of the image at position ``image`` (empty when it was not explained)."""
@@ -593,7 +656,9 @@ def analyze(
         n_explained,
         explain_methods,
     )
-    summary = ModelSummary(model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()))
+    summary = ModelSummary(
+        model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
+    )
     default_name = image_set.name if image_set is not None else model.name
     analysis = compute_analysis(
         extraction,
@@ -609,17 +674,35 @@ def analyze(
     )
     if analysis.metrics is not None:
         warn_about_class_order(analysis.metrics)
+    analysis = replace(analysis, created=datetime.now(timezone.utc).date().isoformat())
     if n_explained:
         analysis = _with_explanations(analysis, model, images, extraction.display_range, progress)
     return analysis
+
+
+def architecture(model: keras.Model) -> tuple[LayerRow, ...]:
+    """Every layer of ``model`` in execution order with its output shape and parameters (nested models entered)."""
+    import keras
+
+    from layerlens._layers import trace
+
+    traced = trace(model)
+    return tuple(
+        LayerRow(info.name, info.kind, info.output_shape, _parameters(op))
+        for info, op in zip(traced.infos, traced.operations)
+        if not isinstance(op, keras.Model)  # a nested model is its layers, listed already
+    )
+
+
+def _parameters(op: Any) -> int:
+    """Weights of a layer; 0 for an unbuilt one and for a plain operation (``keras.ops`` in a functional graph)."""
+    return int(op.count_params()) if getattr(op, "built", False) and hasattr(op, "count_params") else 0
 
 
 def _with_explanations(
     analysis: Analysis, model: keras.Model, images: Any, display_range: tuple[float, float], progress: bool
 ) -> Analysis:
     """``analysis`` with explanations of the images :func:`~layerlens.explain._analysis.choose_images` picks."""
-    from dataclasses import replace
-
     from layerlens.explain._analysis import choose_images, explain_images, to_display
 
     settings = analysis.settings

@@ -26,8 +26,6 @@ import hashlib
 import io
 import json
 import math
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from layerlens._atomic import staged_folder
 from layerlens._json import decode_float, encode_float
 from layerlens._png import png_bytes
 from layerlens._run_explanations import (
@@ -56,7 +55,15 @@ from layerlens._run_format import (
     check_run_target,
 )
 from layerlens._version import __version__
-from layerlens.analysis import Analysis, AnalysisSettings, LayerAnalysis, ModelSummary, ReferenceSet, paths_table
+from layerlens.analysis import (
+    Analysis,
+    AnalysisSettings,
+    LayerAnalysis,
+    LayerRow,
+    ModelSummary,
+    ReferenceSet,
+    paths_table,
+)
 from layerlens.cluster import LayerClusters
 from layerlens.exceptions import RunFormatError
 from layerlens.explain._explanation import Explanation
@@ -151,7 +158,17 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "head": model.head,
             "input_shape": list(model.input_shape),
             "n_parameters": model.n_parameters,
+            "layers": [
+                {
+                    "name": row.name,
+                    "kind": row.kind,
+                    "output_shape": None if row.output_shape is None else list(row.output_shape),
+                    "n_parameters": row.n_parameters,
+                }
+                for row in model.layers
+            ],
         },
+        "created": analysis.created,
         "settings": {
             "n_clusters": settings.n_clusters,
             "projection": settings.projection,
@@ -186,8 +203,9 @@ _README_TEXT = """# layerlens run
 Written by layerlens {version}; run format `{format}` version {format_version}.
 Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
 
-- `manifest.json`: format and version, model summary, settings, class names, per-layer
-  cluster names and scores, metrics, path statistics, SHA-256 of the other files.
+- `manifest.json`: format and version, the day of the analysis, model summary (with every
+  layer's type, output shape and parameters), settings, class names, per-layer cluster
+  names and scores, metrics, path statistics, SHA-256 of the other files.
 - `arrays.npz`: `labels` (if known) and `probabilities` (N x K); per layer i:
   `layer<i>_features` (N x D reduced activations), `layer<i>_reduced` (N x d standardised
   PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
@@ -216,23 +234,6 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
 
 def _thumbnail_name(index: int) -> str:
     return f"{index:05d}.png"
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; an earlier run there is removed only once the new one is in place."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    # A fresh, unused name for the old run, so no folder of the user's is ever taken for it.
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    retired.rmdir()
-    target.rename(retired)
-    try:
-        staging.rename(target)
-    except BaseException:
-        retired.rename(target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = True) -> Path:
@@ -273,9 +274,7 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
         checksums[EXPLANATIONS] = _sha256(b"".join(explained[name] for name in sorted(explained)))
     manifest = json.dumps(_manifest(analysis, checksums), indent=1, ensure_ascii=False, allow_nan=False)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
+    with staged_folder(target) as staging:
         (staging / ARRAYS).write_bytes(npz)
         (staging / PATHS_CSV).write_bytes(csv)
         (staging / THUMBNAILS).mkdir()
@@ -288,11 +287,6 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
         readme = _README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
-        staging.chmod(0o755)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
@@ -417,6 +411,19 @@ def _reference_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray
     )
 
 
+def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
+    rows = tuple(
+        LayerRow(
+            row["name"],
+            row["kind"],
+            None if row["output_shape"] is None else tuple(row["output_shape"]),
+            int(row["n_parameters"]),
+        )
+        for row in entry.get("layers", ())
+    )
+    return ModelSummary(entry["name"], entry["head"], tuple(entry["input_shape"]), entry["n_parameters"], rows)
+
+
 def load(path: str | Path) -> Analysis:
     """Read a run folder written by :meth:`Analysis.save` (no TensorFlow needed).
 
@@ -463,7 +470,7 @@ def load(path: str | Path) -> Analysis:
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
-            model=ModelSummary(model["name"], model["head"], tuple(model["input_shape"]), model["n_parameters"]),
+            model=_model_from(model),
             settings=AnalysisSettings(**settings),
             labels=labels,
             probabilities=probabilities,
@@ -477,6 +484,7 @@ def load(path: str | Path) -> Analysis:
             noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
             explanations=explanations,
             explained_images=explained_images,
+            created=manifest.get("created"),
         )
     except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

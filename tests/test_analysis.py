@@ -596,3 +596,46 @@ def test_a_model_without_convolutions_is_explained_without_grad_cam(digits):
 def test_explain_options_are_checked_first(sequential_model, options, message):
     with pytest.raises(InvalidInputError, match=message):
         ll.analyze(sequential_model, "not even images", progress=False, **options)
+
+
+def test_the_architecture_and_the_day_are_recorded(nested_model, digits):
+    import datetime
+
+    result = ll.analyze(nested_model, digits[1].subset(range(30)), n_clusters=2, progress=False, explain=0)
+    rows = {row.name: row for row in result.model.layers}
+    assert "base/block1_conv" in rows and "base" not in rows  # a nested model is its layers
+    conv = nested_model.get_layer("base").get_layer("block1_conv")
+    assert rows["base/block1_conv"].kind == "Conv2D" and rows["base/block1_conv"].n_parameters == conv.count_params()
+    assert sum(row.n_parameters for row in result.model.layers) == result.model.n_parameters
+    assert rows["output"].output_shape == (10,)
+    assert result.created == datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+
+
+def test_neighbours_are_the_nearest_other_images_of_a_layer(analysis):
+    found = analysis.neighbours([0, 5, 7], 4)
+    assert found.shape == (3, 4) and found.dtype == np.int64
+    for image, near in zip([0, 5, 7], found):
+        space = analysis.layers[-1].reduced.astype(np.float64)
+        distances = ((space - space[image]) ** 2).sum(axis=1)
+        distances[image] = np.inf
+        assert image not in near
+        assert np.all(np.diff(distances[near]) >= 0)  # nearest first
+        assert distances[near].max() <= np.sort(distances)[3] * (1 + 1e-9)
+    first = analysis.layer_names[0]
+    assert analysis.neighbours([3], 2, layer=first).shape == (1, 2)
+    assert analysis.neighbours([], 2).shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("images", "kwargs", "message"),
+    [
+        ([-1], {}, r"images: expected positions in 0\.\.299"),
+        ([300], {}, r"images: expected positions in 0\.\.299"),
+        ([0.5], {}, "images: expected positions of analysed images"),
+        ([0], {"n": 0}, "n: "),
+        ([0], {"layer": "nope"}, "nope"),
+    ],
+)
+def test_neighbours_name_a_bad_argument(analysis, images, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        analysis.neighbours(images, **kwargs)

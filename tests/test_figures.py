@@ -517,3 +517,24 @@ def test_the_last_layer_is_ordered_against_the_predictions():
     plain = ribbons_module._crossings(grouped, dims, [[0, 1], [0, 1, 2], [0, 1, 2]])
     chosen = ribbons_module._crossings(grouped, dims, [[0, 1], [2, 1, 0], [0, 1, 2]])
     assert chosen < plain
+
+
+@pytest.mark.parametrize("min_share", [0.0, 0.02, 0.2], ids=["few-folded", "some-folded", "most-folded"])
+def test_paths_figure_rows_say_which_images_each_row_draws(min_share):
+    """Each image is counted in exactly the row paths_figure_rows names, and that row shows its clusters."""
+    from layerlens.figures import paths_figure_rows
+
+    paths, layers = _many_paths()
+    classes = list(paths["predicted"].cat.categories)
+    trace = paths_figure(paths, layers, classes, min_share=min_share).data[0]
+    rows = paths_figure_rows(paths, layers, classes, min_share=min_share)
+    assert rows.shape == (len(paths),) and rows.min() >= 0
+    np.testing.assert_array_equal(np.bincount(rows, minlength=len(trace.counts)), trace.counts)
+    np.testing.assert_array_equal(np.asarray(trace.dimensions[-1].values)[rows], paths["predicted"].cat.codes)
+    n_folded = 0
+    for dimension, layer in zip(trace.dimensions[:-1], layers):
+        drawn = np.asarray(dimension.values)[rows]
+        folded = drawn == len(paths[layer].cat.categories)  # the "other" category
+        np.testing.assert_array_equal(drawn[~folded], paths[layer].cat.codes.to_numpy()[~folded])
+        n_folded = int(folded.sum())
+    assert n_folded > 0  # the rows of folded images were checked too

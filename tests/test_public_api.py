@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "layerlens.figures.maps",
     "layerlens.figures.separability",
     "layerlens.figures.explanations",
+    "layerlens.figures.metrics",
     "layerlens.explain",
     "layerlens.explain.lime",
     "layerlens.explain.gradcam",

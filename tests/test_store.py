@@ -50,6 +50,7 @@ def test_round_trip_is_identical(analysis, run):
     assert loaded.metrics.to_dict() == analysis.metrics.to_dict()
     assert loaded.path_stats.to_dict() == analysis.path_stats.to_dict()
     assert repr(loaded) == repr(analysis)
+    assert loaded.created == analysis.created and len(loaded.model.layers) > 2
 
 
 def test_explanations_survive_the_round_trip(analysis, run):

@@ -1,5 +1,5 @@
 """Plotly figures of an analysis: image paths through the layers, per-layer maps, separability by depth,
-explanations of single images.
+the confusion matrix, and single images (class probabilities, explanations).
 
 Every function returns a :class:`plotly.graph_objects.Figure` and never shows it; the
 same inputs give the same ``fig.to_json()`` byte for byte (no random colours, no trace
@@ -13,9 +13,20 @@ called ``<b>`` shows as ``<b>``. The one exception is a parallel-categories dime
 label, which plotly writes as plain text; it gets the raw layer name.
 """
 
-from layerlens.figures.explanations import explanation_figure
+from layerlens.figures.explanations import explanation_figure, segment_weights_figure
 from layerlens.figures.maps import WEBGL_THRESHOLD, layer_figure
-from layerlens.figures.paths import paths_figure
+from layerlens.figures.metrics import confusion_figure, probabilities_figure
+from layerlens.figures.paths import paths_figure, paths_figure_rows
 from layerlens.figures.separability import separability_figure
 
-__all__ = ["WEBGL_THRESHOLD", "explanation_figure", "layer_figure", "paths_figure", "separability_figure"]
+__all__ = [
+    "WEBGL_THRESHOLD",
+    "confusion_figure",
+    "explanation_figure",
+    "layer_figure",
+    "paths_figure",
+    "paths_figure_rows",
+    "probabilities_figure",
+    "segment_weights_figure",
+    "separability_figure",
+]

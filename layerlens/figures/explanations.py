@@ -14,7 +14,7 @@ from layerlens.explain._explanation import Explanation
 from layerlens.explain._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
 from layerlens.figures._style import esc, layout
 
-__all__ = ["METHOD_TITLES", "explanation_figure", "top_segments"]
+__all__ = ["METHOD_TITLES", "explanation_figure", "outlined_segments", "segment_weights_figure", "top_segments"]
 
 #: How each method is named in titles.
 METHOD_TITLES = {
@@ -40,8 +40,27 @@ def top_segments(explanation: Explanation, n: int = 8) -> np.ndarray:
     return order[weights[order] != 0]
 
 
-def _outlined(image: np.ndarray, segments: np.ndarray, weights: np.ndarray, top: np.ndarray, factor: int) -> np.ndarray:
-    """The image enlarged by ``factor`` with the ``top`` segments outlined, red for the class and blue against."""
+def outlined_segments(
+    image: np.ndarray, segments: np.ndarray, weights: np.ndarray, top: np.ndarray, factor: int
+) -> np.ndarray:
+    """The image enlarged by ``factor`` with the ``top`` segments outlined, red for the class and blue against.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, C) or (H, W), uint8
+    segments : ndarray of shape (H, W), int
+        LIME's superpixels.
+    weights : ndarray of shape (S,)
+        Their weights.
+    top : ndarray of int
+        The superpixels to outline (see :func:`top_segments`).
+    factor : int
+        Whole enlargement (outlines one enlarged pixel wide).
+
+    Returns
+    -------
+    ndarray of shape (H * factor, W * factor, 3), uint8
+    """
     from skimage.segmentation import find_boundaries
 
     big = upscale(to_rgb(image), factor).copy()
@@ -135,7 +154,7 @@ def explanation_figure(
         horizontal_spacing=0.06,
     )
     left = (
-        _outlined(image, explanation.segments, explanation.segment_weights, top, factor)
+        outlined_segments(image, explanation.segments, explanation.segment_weights, top, factor)
         if lime
         else upscale(to_rgb(image), factor)
     )
@@ -207,19 +226,60 @@ def _add_segment_chart(figure: go.Figure, explanation: Explanation, top: np.ndar
             bgcolor="rgba(0, 0, 0, 0.55)",
             borderpad=1,
         )
-    figure.add_trace(
-        go.Bar(
-            x=weights[top].astype(np.float64),
-            y=labels,
-            orientation="h",
-            marker_color=[_rgb(FOR_COLOUR) if w > 0 else _rgb(AGAINST_COLOUR) for w in weights[top]],
-            customdata=top,
-            hovertemplate="%{y}: segment %{customdata}<br>weight %{x:.3g}<extra></extra>",
-        ),
-        row=1,
-        col=3,
-    )
+    figure.add_trace(_weights_bar(weights, top), row=1, col=3)
     figure.update_yaxes(type="category", autorange="reversed", row=1, col=3)
     figure.update_xaxes(
         title_text="weight (change in probability)", zeroline=True, zerolinecolor="#888888", row=1, col=3
     )
+
+
+def _weights_bar(weights: np.ndarray, top: np.ndarray) -> go.Bar:
+    """Bars of the ``top`` segments' weights, numbered #1, #2, ... as on the image, red for and blue against."""
+    return go.Bar(
+        x=weights[top].astype(np.float64),
+        y=[f"#{rank + 1}" for rank in range(len(top))],
+        orientation="h",
+        marker_color=[_rgb(FOR_COLOUR) if w > 0 else _rgb(AGAINST_COLOUR) for w in weights[top]],
+        customdata=top,
+        hovertemplate="%{y}: segment %{customdata}<br>weight %{x:.3g}<extra></extra>",
+    )
+
+
+def segment_weights_figure(
+    explanation: Explanation, *, class_names: Sequence[str] | None = None, n_segments: int = 8, title: str | None = None
+) -> go.Figure:
+    """Chart the weights of LIME's weightiest segments alone, numbered as :func:`top_segments` ranks them.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        A LIME explanation (with ``segments`` and ``segment_weights``).
+    class_names : sequence of str, optional
+        Names of the classes, to name the explained class.
+    n_segments : int, default=8
+        How many segments, of the largest absolute weight.
+    title : str, optional
+        Plain-text title (escaped).
+
+    Returns
+    -------
+    Figure
+        One ``go.Bar``, heaviest segment on top; a page shows the outlined segments beside it.
+    """
+    if not isinstance(explanation, Explanation) or explanation.segment_weights is None:
+        raise InvalidInputError("explanation: expected a LIME explanation, with segments and their weights.")
+    target = str(explanation.target)
+    if class_names is not None and 0 <= explanation.target < len(class_names):
+        target = class_names[explanation.target]
+    top = top_segments(explanation, n_segments)
+    figure = go.Figure(_weights_bar(explanation.segment_weights, top))
+    figure.update_layout(
+        **layout(
+            esc(title) if title is not None else f"LIME: segment weights for {esc(target)}",
+            height=110 + 30 * max(len(top), 1),
+            xaxis=dict(title=dict(text="weight (change in probability)"), zeroline=True, zerolinecolor="#888888"),
+            yaxis=dict(type="category", autorange="reversed"),
+            margin=dict(l=50, r=20, t=50, b=50),
+        )
+    )
+    return figure

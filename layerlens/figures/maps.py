@@ -61,7 +61,8 @@ def layer_figure(
         One points trace per cluster (named after the cluster, toggled in the legend), one trace per
         cluster holding its misclassified images, drawn last so they stay on top, one trace of cluster
         centres whose names are layout annotations, and (with labels) an empty trace whose legend
-        entry explains the misclassified marker.
+        entry explains the misclassified marker. Every point carries its image's number (the index
+        of ``paths``) as ``customdata``, for pages that show the image on hover.
 
     Raises
     ------
@@ -227,6 +228,7 @@ def _point_traces(
     size = 7 if n <= 1000 else 5 if n <= 3000 else 4
     true_colours = np.array(class_colours(len(classes)), dtype=object)
     true = paths["true"].cat.codes.to_numpy(np.int64)
+    image_ids = paths.index.to_numpy(np.int64)
     points, misclassified = [], []
     for k, (name, colour) in enumerate(zip(names, colours, strict=True)):
         for is_wrong, bucket in ((False, points), (True, misclassified)):
@@ -248,6 +250,7 @@ def _point_traces(
                     showlegend=not is_wrong,
                     hovertext=hover[idx],
                     hoverinfo="text",
+                    customdata=image_ids[idx],  # the image number: pages look up its thumbnail
                     marker=marker,
                 )
             )

@@ -27,7 +27,7 @@ from layerlens.figures._style import (
     mix_white,
 )
 
-__all__ = ["paths_figure"]
+__all__ = ["paths_figure", "paths_figure_rows"]
 
 # Category labels of the paths figure are shortened to fit this width (px), a typical page width;
 # narrower pages may overlap long labels, wider ones have room to spare.
@@ -148,6 +148,43 @@ def paths_figure(
     return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], folding, title)
 
 
+def paths_figure_rows(
+    paths: pd.DataFrame,
+    layer_names: Sequence[str],
+    class_names: Sequence[str],
+    *,
+    min_share: float = 0.005,
+    max_ribbons: int = 30,
+) -> np.ndarray:
+    """The row of the paths diagram's ``Parcats`` trace that draws each image.
+
+    The diagram groups images with the same path, prediction and colour into one row of its trace
+    (with their ``counts``), and folds rare paths into "other". Click and hover events on the
+    diagram report rows (``points[].pointNumber``); this says which images those rows hold.
+
+    Parameters
+    ----------
+    paths, layer_names, class_names, min_share, max_ribbons
+        As for :func:`paths_figure`, which must be called with the same values.
+
+    Returns
+    -------
+    ndarray of shape (N,), int64
+        For each image (row of ``paths``), the index of its row in ``fig.data[0]``.
+    """
+    classes = check_paths(paths, class_names)
+    layers = {name: layer_column(paths, name, "layer_names") for name in layer_names}
+    folded, keys = _folded_paths(
+        paths, layers, classes, (float(min_share), check_int(max_ribbons, "max_ribbons", minimum=2))
+    )
+    drawn = pd.MultiIndex.from_frame(folded.grouped.drop(columns="count"))
+    layer_cols = [f"d{i}" for i in range(len(layers))]
+    kept = pd.MultiIndex.from_frame(keys).isin(drawn)
+    keys.loc[~kept, layer_cols] = np.array(folded.other_code, dtype=np.int64)
+    keys.loc[~kept, "colour"] = folded.other_colour
+    return drawn.get_indexer(pd.MultiIndex.from_frame(keys)).astype(np.int64)
+
+
 def _compute_paths_figure(
     paths: pd.DataFrame,
     layers: dict[str, pd.Series],
@@ -159,24 +196,10 @@ def _compute_paths_figure(
     """Build the parallel-categories figure from validated input (see :func:`paths_figure`)."""
     n_classes = len(classes)
     labelled = is_labelled(paths)
-    grouped, n_wrong = _group_paths(paths, layers, labelled)
     base = class_colours(n_classes)
-    # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
-    # which would otherwise bring the strong colours too close to the pale ones.
-    colours = base
-    if labelled:
-        colours = [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
-    wrong_colours = np.arange(len(colours) + 1) >= n_classes if labelled else np.zeros(len(colours) + 1, bool)
-    wrong_colours[-1] = False
-    folded = fold_rare_paths(
-        grouped,
-        len(layers),
-        n_categories=[len(col.cat.categories) for col in layers.values()],
-        other_colour=len(colours),
-        wrong_colours=wrong_colours,
-        min_share=folding[0],
-        max_ribbons=folding[1],
-    )
+    colours = _ribbon_colours(base, labelled)
+    folded, _ = _folded_paths(paths, layers, classes, folding)
+    n_wrong = int(misclassified_mask(paths, labelled).sum())
     grouped = folded.grouped
     if folded.n_images:
         colours = [*colours, _OTHER_COLOUR]
@@ -237,11 +260,42 @@ def _compute_paths_figure(
     return fig
 
 
-def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool) -> tuple[pd.DataFrame, int]:
-    """Count images per distinct (clusters, prediction, colour value), in a fixed order.
+def _ribbon_colours(base: list[str], labelled: bool) -> list[str]:
+    """The colour of each colour value: pale class colours for correct images, strong ones for mistakes."""
+    # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
+    # which would otherwise bring the strong colours too close to the pale ones.
+    if not labelled:
+        return list(base)
+    return [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
+
+
+def _folded_paths(
+    paths: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], folding: tuple[float, int]
+) -> tuple[Folded, pd.DataFrame]:
+    """The rows the diagram draws (rare paths folded into "other"), and every image's row key before folding."""
+    labelled = is_labelled(paths)
+    n_colours = len(_ribbon_colours(class_colours(len(classes)), labelled))
+    keys = _image_keys(paths, layers, labelled)
+    grouped = keys.groupby(list(keys.columns), sort=True).size().reset_index(name="count")
+    wrong_colours = np.arange(n_colours + 1) >= len(classes) if labelled else np.zeros(n_colours + 1, bool)
+    wrong_colours[-1] = False
+    folded = fold_rare_paths(
+        grouped,
+        len(layers),
+        n_categories=[len(col.cat.categories) for col in layers.values()],
+        other_colour=n_colours,
+        wrong_colours=wrong_colours,
+        min_share=folding[0],
+        max_ribbons=folding[1],
+    )
+    return folded, keys
+
+
+def _image_keys(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool) -> pd.DataFrame:
+    """Per image: its cluster in each layer (``d0`` ...), prediction and colour value.
 
     The colour value is the true class, plus K when the image is misclassified; without labels
-    it is the predicted class. Returns the counts and the number of misclassified images.
+    it is the predicted class.
     """
     n_classes = len(paths["predicted"].cat.categories)
     predicted = paths["predicted"].cat.codes.to_numpy(np.int64)
@@ -250,8 +304,7 @@ def _group_paths(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bo
     columns["prediction"] = predicted
     true = paths["true"].cat.codes.to_numpy(np.int64)
     columns["colour"] = true + n_classes * wrong if labelled else predicted
-    grouped = pd.DataFrame(columns).groupby(list(columns), sort=True).size().reset_index(name="count")
-    return grouped, int(wrong.sum())
+    return pd.DataFrame(columns)
 
 
 def _paths_dimensions(
