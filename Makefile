@@ -33,7 +33,7 @@ chromium:
 	fi
 
 demo: $(VENV)/.installed-demo
-	$(VENV)/bin/layerlens demo --models models --runs runs
+	$(VENV)/bin/layerlens demo --models models --runs runs --site output_site
 
 test: $(VENV)/.installed-test chromium
 	$(VENV)/bin/ruff check layerlens tests benchmarks examples

@@ -7,7 +7,8 @@ explanations of the most telling images. ``layerlens.explain(model, images,
 method=...)`` explains any images by LIME, Grad-CAM, integrated gradients or
 SmoothGrad.
 ``Analysis.save(dir)`` writes a run folder and ``layerlens.load(dir)`` reads it
-back. Importing ``layerlens`` stays light: each public name is imported on
+back; ``layerlens.build_site(runs, out="output_site")`` turns runs into a static
+website to browse offline. Importing ``layerlens`` stays light: each public name is imported on
 first use, TensorFlow and Keras only when a model is analysed, so loading a
 stored run never pays for them and the command line answers a bad argument at
 once.
@@ -24,14 +25,16 @@ if TYPE_CHECKING:
     from layerlens import datasets, explain
     from layerlens.analysis import Analysis, analyze
     from layerlens.explain import Explanation
+    from layerlens.site import build_site
     from layerlens.store import load
 
-__all__ = ["Analysis", "Explanation", "__version__", "analyze", "datasets", "explain", "load"]
+__all__ = ["Analysis", "Explanation", "__version__", "analyze", "build_site", "datasets", "explain", "load"]
 
 # Where each public name lives. pandas and scikit-learn alone take over a second to import.
 _HOMES = {
     "Analysis": "layerlens.analysis",
     "analyze": "layerlens.analysis",
+    "build_site": "layerlens.site",
     "datasets": "layerlens.datasets",
     "explain": "layerlens.explain",
     "Explanation": "layerlens.explain",

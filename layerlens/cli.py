@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -144,6 +145,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--runs", default="runs", help="folder for the analysis runs (default: runs)")
     demo.add_argument("--only", nargs="+", metavar="NAME", help="only these models (mnist, phantoms, faces)")
     demo.add_argument("--seed", type=_seed, default=0, help="seed of splits, weights, training and analysis")
+    demo.add_argument("--site", default="output_site", help="folder for the website of the runs (default: output_site)")
+
+    site = commands.add_parser("site", help="build the website of stored runs (needs no TensorFlow)")
+    site.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by 'layerlens analyze' or demo")
+    site.add_argument(
+        "--out",
+        default="output_site",
+        help="folder for the site (default: output_site); it must be new, empty or an earlier layerlens site",
+    )
     return parser
 
 
@@ -206,8 +216,10 @@ def _analyze(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from layerlens._tensorflow import import_quietly
     from layerlens.demo import DEMO_MODELS, check_demo_names, run_demo
+    from layerlens.site._target import check_site_target
 
     names = check_demo_names(args.only or DEMO_MODELS)
+    check_site_target(args.site, argument="--site")
     import_quietly()
     print(f"Training and analysing {len(names)} example model(s) on the bundled data sets...", flush=True)
     models = run_demo(
@@ -215,7 +227,29 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(f"Models saved in {models[0].path.parent.resolve()}")
     print(f"Runs saved in {models[0].run.parent.resolve()}")
+    from layerlens.site import build_site
+
+    index = build_site([model.run for model in models], out=args.site)
+    print(f"Site built: open {index.resolve()}")
     return 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from layerlens.exceptions import InvalidInputError
+    from layerlens.site import build_site
+    from layerlens.site._target import check_site_target
+
+    check_site_target(args.out, argument="--out")
+    for run in args.runs:
+        if not Path(run).is_dir():
+            raise InvalidInputError(f"RUN: expected a run folder; {run!r} is not a folder.")
+    start = time.perf_counter()
+    index = build_site(args.runs, out=args.out)
+    print(f"Site of {len(args.runs)} run(s) built in {time.perf_counter() - start:.1f} s: open {index.resolve()}")
+    return 0
+
+
+_COMMANDS = {"analyze": _analyze, "demo": _demo, "site": _site}
 
 
 @contextlib.contextmanager
@@ -249,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _warnings_as_lines(args.command):
-            return _analyze(args) if args.command == "analyze" else _demo(args)
+            return _COMMANDS[args.command](args)
     except LayerlensError as err:
         parser.exit(2, f"layerlens {args.command}: error: {err}\n")
 

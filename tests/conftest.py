@@ -141,3 +141,43 @@ def byte_model(digits):
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(train.images * 255, train.labels, epochs=3, batch_size=64, shuffle=False, verbose=0)
     return model
+
+
+@pytest.fixture(scope="session")
+def site_runs(tmp_path_factory, sequential_model, digits):
+    """Two stored runs of the tiny digits CNN for the site: labelled with a negative class and explanations, and
+    unlabelled (no mistakes known)."""
+    import layerlens as ll
+
+    test = digits[1]
+    folder = tmp_path_factory.mktemp("site_runs")
+    labelled = ll.analyze(
+        sequential_model,
+        test.images,
+        test.labels,
+        class_names=test.class_names,
+        name="digits",
+        negative_class="0",
+        explain=4,
+        explain_methods=("lime", "gradcam"),
+        progress=False,
+    )
+    unlabelled = ll.analyze(
+        sequential_model,
+        test.images[:120],
+        class_names=test.class_names,
+        name="digits unlabelled",
+        explain=0,
+        progress=False,
+    )
+    return [labelled.save(folder / "digits"), unlabelled.save(folder / "unlabelled")]
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory, site_runs):
+    """The site of :func:`site_runs`, built once; returns its folder."""
+    from layerlens.site import build_site
+
+    out = tmp_path_factory.mktemp("site") / "output_site"
+    build_site(site_runs, out=out)
+    return out

@@ -18,14 +18,26 @@ def faces_file(faces_model, tmp_path_factory):
 
 
 def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
-    models, runs = tmp_path / "m", tmp_path / "r"
-    assert main(["demo", "--models", str(models), "--runs", str(runs), "--only", "faces"]) == 0
+    models, runs, site = tmp_path / "m", tmp_path / "r", tmp_path / "s"
+    assert main(["demo", "--models", str(models), "--runs", str(runs), "--only", "faces", "--site", str(site)]) == 0
     out = capsys.readouterr().out
     assert (models / "faces.keras").is_file()
     assert ll.load(runs / "faces").class_names == ("non_face", "face")
     assert "faces     test accuracy" in out
     assert re.search(r"20 images explained \(\d+ misclassified\) by lime, gradcam", out)
     assert f"Models saved in {models.resolve()}" in out and f"Runs saved in {runs.resolve()}" in out
+    assert f"Site built: open {(site / 'index.html').resolve()}" in out
+    assert (site / "runs" / "01-faces" / "index.html").is_file()
+
+
+def test_demo_refuses_a_site_folder_before_training(tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--models", str(tmp_path / "m"), "--runs", str(tmp_path / "r"), "--site", str(tmp_path / "mine")])
+    assert exit_info.value.code == 2
+    assert "--site:" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
 
 
 def test_analyze_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):

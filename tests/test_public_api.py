@@ -39,6 +39,7 @@ PUBLIC_MODULES = [
     "layerlens.exceptions",
     "layerlens.zoo",
     "layerlens.cli",
+    "layerlens.site",
 ]
 
 

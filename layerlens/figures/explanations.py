@@ -14,7 +14,10 @@ from layerlens.explain._explanation import Explanation
 from layerlens.explain._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
 from layerlens.figures._style import esc, layout
 
-__all__ = ["METHOD_TITLES", "explanation_figure", "outlined_segments", "segment_weights_figure", "top_segments"]
+__all__ = [
+    "METHOD_TITLES", "explanation_figure", "outlined_segments", "segment_weights_figure", "segment_weights_spec",
+    "top_segments",
+]  # fmt: skip
 
 #: How each method is named in titles.
 METHOD_TITLES = {
@@ -233,14 +236,15 @@ def _add_segment_chart(figure: go.Figure, explanation: Explanation, top: np.ndar
     )
 
 
-def _weights_bar(weights: np.ndarray, top: np.ndarray) -> go.Bar:
+def _weights_bar(weights: np.ndarray, top: np.ndarray) -> dict:
     """Bars of the ``top`` segments' weights, numbered #1, #2, ... as on the image, red for and blue against."""
-    return go.Bar(
-        x=weights[top].astype(np.float64),
+    return dict(
+        type="bar",
+        x=weights[top].astype(np.float64).tolist(),
         y=[f"#{rank + 1}" for rank in range(len(top))],
         orientation="h",
-        marker_color=[_rgb(FOR_COLOUR) if w > 0 else _rgb(AGAINST_COLOUR) for w in weights[top]],
-        customdata=top,
+        marker=dict(color=[_rgb(FOR_COLOUR) if w > 0 else _rgb(AGAINST_COLOUR) for w in weights[top]]),
+        customdata=top.tolist(),
         hovertemplate="%{y}: segment %{customdata}<br>weight %{x:.3g}<extra></extra>",
     )
 
@@ -266,20 +270,24 @@ def segment_weights_figure(
     Figure
         One ``go.Bar``, heaviest segment on top; a page shows the outlined segments beside it.
     """
+    return go.Figure(segment_weights_spec(explanation, class_names=class_names, n_segments=n_segments, title=title))
+
+
+def segment_weights_spec(
+    explanation: Explanation, *, class_names: Sequence[str] | None = None, n_segments: int = 8, title: str | None = None
+) -> dict:
+    """The figure of :func:`segment_weights_figure` as a plain ``{"data", "layout"}`` dict (cheap to build)."""
     if not isinstance(explanation, Explanation) or explanation.segment_weights is None:
         raise InvalidInputError("explanation: expected a LIME explanation, with segments and their weights.")
     target = str(explanation.target)
     if class_names is not None and 0 <= explanation.target < len(class_names):
         target = class_names[explanation.target]
     top = top_segments(explanation, n_segments)
-    figure = go.Figure(_weights_bar(explanation.segment_weights, top))
-    figure.update_layout(
-        **layout(
-            esc(title) if title is not None else f"LIME: segment weights for {esc(target)}",
-            height=110 + 30 * max(len(top), 1),
-            xaxis=dict(title=dict(text="weight (change in probability)"), zeroline=True, zerolinecolor="#888888"),
-            yaxis=dict(type="category", autorange="reversed"),
-            margin=dict(l=50, r=20, t=50, b=50),
-        )
+    page = layout(
+        esc(title) if title is not None else f"LIME: segment weights for {esc(target)}",
+        height=110 + 30 * max(len(top), 1),
+        xaxis=dict(title=dict(text="weight (change in probability)"), zeroline=True, zerolinecolor="#888888"),
+        yaxis=dict(type="category", autorange="reversed"),
+        margin=dict(l=50, r=20, t=50, b=50),
     )
-    return figure
+    return {"data": [_weights_bar(explanation.segment_weights, top)], "layout": page}

@@ -1,0 +1,86 @@
+"""The static site: browse runs, their paths and their misclassified images, offline.
+
+:func:`build_site` turns stored run folders (or :class:`~layerlens.analysis.Analysis` objects) into a
+folder of HTML pages that works from ``file://`` or any static host: no server, no network, no
+TensorFlow needed to build it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
+
+if TYPE_CHECKING:
+    from layerlens.analysis import Analysis
+
+__all__ = ["build_site"]
+
+
+def build_site(runs: Any, out: str | Path = "output_site") -> Path:
+    """Build the website of one or more analyses.
+
+    Parameters
+    ----------
+    runs : run folder, Analysis, or a sequence of them
+        Run folders written by :meth:`Analysis.save` (or ``layerlens analyze``), or analyses in
+        memory, in the order the index lists them.
+    out : str or Path, default="output_site"
+        The site's folder. It must be missing, empty or an earlier layerlens site (it holds a
+        ``.layerlens-site`` file): the new site replaces it whole, so any other folder is refused.
+
+    Returns
+    -------
+    Path
+        The site's ``index.html``, to open in a browser.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``runs`` is empty, a folder is not a run, or ``out`` may not be written.
+    InvalidTypeError
+        If an item of ``runs`` is neither a path nor an Analysis.
+    RunFormatError
+        If a run folder is damaged.
+
+    Notes
+    -----
+    The site is written to a fresh folder beside ``out`` and moved into place when complete: a
+    failure leaves an earlier site as it was. The same runs give a byte-identical site.
+
+    Examples
+    --------
+    >>> import layerlens as ll
+    >>> index = ll.build_site(["runs/mnist", "runs/phantoms"], out="output_site")  # doctest: +SKIP
+    """
+    from layerlens.site._build import write_site
+    from layerlens.site._target import check_site_target
+
+    check_site_target(out)
+    return write_site(_analyses(runs), out)
+
+
+def _analyses(runs: Any) -> list[Analysis]:
+    from layerlens.analysis import Analysis
+    from layerlens.store import load
+
+    items = [runs] if isinstance(runs, (str, Path, Analysis)) else runs
+    if not isinstance(items, Iterable):
+        raise InvalidTypeError(
+            f"runs: expected a run folder, an Analysis or a list of them; received {type(runs).__name__}."
+        )
+    analyses = []
+    for position, item in enumerate(items):
+        if isinstance(item, Analysis):
+            analyses.append(item)
+        elif isinstance(item, (str, Path)):
+            analyses.append(load(item))
+        else:
+            raise InvalidTypeError(
+                f"runs[{position}]: expected a run folder (str or Path) or an Analysis; received {type(item).__name__}."
+            )
+    if not analyses:
+        raise InvalidInputError("runs: expected at least one run folder or Analysis; received none.")
+    return analyses

@@ -1,0 +1,254 @@
+"""Write the site: every page of every run, into a staging folder that replaces the output when done."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from layerlens._atomic import staged_folder
+from layerlens._png import png_bytes
+from layerlens._run_explanations import explanation_pictures
+from layerlens._version import __version__
+from layerlens.explain._overlay import display_size
+from layerlens.figures.explanations import outlined_segments, segment_weights_spec, top_segments
+from layerlens.figures.metrics import probabilities_spec
+from layerlens.site import _content as content
+from layerlens.site import _figures as figures
+from layerlens.site._target import MARKER, check_site_target
+from layerlens.site._templates import environment, plotly_js, script_json, static_files
+
+if TYPE_CHECKING:
+    from layerlens.analysis import Analysis
+
+__all__ = ["write_site"]
+
+ASSETS = "assets"
+RUNS = "runs"
+
+
+def write_site(analyses: Sequence[Analysis], out: str | Path) -> Path:
+    """Write the site of ``analyses`` to ``out`` (checked with :func:`check_site_target`); return its index page."""
+    target = check_site_target(out)
+    env = environment()
+    slugs = [content.run_slug(i, a.name) for i, a in enumerate(analyses)]
+    with staged_folder(target) as staging:
+        (staging / MARKER).write_text(f"layerlens site, written by layerlens {__version__}\n", encoding="utf-8")
+        assets = staging / ASSETS
+        assets.mkdir()
+        for path in static_files():
+            shutil.copyfile(path, assets / path.name)
+        shutil.copyfile(plotly_js(), assets / "plotly.min.js")
+        cards = []
+        for analysis, slug in zip(analyses, slugs):
+            cards.append(_write_run(env, analysis, staging / RUNS / slug, slug))
+        page = env.get_template("index.html").render(root="", runs=cards, version=__version__, page_kind="index")
+        (staging / "index.html").write_text(page, encoding="utf-8")
+    return target / "index.html"
+
+
+def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[str, Any]:
+    """Write one run's pages, pictures and data; return what the index says of it."""
+    for sub in ("images", "samples", "data", "explanations"):
+        (folder / sub).mkdir(parents=True)
+    for index, thumbnail in enumerate(analysis.thumbnails):
+        (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
+    for name, png in explanation_pictures(analysis.explanations, analysis.explained_images).items():
+        (folder / "explanations" / name).write_bytes(png)
+
+    gallery, others = content.sample_order(analysis)
+    pages = frozenset(gallery.tolist()) | frozenset(others.tolist())
+    rows = figures.paths_rows(analysis)
+    run = _run_summary(analysis, slug, len(gallery))
+    common = {"run": run, "version": __version__}
+
+    data = content.image_data(analysis, rows, pages)
+    (folder / "data" / "images.js").write_text(f'layerlens.receive("images", {script_json(data)});\n', encoding="utf-8")
+    for i in range(len(analysis.layers)):
+        (folder / "data" / f"map-{i}.js").write_text(
+            f'layerlens.receive("map-{i}", {script_json(figures.map_json(analysis, i))});\n', encoding="utf-8"
+        )
+
+    model_page = env.get_template("model.html").render(
+        root="../../", page_kind="model", **common, **_model_context(analysis, pages)
+    )
+    (folder / "index.html").write_text(model_page, encoding="utf-8")
+
+    thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
+    clusters = {int(i): [int(layer.clusters.labels[i]) for layer in analysis.layers] for i in gallery}
+    gallery_page = env.get_template("gallery.html").render(
+        root="../../",
+        page_kind="gallery",
+        **common,
+        thumbs=thumbs,
+        clusters=clusters,
+        paths={int(i): str(analysis.paths["path"].iloc[int(i)]) for i in gallery},
+        layers=[(layer.name, list(layer.clusters.names)) for layer in analysis.layers],
+        class_names=list(analysis.class_names),
+        labelled=analysis.labels is not None,
+    )
+    (folder / "gallery.html").write_text(gallery_page, encoding="utf-8")
+
+    with_pages = np.concatenate([gallery, others]).astype(np.int64)
+    near = dict(zip(with_pages.tolist(), analysis.neighbours(with_pages, content.NEIGHBOURS).tolist()))
+    for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "explained image", False)):
+        for position, index in enumerate(sequence.tolist()):
+            page = env.get_template("sample.html").render(
+                root="../../../",
+                page_kind="sample",
+                **common,
+                **_sample_context(analysis, folder, index, pages, near[index]),
+                previous=None if position == 0 else content.image_name(int(sequence[position - 1])),
+                next=None if position + 1 == len(sequence) else content.image_name(int(sequence[position + 1])),
+                position=position + 1,
+                sequence_length=len(sequence),
+                sequence_label=label,
+                in_gallery=in_gallery,
+            )
+            (folder / "samples" / f"{content.image_name(index)}.html").write_text(page, encoding="utf-8")
+    return run
+
+
+def _run_summary(analysis: Analysis, slug: str, n_gallery: int) -> dict[str, Any]:
+    """What the index card, the comparison table and every page header say of a run."""
+    metrics = analysis.metrics
+    stats = analysis.path_statistics
+    return {
+        "slug": slug,
+        "name": analysis.name,
+        "model_name": analysis.model.name,
+        "n_images": len(analysis.paths),
+        "class_names": list(analysis.class_names),
+        "created": analysis.created,
+        "n_layers": len(analysis.layers),
+        "n_model_layers": len(analysis.model.layers),
+        "n_parameters": analysis.model.n_parameters,
+        "metrics": metrics,
+        "n_paths": stats.n_distinct,
+        "alignment": stats.heldout_alignment if stats.heldout_alignment is not None else stats.decision_alignment,
+        "alignment_heldout": stats.heldout_alignment is not None,
+        "n_gallery": n_gallery,
+        "gallery_label": "mistake" if analysis.labels is not None else "unsure prediction",
+        "n_explained": len(analysis.explained_images),
+        "mini_paths_json": figures.mini_paths_json(analysis),
+    }
+
+
+def _model_context(analysis: Analysis, pages: frozenset[int]) -> dict[str, Any]:
+    analysed = {layer.name: layer for layer in analysis.layers}
+    architecture = [
+        {
+            "name": row.name,
+            "kind": row.kind,
+            "shape": _shape(row.output_shape),
+            "parameters": row.n_parameters,
+            "analysed": row.name in analysed,
+            "k": len(analysed[row.name].clusters.names) if row.name in analysed else None,
+        }
+        for row in analysis.model.layers
+    ]
+    metrics = analysis.metrics
+    false_negatives: list[content.Thumb] = []
+    if metrics is not None and metrics.negative_class is not None:
+        negative = analysis.class_names.index(metrics.negative_class)
+        predicted = analysis.probabilities.argmax(axis=1)
+        missed = np.flatnonzero((analysis.labels != negative) & (predicted == negative))
+        false_negatives = [content.thumb(analysis, int(i), pages) for i in missed]
+    per_class = []
+    if metrics is not None:
+        for name, row in metrics.per_class.iterrows():
+            per_class.append({"name": str(name), **{col: row[col] for col in metrics.per_class.columns}})
+            per_class[-1]["support"] = int(row["support"])
+    return {
+        "architecture": architecture,
+        "layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "k": len(layer.clusters.names),
+                "parallel": layer.parallel_to_previous,
+            }
+            for layer in analysis.layers
+        ],
+        "per_class": per_class,
+        "confusion_json": figures.confusion_json(analysis),
+        "false_negatives": false_negatives,
+        "paths_json": figures.paths_json(analysis),
+        "separability_json": figures.separability_json(analysis),
+        "statistics": analysis.path_statistics,
+        "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
+        "settings": analysis.settings,
+    }
+
+
+def _shape(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "–"
+    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+
+
+def _sample_context(
+    analysis: Analysis, folder: Path, index: int, pages: frozenset[int], near: list[int]
+) -> dict[str, Any]:
+    name = content.image_name(index)
+    labelled = analysis.labels is not None
+    true = int(analysis.labels[index]) if labelled else None
+    predicted = int(analysis.probabilities[index].argmax())
+    path = []
+    for layer in analysis.layers:
+        cluster = int(layer.clusters.labels[index])
+        path.append(
+            {
+                "layer": layer.name,
+                "cluster": cluster + 1,
+                "name": layer.clusters.names[cluster],
+                "agrees": int(layer.clusters.dominant[cluster]) == predicted,
+                "parallel": layer.parallel_to_previous,
+            }
+        )
+    explained = index in analysis.explained_images
+    views = []
+    for explanation in analysis.explanations_of(index):
+        outline, weights = None, None
+        if explanation.segments is not None and explanation.segment_weights is not None:
+            image = analysis.explained_images[index]
+            picture = outlined_segments(
+                image,
+                explanation.segments,
+                explanation.segment_weights,
+                top_segments(explanation),
+                display_size(*image.shape[:2]),
+            )
+            outline = f"{name}_{explanation.method}_segments.png"
+            (folder / "explanations" / outline).write_bytes(png_bytes(picture))
+            weights = figures.figure_json(segment_weights_spec(explanation, class_names=analysis.class_names))
+        views.append(
+            content.ExplanationView(
+                method=explanation.method,
+                title=content.method_title(explanation.method),
+                caption=content.method_caption(explanation.method),
+                picture=f"{name}_{explanation.method}.png",
+                outline=outline,
+                weights_json=weights,
+            )
+        )
+    return {
+        "sample": content.thumb(analysis, index, pages),
+        "name": name,
+        "large": f"../explanations/{name}.png" if explained else f"../images/{name}.png",
+        "large_is_thumbnail": not explained,
+        "probabilities_json": figures.figure_json(
+            probabilities_spec(
+                analysis.probabilities[index], analysis.class_names, true=true, title="Class probabilities"
+            )
+        ),
+        "path": path,
+        "layers_agreeing": int(analysis.paths["layers_agreeing"].iloc[index]),
+        "explanations": views,
+        "explained_target": (analysis.class_names[analysis.explanations_of(index)[0].target] if views else None),
+        "neighbours": [content.thumb(analysis, j, pages) for j in near],
+        "predicted_index": predicted,
+    }

@@ -1,0 +1,147 @@
+"""What the pages show of one analysis, as plain values for the templates.
+
+Formatting lives in the templates; this module decides which images get a page, in what order,
+and gathers each page's numbers, names and pictures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from layerlens.figures.explanations import METHOD_TITLES
+
+if TYPE_CHECKING:
+    from layerlens.analysis import Analysis
+
+__all__ = ["NEIGHBOURS", "Thumb", "gallery_order", "image_data", "run_slug", "sample_order", "thumb"]
+
+# Unlabelled runs have no mistakes to list; their gallery shows the least confident predictions instead.
+UNSURE_SHOWN = 100
+NEIGHBOURS = 8
+
+
+def run_slug(position: int, name: str) -> str:
+    """The folder of a run inside the site: its position, then its name reduced to ``[a-z0-9-]``.
+
+    Names come from users; only the position makes the folder unique, and no character of a name can
+    lead the folder elsewhere.
+    """
+    words = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    return f"{position + 1:02d}-{words}" if words else f"{position + 1:02d}-run"
+
+
+def image_name(index: int) -> str:
+    """The file of an image's thumbnail and the page of its sample: its position in the run."""
+    return f"{index:05d}"
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """One image as a thumbnail in a list: what it is, what the model said, where its page is."""
+
+    index: int
+    true: str | None
+    predicted: str
+    confidence: float
+    correct: bool | None
+    file: str | None
+    has_page: bool
+
+    @property
+    def label(self) -> str:
+        """``"true → predicted"``, or the prediction alone without labels."""
+        return self.predicted if self.true is None else f"{self.true} → {self.predicted}"
+
+    @property
+    def caption(self) -> str:
+        """The label and the confidence, as under a thumbnail."""
+        return f"{self.label} {100 * self.confidence:.0f}%"
+
+
+def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
+    """The thumbnail entry of image ``index``."""
+    row = analysis.paths.iloc[index]
+    labelled = analysis.labels is not None
+    return Thumb(
+        index=index,
+        true=str(row["true"]) if labelled else None,
+        predicted=str(row["predicted"]),
+        confidence=float(row["confidence"]),
+        correct=bool(row["correct"]) if labelled else None,
+        file=analysis.files[index] if analysis.files is not None else None,
+        has_page=index in pages,
+    )
+
+
+def gallery_order(analysis: Analysis) -> np.ndarray:
+    """The images the gallery lists: every mistake, most confident first (the ones a user trusts wrongly).
+
+    Without labels there are no mistakes to show; the :data:`UNSURE_SHOWN` least confident predictions
+    take their place, least confident first.
+    """
+    confidence = analysis.probabilities.max(axis=1).astype(np.float64)
+    if analysis.labels is None:
+        return np.argsort(confidence, kind="stable")[:UNSURE_SHOWN]
+    wrong = np.flatnonzero(analysis.probabilities.argmax(axis=1) != analysis.labels)
+    return wrong[np.argsort(-confidence[wrong], kind="stable")]
+
+
+def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """The images that get a sample page: the gallery's, then the other explained images (by position)."""
+    gallery = gallery_order(analysis)
+    explained = sorted(set(analysis.explained_images) - set(gallery.tolist()))
+    return gallery, np.array(explained, dtype=np.int64)
+
+
+def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> dict:
+    """What the model page's script needs of every image: labels, clusters, diagram rows, pages."""
+    paths = analysis.paths
+    class_index = {name: i for i, name in enumerate(analysis.class_names)}
+    predicted = [class_index[str(p)] for p in paths["predicted"]]
+    true = None if analysis.labels is None else [int(t) for t in analysis.labels]
+    return {
+        "classes": list(analysis.class_names),
+        "layers": list(analysis.layer_names),
+        "clusterNames": [list(layer.clusters.names) for layer in analysis.layers],
+        "true": true,
+        "predicted": predicted,
+        "confidence": [round(float(c), 4) for c in analysis.probabilities.max(axis=1)],
+        "clusters": [[int(c) for c in layer.clusters.labels] for layer in analysis.layers],
+        "row": [int(r) for r in rows],
+        "pages": sorted(pages),
+    }
+
+
+@dataclass(frozen=True)
+class ExplanationView:
+    """One explanation of a sample as the page shows it: a picture, and for LIME a weights chart."""
+
+    method: str
+    title: str
+    caption: str
+    picture: str
+    outline: str | None
+    weights_json: str | None
+
+
+def method_title(method: str) -> str:
+    """How a method is named on the page."""
+    return METHOD_TITLES.get(method, method)
+
+
+# What the colours of each method's heat map mean (Grad-CAM keeps only the evidence for the class).
+_CAPTIONS = {
+    "lime": "superpixels that raised (red) or lowered (blue) the class's probability",
+    "gradcam": "where the last convolution's maps hold evidence for the class (red)",
+    "integrated_gradients": "pixels for (red) and against (blue) the class",
+    "smoothgrad": "pixels for (red) and against (blue) the class, averaged over noisy copies",
+}
+
+
+def method_caption(method: str) -> str:
+    """What the heat map of ``method`` shows, for the caption under it."""
+    return f"{method_title(method)}: {_CAPTIONS.get(method, 'red for the class, blue against it')}"

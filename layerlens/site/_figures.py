@@ -1,0 +1,114 @@
+"""The site's plots: figures of :mod:`layerlens.figures` made ready for a page (JSON, smaller, quieter)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io
+
+from layerlens.figures import confusion_figure, paths_figure, paths_figure_rows, separability_figure
+from layerlens.figures import layer_figure as _layer_figure
+
+if TYPE_CHECKING:
+    from layerlens.analysis import Analysis
+
+__all__ = [
+    "PATHS_OPTIONS", "confusion_json", "figure_json", "map_json", "mini_paths_json", "paths_json", "paths_rows",
+    "separability_json",
+]  # fmt: skip
+
+#: How the site draws paths diagrams; the rows that ``paths_rows`` reports must come from the same options.
+PATHS_OPTIONS = {"min_share": 0.005, "max_ribbons": 30}
+
+
+def figure_json(figure: go.Figure | dict) -> str:
+    """The figure (or a plain ``{"data", "layout"}`` dict) as JSON for ``Plotly.react``.
+
+    A figure's numeric arrays are packed as typed arrays, which plotly.js unpacks.
+    """
+    return plotly.io.to_json(figure, validate=False, pretty=False, engine="json")
+
+
+def _paths(analysis: Analysis, *, title: str | None = None) -> go.Figure:
+    parallel = [layer.parallel_to_previous for layer in analysis.layers]
+    return paths_figure(
+        analysis.paths, analysis.layer_names, analysis.class_names, parallel=parallel, title=title, **PATHS_OPTIONS
+    )
+
+
+def paths_json(analysis: Analysis) -> str:
+    """The run's paths diagram, as the model page draws it.
+
+    A box reacts to the mouse as a whole (not stripe by stripe), so that a click on it reports all
+    the rows that pass through it and the page can list their images.
+    """
+    figure = _paths(analysis)
+    figure.update_traces(
+        hoveron="category",
+        hovertemplate="<b>%{category}</b><br>%{categorycount} images (click to list them)<extra></extra>",
+        selector=dict(type="parcats"),
+    )
+    return figure_json(figure)
+
+
+def paths_rows(analysis: Analysis) -> np.ndarray:
+    """For each image, the row of the paths diagram's trace that draws it (what a click reports)."""
+    return paths_figure_rows(analysis.paths, analysis.layer_names, analysis.class_names, **PATHS_OPTIONS)
+
+
+def mini_paths_json(analysis: Analysis) -> str:
+    """The paths diagram as a small still picture for the run's card: no labels, legend or hover."""
+    diagram = _paths(analysis, title="").data[0]  # the legend's marker traces are left out
+    for dimension in diagram.dimensions:
+        dimension.label = ""
+        dimension.ticktext = [""] * len(dimension.ticktext or dimension.categoryarray or ())
+    diagram.update(hoverinfo="none", arrangement="fixed")
+    figure = go.Figure(diagram)
+    figure.update_layout(
+        width=300, height=150, margin=dict(l=6, r=6, t=6, b=6), title=None, annotations=[], showlegend=False
+    )
+    return figure_json(figure)
+
+
+def confusion_json(analysis: Analysis) -> str | None:
+    """The confusion matrix as a heat map; None without labels."""
+    if analysis.metrics is None:
+        return None
+    figure = confusion_figure(analysis.metrics.confusion, analysis.class_names)
+    figure.update_layout(width=None, autosize=True)  # as wide as the page leaves beside the per-class table
+    return figure_json(figure)
+
+
+def separability_json(analysis: Analysis) -> str | None:
+    """Separability of the classes by depth; None when it was not measured (no labels, one class)."""
+    table = analysis.separability
+    if table is None:
+        return None
+    figure = separability_figure(
+        analysis.layer_names,
+        table["silhouette"].to_numpy(),
+        table["knn_accuracy"].to_numpy(),
+        table["variance_explained"].to_numpy(),
+    )
+    # Below the plot, the legend cannot cover the title when a phone wraps it onto several rows.
+    figure.update_layout(legend=dict(orientation="h", y=-0.25, yanchor="top", x=0, xanchor="left"))
+    return figure_json(figure)
+
+
+def map_json(analysis: Analysis, index: int) -> str:
+    """One layer's 2-D map, its points hovered by the page (thumbnail and label) instead of by plotly.
+
+    Each image's own hover text is dropped (the page has every label already), which keeps a map of
+    10,000 images small; ``customdata`` still names each point's image.
+    """
+    layer = analysis.layers[index]
+    figure = _layer_figure(layer.coords, analysis.paths, layer.name, analysis.class_names, centers=layer.centers)
+    for trace in figure.data:
+        if trace.customdata is not None and len(trace.customdata) and np.ndim(trace.customdata) == 1:
+            trace.customdata = np.asarray(trace.customdata).astype(np.int32)
+            trace.hovertext = None
+            trace.hoverinfo = "none"
+    figure.update_layout(width=None, autosize=True)
+    return figure_json(figure)

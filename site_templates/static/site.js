@@ -1,0 +1,310 @@
+/* layerlens site: draws the plots, filters the image lists, loads layer maps on demand.
+   Plain JavaScript, no framework, nothing from the network. Every user string reaches the page
+   through textContent or an attribute, never as HTML. */
+(function () {
+  "use strict";
+
+  var layerlens = (window.layerlens = window.layerlens || {});
+  var received = {};
+  var waiting = {};
+  var GRID_STEP = 48;
+
+  /* Data files call this when they load (script elements work from file://, fetch does not). */
+  layerlens.receive = function (key, value) {
+    received[key] = value;
+    (waiting[key] || []).forEach(function (callback) { callback(value); });
+    delete waiting[key];
+  };
+
+  function whenLoaded(key, src, callback) {
+    if (key in received) { callback(received[key]); return; }
+    if (!waiting[key]) {
+      waiting[key] = [];
+      var script = document.createElement("script");
+      script.src = src;
+      document.head.appendChild(script);
+    }
+    waiting[key].push(callback);
+  }
+
+  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud", "select2d", "lasso2d"] };
+
+  function plot(element, figure, still) {
+    var config = Object.assign({}, CONFIG, still ? { staticPlot: true } : {});
+    return window.Plotly.react(element, figure.data, figure.layout || {}, config);
+  }
+
+  /* Draw the page's figures from their JSON blocks: the first screen's at once, "later" ones when the
+     browser is next free, so that they do not hold up what the reader sees first. */
+  function drawFigures(later) {
+    document.querySelectorAll("script[data-figure]").forEach(function (block) {
+      var element = document.getElementById(block.getAttribute("data-figure"));
+      if (!element || !window.Plotly || element.hasAttribute("data-later") !== later) { return; }
+      plot(element, JSON.parse(block.textContent), element.hasAttribute("data-still"));
+    });
+  }
+
+  function percent(value) { return Math.round(value * 100) + "%"; }
+
+  function imageName(index) { return ("0000" + index).slice(-5); }
+
+  function describe(images, i) {
+    var predicted = images.classes[images.predicted[i]];
+    var label = images.true ? images.classes[images.true[i]] + " → " + predicted : predicted;
+    return label + " " + percent(images.confidence[i]);
+  }
+
+  /* ---- model page: the image grid below the paths diagram ---- */
+
+  function imageGrid(images) {
+    var grid = document.getElementById("image-grid");
+    var status = document.getElementById("grid-status");
+    var more = document.getElementById("grid-more");
+    var clear = document.getElementById("grid-clear");
+    var pages = new Set(images.pages);
+    var shown = [];
+    var count = 0;
+    var all = images.predicted.map(function (_, i) { return i; });
+    // Unfiltered, the mistakes come first: a grid of the first few hundred correct images tells little.
+    var wrong = function (i) { return images.true && images.true[i] !== images.predicted[i] ? 0 : 1; };
+    var overview = all.slice().sort(function (a, b) { return wrong(a) - wrong(b) || a - b; });
+
+    function thumb(i) {
+      var item = document.createElement("li");
+      item.className = "thumb" + (images.true && images.true[i] !== images.predicted[i] ? " wrong" : "");
+      var holder = item;
+      if (pages.has(i)) {
+        holder = document.createElement("a");
+        holder.href = grid.getAttribute("data-samples") + imageName(i) + ".html";
+        item.appendChild(holder);
+      }
+      var img = document.createElement("img");
+      img.src = grid.getAttribute("data-images") + imageName(i) + ".png";
+      img.alt = "image " + i + ": " + describe(images, i);
+      img.loading = "lazy";
+      var caption = document.createElement("span");
+      caption.className = "caption";
+      caption.textContent = describe(images, i);
+      holder.appendChild(img);
+      holder.appendChild(caption);
+      return item;
+    }
+
+    function showMore() {
+      var end = Math.min(count + GRID_STEP, shown.length);
+      var fragment = document.createDocumentFragment();
+      for (; count < end; count++) { fragment.appendChild(thumb(shown[count])); }
+      grid.appendChild(fragment);
+      more.hidden = count >= shown.length;
+      more.textContent = "Show more (" + (shown.length - count) + " left)";
+    }
+
+    function show(list, text, filtered) {
+      shown = list;
+      count = 0;
+      grid.textContent = "";
+      status.textContent = text;
+      clear.hidden = !filtered;
+      showMore();
+    }
+
+    function showAll() {
+      show(overview, "All " + all.length + " images" +
+        (images.true ? ", mistakes first (outlined in red)." : "."), false);
+    }
+
+    more.addEventListener("click", showMore);
+    clear.addEventListener("click", showAll);
+    showAll();
+
+    var diagram = document.getElementById("paths-figure");
+    if (diagram && diagram.on) {
+      diagram.on("plotly_click", function (event) {
+        var rows = new Set(event.points.map(function (p) { return p.pointNumber; }));
+        var chosen = all.filter(function (i) { return rows.has(images.row[i]); });
+        var what = event.constraints && Object.keys(event.constraints).length === 1 ? "box" : "ribbon";
+        show(chosen, chosen.length + " image" + (chosen.length === 1 ? "" : "s") + " pass through the chosen " + what + ".", true);
+        document.getElementById("grid-status").scrollIntoView({ block: "nearest" });
+      });
+    }
+  }
+
+  /* ---- model page: one map per layer, behind tabs ---- */
+
+  function layerMaps(images) {
+    var figure = document.getElementById("map-figure");
+    var tabs = Array.prototype.slice.call(document.querySelectorAll("[role=tab][data-map]"));
+    var card = document.getElementById("map-hover");
+    var pages = new Set(images.pages);
+    var current = null;
+
+    function select(tab, focus) {
+      tabs.forEach(function (other) {
+        var on = other === tab;
+        other.setAttribute("aria-selected", on ? "true" : "false");
+        other.tabIndex = on ? 0 : -1;
+      });
+      if (focus) { tab.focus(); }
+      var layer = Number(tab.getAttribute("data-map"));
+      document.getElementById("map-panel").setAttribute("aria-labelledby", tab.id);
+      current = layer;
+      whenLoaded("map-" + layer, figure.getAttribute("data-src") + layer + ".js", function (json) {
+        if (current !== layer) { return; }
+        plot(figure, json, false).then(bindHover);
+      });
+    }
+
+    var bound = false;
+    function bindHover() {
+      if (bound) { return; }
+      bound = true;
+      figure.on("plotly_hover", function (event) {
+        var point = event.points[0];
+        if (typeof point.customdata !== "number") { return; }
+        var i = point.customdata;
+        card.querySelector("img").src = "images/" + imageName(i) + ".png";
+        card.querySelector("span").textContent =
+          "image " + i + ": " + describe(images, i) + " · " + images.clusterNames[current][images.clusters[current][i]];
+        var x = event.event ? event.event.clientX : 0;
+        var y = event.event ? event.event.clientY : 0;
+        card.hidden = false;  // shown first, so that its size is known
+        card.style.left = Math.max(8, Math.min(x + 16, window.innerWidth - card.offsetWidth - 8)) + "px";
+        card.style.top = Math.max(8, Math.min(y + 16, window.innerHeight - card.offsetHeight - 8)) + "px";
+      });
+      figure.on("plotly_unhover", function () { card.hidden = true; });
+      figure.on("plotly_click", function (event) {
+        var i = event.points[0].customdata;
+        if (typeof i === "number" && pages.has(i)) { window.location.href = "samples/" + imageName(i) + ".html"; }
+      });
+    }
+
+    tabs.forEach(function (tab, position) {
+      tab.addEventListener("click", function () { select(tab, false); });
+      tab.addEventListener("keydown", function (event) {
+        var step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (event.key === "Home") { step = -position; }
+        if (event.key === "End") { step = tabs.length - 1 - position; }
+        if (step === undefined) { return; }
+        event.preventDefault();
+        select(tabs[(position + step + tabs.length) % tabs.length], true);
+      });
+    });
+    if (tabs.length) { select(tabs[0], false); }
+  }
+
+  /* ---- gallery: filters, sorting, CSV ---- */
+
+  function csvField(value) {
+    var text = String(value);
+    if (/^[=+\-@\t\r]/.test(text)) { text = "'" + text; }  // a spreadsheet would run it as a formula
+    return '"' + text.replace(/"/g, '""') + '"';
+  }
+
+  function gallery() {
+    var form = document.getElementById("gallery-filters");
+    var list = document.getElementById("gallery");
+    var status = document.getElementById("gallery-status");
+    var clusterNames = JSON.parse(document.getElementById("gallery-layers").textContent);
+    var meta = JSON.parse(document.getElementById("gallery-meta").textContent);
+    var items = Array.prototype.slice.call(list.children);
+
+    function fillClusters() {
+      var select = form.elements.cluster;
+      var layer = Number(form.elements.layer.value);
+      select.textContent = "";
+      var any = document.createElement("option");
+      any.value = "";
+      any.textContent = "any";
+      select.appendChild(any);
+      clusterNames[layer].forEach(function (name, c) {
+        var option = document.createElement("option");
+        option.value = String(c);
+        option.textContent = name;
+        select.appendChild(option);
+      });
+    }
+
+    function visible() { return items.filter(function (item) { return !item.hidden; }); }
+
+    function apply() {
+      var want = {
+        true: form.elements.true ? form.elements.true.value : "",
+        predicted: form.elements.predicted.value,
+        cluster: form.elements.cluster.value
+      };
+      var layer = Number(form.elements.layer.value);
+      items.forEach(function (item) {
+        var clusters = item.getAttribute("data-clusters").split(" ");
+        item.hidden =
+          (want.true !== "" && item.getAttribute("data-true") !== want.true) ||
+          (want.predicted !== "" && item.getAttribute("data-predicted") !== want.predicted) ||
+          (want.cluster !== "" && clusters[layer] !== want.cluster);
+      });
+      var sort = form.elements.sort.value;
+      var key = function (item) {
+        if (sort === "index") { return Number(item.getAttribute("data-index")); }
+        var c = Number(item.getAttribute("data-confidence"));
+        return sort === "confidence-asc" ? c : -c;
+      };
+      items.sort(function (a, b) {
+        return key(a) - key(b) || Number(a.getAttribute("data-order")) - Number(b.getAttribute("data-order"));
+      });
+      items.forEach(function (item) { list.appendChild(item); });
+      var n = visible().length;
+      status.textContent = n + " of " + items.length + " images shown.";
+    }
+
+    function saveCsv() {
+      var lines = [["file", "true", "predicted", "confidence", "path"].join(",")];
+      visible().forEach(function (item) {
+        lines.push([
+          item.getAttribute("data-file") || "image " + item.getAttribute("data-index"),
+          item.getAttribute("data-true-name"),
+          item.getAttribute("data-predicted-name"),
+          Number(item.getAttribute("data-confidence")).toFixed(4),
+          item.getAttribute("data-path")
+        ].map(csvField).join(","));
+      });
+      var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = (String(meta.run).replace(/[^A-Za-z0-9_-]+/g, "-") || "run") +
+        (meta.labelled ? "-misclassified.csv" : "-unsure.csv");
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    }
+
+    form.elements.layer.addEventListener("change", function () { fillClusters(); apply(); });
+    form.addEventListener("change", function (event) { if (event.target.name !== "layer") { apply(); } });
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    document.getElementById("gallery-csv").addEventListener("click", saveCsv);
+    fillClusters();
+    apply();
+  }
+
+  /* ---- sample page: arrow keys walk the sequence ---- */
+
+  function pager() {
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey || /INPUT|SELECT|TEXTAREA/.test(event.target.tagName)) { return; }
+      var link = document.getElementById({ ArrowLeft: "previous", ArrowRight: "next" }[event.key] || "");
+      if (link) { window.location.href = link.href; }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawFigures(false);
+    setTimeout(function () { drawFigures(true); }, 0);
+    var kind = document.body.className;
+    if (kind === "page-model" && received.images) {
+      imageGrid(received.images);
+      layerMaps(received.images);
+    } else if (kind === "page-gallery") {
+      gallery();
+    } else if (kind === "page-sample") {
+      pager();
+    }
+  });
+})();

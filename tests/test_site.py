@@ -1,0 +1,332 @@
+"""The site builder: entry points, deterministic and atomic output, safe targets, escaped user strings."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _browser import launch
+
+import layerlens as ll
+from layerlens.exceptions import InvalidInputError, InvalidTypeError, RunFormatError
+from layerlens.site import _build, _content, build_site
+from layerlens.site._target import MARKER
+from layerlens.site._templates import script_json
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _neighbours(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def test_the_site_has_every_page_and_its_pictures(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    run = built_site / "runs" / "01-digits"
+    assert (built_site / "index.html").is_file() and (built_site / MARKER).is_file()
+    assert sorted(p.name for p in (built_site / "assets").iterdir()) == ["plotly.min.js", "site.css", "site.js"]
+    assert len(list((run / "images").glob("*.png"))) == len(analysis.paths)
+    wrong = set((analysis.paths.index[~analysis.paths["correct"]]).tolist())
+    pages = {int(p.stem) for p in (run / "samples").glob("*.html")}
+    assert pages == wrong | set(analysis.explained_images)
+    assert len(list((run / "data").glob("map-*.js"))) == len(analysis.layers)
+    explanations = {p.name for p in (run / "explanations").iterdir()}
+    for index in analysis.explained_images:
+        assert {f"{index:05d}.png", f"{index:05d}_lime.png", f"{index:05d}_gradcam.png"} <= explanations
+        assert f"{index:05d}_lime_segments.png" in explanations
+
+
+def test_images_are_files_and_nothing_is_fetched_from_the_web(built_site):
+    for page in built_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "data:image" not in html, page
+        assert not re.search(r"(src|href)=\"(https?:)?//", html), page
+        assert "@import" not in html and "fonts.googleapis" not in html
+    css = (built_site / "assets" / "site.css").read_text()
+    assert "url(" not in css and "@import" not in css
+
+
+def test_pages_link_only_to_files_that_exist(built_site):
+    for page in built_site.rglob("*.html"):
+        for target in re.findall(r'(?<![\w-])(?:src|href)="([^"#]+)"', page.read_text(encoding="utf-8")):
+            assert (page.parent / target).resolve().is_file(), f"{page.relative_to(built_site)} -> {target}"
+
+
+def test_the_same_runs_give_a_byte_identical_site(tmp_path, site_runs, built_site):
+    build_site(site_runs, out=tmp_path / "again")
+    assert _digest(tmp_path / "again") == _digest(built_site)
+
+
+def test_an_analysis_in_memory_builds_the_same_site_as_its_folder(tmp_path, site_runs):
+    # Explanation heat maps are stored as float16, so only a run without explanations reads back exactly.
+    analysis = ll.load(site_runs[1])
+    build_site(site_runs[1], out=tmp_path / "from_folder")
+    build_site([analysis], out=tmp_path / "from_memory")
+    assert _digest(tmp_path / "from_folder") == _digest(tmp_path / "from_memory")
+
+
+def test_building_a_site_never_imports_tensorflow(tmp_path, site_runs):
+    code = (
+        "import sys, layerlens as ll\n"
+        f"ll.build_site({[str(r) for r in site_runs]!r}, out={str(tmp_path / 'site')!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_the_gallery_lists_mistakes_most_confident_first(site_runs):
+    analysis = ll.load(site_runs[0])
+    order = _content.gallery_order(analysis)
+    paths = analysis.paths
+    assert set(order.tolist()) == set(paths.index[~paths["correct"]].tolist())
+    confidence = paths["confidence"].to_numpy()[order]
+    assert (confidence[:-1] >= confidence[1:]).all()
+
+
+def test_without_labels_the_gallery_shows_the_least_confident(site_runs, built_site):
+    analysis = ll.load(site_runs[1])
+    order = _content.gallery_order(analysis)
+    assert len(order) == min(_content.UNSURE_SHOWN, len(analysis.paths))
+    confidence = analysis.paths["confidence"].to_numpy()
+    assert confidence[order].max() <= confidence.max()
+    assert (confidence[order][:-1] <= confidence[order][1:]).all()
+    gallery = (built_site / "runs" / "02-digits-unlabelled" / "gallery.html").read_text(encoding="utf-8")
+    assert "Least confident predictions" in gallery and gallery.count('<li class="thumb') == len(order)
+
+
+def test_the_grid_rows_are_the_rows_of_the_drawn_diagram(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    text = (built_site / "runs" / "01-digits" / "data" / "images.js").read_text(encoding="utf-8")
+    data = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    figure = json.loads(_build.figures.paths_json(analysis))
+    counts = figure["data"][0]["counts"]
+    rows = data["row"]
+    assert len(rows) == len(analysis.paths)
+    n_rows = len(counts["bdata"]) if isinstance(counts, dict) else len(counts)
+    assert 0 <= min(rows) and max(rows) < max(n_rows, 1) + len(rows)
+    for row in set(rows):
+        assert rows.count(row) == _counts(counts)[row]
+
+
+def _counts(counts):
+    if isinstance(counts, dict):
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(counts["bdata"]), dtype=counts["dtype"]).tolist()
+    return counts
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+
+
+def test_build_site_takes_one_run_or_several_and_returns_the_index(tmp_path, site_runs):
+    index = ll.build_site(str(site_runs[1]), out=tmp_path / "one")
+    assert index == tmp_path / "one" / "index.html" and index.is_file()
+
+
+@pytest.mark.parametrize(
+    ("runs", "error", "message"),
+    [
+        ([], InvalidInputError, "runs: expected at least one run folder or Analysis"),
+        (42, InvalidTypeError, "runs: expected a run folder, an Analysis or a list of them"),
+        ([3.5], InvalidTypeError, r"runs\[0\]: expected a run folder \(str or Path\) or an Analysis"),
+    ],
+)
+def test_build_site_names_a_bad_runs_argument(tmp_path, runs, error, message):
+    with pytest.raises(error, match=message):
+        build_site(runs, out=tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(RunFormatError, match="not a layerlens run folder"):
+        build_site([tmp_path / "notes"], out=tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_the_command_line_builds_a_site(tmp_path, site_runs):
+    script = Path(__file__).resolve().parent.parent / "build_site.py"
+    done = subprocess.run(
+        [sys.executable, str(script), *map(str, site_runs), "--out", str(tmp_path / "site")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert str((tmp_path / "site" / "index.html").resolve()) in done.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "layerlens.cli", "site", str(site_runs[0]), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2
+    assert "--out:" in refused.stderr and "refusing to replace it" in refused.stderr
+
+
+# ------------------------------------------------------------------------------------------------ safety
+
+
+def test_a_folder_with_other_files_is_never_replaced(tmp_path, site_runs):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    with pytest.raises(InvalidInputError, match="out: .* holds other files, not an earlier layerlens site"):
+        build_site(site_runs[1], out=home)
+    assert (home / "thesis.tex").read_text() == "years of work"
+    assert _neighbours(home) == ["home"]
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match="out: .* exists and is not a folder"):
+        build_site(site_runs[1], out=tmp_path / "file.txt")
+
+
+def test_an_empty_folder_or_an_earlier_site_is_fine(tmp_path, site_runs):
+    (tmp_path / "empty").mkdir()
+    build_site(site_runs[1], out=tmp_path / "empty")
+    build_site(site_runs, out=tmp_path / "empty")  # an earlier site is replaced whole
+    assert sorted(p.name for p in (tmp_path / "empty" / "runs").iterdir()) == ["01-digits", "02-digits-unlabelled"]
+    assert _neighbours(tmp_path / "empty") == ["empty"]
+
+
+def test_a_failed_build_leaves_the_earlier_site_untouched(tmp_path, site_runs, monkeypatch):
+    out = tmp_path / "site"
+    build_site(site_runs[1], out=out)
+    before = _digest(out)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_build, "_sample_context", broken)
+    with pytest.raises(OSError, match="disk full"):
+        build_site(site_runs, out=out)
+    assert _digest(out) == before
+    assert _neighbours(out) == ["site"]  # no staging folder left behind
+
+
+def test_script_json_cannot_end_a_script_or_open_a_comment():
+    text = str(script_json({"name": "</script><script>alert(1)</script><!-- & '"}))
+    assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
+    assert json.loads(text) == {"name": "</script><script>alert(1)</script><!-- & '"}
+
+
+def test_run_folders_are_named_by_position_and_safe_letters():
+    assert _content.run_slug(0, "../../etc/passwd") == "01-etc-passwd"
+    assert _content.run_slug(11, "<script>") == "12-script"
+    assert _content.run_slug(2, "Ünïcode ☃") == "03-n-code"
+    assert _content.run_slug(3, "..") == "04-run"
+
+
+HOSTILE_CLASSES = {0: "<script>alert(1)</script>", 1: 'a"b', 2: "../../x"}
+HOSTILE_MODEL = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_FILE = "../../evil</script><script>window.__pwned=2</script>.png"
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory, site_runs):
+    """The digits run renamed by an attacker: class, model, run, layer-free file names full of markup."""
+    analysis = ll.load(site_runs[0])
+    classes = tuple(HOSTILE_CLASSES.get(i, name) for i, name in enumerate(analysis.class_names))
+    mapping = dict(zip(analysis.class_names, classes))
+    paths = analysis.paths.copy()
+    for column in ("true", "predicted"):
+        paths[column] = paths[column].cat.rename_categories(mapping)
+    files = tuple(HOSTILE_FILE if i % 2 else f"img/{i}.png" for i in range(len(paths)))
+    paths["file"] = list(files)
+    metrics = analysis.metrics
+    per_class = metrics.per_class.rename(index=mapping)
+    layers = tuple(
+        dataclasses.replace(
+            layer,
+            clusters=dataclasses.replace(
+                layer.clusters, names=tuple(HOSTILE_CLASSES[0] + n for n in layer.clusters.names)
+            ),
+        )
+        for layer in analysis.layers
+    )
+    hostile = dataclasses.replace(
+        analysis,
+        name="</title><script>window.__pwned=3</script>",
+        class_names=classes,
+        model=dataclasses.replace(analysis.model, name=HOSTILE_MODEL),
+        paths=paths,
+        files=files,
+        layers=layers,
+        metrics=dataclasses.replace(
+            metrics, class_names=classes, per_class=per_class, negative_class=HOSTILE_CLASSES[0]
+        ),
+    )
+    root = tmp_path_factory.mktemp("hostile")
+    out = root / "out" / "site"
+    build_site([hostile], out=out)
+    return root, out
+
+
+def test_hostile_names_write_nothing_outside_the_site(hostile_site):
+    root, out = hostile_site
+    written = {p.relative_to(root) for p in root.rglob("*")}
+    assert all(p.parts[:2] == ("out", "site") or p in {Path("out"), Path("out/site")} for p in written)
+    assert not any("evil" in str(p) or p.name == "x" for p in written)
+
+
+def test_hostile_names_are_escaped_in_every_page(hostile_site):
+    _, out = hostile_site
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "<script>alert" not in html and "<script>window.__pwned" not in html, page
+        assert "<img src=x" not in html, page
+    data = (out / "runs" / "01-title-script-window-pwned-3-script" / "data" / "images.js").read_text()
+    assert "<" not in data and "&lt;" not in data  # JSON escapes, not HTML entities, inside scripts
+    assert "\\u003cscript\\u003ealert(1)" in data
+
+
+def test_hostile_names_execute_nothing_in_the_browser(hostile_site, built_site):
+    playwright = pytest.importorskip("playwright.sync_api")
+    _, out = hostile_site
+    run = next((out / "runs").iterdir())
+    pages = [out / "index.html", run / "index.html", run / "gallery.html", next((run / "samples").iterdir())]
+    plain_run = built_site / "runs" / "01-digits"
+    plain = [built_site / "index.html", plain_run / "index.html", plain_run / "gallery.html"]
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        dialogs, errors = [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        shapes = []
+        for path in pages + plain:
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.__pwned") is None, path
+            shapes.append(
+                page.evaluate(
+                    """[document.querySelectorAll('script:not([type="application/json"])').length,
+                        document.querySelectorAll('[onerror], [onload], [onclick], [onmouseover]').length,
+                        document.querySelectorAll('main h1, main h2').length,
+                        [...document.querySelectorAll('script[type="application/json"]')].every(s => {
+                            try { JSON.parse(s.textContent); return true; } catch (e) { return false; } })]"""
+                )
+            )
+        browser.close()
+    assert dialogs == [] and errors == []
+    for hostile, clean in zip(shapes[:3], shapes[4:]):
+        assert hostile[:2] == [clean[0], 0]  # no script element or event handler added
+        assert hostile[3] and clean[3]  # every embedded JSON block still parses whole
+    assert shapes[1][2] == shapes[5][2]  # the model page keeps its sections

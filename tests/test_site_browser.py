@@ -1,0 +1,520 @@
+"""The site in a real browser: Debian's chromium (launched by tests/_browser.py) driven by playwright's sync API,
+every page opened from file://.
+
+One browser tab serves the module (see :func:`browser_tab`); each test watches the pages it opens for console errors,
+uncaught exceptions, failed loads and any request that would leave the machine (:class:`Watched`). The site is the
+``built_site`` fixture of conftest: run 1 "digits" (labelled, negative class "0", four explained images) and run 2
+"digits unlabelled".
+
+Set ``LAYERLENS_SCREENSHOTS`` to a folder to keep the screenshots of :func:`test_screenshots_of_every_page_kind`.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _browser import launch
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+LABELLED = "runs/01-digits"
+UNLABELLED = "runs/02-digits-unlabelled"
+#: The model page's image grid lists this many images, then offers "Show more" (GRID_STEP in site.js).
+GRID_STEP = 48
+#: What a page may request: its own files and what it makes in memory.
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+#: Every page kind, as keys of the ``page_paths`` fixture.
+KINDS = [
+    "index",
+    "model",
+    "model-unlabelled",
+    "gallery",
+    "gallery-unlabelled",
+    "sample",
+    "sample-explained",
+    "sample-unlabelled",
+]
+CSV_HEADER = "file,true,predicted,confidence,path"
+
+# The plotly figures of the page that have not drawn their SVG yet.
+UNDRAWN = "() => [...document.querySelectorAll('.figure')].filter(f => !f.querySelector('.main-svg')).map(f => f.id)"
+# Loads the lazy images too; returns the sources of the images that failed to load.
+LOAD_ALL_IMAGES = """async () => {
+  const images = [...document.images].filter(img => img.getAttribute("src"));
+  images.forEach(img => { img.loading = "eager"; });
+  await Promise.all(images.map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done);
+    img.addEventListener("error", done);
+  })));
+  return images.filter(img => img.naturalWidth === 0).map(img => img.getAttribute("src"));
+}"""
+# Elements that stick out of the viewport on the right, outside the boxes meant to scroll sideways.
+TOO_WIDE = """() => {
+  const width = document.documentElement.clientWidth;
+  return [...document.body.querySelectorAll("*")]
+    .filter(e => e.getBoundingClientRect().right > width + 1 && !e.closest(".figure-scroll, .table-scroll"))
+    .slice(0, 10)
+    .map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.getAttribute("class")} right=${e.getBoundingClientRect().right}`);
+}"""
+# The centre of the first map point that nothing (label, legend) covers: the mouse there hovers that point.
+FREE_MAP_POINT = """() => {
+  for (const point of document.querySelectorAll("#map-figure path.point.plotly-customdata")) {
+    const box = point.getBoundingClientRect();
+    const x = box.x + box.width / 2, y = box.y + box.height / 2;
+    const top = document.elementFromPoint(x, y);
+    if (top && top.classList.contains("nsewdrag")) { return [x, y]; }
+  }
+  return null;
+}"""
+
+
+@dataclass
+class Watched:
+    """A page, and what went wrong on it while watched: console errors, uncaught exceptions, failed loads and
+    requests for anything but local files and in-memory data."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._listeners = {
+            "console": self._console,
+            "pageerror": lambda error: self.problems.append(f"uncaught exception: {error}"),
+            "request": self._request,
+            "requestfailed": self._failed,
+        }
+        for event, listener in self._listeners.items():
+            self.page.on(event, listener)
+
+    def stop(self) -> None:
+        for event, listener in self._listeners.items():
+            self.page.remove_listener(event, listener)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def _failed(self, request: Any) -> None:
+        # A load the page itself cancelled (a new src, leaving the page) is no missing file.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed to load {request.url}: {request.failure}")
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith(LOCAL_SCHEMES):
+            self.problems.append(f"network request: {request.method} {request.url}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, launched once for the module; a clear error when it is missing."""
+    with sync_playwright() as playwright:
+        launched = launch(playwright)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def runs(site_runs) -> list:
+    """The two runs of the site, as loaded analyses: what the pages must agree with."""
+    import layerlens
+
+    return [layerlens.load(folder) for folder in site_runs]
+
+
+@pytest.fixture(scope="module")
+def page_paths(runs) -> dict[str, str]:
+    """Each page kind of :data:`KINDS`: its path inside the site."""
+    labelled, unlabelled = runs
+    paths = labelled.paths
+    mistakes = paths[~paths["correct"].to_numpy(bool)]
+    most_confident = int(mistakes["confidence"].idxmax())  # the gallery's first image
+    # An explained image that is no mistake has its page in the "explained image" sequence, after the gallery's.
+    explained = sorted(labelled.explained_images, key=lambda i: (not paths["correct"].iloc[i], i))
+    least_confident = int(unlabelled.paths["confidence"].idxmin())  # the unlabelled gallery's first image
+    return {
+        "index": "index.html",
+        "model": f"{LABELLED}/index.html",
+        "model-unlabelled": f"{UNLABELLED}/index.html",
+        "gallery": f"{LABELLED}/gallery.html",
+        "gallery-unlabelled": f"{UNLABELLED}/gallery.html",
+        "sample": f"{LABELLED}/samples/{most_confident:05d}.html",
+        "sample-explained": f"{LABELLED}/samples/{explained[0]:05d}.html",
+        "sample-unlabelled": f"{UNLABELLED}/samples/{least_confident:05d}.html",
+    }
+
+
+@pytest.fixture(scope="module")
+def browser_tab(browser) -> Iterator[Page]:
+    """One browser tab for the module, navigated anew by every test.
+
+    Its renderer keeps plotly.js (4 MB) compiled from page to page: a fresh tab per test would compile it again on
+    every page and make the module three times slower.
+    """
+    context = browser.new_context(viewport=WIDE, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def open_page(browser_tab, built_site) -> Iterator[Callable[..., Watched]]:
+    """Open a page of the site (a path inside it) at a viewport size; the test's pages are watched together."""
+    watched = Watched(browser_tab)
+
+    def open_(relative: str, viewport: dict[str, int] = WIDE) -> Watched:
+        browser_tab.set_viewport_size(viewport)
+        browser_tab.mouse.move(0, 0)  # away from where the last page had its figures: no stray hover
+        browser_tab.goto((built_site / relative).as_uri())
+        return watched
+
+    yield open_
+    watched.stop()
+
+
+def wait_drawn(page: Page) -> None:
+    """Wait until every plotly figure of the page has drawn."""
+    try:
+        page.wait_for_function(f"() => ({UNDRAWN})().length === 0")
+    except PlaywrightTimeoutError:
+        pytest.fail(f"figures never drawn on {page.url}: {page.evaluate(UNDRAWN)}")
+
+
+def first_number(text: str) -> int:
+    """The number a status line starts with: ``"17 of 37 images shown."`` gives 17."""
+    found = re.match(r"\s*(\d+)", text)
+    assert found, f"expected a status that starts with a number; got {text!r}"
+    return int(found.group(1))
+
+
+def image_number(address: str) -> int:
+    """The image of a thumbnail or sample page, from its file name (``images/00012.png``, ``samples/00012.html``)."""
+    found = re.search(r"(\d{5})\.(png|html)$", address)
+    assert found, f"expected an image or sample file name; got {address!r}"
+    return int(found.group(1))
+
+
+def shown_images(items: Any) -> list[int]:
+    """The images of a list of thumbnails (a locator of ``li``), in page order, read from their pictures."""
+    sources = items.locator("img").evaluate_all("all => all.map(img => img.getAttribute('src'))")
+    return [image_number(src) for src in sources]
+
+
+def centre(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def plotly_array(value: Any) -> np.ndarray:
+    """An array of a plotly figure's JSON: a list, or a typed array packed as ``{"dtype": ..., "bdata": base64}``."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]).newbyteorder("<"))
+    return np.asarray(value)
+
+
+def map_title(page: Page) -> Any:
+    return page.locator("#map-figure .gtitle")
+
+
+def test_journey_from_the_index_to_the_next_mistake(open_page, runs):
+    """Index → run card → model page → gallery → first mistake → "next →" → ArrowRight, each on its own page."""
+    run = runs[0]
+    n_mistakes = int((~run.paths["correct"].to_numpy(bool)).sum())
+    watched = open_page("index.html")
+    page = watched.page
+    page.locator(".card h2 a").first.click()
+    page.wait_for_url(f"**/{LABELLED}/index.html")
+    expect(page.locator("h1")).to_contain_text(run.name)
+
+    page.locator("main a[href='gallery.html']").first.click()
+    page.wait_for_url(f"**/{LABELLED}/gallery.html")
+    links = page.locator("#gallery > li.wrong a")
+    samples = [links.nth(i).get_attribute("href") for i in range(3)]
+    links.first.click()
+    page.wait_for_url(f"**/{LABELLED}/{samples[0]}")
+
+    truth = run.paths.iloc[image_number(samples[0])]
+    expect(page.locator("h1")).to_contain_text(f"{truth['true']} → {truth['predicted']}")
+    expect(page.locator("h1")).to_contain_text("misclassified")
+    expect(page.locator(".pager")).to_contain_text(f"Mistake 1 of {n_mistakes}")
+    assert page.locator(".large img").evaluate("img => img.complete && img.naturalWidth > 0"), "large image missing"
+    expect(page.locator("#probabilities-figure g.barlayer g.point")).to_have_count(len(run.class_names))
+
+    page.locator("#next").click()
+    page.wait_for_url(f"**/{LABELLED}/{samples[1]}")
+    expect(page.locator(".pager")).to_contain_text(f"Mistake 2 of {n_mistakes}")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"**/{LABELLED}/{samples[2]}")
+    expect(page.locator(".pager")).to_contain_text(f"Mistake 3 of {n_mistakes}")
+    assert watched.problems == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pages_load_without_errors_or_network(open_page, page_paths, runs, kind):
+    """Every page kind draws, loads all its pictures (and every layer map) with no error and no network request."""
+    watched = open_page(page_paths[kind])
+    page = watched.page
+    wait_drawn(page)
+    run = runs[1 if kind.endswith("unlabelled") else 0]
+    for position, tab in enumerate(page.get_by_role("tab").all()):
+        tab.click()
+        expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[position]}:")
+    broken = page.evaluate(LOAD_ALL_IMAGES)
+    assert watched.problems == []
+    assert broken == [], "pictures that did not load"
+
+
+def test_index_draws_a_mini_diagram_per_run(open_page, runs):
+    page = open_page("index.html").page
+    minis = page.locator(".card .figure")
+    expect(minis).to_have_count(len(runs))
+    for position, run in enumerate(runs):
+        mini = minis.nth(position)
+        expect(mini.locator(".main-svg").first).to_be_attached()
+        expect(mini.locator("g.parcatslayer g.dimension")).to_have_count(len(run.layer_names) + 1)
+        assert mini.locator("g.category").count() > len(run.layer_names)
+        assert mini.locator("path.path").count() > 0
+
+
+def test_model_page_draws_paths_map_confusion_and_separability(open_page, runs):
+    run = runs[0]
+    page = open_page(f"{LABELLED}/index.html").page
+    diagram = page.locator("#paths-figure")
+    expect(diagram.locator(".main-svg").first).to_be_attached()
+    expect(diagram.locator("g.parcatslayer g.dimension")).to_have_count(len(run.layer_names) + 1)
+    assert diagram.locator("g.category rect.catrect").count() >= sum(
+        len(run.paths[name].cat.categories) for name in run.layer_names
+    )
+    assert diagram.locator("g.paths path.path").count() > 0
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[0]}:")
+    expect(page.locator("#map-figure path.point.plotly-customdata")).to_have_count(len(run.paths))
+    expect(page.locator("#confusion-figure g.heatmaplayer image")).to_have_count(1)
+    assert page.locator("#separability-figure g.scatterlayer path.point").count() >= len(run.layer_names)
+
+
+def test_sample_page_draws_probabilities_and_explanations(open_page, page_paths, runs):
+    run = runs[0]
+    page = open_page(page_paths["sample-explained"]).page
+    index = image_number(page_paths["sample-explained"])
+    wait_drawn(page)
+    bars = page.locator("#probabilities-figure g.barlayer g.point path")
+    expect(bars).to_have_count(len(run.class_names))
+    lengths = bars.evaluate_all("all => all.map(bar => bar.getBoundingClientRect().width)")
+    assert run.class_names[int(np.argmax(lengths))] == run.paths["predicted"].iloc[index], "the longest bar"
+    assert page.locator(".weights g.barlayer g.point").count() > 0, "LIME's segment weights are not drawn"
+    pictures = page.locator(".explanations img")
+    assert pictures.count() >= 2
+    assert pictures.evaluate_all("all => all.every(img => img.complete && img.naturalWidth > 0)")
+
+
+def test_layer_tab_loads_and_draws_its_map(open_page, runs):
+    """A map's data file is loaded (by a script element) only when its tab is chosen, then drawn in place."""
+    run = runs[0]
+    page = open_page(f"{LABELLED}/index.html").page
+    points = page.locator("#map-figure path.point.plotly-customdata")
+    expect(points).to_have_count(len(run.paths))
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[0]}:")
+    first_place = points.first.get_attribute("transform")
+    expect(page.locator('script[src="data/map-2.js"]')).to_have_count(0)
+
+    tab = page.get_by_role("tab").nth(2)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    expect(page.locator('script[src="data/map-2.js"]')).to_have_count(1)
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[2]}:")
+    expect(points).to_have_count(len(run.paths))
+    assert points.first.get_attribute("transform") != first_place, "the points did not move to the new layer's map"
+
+    page.get_by_role("tab").first.click()  # back: drawn again from the data already loaded
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[0]}:")
+    expect(page.locator('script[src="data/map-0.js"]')).to_have_count(1)
+
+
+def test_clicking_a_box_of_the_paths_diagram_filters_the_grid(open_page, runs):
+    """A click on a category of the first layer lists the images in it; "Show all images" lists them all again."""
+    run = runs[0]
+    layer = run.layer_names[0]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    status = page.locator("#grid-status")
+    grid = page.locator("#image-grid > li")
+    all_images = f"All {len(run.paths)} images, mistakes first (outlined in red)."
+    expect(status).to_have_text(all_images)
+    expect(grid).to_have_count(GRID_STEP)
+
+    # What the diagram draws: a row per path with its count; rare paths sit in an "other" box on every axis.
+    trace = json.loads(page.locator('script[data-figure="paths-figure"]').text_content())["data"][0]
+    axis = trace["dimensions"][0]
+    values, counts = plotly_array(axis["values"]), plotly_array(trace["counts"])
+    clusters = list(run.paths[layer].cat.categories)
+    box = page.locator("#paths-figure g.dimension").first.locator("g.category").first
+    label = box.locator("text.catlabel").text_content()
+    assert label in clusters, f"the first box of {layer!r} is {label!r}, not one of its clusters {clusters}"
+    code = axis["categoryarray"][axis["ticktext"].index(label)]
+    in_box = int(counts[values == code].sum())
+    real = [c for c, text in zip(axis["categoryarray"], axis["ticktext"]) if text in clusters]
+    on_rare_paths = int(counts[~np.isin(values, real)].sum())
+    in_cluster = int((run.paths[layer] == label).sum())
+    assert in_cluster - on_rare_paths <= in_box <= in_cluster
+
+    box.scroll_into_view_if_needed()
+    page.mouse.click(*centre(box.locator("rect.catrect").bounding_box()))
+    expect(status).not_to_have_text(all_images)
+    text = status.text_content()
+    assert first_number(text) == in_box, f"clicked box {label!r} of {in_box} images; the grid says {text!r}"
+    assert "box" in text, text
+    expect(grid).to_have_count(min(in_box, GRID_STEP))
+    assert all(run.paths[layer].iloc[i] == label for i in shown_images(grid))
+    if in_box > GRID_STEP:
+        page.locator("#grid-more").click()
+        expect(grid).to_have_count(min(in_box, 2 * GRID_STEP))
+
+    page.locator("#grid-clear").click()
+    expect(status).to_have_text(all_images)
+    expect(grid).to_have_count(GRID_STEP)
+    expect(page.locator("#grid-clear")).to_be_hidden()
+    assert watched.problems == []
+
+
+def test_hovering_a_map_point_shows_its_image(open_page, runs):
+    run = runs[0]
+    layer = run.layer_names[0]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    expect(page.locator("#map-figure path.point.plotly-customdata")).to_have_count(len(run.paths))
+    page.locator("#map-figure").scroll_into_view_if_needed()
+    spot = page.evaluate(FREE_MAP_POINT)
+    assert spot, "every map point is covered by a label or the legend"
+    page.mouse.move(*spot)
+
+    card = page.locator("#map-hover")
+    expect(card).to_be_visible()
+    src = card.locator("img").get_attribute("src")
+    assert src.endswith(".png"), src
+    truth = run.paths.iloc[image_number(src)]
+    text = card.locator("span").text_content()
+    assert text.startswith(f"image {image_number(src)}: {truth['true']} → {truth['predicted']} "), text
+    assert text.endswith(f"· {truth[layer]}"), text
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
+    page.mouse.move(2, 2)
+    expect(card).to_be_hidden()
+    assert watched.problems == []
+
+
+def test_gallery_filters_sort_and_csv(open_page, runs):
+    run = runs[0]
+    mistakes = run.paths[~run.paths["correct"].to_numpy(bool)]
+    n = len(mistakes)
+    watched = open_page(f"{LABELLED}/gallery.html")
+    page = watched.page
+    status = page.locator("#gallery-status")
+    shown = page.locator("#gallery > li:not([hidden])")
+
+    def choose(name: str, value: str) -> None:
+        page.locator(f"#gallery-filters select[name={name}]").select_option(value)
+
+    def order() -> list[int]:
+        return [int(i) for i in shown.evaluate_all("all => all.map(li => li.dataset.index)")]
+
+    expect(status).to_have_text(f"{n} of {n} images shown.")
+    expect(shown).to_have_count(n)
+    layer = run.layer_names[0]
+    choose("layer", "0")
+    for name in ("true", "predicted", "cluster"):
+        column = mistakes[layer if name == "cluster" else name]
+        common = column.value_counts().idxmax()
+        wanted = column == common
+        assert 0 < wanted.sum() < n, "the filter would not change what is shown"
+        choose(name, str(list(column.cat.categories).index(common)))
+        expect(status).to_have_text(f"{wanted.sum()} of {n} images shown.")
+        assert sorted(order()) == sorted(mistakes.index[wanted]), f"{name} = {common}"
+        choose(name, "")
+        expect(status).to_have_text(f"{n} of {n} images shown.")
+
+    most_confident_first = order()
+    assert most_confident_first == list(mistakes.sort_values("confidence", ascending=False, kind="stable").index)
+    assert mistakes["confidence"].is_unique, "ties would make the reversed order ambiguous"
+    choose("sort", "confidence-asc")
+    expect(shown.first).to_have_attribute("data-index", str(most_confident_first[-1]))
+    assert order() == most_confident_first[::-1]
+
+    predicted = mistakes["predicted"].value_counts().idxmax()
+    choose("predicted", str(run.class_names.index(predicted)))
+    listed = order()
+    assert 0 < len(listed) < n
+    with page.expect_download() as started:
+        page.locator("#gallery-csv").click()
+    download = started.value
+    assert download.suggested_filename.endswith(".csv"), download.suggested_filename
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0] == CSV_HEADER
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    assert [row[0] for row in rows] == [f"image {i}" for i in listed]
+    for row, i in zip(rows, listed):
+        truth = run.paths.loc[i]
+        assert row[1:3] == [str(truth["true"]), str(truth["predicted"])]
+        assert float(row[3]) == pytest.approx(truth["confidence"], abs=5e-5)
+        assert row[4] == truth["path"]
+    assert watched.problems == []
+
+
+@pytest.mark.parametrize("kind", ["index", "model", "gallery", "sample", "sample-explained"])
+def test_pages_fit_a_phone_screen(open_page, page_paths, kind):
+    """At 390 px nothing scrolls sideways but the tables and figures inside their own scroll boxes."""
+    page = open_page(page_paths[kind], viewport=PHONE).page
+    wait_drawn(page)
+    scroll_width, client_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll_width <= client_width + 1, f"{kind} scrolls sideways; too wide: {page.evaluate(TOO_WIDE)}"
+
+
+def test_keyboard_reaches_the_skip_link_and_walks_the_layer_tabs(open_page, runs):
+    run = runs[0]
+    page = open_page(f"{LABELLED}/index.html").page
+    wait_drawn(page)
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus")
+    expect(focused).to_have_text("Skip to content")
+    expect(focused).to_have_attribute("href", "#main")
+    expect(focused).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+
+    tabs = page.get_by_role("tab")
+    tabs.first.focus()
+    page.keyboard.press("ArrowRight")
+    expect(tabs.nth(1)).to_be_focused()
+    expect(tabs.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(tabs.first).to_have_attribute("aria-selected", "false")
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[1]}:")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # from the first tab round to the last
+    expect(tabs.last).to_be_focused()
+    expect(tabs.last).to_have_attribute("aria-selected", "true")
+    expect(map_title(page)).to_contain_text(f"Layer {run.layer_names[-1]}:")
+
+
+def test_screenshots_of_every_page_kind(open_page, page_paths, tmp_path):
+    """Full-page screenshots at 1280 and 390 px, kept in $LAYERLENS_SCREENSHOTS when set, for a person to look at."""
+    folder = Path(os.environ.get("LAYERLENS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for viewport in (WIDE, PHONE):
+        for kind in ("index", "model", "gallery", "sample", "sample-explained"):
+            page = open_page(page_paths[kind], viewport=viewport).page
+            wait_drawn(page)
+            assert page.evaluate(LOAD_ALL_IMAGES) == [], f"pictures of {kind} that did not load"
+            shot = folder / f"{kind}-{viewport['width']}.png"
+            page.screenshot(path=shot, full_page=True)
+            assert shot.stat().st_size > 0
