@@ -330,3 +330,18 @@ def test_hostile_names_execute_nothing_in_the_browser(hostile_site, built_site):
         assert hostile[:2] == [clean[0], 0]  # no script element or event handler added
         assert hostile[3] and clean[3]  # every embedded JSON block still parses whole
     assert shapes[1][2] == shapes[5][2]  # the model page keeps its sections
+
+
+def test_a_run_without_mistakes_says_so_in_its_gallery(tmp_path, site_runs):
+    analysis = ll.load(site_runs[1])
+    predicted = analysis.probabilities.argmax(axis=1)
+    paths = analysis.paths.copy()
+    paths["true"] = paths["predicted"]
+    paths["correct"] = True
+    flawless = dataclasses.replace(analysis, labels=predicted.astype("int64"), paths=paths)
+    build_site([flawless], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits-unlabelled"
+    gallery = (run / "gallery.html").read_text(encoding="utf-8")
+    assert "classified all 120 images correctly" in gallery
+    assert "<form" not in gallery and '<li class="thumb' not in gallery
+    assert list((run / "samples").iterdir()) == []

@@ -301,7 +301,7 @@
     if (kind === "page-model" && received.images) {
       imageGrid(received.images);
       layerMaps(received.images);
-    } else if (kind === "page-gallery") {
+    } else if (kind === "page-gallery" && document.getElementById("gallery-filters")) {
       gallery();
     } else if (kind === "page-sample") {
       pager();
