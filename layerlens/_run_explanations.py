@@ -16,6 +16,7 @@ from layerlens._json import decode_float, encode_float
 from layerlens._png import png_bytes
 from layerlens.exceptions import RunFormatError
 from layerlens.explain._explanation import Explanation
+from layerlens.explain._methods import METHODS
 from layerlens.explain._overlay import display_size, overlay, upscale
 
 __all__ = ["explanation_arrays", "explanation_entries", "explanation_pictures", "picture_names", "read_explanations"]
@@ -101,6 +102,9 @@ def read_explanations(
         or any(int(entry["image_index"]) not in indices for entry in entries)
     ):
         raise RunFormatError("path: the run's explanations do not match their arrays (counts or shapes differ).")
+    unknown = sorted({str(entry["method"]) for entry in entries} - set(METHODS))
+    if unknown:  # a method names files of the run and of the site: only known names may
+        raise RunFormatError(f"path: the run's explanations name unknown methods {unknown}; expected {METHODS}.")
     explanations = []
     lime_seen = 0
     for entry, heatmap, is_lime in zip(entries, heatmaps, lime):

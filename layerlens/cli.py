@@ -239,7 +239,7 @@ def _site(args: argparse.Namespace) -> int:
     from layerlens.site import build_site
     from layerlens.site._target import check_site_target
 
-    check_site_target(args.out, argument="--out")
+    check_site_target(args.out, runs=[Path(run) for run in args.runs], argument="--out")
     for run in args.runs:
         if not Path(run).is_dir():
             raise InvalidInputError(f"RUN: expected a run folder; {run!r} is not a folder.")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _browser import launch
 
@@ -105,7 +106,9 @@ def test_without_labels_the_gallery_shows_the_least_confident(site_runs, built_s
     order = _content.gallery_order(analysis)
     assert len(order) == min(_content.UNSURE_SHOWN, len(analysis.paths))
     confidence = analysis.paths["confidence"].to_numpy()
-    assert confidence[order].max() <= confidence.max()
+    shown = np.zeros(len(confidence), bool)
+    shown[order] = True
+    assert confidence[shown].max() <= confidence[~shown].min()  # the least confident, none left out
     assert (confidence[order][:-1] <= confidence[order][1:]).all()
     gallery = (built_site / "runs" / "02-digits-unlabelled" / "gallery.html").read_text(encoding="utf-8")
     assert "Least confident predictions" in gallery and gallery.count('<li class="thumb') == len(order)
@@ -119,10 +122,10 @@ def test_the_grid_rows_are_the_rows_of_the_drawn_diagram(built_site, site_runs):
     counts = figure["data"][0]["counts"]
     rows = data["row"]
     assert len(rows) == len(analysis.paths)
-    n_rows = len(counts["bdata"]) if isinstance(counts, dict) else len(counts)
-    assert 0 <= min(rows) and max(rows) < max(n_rows, 1) + len(rows)
+    per_row = _counts(counts)
+    assert sorted(set(rows)) == list(range(len(per_row)))  # every drawn row holds images, no row is invented
     for row in set(rows):
-        assert rows.count(row) == _counts(counts)[row]
+        assert rows.count(row) == per_row[row]
 
 
 def _counts(counts):
@@ -237,6 +240,7 @@ def test_run_folders_are_named_by_position_and_safe_letters():
 HOSTILE_CLASSES = {0: "<script>alert(1)</script>", 1: 'a"b', 2: "../../x"}
 HOSTILE_MODEL = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_FILE = "../../evil</script><script>window.__pwned=2</script>.png"
+HOSTILE_LAYER = '</script><img src=x onerror="window.__pwned=4">'
 
 
 @pytest.fixture(scope="module")
@@ -252,20 +256,24 @@ def hostile_site(tmp_path_factory, site_runs):
     paths["file"] = list(files)
     metrics = analysis.metrics
     per_class = metrics.per_class.rename(index=mapping)
+    layer_names = {layer.name: f"{HOSTILE_LAYER}{i}" for i, layer in enumerate(analysis.layers)}
+    paths = paths.rename(columns=layer_names)
     layers = tuple(
         dataclasses.replace(
             layer,
+            name=layer_names[layer.name],
             clusters=dataclasses.replace(
                 layer.clusters, names=tuple(HOSTILE_CLASSES[0] + n for n in layer.clusters.names)
             ),
         )
         for layer in analysis.layers
     )
+    rows = tuple(dataclasses.replace(row, name=layer_names.get(row.name, row.name)) for row in analysis.model.layers)
     hostile = dataclasses.replace(
         analysis,
         name="</title><script>window.__pwned=3</script>",
         class_names=classes,
-        model=dataclasses.replace(analysis.model, name=HOSTILE_MODEL),
+        model=dataclasses.replace(analysis.model, name=HOSTILE_MODEL, layers=rows),
         paths=paths,
         files=files,
         layers=layers,
@@ -292,9 +300,14 @@ def test_hostile_names_are_escaped_in_every_page(hostile_site):
         html = page.read_text(encoding="utf-8")
         assert "<script>alert" not in html and "<script>window.__pwned" not in html, page
         assert "<img src=x" not in html, page
-    data = (out / "runs" / "01-title-script-window-pwned-3-script" / "data" / "images.js").read_text()
-    assert "<" not in data and "&lt;" not in data  # JSON escapes, not HTML entities, inside scripts
-    assert "\\u003cscript\\u003ealert(1)" in data
+    data = out / "runs" / "01-title-script-window-pwned-3-script" / "data"
+    images = (data / "images.js").read_text()
+    assert "&lt;" not in images  # JSON escapes, not HTML entities, inside scripts
+    assert "\\u003cscript\\u003ealert(1)" in images and "\\u003c/script\\u003e\\u003cimg" in images
+    for script in data.iterdir():
+        assert "<" not in script.read_text(), script.name
+    model_page = (out / "runs" / "01-title-script-window-pwned-3-script" / "index.html").read_text()
+    assert "&lt;/script&gt;&lt;img src=x onerror=" in model_page  # the layer names, shown as text
 
 
 def test_hostile_names_execute_nothing_in_the_browser(hostile_site, built_site):
@@ -345,3 +358,34 @@ def test_a_run_without_mistakes_says_so_in_its_gallery(tmp_path, site_runs):
     assert "classified all 120 images correctly" in gallery
     assert "<form" not in gallery and '<li class="thumb' not in gallery
     assert list((run / "samples").iterdir()) == []
+
+
+def test_an_input_run_is_never_inside_the_site_nor_the_site_inside_a_run(tmp_path, site_runs):
+    import shutil
+
+    out = tmp_path / "site"
+    build_site(site_runs[1], out=out)
+    shutil.copytree(site_runs[1], out / "mine")
+    with pytest.raises(InvalidInputError, match="lie one inside the other"):
+        build_site([out / "mine"], out=out)
+    with pytest.raises(InvalidInputError, match="out: the earlier site in .* also holds \\['mine'\\]"):
+        build_site(site_runs[1], out=out)  # a folder of the user's, put in an earlier site
+    assert (out / "mine" / "manifest.json").is_file()
+    shutil.rmtree(out / "mine")
+    run = tmp_path / "run"
+    shutil.copytree(site_runs[1], run)
+    with pytest.raises(InvalidInputError, match="lie one inside the other"):
+        build_site([run], out=run / "site")
+    with pytest.raises(InvalidInputError, match="lie one inside the other"):
+        build_site([run], out=tmp_path)
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in Path(site_runs[1]).iterdir())
+
+
+def test_the_current_folder_and_its_parents_are_refused(tmp_path, site_runs, monkeypatch):
+    here = tmp_path / "work"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", "", str(tmp_path), "sub/.."):
+        with pytest.raises(InvalidInputError, match="out: "):
+            build_site(site_runs[1], out=out)
+    assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["work"]

@@ -387,6 +387,30 @@ def test_clicking_a_box_of_the_paths_diagram_filters_the_grid(open_page, runs):
     assert watched.problems == []
 
 
+def test_the_keyboard_lists_a_clusters_images_without_the_diagram(open_page, runs):
+    """The layer and cluster lists under the diagram do what a click on a box does, for every image of the cluster."""
+    run = runs[0]
+    layer = run.layer_names[-1]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    form = page.locator("#cluster-filter")
+    form.locator("select[name=layer]").select_option(label=layer)
+    names = form.locator("select[name=cluster] option").all_text_contents()
+    assert names == list(run.layer(layer).clusters.names)
+    form.locator("select[name=cluster]").select_option(index=1)
+    form.locator("select[name=cluster]").focus()
+    page.keyboard.press("Tab")  # to the button
+    page.keyboard.press("Enter")
+    in_cluster = int((run.layer(layer).clusters.labels == 1).sum())
+    status = page.locator("#grid-status")
+    expect(status).to_contain_text(f"{in_cluster} image")
+    assert run.layer(layer).clusters.names[1] in status.text_content()
+    grid = page.locator("#image-grid > li")
+    expect(grid).to_have_count(min(in_cluster, GRID_STEP))
+    assert all(run.layer(layer).clusters.labels[i] == 1 for i in shown_images(grid))
+    assert watched.problems == []
+
+
 def test_hovering_a_map_point_shows_its_image(open_page, runs):
     run = runs[0]
     layer = run.layer_names[0]

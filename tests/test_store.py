@@ -318,3 +318,15 @@ def test_explanation_arrays_that_do_not_fit_are_a_format_error(run):
     (run / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFormatError, match="explanations do not match their arrays"):
         ll.load(run)
+
+
+def test_an_unknown_explanation_method_is_refused_on_load(tmp_path, site_runs):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(site_runs[0], run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["explanations"][0]["method"] = "x/../../evil"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFormatError, match=r"unknown methods \['x/../../evil'\]"):
+        ll.load(run)

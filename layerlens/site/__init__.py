@@ -7,6 +7,7 @@ TensorFlow needed to build it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,29 +59,32 @@ def build_site(runs: Any, out: str | Path = "output_site") -> Path:
     from layerlens.site._build import write_site
     from layerlens.site._target import check_site_target
 
-    check_site_target(out)
-    return write_site(_analyses(runs), out)
+    items = _items(runs)
+    target = check_site_target(out, runs=[item for item in items if isinstance(item, (str, os.PathLike))])
+    return write_site(_analyses(items), target)
 
 
-def _analyses(runs: Any) -> list[Analysis]:
+def _items(runs: Any) -> list[Any]:
     from layerlens.analysis import Analysis
-    from layerlens.store import load
 
-    items = [runs] if isinstance(runs, (str, Path, Analysis)) else runs
+    items = [runs] if isinstance(runs, (str, os.PathLike, Analysis)) else runs
     if not isinstance(items, Iterable):
         raise InvalidTypeError(
             f"runs: expected a run folder, an Analysis or a list of them; received {type(runs).__name__}."
         )
-    analyses = []
+    items = list(items)
     for position, item in enumerate(items):
-        if isinstance(item, Analysis):
-            analyses.append(item)
-        elif isinstance(item, (str, Path)):
-            analyses.append(load(item))
-        else:
+        if not isinstance(item, (str, os.PathLike, Analysis)):
             raise InvalidTypeError(
                 f"runs[{position}]: expected a run folder (str or Path) or an Analysis; received {type(item).__name__}."
             )
-    if not analyses:
+    if not items:
         raise InvalidInputError("runs: expected at least one run folder or Analysis; received none.")
-    return analyses
+    return items
+
+
+def _analyses(items: list[Any]) -> list[Analysis]:
+    from layerlens.analysis import Analysis
+    from layerlens.store import load
+
+    return [item if isinstance(item, Analysis) else load(item) for item in items]

@@ -118,7 +118,7 @@ def _run_summary(analysis: Analysis, slug: str, n_gallery: int) -> dict[str, Any
     stats = analysis.path_statistics
     return {
         "slug": slug,
-        "name": analysis.name,
+        "name": analysis.name.strip() or f"run {slug[:2].lstrip('0')}",
         "model_name": analysis.model.name,
         "n_images": len(analysis.paths),
         "class_names": list(analysis.class_names),

@@ -46,7 +46,7 @@
 
   function percent(value) { return Math.round(value * 100) + "%"; }
 
-  function imageName(index) { return ("0000" + index).slice(-5); }
+  function imageName(index) { return String(index).padStart(5, "0"); }  // as Python's "%05d"
 
   function describe(images, i) {
     var predicted = images.classes[images.predicted[i]];
@@ -80,7 +80,7 @@
       }
       var img = document.createElement("img");
       img.src = grid.getAttribute("data-images") + imageName(i) + ".png";
-      img.alt = "image " + i + ": " + describe(images, i);
+      img.alt = "image " + i;
       img.loading = "lazy";
       var caption = document.createElement("span");
       caption.className = "caption";
@@ -116,6 +116,38 @@
     more.addEventListener("click", showMore);
     clear.addEventListener("click", showAll);
     showAll();
+
+    // The same filter from lists, for the keyboard: every image of a layer's cluster.
+    var form = document.getElementById("cluster-filter");
+    if (form) {
+      var layerSelect = form.elements.layer;
+      var clusterSelect = form.elements.cluster;
+      images.layers.forEach(function (name, l) {
+        var option = document.createElement("option");
+        option.value = String(l);
+        option.textContent = name;
+        layerSelect.appendChild(option);
+      });
+      var fillClusters = function () {
+        clusterSelect.textContent = "";
+        images.clusterNames[Number(layerSelect.value)].forEach(function (name, c) {
+          var option = document.createElement("option");
+          option.value = String(c);
+          option.textContent = name;
+          clusterSelect.appendChild(option);
+        });
+      };
+      layerSelect.addEventListener("change", fillClusters);
+      fillClusters();
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var l = Number(layerSelect.value);
+        var c = Number(clusterSelect.value);
+        var chosen = all.filter(function (i) { return images.clusters[l][i] === c; });
+        show(chosen, chosen.length + " image" + (chosen.length === 1 ? "" : "s") + " in " +
+          images.clusterNames[l][c] + " of layer " + images.layers[l] + ".", true);
+      });
+    }
 
     var diagram = document.getElementById("paths-figure");
     if (diagram && diagram.on) {
@@ -268,8 +300,7 @@
       var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
       var link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
-      link.download = (String(meta.run).replace(/[^A-Za-z0-9_-]+/g, "-") || "run") +
-        (meta.labelled ? "-misclassified.csv" : "-unsure.csv");
+      link.download = meta.slug + (meta.labelled ? "-misclassified.csv" : "-unsure.csv");
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -288,7 +319,12 @@
 
   function pager() {
     document.addEventListener("keydown", function (event) {
-      if (event.altKey || event.ctrlKey || event.metaKey || /INPUT|SELECT|TEXTAREA/.test(event.target.tagName)) { return; }
+      var target = event.target;
+      // Arrows keep their own meaning in controls and in the (sideways scrolling) figures.
+      if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey ||
+          /^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(target.tagName) || (target.closest && target.closest(".figure-scroll"))) {
+        return;
+      }
       var link = document.getElementById({ ArrowLeft: "previous", ArrowRight: "next" }[event.key] || "");
       if (link) { window.location.href = link.href; }
     });
