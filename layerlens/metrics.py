@@ -37,7 +37,7 @@ from layerlens._json import decode_float, encode_float
 from layerlens._validation import check_int, check_label_vector, check_names, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["ClassificationMetrics", "best_class_matching", "classification_metrics"]
+__all__ = ["Calibration", "ClassificationMetrics", "best_class_matching", "calibration", "classification_metrics"]
 
 _PER_CLASS_FLOAT = ("precision", "recall", "f1")
 _PER_CLASS_SCORES = ("roc_auc", "average_precision")
@@ -46,6 +46,136 @@ _PER_CLASS_COLUMNS = (*_PER_CLASS_FLOAT, "support", *_PER_CLASS_SCORES)
 _ROW_SUM_TOLERANCE = 1e-3
 # Elements of the (resamples x images) index matrix drawn at once: bounds bootstrap memory (~16 MB).
 _BOOTSTRAP_CHUNK = 2_000_000
+
+
+#: Equal-width confidence bins of the reliability diagram.
+CALIBRATION_BINS = 10
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """How far the softmax confidence reads as a probability: accuracy against confidence, in bins.
+
+    Attributes
+    ----------
+    bin_edges : ndarray of shape (B + 1,), float64
+        Edges of the equal-width confidence bins over [0, 1].
+    confidence : ndarray of shape (B,), float64
+        Mean confidence (highest class probability) of the images in each bin; NaN for an empty bin.
+    accuracy : ndarray of shape (B,), float64
+        Share of those images predicted right; NaN for an empty bin.
+    counts : ndarray of shape (B,), int64
+        Images per bin.
+    ece : float
+        Expected calibration error: the mean over images of ``|accuracy - confidence|`` of their bin
+        (0 for a model whose confidence is its accuracy).
+    ece_ci : tuple of (float, float)
+        95 % bootstrap percentile interval of the ECE.
+    """
+
+    bin_edges: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    counts: np.ndarray
+    ece: float
+    ece_ci: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (NaN as ``None``); :meth:`from_dict` reads it back."""
+        return {
+            "bin_edges": [float(v) for v in self.bin_edges],
+            "confidence": [encode_float(v) for v in self.confidence],
+            "accuracy": [encode_float(v) for v in self.accuracy],
+            "counts": [int(v) for v in self.counts],
+            "ece": float(self.ece),
+            "ece_ci": _encode_pair(self.ece_ci),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Rebuild a calibration stored by :meth:`to_dict`."""
+        require_keys("data", data, ("bin_edges", "confidence", "accuracy", "counts", "ece", "ece_ci"))
+        return cls(
+            bin_edges=np.array(data["bin_edges"], dtype=np.float64),
+            confidence=np.array([math.nan if v is None else float(v) for v in data["confidence"]], np.float64),
+            accuracy=np.array([math.nan if v is None else float(v) for v in data["accuracy"]], np.float64),
+            counts=np.array(data["counts"], dtype=np.int64),
+            ece=float(data["ece"]),
+            ece_ci=_decode_pair(data["ece_ci"]),
+        )
+
+
+def calibration(
+    correct: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    n_bins: int = CALIBRATION_BINS,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> Calibration:
+    """Bin the predictions by confidence and compare each bin's accuracy with its confidence.
+
+    Parameters
+    ----------
+    correct : array-like of shape (N,), bool
+        Whether each prediction was right.
+    confidence : array-like of shape (N,), float
+        The probability the model gave its prediction, in [0, 1].
+    n_bins : int, default=10
+        Equal-width bins over [0, 1].
+    n_bootstrap : int, default=1000
+        Resamples of the images for the interval of the expected calibration error.
+    seed : int, default=0
+        Seed of the resampling.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    InvalidInputError
+        If the arrays are empty or differ in length, or a confidence lies outside [0, 1].
+
+    Notes
+    -----
+    The expected calibration error follows Guo et al., "On calibration of modern neural networks",
+    ICML 2017: the bins' gaps between accuracy and confidence, weighted by their share of the images.
+
+    Examples
+    --------
+    >>> c = calibration(np.array([True, True, False, True]), np.array([0.95, 0.92, 0.85, 0.65]), n_bootstrap=50)
+    >>> c.counts[-2:].tolist(), round(c.ece, 2)
+    ([1, 2], 0.33)
+    """
+    hit = np.asarray(correct)
+    conf = np.asarray(confidence, dtype=np.float64)
+    if hit.ndim != 1 or conf.shape != hit.shape or len(hit) == 0:
+        raise InvalidInputError(
+            "correct and confidence: expected two 1-D arrays of the same length, at least 1; received shapes "
+            f"{hit.shape} and {conf.shape}."
+        )
+    if not np.isfinite(conf).all() or conf.min() < 0 or conf.max() > 1 + 1e-6:
+        raise InvalidInputError("confidence: expected probabilities in [0, 1].")
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Bin b holds confidences in (edges[b], edges[b + 1]]; a confidence of 0 joins the first bin.
+    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    hit = hit.astype(np.float64)
+    counts = np.bincount(bins, minlength=n_bins)
+    filled = counts > 0
+    mean_conf = np.divide(np.bincount(bins, conf, n_bins), counts, out=np.full(n_bins, np.nan), where=filled)
+    accuracy = np.divide(np.bincount(bins, hit, n_bins), counts, out=np.full(n_bins, np.nan), where=filled)
+    ece = float(np.nansum(counts * np.abs(accuracy - mean_conf)) / len(conf))
+    resampled = []
+    chunks = _bootstrap_indices(len(conf), check_int(n_bootstrap, "n_bootstrap", minimum=1), check_seed(seed))
+    for idx in chunks:
+        rows = idx.shape[0]
+        keys = (bins[idx] + n_bins * np.arange(rows)[:, None]).ravel()
+        gap = np.bincount(keys, hit[idx].ravel() - conf[idx].ravel(), rows * n_bins).reshape(rows, n_bins)
+        resampled.append(np.abs(gap).sum(axis=1) / idx.shape[1])
+    interval = _percentile_interval(np.concatenate(resampled))
+    return Calibration(edges, mean_conf, accuracy, counts.astype(np.int64), ece, interval)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +215,9 @@ class ClassificationMetrics:
         ``None`` without a negative class or without such images.
     sensitivity_ci, specificity_ci : tuple of (float, float) or None
         95 % bootstrap percentile intervals, ``None`` when the rate is.
+    calibration : Calibration or None
+        The softmax confidence against the accuracy (reliability diagram, expected calibration error);
+        ``None`` for metrics stored before layerlens measured it.
     """
 
     class_names: tuple[str, ...]
@@ -102,6 +235,7 @@ class ClassificationMetrics:
     specificity: float | None = None
     sensitivity_ci: tuple[float, float] | None = None
     specificity_ci: tuple[float, float] | None = None
+    calibration: Calibration | None = None
 
     def __repr__(self) -> str:
         lines = [
@@ -117,6 +251,11 @@ class ClassificationMetrics:
                 f"  (any lesion against {self.negative_class!r})",
                 f"  specificity         {_with_interval(self.specificity, self.specificity_ci)}",
             ]
+        if self.calibration is not None:
+            lines.append(
+                f"  calibration error   {_with_interval(self.calibration.ece, self.calibration.ece_ci)}"
+                "  (confidence against accuracy)"
+            )
         table = self.per_class.to_string(float_format=lambda v: f"{v:.3f}")
         return "\n".join(lines + ["  per class:"] + ["    " + row for row in table.splitlines()])
 
@@ -151,6 +290,7 @@ class ClassificationMetrics:
             "specificity": encode_float(self.specificity),
             "sensitivity_ci": _encode_pair(self.sensitivity_ci),
             "specificity_ci": _encode_pair(self.specificity_ci),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
@@ -200,6 +340,7 @@ class ClassificationMetrics:
             specificity=_decode_optional(data["specificity"]),
             sensitivity_ci=_decode_pair(data["sensitivity_ci"]),
             specificity_ci=_decode_pair(data["specificity_ci"]),
+            calibration=Calibration.from_dict(data["calibration"]) if data.get("calibration") else None,
         )
 
 
@@ -424,6 +565,7 @@ def _compute_classification(
         specificity=specificity,
         sensitivity_ci=None if sensitivity is None else _percentile_interval(rates["sensitivity"]),
         specificity_ci=None if specificity is None else _percentile_interval(rates["specificity"]),
+        calibration=calibration(y_true == y_pred, probs.max(axis=1), n_bootstrap=n_bootstrap, seed=seed),
     )
 
 

@@ -99,3 +99,19 @@ def test_segment_weights_need_a_lime_explanation():
     gradcam = Explanation(method="gradcam", target=0, heatmap=np.zeros((4, 4), np.float32), seconds=0.0)
     with pytest.raises(InvalidInputError, match="explanation: expected a LIME explanation"):
         segment_weights_figure(gradcam)
+
+
+def test_the_reliability_diagram_draws_each_filled_bin_against_the_diagonal():
+    from layerlens.figures import reliability_figure
+    from layerlens.metrics import calibration
+
+    c = calibration(np.array([True, True, False, True]), np.array([0.95, 0.92, 0.85, 0.65]), n_bootstrap=50)
+    fig = reliability_figure(c)
+    bars, means, diagonal = fig.data
+    assert np.allclose(bars.x, [0.65, 0.85, 0.95]) and np.allclose(bars.y, [1.0, 0.0, 1.0])
+    assert np.allclose(means.y, [0.65, 0.85, 0.935])
+    assert list(diagonal.x) == [0, 1] == list(diagonal.y)
+    assert f"{c.ece:.3f}" in fig.layout.title.text
+    assert "&lt;b&gt;" in reliability_figure(c, title="<b>").layout.title.text
+    with pytest.raises(InvalidInputError, match="calibration: expected a Calibration"):
+        reliability_figure({"ece": 0.1})

@@ -15,7 +15,7 @@ from sklearn.metrics import (
 
 from layerlens import metrics
 from layerlens.exceptions import InvalidInputError
-from layerlens.metrics import ClassificationMetrics, best_class_matching, classification_metrics
+from layerlens.metrics import ClassificationMetrics, best_class_matching, calibration, classification_metrics
 
 TUMOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
 
@@ -42,6 +42,11 @@ def assert_same_metrics(a: ClassificationMetrics, b: ClassificationMetrics):
         elif field == "confusion":
             assert x.dtype == y.dtype == np.int64
             np.testing.assert_array_equal(x, y)
+        elif field == "calibration":
+            for part in ("bin_edges", "confidence", "accuracy", "counts"):
+                np.testing.assert_array_equal(getattr(x, part), getattr(y, part))
+                assert getattr(x, part).dtype == getattr(y, part).dtype, part
+            assert (x.ece, x.ece_ci) == (y.ece, y.ece_ci)
         else:
             assert x == y, field
             assert type(x) is type(y), field
@@ -308,3 +313,54 @@ def test_best_class_matching(confusion, matched, accuracy):
 def test_best_class_matching_rejects_non_counts():
     with pytest.raises(InvalidInputError, match="confusion: expected a square array of non-negative integer counts"):
         best_class_matching(np.zeros((2, 3), int))
+
+
+# ------------------------------------------------------------------------------------- calibration
+
+
+def test_calibration_compares_each_bins_accuracy_with_its_confidence():
+    correct = np.array([True, True, False, True])
+    confidence = np.array([0.95, 0.92, 0.85, 0.65])
+    c = calibration(correct, confidence, n_bootstrap=200)
+    assert c.counts.tolist() == [0, 0, 0, 0, 0, 0, 1, 0, 1, 2]
+    np.testing.assert_allclose(c.confidence[[6, 8, 9]], [0.65, 0.85, 0.935])
+    np.testing.assert_allclose(c.accuracy[[6, 8, 9]], [1.0, 0.0, 1.0])
+    assert np.isnan(c.accuracy[0]) and np.isnan(c.confidence[0])
+    assert c.ece == pytest.approx((0.35 + 0.85 + 2 * 0.065) / 4)
+    assert c.ece_ci[0] <= c.ece <= c.ece_ci[1]
+
+
+def test_a_calibrated_model_has_a_small_error_and_an_overconfident_one_a_large_one():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 20_000)
+    honest = calibration(rng.random(20_000) < confidence, confidence, n_bootstrap=100)
+    boastful = calibration(rng.random(20_000) < confidence - 0.2, confidence, n_bootstrap=100)
+    assert honest.ece < 0.02 and honest.ece_ci[1] < 0.03
+    assert boastful.ece == pytest.approx(0.2, abs=0.02) and boastful.ece_ci[0] > 0.15
+
+
+def test_classification_metrics_carry_their_calibration():
+    y_true = np.array([0, 0, 1, 1, 2, 2, 0, 1])
+    y_pred = np.array([0, 1, 1, 2, 2, 3, 0, 1])
+    probs = smoothed(y_pred, 4)
+    m = classification_metrics(y_true, y_pred, probs, TUMOUR, n_bootstrap=50)
+    direct = calibration(y_true == y_pred, probs.max(axis=1), n_bootstrap=50)
+    assert m.calibration.ece == direct.ece and m.calibration.ece_ci == direct.ece_ci
+    assert "calibration error" in repr(m)
+    stored = m.to_dict()
+    del stored["calibration"]  # metrics stored before calibration was measured
+    assert ClassificationMetrics.from_dict(stored).calibration is None
+
+
+@pytest.mark.parametrize(
+    ("correct", "confidence", "message"),
+    [
+        (np.array([True]), np.array([0.5, 0.6]), "correct and confidence: expected two 1-D arrays"),
+        (np.array([], bool), np.array([]), "correct and confidence: expected two 1-D arrays"),
+        (np.array([True]), np.array([1.5]), r"confidence: expected probabilities in \[0, 1\]"),
+        (np.array([True]), np.array([np.nan]), r"confidence: expected probabilities in \[0, 1\]"),
+    ],
+)
+def test_calibration_names_bad_input(correct, confidence, message):
+    with pytest.raises(InvalidInputError, match=message):
+        calibration(correct, confidence)

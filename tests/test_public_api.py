@@ -10,6 +10,7 @@ PUBLIC_MODULES = [
     "layerlens",
     "layerlens.analysis",
     "layerlens.cluster",
+    "layerlens.doubt",
     "layerlens.extract",
     "layerlens.figures",
     "layerlens.figures.paths",

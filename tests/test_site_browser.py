@@ -287,7 +287,7 @@ def test_index_draws_a_mini_diagram_per_run(open_page, runs):
         assert mini.locator("path.path").count() > 0
 
 
-def test_model_page_draws_paths_map_confusion_and_separability(open_page, runs):
+def test_model_page_draws_paths_map_confusion_reliability_and_separability(open_page, runs):
     run = runs[0]
     page = open_page(f"{LABELLED}/index.html").page
     diagram = page.locator("#paths-figure")
@@ -301,6 +301,8 @@ def test_model_page_draws_paths_map_confusion_and_separability(open_page, runs):
     expect(page.locator("#map-figure path.point.plotly-customdata")).to_have_count(len(run.paths))
     expect(page.locator("#confusion-figure g.heatmaplayer image")).to_have_count(1)
     assert page.locator("#separability-figure g.scatterlayer path.point").count() >= len(run.layer_names)
+    filled = int((run.metrics.calibration.counts > 0).sum())
+    expect(page.locator("#reliability-figure g.barlayer g.point")).to_have_count(filled)
 
 
 def test_sample_page_draws_probabilities_and_explanations(open_page, page_paths, runs):

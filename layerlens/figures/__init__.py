@@ -1,5 +1,5 @@
 """Plotly figures of an analysis: image paths through the layers, per-layer maps, separability by depth,
-the confusion matrix, and single images (class probabilities, explanations).
+the confusion matrix and the reliability diagram, and single images (class probabilities, explanations).
 
 Every function returns a :class:`plotly.graph_objects.Figure` and never shows it; the
 same inputs give the same ``fig.to_json()`` byte for byte (no random colours, no trace
@@ -15,7 +15,7 @@ label, which plotly writes as plain text; it gets the raw layer name.
 
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
 from layerlens.figures.maps import WEBGL_THRESHOLD, layer_figure
-from layerlens.figures.metrics import confusion_figure, probabilities_figure
+from layerlens.figures.metrics import confusion_figure, probabilities_figure, reliability_figure
 from layerlens.figures.paths import paths_figure, paths_figure_rows
 from layerlens.figures.separability import separability_figure
 
@@ -27,6 +27,7 @@ __all__ = [
     "paths_figure",
     "paths_figure_rows",
     "probabilities_figure",
+    "reliability_figure",
     "segment_weights_figure",
     "separability_figure",
 ]

@@ -1,4 +1,4 @@
-"""Figures of the predictions: the confusion matrix, and one image's class probabilities."""
+"""Figures of the predictions: the confusion matrix, the reliability diagram, one image's class probabilities."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 
 from layerlens.exceptions import InvalidInputError
 from layerlens.figures._style import class_colours, esc, layout, mix_white
+from layerlens.metrics import Calibration
 
-__all__ = ["confusion_figure", "probabilities_figure", "probabilities_spec"]
+__all__ = ["confusion_figure", "probabilities_figure", "probabilities_spec", "reliability_figure"]
 
 
 def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], *, title: str | None = None) -> go.Figure:
@@ -151,3 +152,77 @@ def probabilities_spec(
         margin=dict(l=120, r=30, t=50, b=50),
     )
     return {"data": [bars], "layout": page}
+
+
+def reliability_figure(calibration: Calibration, *, title: str | None = None) -> go.Figure:
+    """Draw the reliability diagram: in each confidence bin, how often the model was right.
+
+    Parameters
+    ----------
+    calibration : Calibration
+        As :func:`layerlens.metrics.calibration` returns it (``metrics.calibration`` of an analysis).
+    title : str, optional
+        Plain-text title (escaped); by default it gives the expected calibration error and its interval.
+
+    Returns
+    -------
+    Figure
+        Bars of each bin's accuracy at its mean confidence's bin, the diagonal a calibrated model would
+        follow, and the gap to it shaded; hovering a bar gives its images, confidence and accuracy.
+    """
+    if not isinstance(calibration, Calibration):
+        raise InvalidInputError(f"calibration: expected a Calibration; received {type(calibration).__name__}.")
+    edges = calibration.bin_edges
+    centres = (edges[:-1] + edges[1:]) / 2
+    width = float(edges[1] - edges[0])
+    filled = calibration.counts > 0
+    low, high = calibration.ece_ci
+    label = (
+        esc(title)
+        if title is not None
+        else f"Reliability: expected calibration error {calibration.ece:.3f} ({low:.3f}–{high:.3f})"
+    )
+    custom = np.stack([calibration.counts, np.nan_to_num(calibration.confidence)], axis=1)[filled]
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=centres[filled],
+                y=calibration.accuracy[filled],
+                width=width * 0.92,
+                name="accuracy",
+                marker_color="#1f4e99",
+                customdata=custom,
+                hovertemplate=(
+                    "confidence %{customdata[1]:.1%}<br>accuracy %{y:.1%}<br>%{customdata[0]} images<extra></extra>"
+                ),
+            ),
+            go.Scatter(
+                x=calibration.confidence[filled],
+                y=calibration.confidence[filled],
+                mode="markers",
+                name="mean confidence",
+                marker=dict(symbol="line-ew-open", size=16, color="#c0392b", line=dict(width=2)),
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                name="calibrated",
+                line=dict(color="#888888", dash="dot"),
+                hoverinfo="skip",
+            ),
+        ]
+    )
+    figure.update_layout(
+        **layout(
+            label,
+            height=380,
+            xaxis=dict(range=[0, 1], tickformat=".0%", title=dict(text="confidence (highest class probability)")),
+            yaxis=dict(range=[0, 1.02], tickformat=".0%", title=dict(text="accuracy")),
+            legend=dict(orientation="h", y=-0.25, yanchor="top", x=0),
+            margin=dict(l=60, r=20, t=50, b=90),
+            bargap=0,
+        )
+    )
+    return figure

@@ -175,6 +175,7 @@ def _model_context(analysis: Analysis, pages: frozenset[int]) -> dict[str, Any]:
         ],
         "per_class": per_class,
         "confusion_json": figures.confusion_json(analysis),
+        "reliability_json": figures.reliability_json(analysis),
         "false_negatives": false_negatives,
         "paths_json": figures.paths_json(analysis),
         "separability_json": figures.separability_json(analysis),

@@ -8,7 +8,13 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io
 
-from layerlens.figures import confusion_figure, paths_figure, paths_figure_rows, separability_figure
+from layerlens.figures import (
+    confusion_figure,
+    paths_figure,
+    paths_figure_rows,
+    reliability_figure,
+    separability_figure,
+)
 from layerlens.figures import layer_figure as _layer_figure
 
 if TYPE_CHECKING:
@@ -16,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PATHS_OPTIONS", "confusion_json", "figure_json", "map_json", "mini_paths_json", "paths_json", "paths_rows",
-    "separability_json",
+    "reliability_json", "separability_json",
 ]  # fmt: skip
 
 #: How the site draws paths diagrams; the rows that ``paths_rows`` reports must come from the same options.
@@ -78,6 +84,15 @@ def confusion_json(analysis: Analysis) -> str | None:
         return None
     figure = confusion_figure(analysis.metrics.confusion, analysis.class_names)
     figure.update_layout(width=None, autosize=True)  # as wide as the page leaves beside the per-class table
+    return figure_json(figure)
+
+
+def reliability_json(analysis: Analysis) -> str | None:
+    """The reliability diagram of the softmax confidence; None without labels or for runs stored before it."""
+    if analysis.metrics is None or analysis.metrics.calibration is None:
+        return None
+    figure = reliability_figure(analysis.metrics.calibration)
+    figure.update_layout(width=None, autosize=True)
     return figure_json(figure)
 
 
