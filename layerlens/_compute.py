@@ -28,6 +28,7 @@ from layerlens.analysis import (
 )
 from layerlens.cluster import LayerClusters, cluster_layer, fit_space
 from layerlens.datasets import ImageSet
+from layerlens.doubt import Doubt, doubt_scores, familiarity, layer_neighbours, layer_weights, mistake_probability
 from layerlens.exceptions import InvalidInputError
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
@@ -102,7 +103,11 @@ def compute_analysis(
             paths_before = extend_path_ids(paths_before, fit_part[1])
         layers = [replace(layer, separability=score.result()) for layer, score in zip(layers, scores)]
         metrics = None if metrics is None else metrics.result()
-    paths = paths_table(layers, probabilities, labels, class_names, files)
+    reference_space = None
+    if reference is not None:
+        reference_space = ([part[0] for part in kept], reference.labels)
+    doubt = _doubt(layers, reference_space, probabilities, labels)
+    paths = paths_table(layers, probabilities, labels, class_names, files, doubt)
     kept_reference = None
     if reference is not None:
         kept_reference = ReferenceSet(
@@ -141,7 +146,52 @@ def compute_analysis(
         files=files,
         reference=kept_reference,
         noisy_predictions=noisy_predictions,
+        doubt=doubt,
     )
+
+
+def _doubt(
+    layers: list[LayerAnalysis],
+    reference: tuple[list[np.ndarray], np.ndarray] | None,
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+) -> Doubt:
+    """The doubt of every analysed image (see :mod:`layerlens.doubt`).
+
+    Neighbours and familiarity come from the reference images when there are some; else from the analysed
+    images themselves, each left out of its own neighbours, with their labels (their predictions when
+    they have none).
+    """
+    predictions = probabilities.argmax(axis=1)
+    if reference is None:
+        spaces, space_labels = [layer.reduced for layer in layers], labels if labels is not None else predictions
+    else:
+        spaces, space_labels = reference
+    confidence = probabilities.max(axis=1)
+    mistake = mistake_probability(confidence, None if labels is None else predictions == labels)
+    unfamiliar = np.zeros((len(predictions), 0))
+    if len(space_labels) >= 3 and len(layers) > 1:
+        unfamiliar = np.stack(
+            [familiarity(space, space_labels).z(layer.reduced) for space, layer in zip(spaces[:-1], layers[:-1])],
+            axis=1,
+        )
+    disagreement = np.zeros(len(predictions))
+    if len(space_labels) >= 2:
+        accuracy = np.array([np.nan if la.separability is None else la.separability.knn_accuracy for la in layers])
+        chance = float(np.bincount(space_labels).max() / len(space_labels))
+        weights = layer_weights(accuracy, chance)
+        # The neighbours of a layer that barely separates the classes are not worth the search; when none
+        # does (or nothing was measured, without labels), the last layer's, where the classes are most apart.
+        searched = weights > 0.01
+        if not searched.any():
+            searched[-1], weights[-1] = True, 1.0
+        for i in np.flatnonzero(searched):
+            found = layer_neighbours(
+                spaces[i], space_labels, layers[i].reduced, predictions, leave_one_out=reference is None
+            )
+            disagreement += weights[i] * found.disagreement
+        disagreement /= weights[searched].sum()
+    return doubt_scores(mistake, unfamiliar, disagreement)
 
 
 def reference_fit_set(

@@ -15,6 +15,7 @@ from layerlens._labels import check_labels, precheck_reference, resolve_class_na
 from layerlens._validation import check_seed
 from layerlens.cluster import K_RULES, LayerClusters
 from layerlens.datasets import ImageSet
+from layerlens.doubt import Doubt
 from layerlens.exceptions import InvalidInputError
 from layerlens.explain._analysis import DEFAULT_METHODS, check_explain
 from layerlens.explain._explanation import Explanation
@@ -251,6 +252,13 @@ class Analysis:
     created : str or None
         The day the analysis ran (UTC, ``"YYYY-MM-DD"``); None for runs written
         before layerlens recorded it.
+    doubt : Doubt or None
+        How far each prediction can be trusted (:mod:`layerlens.doubt`): the
+        chance of a mistake read from the calibrated confidence, the image's
+        unfamiliarity in the early layers, and the disagreement of its nearest
+        reference images; also the ``doubt``, ``disagreement`` and
+        ``unfamiliarity`` columns of ``paths``. None for runs written before
+        layerlens measured it.
     """
 
     name: str
@@ -270,6 +278,7 @@ class Analysis:
     explanations: tuple[Explanation, ...] = ()
     explained_images: dict[int, np.ndarray] = field(default_factory=dict)
     created: str | None = None
+    doubt: Doubt | None = None
 
     @property
     def path_stats(self) -> PathStatistics:
@@ -731,9 +740,10 @@ def paths_table(
     labels: np.ndarray | None,
     class_names: tuple[str, ...],
     files: Sequence[str] | None = None,
+    doubt: Doubt | None = None,
 ) -> pd.DataFrame:
-    """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`)."""
-    return build_paths(
+    """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`), with doubt columns."""
+    paths = build_paths(
         [layer.clusters.labels for layer in layers],
         [layer.clusters.names for layer in layers],
         [layer.clusters.dominant for layer in layers],
@@ -744,6 +754,11 @@ def paths_table(
         true=labels,
         files=files,
     )
+    if doubt is not None:
+        paths["doubt"] = doubt.doubt
+        paths["disagreement"] = doubt.disagreement
+        paths["unfamiliarity"] = doubt.unfamiliarity
+    return paths
 
 
 def path_ids(clusters: Sequence[np.ndarray], n_clusters: Sequence[int]) -> np.ndarray:

@@ -8,7 +8,12 @@ images (the training images) in each analysed layer's reduced space, and two sig
 - **unfamiliarity**: how far the image lies from the reference (mean distance to its nearest reference
   neighbours), as the share of reference images that lie closer to their own neighbours.
 
-This module builds the per-layer signals; see :func:`layer_neighbours`.
+Measured on the example models (held-out test images, the training images as the reference), the
+neighbours' labels add nothing to the softmax confidence for spotting mistakes, while an unfamiliar
+image is what the confidence misses: the phantoms model gave MNIST digits a higher confidence than its
+own test images (max-softmax AUROC 0.32), and every early layer tells them apart (1.000). So
+:func:`doubt_scores` reads mistakes from the (calibrated) confidence and the unknown from the early
+layers: ``doubt = 1 - (1 - p_mistake) (1 - p_unfamiliar)``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,17 @@ import numpy as np
 from layerlens._validation import check_int, check_matrix
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["DEFAULT_NEIGHBOURS", "LayerNeighbours", "layer_neighbours"]
+__all__ = [
+    "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "LayerNeighbours", "doubt_scores", "familiarity",
+    "layer_neighbours", "layer_weights", "mistake_probability",
+]  # fmt: skip
 
 #: Reference neighbours read per image and layer.
 DEFAULT_NEIGHBOURS = 50
+#: Robust z-score of unfamiliarity (over the early layers) from which an image counts as unlike the reference:
+#: 3 keeps the doubt of 99.3-100% of in-distribution test images at their confidence's and reaches 99-100% of
+#: out-of-distribution probes (measured on the example models; 2 cost up to 0.015 AUROC on mistakes).
+UNFAMILIAR_AT = 3.0
 
 
 @dataclass(frozen=True)
@@ -132,3 +144,194 @@ def _without_self(distances: np.ndarray, neighbours: np.ndarray) -> tuple[np.nda
     keep = ~own
     k = neighbours.shape[1] - 1
     return distances[keep].reshape(-1, k), neighbours[keep].reshape(-1, k)
+
+
+def layer_weights(knn_accuracy: np.ndarray, chance: float) -> np.ndarray:
+    """How much each layer's neighbours may speak: the layer's k-NN accuracy above chance, to the fourth power.
+
+    A layer where the classes have not come apart gives its neighbours' labels no weight; the fourth
+    power leaves the weight with the layers where they separate best (in practice the last ones).
+
+    Parameters
+    ----------
+    knn_accuracy : ndarray of shape (L,)
+        Leave-one-out k-nearest-neighbour accuracy of the classes in each layer (NaN counts as chance).
+    chance : float
+        The accuracy of always naming the most common class.
+
+    Returns
+    -------
+    ndarray of shape (L,), float64
+        Weights in [0, 1].
+    """
+    accuracy = np.nan_to_num(np.asarray(knn_accuracy, dtype=np.float64), nan=chance)
+    excess = np.clip((accuracy - chance) / max(1.0 - chance, 1e-12), 0.0, 1.0)
+    return excess**4
+
+
+@dataclass(frozen=True, eq=False)
+class Familiarity:
+    """One layer's reference, summarised to tell how far an image lies from it.
+
+    The distance is the Mahalanobis distance to the nearest class mean (shared within-class covariance),
+    a robust z-score of its logarithm against the reference images' own distances.
+
+    Attributes
+    ----------
+    means : ndarray of shape (C, d), float64
+        Mean of each class present in the reference.
+    precision : ndarray of shape (d, d), float64
+        Inverse of the pooled within-class covariance (with a small ridge).
+    centre, spread : float
+        Median and scaled median absolute deviation (1.4826 MAD) of the reference's log distances.
+    """
+
+    means: np.ndarray
+    precision: np.ndarray
+    centre: float
+    spread: float
+
+    def z(self, features: np.ndarray) -> np.ndarray:
+        """Robust z-score of each image's log distance: about N(0, 1) for images like the reference."""
+        x = check_matrix(features, "features", min_rows=1)
+        if x.shape[1] != self.means.shape[1]:
+            raise InvalidInputError(
+                f"features: expected {self.means.shape[1]} columns, as the reference has; received {x.shape[1]}."
+            )
+        return (np.log(_nearest_mean_distance(self, x)) - self.centre) / self.spread
+
+
+def familiarity(reference: np.ndarray, reference_labels: np.ndarray) -> Familiarity:
+    """Summarise one layer's reference images for :meth:`Familiarity.z`.
+
+    Parameters
+    ----------
+    reference : ndarray of shape (R, d)
+        The reference images in the layer's reduced space (at least 3).
+    reference_labels : ndarray of shape (R,), int
+        Their classes.
+
+    Returns
+    -------
+    Familiarity
+    """
+    ref = check_matrix(reference, "reference", min_rows=3)
+    labels = _labels(reference_labels, "reference_labels", len(ref))
+    classes = np.unique(labels)
+    means = np.stack([ref[labels == c].mean(axis=0) for c in classes])
+    centred = ref - means[np.searchsorted(classes, labels)]
+    covariance = centred.T @ centred / len(ref)
+    ridge = 1e-6 * max(float(np.trace(covariance)), 1e-12) / covariance.shape[0]
+    precision = np.linalg.pinv(covariance + ridge * np.eye(covariance.shape[0]))
+    summary = Familiarity(means, precision, 0.0, 1.0)
+    own = np.log(_nearest_mean_distance(summary, ref))
+    centre = float(np.median(own))
+    spread = 1.4826 * float(np.median(np.abs(own - centre)))
+    return Familiarity(means, precision, centre, spread if spread > 0 else 1.0)
+
+
+def _nearest_mean_distance(summary: Familiarity, x: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance to the nearest class mean (floored, so that its log is finite)."""
+    distances = np.stack(
+        [np.einsum("ij,jk,ik->i", x - mean, summary.precision, x - mean) for mean in summary.means], axis=1
+    )
+    return np.maximum(distances.min(axis=1), 1e-12)
+
+
+def mistake_probability(confidence: np.ndarray, correct: np.ndarray | None = None) -> np.ndarray:
+    """The chance that each prediction is wrong, read from its confidence.
+
+    With ``correct`` (labelled images), a logistic fit of the mistakes on the confidence's log-odds
+    makes the number a calibrated probability; it is strictly monotone in the confidence, so it ranks
+    the images as ``1 - confidence`` does. Without labels, or when the fit cannot be made (no mistake,
+    or only mistakes), it is ``1 - confidence``.
+
+    Parameters
+    ----------
+    confidence : ndarray of shape (N,)
+        The probability the model gave its prediction.
+    correct : ndarray of shape (N,), bool, optional
+        Whether each prediction was right.
+
+    Returns
+    -------
+    ndarray of shape (N,), float64, in [0, 1]
+    """
+    conf = np.clip(np.asarray(confidence, dtype=np.float64), 1e-7, 1 - 1e-7)
+    raw = 1.0 - conf
+    if correct is None:
+        return raw
+    wrong = ~np.asarray(correct, dtype=bool)
+    if wrong.shape != conf.shape:
+        raise InvalidInputError(f"correct: expected {len(conf)} values, one per image; received {wrong.shape}.")
+    if wrong.all() or not wrong.any():
+        return raw
+    from sklearn.linear_model import LogisticRegression
+
+    log_odds = np.log(conf / (1 - conf))[:, None]
+    fit = LogisticRegression(C=1e4).fit(log_odds, wrong)
+    if fit.coef_[0, 0] >= 0:  # more confident, more often wrong: nothing to calibrate with
+        return raw
+    return fit.predict_proba(log_odds)[:, 1]
+
+
+@dataclass(frozen=True, eq=False)
+class Doubt:
+    """How far each prediction can be trusted, and why.
+
+    Attributes
+    ----------
+    doubt : ndarray of shape (N,), float64
+        ``1 - (1 - mistake) (1 - unfamiliarity)``: the chance that the prediction is wrong or the image is
+        unlike anything the model was shown, in [0, 1].
+    mistake : ndarray of shape (N,), float64
+        The chance that the prediction is wrong, from the confidence (see :func:`mistake_probability`).
+    disagreement : ndarray of shape (N,), float64
+        Share of the nearest reference images labelled otherwise than the prediction, averaged over the
+        layers with the weights of :func:`layer_weights`; reported beside the doubt.
+    unfamiliarity : ndarray of shape (N,), float64
+        ``1 - exp(-max(0, z - UNFAMILIAR_AT))`` of the mean robust z-score over the early layers: 0 for
+        images like the reference, towards 1 far from it.
+    """
+
+    doubt: np.ndarray
+    mistake: np.ndarray
+    disagreement: np.ndarray
+    unfamiliarity: np.ndarray
+
+
+def doubt_scores(
+    mistake: np.ndarray, unfamiliarity_z: np.ndarray, disagreement: np.ndarray, *, threshold: float = UNFAMILIAR_AT
+) -> Doubt:
+    """Combine the chance of a mistake and the unfamiliarity of each image into its doubt.
+
+    Parameters
+    ----------
+    mistake : ndarray of shape (N,)
+        From :func:`mistake_probability`.
+    unfamiliarity_z : ndarray of shape (N, L)
+        :meth:`Familiarity.z` of each image in each early layer (every analysed layer but the last:
+        the last one is where the classes are, not where the unknown shows).
+    disagreement : ndarray of shape (N,)
+        Weighted disagreement, reported beside the doubt.
+    threshold : float, default=UNFAMILIAR_AT
+        Mean z-score from which an image starts to count as unfamiliar.
+
+    Returns
+    -------
+    Doubt
+    """
+    p = np.asarray(mistake, dtype=np.float64)
+    z = np.asarray(unfamiliarity_z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] != len(p) or np.asarray(disagreement).shape != p.shape:
+        raise InvalidInputError(
+            f"unfamiliarity_z and disagreement: expected shapes ({len(p)}, L) and ({len(p)},); received "
+            f"{z.shape} and {np.asarray(disagreement).shape}."
+        )
+    unfamiliar = 1.0 - np.exp(-np.maximum(0.0, z.mean(axis=1) - threshold)) if z.shape[1] else np.zeros(len(p))
+    return Doubt(
+        doubt=1.0 - (1.0 - p) * (1.0 - unfamiliar),
+        mistake=p,
+        disagreement=np.asarray(disagreement, dtype=np.float64),
+        unfamiliarity=unfamiliar,
+    )

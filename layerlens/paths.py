@@ -24,7 +24,11 @@ from layerlens.exceptions import InvalidInputError
 __all__ = ["FIXED_COLUMNS", "PATH_PATTERN", "build_paths", "path_id_strings"]
 
 #: Columns of :func:`build_paths` that are not layers; no layer may be named like one.
-FIXED_COLUMNS: tuple[str, ...] = ("file", "true", "predicted", "confidence", "correct", "path", "layers_agreeing")
+FIXED_COLUMNS: tuple[str, ...] = (
+    "file", "true", "predicted", "confidence", "correct", "path", "layers_agreeing",
+    # added by an analysis (see layerlens.doubt)
+    "doubt", "disagreement", "unfamiliarity",
+)  # fmt: skip
 
 #: A path id: 1-based cluster numbers joined by "-", e.g. ``"c1-c3-c2"``.
 PATH_PATTERN = re.compile(r"c[1-9][0-9]*(?:-c[1-9][0-9]*)*")

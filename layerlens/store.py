@@ -65,6 +65,7 @@ from layerlens.analysis import (
     paths_table,
 )
 from layerlens.cluster import LayerClusters
+from layerlens.doubt import Doubt
 from layerlens.exceptions import RunFormatError
 from layerlens.explain._explanation import Explanation
 from layerlens.metrics import ClassificationMetrics
@@ -125,7 +126,23 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
     for i, layer in enumerate(analysis.layers):
         arrays.update(_layer_arrays(i, layer, analysis.reference))
     arrays.update(explanation_arrays(analysis.explanations, analysis.explained_images))
+    if analysis.doubt is not None:
+        arrays.update({f"doubt_{part}": getattr(analysis.doubt, part) for part in _DOUBT_PARTS})
     return arrays
+
+
+# The arrays of a Doubt, stored as doubt_<part>.
+_DOUBT_PARTS = ("doubt", "mistake", "disagreement", "unfamiliarity")
+
+
+def _doubt_from(arrays: Mapping[str, np.ndarray], n: int) -> Doubt | None:
+    """The doubt of a run (None for runs written before layerlens measured it)."""
+    if "doubt_doubt" not in arrays:
+        return None
+    parts = {part: arrays[f"doubt_{part}"] for part in _DOUBT_PARTS}
+    if any(values.shape != (n,) for values in parts.values()):
+        raise RunFormatError(f"path: the run's doubt arrays do not hold one value per image ({n}).")
+    return Doubt(**parts)
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
@@ -467,6 +484,7 @@ def load(path: str | Path) -> Analysis:
         settings["explain_methods"] = tuple(settings["explain_methods"])
         files = manifest["files"]
         explanations, explained_images = _explanations_from(folder, manifest, arrays, checksums)
+        doubt = _doubt_from(arrays, n)
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
@@ -475,7 +493,7 @@ def load(path: str | Path) -> Analysis:
             labels=labels,
             probabilities=probabilities,
             layers=layers,
-            paths=paths_table(layers, probabilities, labels, class_names, files),
+            paths=paths_table(layers, probabilities, labels, class_names, files, doubt),
             path_statistics=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
@@ -485,6 +503,7 @@ def load(path: str | Path) -> Analysis:
             explanations=explanations,
             explained_images=explained_images,
             created=manifest.get("created"),
+            doubt=doubt,
         )
     except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

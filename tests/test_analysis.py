@@ -639,3 +639,41 @@ def test_neighbours_are_the_nearest_other_images_of_a_layer(analysis):
 def test_neighbours_name_a_bad_argument(analysis, images, kwargs, message):
     with pytest.raises(InvalidInputError, match=message):
         analysis.neighbours(images, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def referenced(sequential_model, digits):
+    train, test = digits
+    return ll.analyze(sequential_model, test, reference=train, progress=False, explain=0)
+
+
+def test_every_image_gets_a_doubt_in_the_analysis_and_its_paths(referenced, analysis):
+    for result in (referenced, analysis):  # with a reference, and among the analysed images themselves
+        doubt = result.doubt
+        n = len(result.paths)
+        for part in (doubt.doubt, doubt.mistake, doubt.disagreement, doubt.unfamiliarity):
+            assert part.shape == (n,) and ((part >= 0) & (part <= 1)).all()
+        assert (doubt.doubt >= doubt.mistake - 1e-12).all()
+        np.testing.assert_array_equal(result.paths["doubt"].to_numpy(), doubt.doubt)
+        np.testing.assert_array_equal(result.paths["unfamiliarity"].to_numpy(), doubt.unfamiliarity)
+        wrong = ~result.paths["correct"].to_numpy()
+        assert doubt.doubt[wrong].mean() > doubt.doubt[~wrong].mean()
+        assert doubt.disagreement[wrong].mean() > doubt.disagreement[~wrong].mean()
+
+
+def test_an_image_unlike_the_reference_is_doubted(sequential_model, digits, referenced):
+    train, test = digits
+    rng = np.random.default_rng(0)
+    noise = rng.random((40, *test.images.shape[1:]), dtype=np.float32)
+    probes = ll.analyze(sequential_model, noise, reference=train, progress=False, explain=0)
+    np.testing.assert_array_equal(probes.reference.reduced[0], referenced.reference.reduced[0])  # same space
+    assert np.median(probes.doubt.unfamiliarity) > 0.9
+    assert np.median(referenced.doubt.unfamiliarity) == 0.0
+    assert np.median(probes.doubt.doubt) > np.quantile(referenced.doubt.doubt, 0.9)
+
+
+def test_the_same_seed_gives_the_same_doubt(sequential_model, digits, referenced):
+    train, test = digits
+    again = ll.analyze(sequential_model, test, reference=train, progress=False, explain=0)
+    np.testing.assert_array_equal(again.doubt.doubt, referenced.doubt.doubt)
+    np.testing.assert_array_equal(again.doubt.disagreement, referenced.doubt.disagreement)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerlens.doubt import layer_neighbours
+from layerlens.doubt import (
+    UNFAMILIAR_AT,
+    doubt_scores,
+    familiarity,
+    layer_neighbours,
+    layer_weights,
+    mistake_probability,
+)
 from layerlens.exceptions import InvalidInputError
 
 
@@ -76,3 +83,51 @@ def test_bad_arguments_are_named(two_blobs, kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(InvalidInputError, match=message):
         layer_neighbours(**arguments)
+
+
+def test_familiar_images_score_near_zero_and_a_far_probe_far_above(two_blobs):
+    reference, labels = two_blobs
+    summary = familiarity(reference, labels)
+    rng = np.random.default_rng(2)
+    like = np.concatenate([rng.normal(0, 1, (400, 2)), rng.normal(0, 1, (400, 2)) + [10, 0]])
+    z = summary.z(like)
+    assert abs(np.median(z)) < 0.3 and (z > UNFAMILIAR_AT).mean() < 0.02
+    assert summary.z(np.array([[5.0, 40.0]]))[0] > 2 * UNFAMILIAR_AT  # a log-distance scale
+
+
+def test_familiarity_ignores_classes_absent_from_the_reference(two_blobs):
+    reference, labels = two_blobs
+    summary = familiarity(reference, labels * 3)  # classes 0 and 3; 1 and 2 absent
+    assert summary.means.shape == (2, 2) and np.isfinite(summary.z(reference)).all()
+
+
+def test_layer_weights_leave_the_neighbours_of_unseparated_layers_silent():
+    weights = layer_weights(np.array([0.3, 0.5, 0.9, 1.0, np.nan]), chance=0.3)
+    assert weights[0] == 0.0 and weights[-1] == 0.0 and weights[3] == 1.0
+    assert 0 < weights[1] < weights[2] < 1
+
+
+def test_the_mistake_probability_is_calibrated_and_ranks_as_the_confidence():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 5000)
+    correct = rng.random(5000) < confidence - 0.15  # an overconfident model
+    p = mistake_probability(confidence, correct)
+    order = np.argsort(confidence)
+    assert (np.diff(p[order]) <= 1e-12).all()  # never more doubt for more confidence
+    high = confidence > 0.9
+    assert p[high].mean() == pytest.approx((~correct[high]).mean(), abs=0.05)
+    assert mistake_probability(confidence).tolist() == (1 - np.clip(confidence, 1e-7, 1 - 1e-7)).tolist()
+    assert np.allclose(mistake_probability(confidence, np.ones(5000, bool)), 1 - confidence)
+
+
+def test_doubt_is_the_confidence_for_familiar_images_and_high_for_unfamiliar_ones():
+    mistake = np.array([0.1, 0.1, 0.6])
+    z = np.array([[0.5, -0.2], [9.0, 11.0], [0.0, 0.0]])
+    found = doubt_scores(mistake, z, np.array([0.0, 0.5, 1.0]))
+    assert found.doubt[0] == pytest.approx(0.1) and found.unfamiliarity[0] == 0.0
+    assert found.unfamiliarity[1] == pytest.approx(1 - np.exp(-(10.0 - UNFAMILIAR_AT)))
+    assert found.doubt[1] > 0.99
+    assert found.doubt[2] == pytest.approx(0.6)
+    assert ((0 <= found.doubt) & (found.doubt <= 1)).all()
+    with pytest.raises(InvalidInputError, match="unfamiliarity_z and disagreement: expected shapes"):
+        doubt_scores(mistake, z[:2], np.zeros(3))

@@ -330,3 +330,12 @@ def test_an_unknown_explanation_method_is_refused_on_load(tmp_path, site_runs):
     (run / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFormatError, match=r"unknown methods \['x/../../evil'\]"):
         ll.load(run)
+
+
+def test_doubt_survives_save_and_load(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    assert analysis.doubt is not None
+    again = ll.load(analysis.save(tmp_path / "again"))
+    for part in ("doubt", "mistake", "disagreement", "unfamiliarity"):
+        np.testing.assert_array_equal(getattr(again.doubt, part), getattr(analysis.doubt, part))
+    assert list(again.paths.columns[-3:]) == ["doubt", "disagreement", "unfamiliarity"]
