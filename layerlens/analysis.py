@@ -715,7 +715,8 @@ def _with_explanations(
     from layerlens.explain._analysis import choose_images, explain_images, to_display
 
     settings = analysis.settings
-    chosen = choose_images(analysis.predictions, analysis.confidence, analysis.labels, settings.explain)
+    doubt = None if analysis.doubt is None else analysis.doubt.doubt
+    chosen = choose_images(analysis.predictions, analysis.confidence, analysis.labels, settings.explain, doubt)
     explanations, x = explain_images(
         model,
         images,

@@ -616,6 +616,16 @@ def test_choose_images_without_labels():
     np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, None, 4), [5, 1, 7, 4])
 
 
+def test_choose_images_takes_the_most_doubtful_correct_images():
+    from layerlens.explain._analysis import choose_images
+
+    # Image 3 is correct and fairly confident (0.6), but unfamiliar: it goes before image 5, the least confident.
+    doubt = np.array([0.0, 0.1, 0.05, 0.9, 0.0, 0.3, 0.5, 0.4])
+    np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, LABELS, 6), [7, 6, 5, 4, 0, 2])
+    np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, LABELS, 6, doubt), [7, 6, 3, 4, 0, 2])
+    np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, None, 4, doubt), [3, 6, 7, 4])
+
+
 def test_choose_images_count_larger_than_the_images():
     from layerlens.explain._analysis import choose_images
 

@@ -44,7 +44,13 @@ def test_the_site_has_every_page_and_its_pictures(built_site, site_runs):
     assert len(list((run / "images").glob("*.png"))) == len(analysis.paths)
     wrong = set((analysis.paths.index[~analysis.paths["correct"]]).tolist())
     pages = {int(p.stem) for p in (run / "samples").glob("*.html")}
-    assert pages == wrong | set(analysis.explained_images)
+    doubtful = set(_content.doubtful_correct(analysis).tolist())
+    assert len(doubtful) == _content.DOUBTFUL_SHOWN and not doubtful & wrong
+    assert pages == wrong | set(analysis.explained_images) | doubtful
+    correct_doubt = analysis.doubt.doubt[analysis.paths["correct"].to_numpy()]
+    assert min(analysis.doubt.doubt[list(doubtful)]) >= sorted(correct_doubt)[-_content.DOUBTFUL_SHOWN]
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    assert "Doubtful but correct (24)" in model_page
     assert len(list((run / "data").glob("map-*.js"))) == len(analysis.layers)
     explanations = {p.name for p in (run / "explanations").iterdir()}
     for index in analysis.explained_images:
@@ -357,7 +363,8 @@ def test_a_run_without_mistakes_says_so_in_its_gallery(tmp_path, site_runs):
     gallery = (run / "gallery.html").read_text(encoding="utf-8")
     assert "classified all 120 images correctly" in gallery
     assert "<form" not in gallery and '<li class="thumb' not in gallery
-    assert list((run / "samples").iterdir()) == []
+    pages = {int(p.stem) for p in (run / "samples").iterdir()}
+    assert pages == set(_content.doubtful_correct(flawless).tolist())  # only the doubtful correct images
 
 
 def test_an_input_run_is_never_inside_the_site_nor_the_site_inside_a_run(tmp_path, site_runs):

@@ -47,7 +47,7 @@ KINDS = [
     "sample-explained",
     "sample-unlabelled",
 ]
-CSV_HEADER = "file,true,predicted,confidence,path"
+CSV_HEADER = "file,true,predicted,confidence,path,doubt"
 
 # The plotly figures of the page that have not drawn their SVG yet.
 UNDRAWN = "() => [...document.querySelectorAll('.figure')].filter(f => !f.querySelector('.main-svg')).map(f => f.id)"
@@ -141,7 +141,7 @@ def page_paths(runs) -> dict[str, str]:
     paths = labelled.paths
     mistakes = paths[~paths["correct"].to_numpy(bool)]
     most_confident = int(mistakes["confidence"].idxmax())  # the gallery's first image
-    # An explained image that is no mistake has its page in the "explained image" sequence, after the gallery's.
+    # An explained image that is no mistake has its page in the "other image" sequence, after the gallery's.
     explained = sorted(labelled.explained_images, key=lambda i: (not paths["correct"].iloc[i], i))
     least_confident = int(unlabelled.paths["confidence"].idxmin())  # the unlabelled gallery's first image
     return {
@@ -492,6 +492,10 @@ def test_gallery_filters_sort_and_csv(open_page, runs):
         assert row[1:3] == [str(truth["true"]), str(truth["predicted"])]
         assert float(row[3]) == pytest.approx(truth["confidence"], abs=5e-5)
         assert row[4] == truth["path"]
+        assert float(row[5]) == pytest.approx(truth["doubt"], abs=5e-5)
+    choose("sort", "doubt-desc")
+    doubts = [float(item.get_attribute("data-doubt")) for item in shown.all()]
+    assert doubts == sorted(doubts, reverse=True) and len(doubts) == len(listed)
     assert watched.problems == []
 
 

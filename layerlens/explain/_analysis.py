@@ -41,13 +41,19 @@ def check_explain(explain: Any, methods: Any) -> tuple[int, tuple[str, ...]]:
     return count, chosen if count else ()
 
 
-def choose_images(predictions: np.ndarray, confidence: np.ndarray, labels: np.ndarray | None, count: int) -> np.ndarray:
+def choose_images(
+    predictions: np.ndarray,
+    confidence: np.ndarray,
+    labels: np.ndarray | None,
+    count: int,
+    doubt: np.ndarray | None = None,
+) -> np.ndarray:
     """The images to explain, in the order to show them.
 
-    With labels: the misclassified images, most confident mistakes first; then the correct ones the model
-    was least sure of; then, for comparison, the most confident correct image of every class, for which up
-    to half of ``count`` is kept free. Without labels: the least confident images, then the most confident
-    image of every predicted class.
+    With labels: the misclassified images, most confident mistakes first; then the most doubtful correct
+    ones (by ``doubt``, else the least confident); then, for comparison, the most confident correct image
+    of every class, for which up to half of ``count`` is kept free. Without labels: the most doubtful
+    images, then the most confident image of every predicted class.
     """
     n_images = len(predictions)
     count = min(count, n_images)
@@ -59,7 +65,9 @@ def choose_images(predictions: np.ndarray, confidence: np.ndarray, labels: np.nd
             typical.append(int(image))
     typical = typical[: count // 2]
     mistakes = [int(i) for i in sure_first if not correct[i]]
-    unsure = [int(i) for i in sure_first[::-1] if correct[i] and i not in typical]
+    # Most doubtful first; without a doubt, the least confident (ties keep the order of the confidence).
+    doubtful_first = sure_first[::-1] if doubt is None else np.argsort(-np.asarray(doubt), kind="stable")
+    unsure = [int(i) for i in doubtful_first if correct[i] and i not in typical]
     rest = (mistakes + unsure)[: count - len(typical)]
     return np.array(rest + typical, dtype=np.int64)
 

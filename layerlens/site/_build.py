@@ -89,12 +89,13 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         layers=[(layer.name, list(layer.clusters.names)) for layer in analysis.layers],
         class_names=list(analysis.class_names),
         labelled=analysis.labels is not None,
+        has_doubt=analysis.doubt is not None,
     )
     (folder / "gallery.html").write_text(gallery_page, encoding="utf-8")
 
     with_pages = np.concatenate([gallery, others]).astype(np.int64)
     near = dict(zip(with_pages.tolist(), analysis.neighbours(with_pages, content.NEIGHBOURS).tolist()))
-    for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "explained image", False)):
+    for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "other image", False)):
         for position, index in enumerate(sequence.tolist()):
             page = env.get_template("sample.html").render(
                 root="../../../",
@@ -181,6 +182,8 @@ def _model_context(analysis: Analysis, pages: frozenset[int]) -> dict[str, Any]:
         "separability_json": figures.separability_json(analysis),
         "statistics": analysis.path_statistics,
         "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
+        "doubtful": [content.thumb(analysis, int(i), pages) for i in content.doubtful_correct(analysis)],
+        "has_doubt": analysis.doubt is not None,
         "settings": analysis.settings,
     }
 
@@ -248,6 +251,12 @@ def _sample_context(
         ),
         "path": path,
         "layers_agreeing": int(analysis.paths["layers_agreeing"].iloc[index]),
+        "doubt": None
+        if analysis.doubt is None
+        else {
+            part: float(getattr(analysis.doubt, part)[index])
+            for part in ("doubt", "mistake", "unfamiliarity", "disagreement")
+        },
         "explanations": views,
         "explained_target": (analysis.class_names[analysis.explanations_of(index)[0].target] if views else None),
         "neighbours": [content.thumb(analysis, j, pages) for j in near],

@@ -17,10 +17,21 @@ from layerlens.figures.explanations import METHOD_TITLES
 if TYPE_CHECKING:
     from layerlens.analysis import Analysis
 
-__all__ = ["NEIGHBOURS", "Thumb", "gallery_order", "image_data", "run_slug", "sample_order", "thumb"]
+__all__ = [
+    "NEIGHBOURS",
+    "Thumb",
+    "doubtful_correct",
+    "gallery_order",
+    "image_data",
+    "run_slug",
+    "sample_order",
+    "thumb",
+]
 
 # Unlabelled runs have no mistakes to list; their gallery shows the least confident predictions instead.
 UNSURE_SHOWN = 100
+# Correct predictions the model page lists as most in doubt.
+DOUBTFUL_SHOWN = 24
 NEIGHBOURS = 8
 
 
@@ -50,6 +61,7 @@ class Thumb:
     correct: bool | None
     file: str | None
     has_page: bool
+    doubt: float | None = None
 
     @property
     def label(self) -> str:
@@ -74,6 +86,7 @@ def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
         correct=bool(row["correct"]) if labelled else None,
         file=analysis.files[index] if analysis.files is not None else None,
         has_page=index in pages,
+        doubt=None if analysis.doubt is None else float(analysis.doubt.doubt[index]),
     )
 
 
@@ -90,11 +103,23 @@ def gallery_order(analysis: Analysis) -> np.ndarray:
     return wrong[np.argsort(-confidence[wrong], kind="stable")]
 
 
+def doubtful_correct(analysis: Analysis, n: int = DOUBTFUL_SHOWN) -> np.ndarray:
+    """The correct predictions most in doubt, most doubtful first (none without labels or doubt).
+
+    Right for now, but unfamiliar or barely decided: the images a reviewer should not trust blindly.
+    """
+    if analysis.labels is None or analysis.doubt is None:
+        return np.zeros(0, dtype=np.int64)
+    correct = np.flatnonzero(analysis.probabilities.argmax(axis=1) == analysis.labels)
+    order = correct[np.argsort(-analysis.doubt.doubt[correct], kind="stable")]
+    return order[:n].astype(np.int64)
+
+
 def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
-    """The images that get a sample page: the gallery's, then the other explained images (by position)."""
+    """The images that get a sample page: the gallery's, then the other explained and the doubtful correct ones."""
     gallery = gallery_order(analysis)
-    explained = sorted(set(analysis.explained_images) - set(gallery.tolist()))
-    return gallery, np.array(explained, dtype=np.int64)
+    others = set(analysis.explained_images) | set(doubtful_correct(analysis).tolist())
+    return gallery, np.array(sorted(others - set(gallery.tolist())), dtype=np.int64)
 
 
 def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> dict:

@@ -275,6 +275,7 @@
       var sort = form.elements.sort.value;
       var key = function (item) {
         if (sort === "index") { return Number(item.getAttribute("data-index")); }
+        if (sort === "doubt-desc") { return -Number(item.getAttribute("data-doubt")); }
         var c = Number(item.getAttribute("data-confidence"));
         return sort === "confidence-asc" ? c : -c;
       };
@@ -287,7 +288,8 @@
     }
 
     function saveCsv() {
-      var lines = [["file", "true", "predicted", "confidence", "path"].join(",")];
+      var header = ["file", "true", "predicted", "confidence", "path"].concat(meta.doubt ? ["doubt"] : []);
+      var lines = [header.join(",")];
       visible().forEach(function (item) {
         lines.push([
           item.getAttribute("data-file") || "image " + item.getAttribute("data-index"),
@@ -295,7 +297,7 @@
           item.getAttribute("data-predicted-name"),
           Number(item.getAttribute("data-confidence")).toFixed(4),
           item.getAttribute("data-path")
-        ].map(csvField).join(","));
+        ].concat(meta.doubt ? [Number(item.getAttribute("data-doubt")).toFixed(4)] : []).map(csvField).join(","));
       });
       var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
       var link = document.createElement("a");
