@@ -538,3 +538,17 @@ def test_paths_figure_rows_say_which_images_each_row_draws(min_share):
         np.testing.assert_array_equal(drawn[~folded], paths[layer].cat.codes.to_numpy()[~folded])
         n_folded = int(folded.sum())
     assert n_folded > 0  # the rows of folded images were checked too
+
+
+def test_layer_figure_rings_the_doubtful_images(toy):
+    df, _, coords = toy
+    df = df.copy()
+    doubt = np.zeros(len(df))
+    doubt[[1, 3]] = [0.9, 0.5]
+    df["doubt"] = doubt
+    fig = layer_figure(coords, df, "dense", CLASSES)
+    (rings,) = [t for t in fig.data if t.name.startswith("doubt ≥ 50%")]
+    assert rings.name == "doubt ≥ 50% (2)"
+    np.testing.assert_allclose(np.c_[rings.x, rings.y], np.asarray(coords, np.float32)[[1, 3]])
+    df["doubt"] = 0.1
+    assert not [t for t in layer_figure(coords, df, "dense", CLASSES).data if t.name.startswith("doubt")]

@@ -22,10 +22,12 @@ from layerlens.figures._style import (
     mix_white,
 )
 
-__all__ = ["WEBGL_THRESHOLD", "layer_figure"]
+__all__ = ["DOUBT_MARKED", "WEBGL_THRESHOLD", "layer_figure"]
 
 #: Above this many images :func:`layer_figure` draws points with WebGL (``go.Scattergl``).
 WEBGL_THRESHOLD = 5000
+#: Images whose doubt (a ``doubt`` column of the paths table) is at least this get a ring on the map.
+DOUBT_MARKED = 0.5
 
 
 def layer_figure(
@@ -37,7 +39,10 @@ def layer_figure(
     centers: np.ndarray | None = None,
     title: str | None = None,
 ) -> go.Figure:
-    """Draw the 2-D map of one layer, points coloured by cluster, misclassified images marked.
+    """Draw the 2-D map of one layer, points coloured by cluster, misclassified and doubtful images marked.
+
+    Images whose ``doubt`` (when ``paths`` has the column, as an analysis' paths table does) is at
+    least :data:`DOUBT_MARKED` get an orange ring.
 
     Parameters
     ----------
@@ -142,6 +147,8 @@ def _compute_layer_figure(
             [xy[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
         )
     traces = _point_traces(xy, paths, codes, names, colours, wrong, classes, labelled, scatter)
+    if "doubt" in paths.columns:
+        traces.extend(_doubt_rings(xy, paths["doubt"].to_numpy(np.float64), scatter))
     # WebGL points are drawn on a canvas above every SVG trace, so the centres must then be WebGL too.
     traces.append(_centre_trace(centers, names, scatter))
     annotations = _centre_labels(centers, names)
@@ -189,6 +196,23 @@ def _compute_layer_figure(
         )
     )
     return fig
+
+
+def _doubt_rings(xy: np.ndarray, doubt: np.ndarray, scatter: type) -> list:
+    """A ring around every image in doubt (:data:`DOUBT_MARKED` or more), or nothing when there is none."""
+    doubtful = doubt >= DOUBT_MARKED
+    if not doubtful.any():
+        return []
+    return [
+        scatter(
+            x=xy[doubtful, 0],
+            y=xy[doubtful, 1],
+            mode="markers",
+            name=f"doubt ≥ {DOUBT_MARKED:.0%} ({int(doubtful.sum())})",
+            marker=dict(symbol="circle-open", size=15, color="#f5a623", line=dict(width=2)),
+            hoverinfo="skip",
+        )
+    ]
 
 
 def _cluster_colours(codes: np.ndarray, reference: np.ndarray, n_clusters: int, n_classes: int) -> list[str]:
