@@ -28,7 +28,15 @@ from layerlens.analysis import (
 )
 from layerlens.cluster import LayerClusters, cluster_layer, fit_space
 from layerlens.datasets import ImageSet
-from layerlens.doubt import Doubt, doubt_scores, familiarity, layer_neighbours, layer_weights, mistake_probability
+from layerlens.doubt import (
+    Doubt,
+    doubt_scores,
+    familiarity,
+    layer_neighbours,
+    layer_weights,
+    mistake_probability,
+    separation,
+)
 from layerlens.exceptions import InvalidInputError
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
@@ -106,7 +114,7 @@ def compute_analysis(
     reference_space = None
     if reference is not None:
         reference_space = ([part[0] for part in kept], reference.labels)
-    doubt = _doubt(layers, reference_space, probabilities, labels)
+    doubt = _doubt(layers, reference_space, probabilities, labels, settings.seed)
     paths = paths_table(layers, probabilities, labels, class_names, files, doubt)
     kept_reference = None
     if reference is not None:
@@ -155,6 +163,7 @@ def _doubt(
     reference: tuple[list[np.ndarray], np.ndarray] | None,
     probabilities: np.ndarray,
     labels: np.ndarray | None,
+    seed: int,
 ) -> Doubt:
     """The doubt of every analysed image (see :mod:`layerlens.doubt`).
 
@@ -177,11 +186,13 @@ def _doubt(
         )
     disagreement = np.zeros(len(predictions))
     if len(space_labels) >= 2:
-        accuracy = np.array([np.nan if la.separability is None else la.separability.knn_accuracy for la in layers])
+        # Each layer's weight from how well the reference's own classes separate in it (the same with or
+        # without labels on the analysed images).
+        accuracy = np.array([separation(space, space_labels, seed=seed) for space in spaces])
         chance = float(np.bincount(space_labels).max() / len(space_labels))
         weights = layer_weights(accuracy, chance)
         # The neighbours of a layer that barely separates the classes are not worth the search; when none
-        # does (or nothing was measured, without labels), the last layer's, where the classes are most apart.
+        # does, the last layer's, where the classes are most apart.
         searched = weights > 0.01
         if not searched.any():
             searched[-1], weights[-1] = True, 1.0

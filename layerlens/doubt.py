@@ -27,7 +27,7 @@ from layerlens.exceptions import InvalidInputError
 
 __all__ = [
     "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "LayerNeighbours", "doubt_scores", "familiarity",
-    "layer_neighbours", "layer_weights", "mistake_probability",
+    "layer_neighbours", "layer_weights", "mistake_probability", "separation",
 ]  # fmt: skip
 
 #: Reference neighbours read per image and layer.
@@ -146,6 +146,27 @@ def _without_self(distances: np.ndarray, neighbours: np.ndarray) -> tuple[np.nda
     return distances[keep].reshape(-1, k), neighbours[keep].reshape(-1, k)
 
 
+def separation(space: np.ndarray, labels: np.ndarray, *, k: int = 5, samples: int = 1000, seed: int = 0) -> float:
+    """Leave-one-out k-NN accuracy of ``labels`` in one layer's space, on a seeded sample of at most ``samples``.
+
+    Read from the reference itself, so a layer's weight (:func:`layer_weights`) is the same whether
+    the analysed images have labels or not.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    ref = check_matrix(space, "space", min_rows=2)
+    classes = _labels(labels, "labels", len(ref))
+    k = min(k, len(ref) - 1)
+    queries = np.random.default_rng(seed).permutation(len(ref))[:samples]
+    distances, neighbours = NearestNeighbors(n_neighbors=k + 1).fit(ref).kneighbors(ref[queries])
+    kept = np.stack(
+        [row[row != q][:k] for q, row in zip(queries, neighbours)]
+    )  # the query itself left out (by position, in case of duplicates)
+    votes = classes[kept]
+    majority = np.array([np.bincount(v).argmax() for v in votes])
+    return float((majority == classes[queries]).mean())
+
+
 def layer_weights(knn_accuracy: np.ndarray, chance: float) -> np.ndarray:
     """How much each layer's neighbours may speak: the layer's k-NN accuracy above chance, to the fourth power.
 
@@ -180,14 +201,15 @@ class Familiarity:
     ----------
     means : ndarray of shape (C, d), float64
         Mean of each class present in the reference.
-    precision : ndarray of shape (d, d), float64
-        Inverse of the pooled within-class covariance (with a small ridge).
+    whitening : ndarray of shape (d, d), float64
+        ``W`` with ``W Wᵀ`` the inverse of the pooled within-class covariance (with a small ridge): the
+        Mahalanobis distance is the Euclidean distance after multiplying by ``W``.
     centre, spread : float
         Median and scaled median absolute deviation (1.4826 MAD) of the reference's log distances.
     """
 
     means: np.ndarray
-    precision: np.ndarray
+    whitening: np.ndarray
     centre: float
     spread: float
 
@@ -222,19 +244,21 @@ def familiarity(reference: np.ndarray, reference_labels: np.ndarray) -> Familiar
     centred = ref - means[np.searchsorted(classes, labels)]
     covariance = centred.T @ centred / len(ref)
     ridge = 1e-6 * max(float(np.trace(covariance)), 1e-12) / covariance.shape[0]
-    precision = np.linalg.pinv(covariance + ridge * np.eye(covariance.shape[0]))
-    summary = Familiarity(means, precision, 0.0, 1.0)
+    # Whitening by the eigenvectors: exact for any (ridged, so positive-definite) covariance.
+    values, vectors = np.linalg.eigh(covariance + ridge * np.eye(covariance.shape[0]))
+    whitening = vectors / np.sqrt(np.maximum(values, ridge))
+    summary = Familiarity(means, whitening, 0.0, 1.0)
     own = np.log(_nearest_mean_distance(summary, ref))
     centre = float(np.median(own))
     spread = 1.4826 * float(np.median(np.abs(own - centre)))
-    return Familiarity(means, precision, centre, spread if spread > 0 else 1.0)
+    return Familiarity(means, whitening, centre, spread if spread > 0 else 1.0)
 
 
 def _nearest_mean_distance(summary: Familiarity, x: np.ndarray) -> np.ndarray:
     """Squared Mahalanobis distance to the nearest class mean (floored, so that its log is finite)."""
-    distances = np.stack(
-        [np.einsum("ij,jk,ik->i", x - mean, summary.precision, x - mean) for mean in summary.means], axis=1
-    )
+    white = x @ summary.whitening
+    centres = summary.means @ summary.whitening
+    distances = np.stack([((white - centre) ** 2).sum(axis=1) for centre in centres], axis=1)
     return np.maximum(distances.min(axis=1), 1e-12)
 
 

@@ -677,3 +677,10 @@ def test_the_same_seed_gives_the_same_doubt(sequential_model, digits, referenced
     again = ll.analyze(sequential_model, test, reference=train, progress=False, explain=0)
     np.testing.assert_array_equal(again.doubt.doubt, referenced.doubt.doubt)
     np.testing.assert_array_equal(again.doubt.disagreement, referenced.doubt.disagreement)
+
+
+def test_disagreement_does_not_depend_on_the_analysed_images_labels(sequential_model, digits, referenced):
+    train, test = digits
+    unlabelled = ll.analyze(sequential_model, test.images, reference=train, progress=False, explain=0)
+    np.testing.assert_allclose(unlabelled.doubt.disagreement, referenced.doubt.disagreement, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(unlabelled.doubt.unfamiliarity, referenced.doubt.unfamiliarity, rtol=0, atol=1e-12)

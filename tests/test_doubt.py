@@ -131,3 +131,14 @@ def test_doubt_is_the_confidence_for_familiar_images_and_high_for_unfamiliar_one
     assert ((0 <= found.doubt) & (found.doubt <= 1)).all()
     with pytest.raises(InvalidInputError, match="unfamiliarity_z and disagreement: expected shapes"):
         doubt_scores(mistake, z[:2], np.zeros(3))
+
+
+def test_separation_is_the_leave_one_out_neighbour_accuracy(two_blobs):
+    from layerlens.doubt import separation
+
+    reference, labels = two_blobs
+    assert separation(reference, labels) == 1.0  # two far blobs
+    mixed = np.random.default_rng(0).permutation(labels)
+    assert 0.3 < separation(reference, mixed, samples=150) < 0.7  # labels at random: chance
+    duplicated = np.concatenate([reference, reference])
+    assert separation(duplicated, np.concatenate([labels, 1 - labels]), k=1) == 0.0  # each sees its twin
