@@ -306,6 +306,7 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
     space = (list(analysis.reference.reduced), analysis.reference.labels)
     parts = {
         "neighbours": (_compute, "layer_neighbours"),
+        "layer weights": (_compute, "separation"),
         "familiarity fit": (_compute, "familiarity"),
         "familiarity z": (Familiarity, "z"),
         "mistake": (_compute, "mistake_probability"),
@@ -315,7 +316,7 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
     for _ in range(sizes["doubt_repeats"]):
         with timed_calls(parts) as calls:
             start = time.perf_counter()
-            doubt = _compute._doubt(layers, space, analysis.probabilities, analysis.labels)
+            doubt = _compute._doubt(layers, space, analysis.probabilities, analysis.labels, analysis.settings.seed)
             doubt_times.append(time.perf_counter() - start)
         for label, seconds in calls.items():
             part_times[label].append(sum(seconds))
