@@ -1,4 +1,4 @@
-"""Debian's chromium driven by playwright, as every browser test launches it (never `playwright install`)."""
+"""Debian's chromium driven by playwright, as every browser test launches it (never playwright's own download)."""
 
 from __future__ import annotations
 

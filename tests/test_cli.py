@@ -17,6 +17,11 @@ def faces_file(faces_model, tmp_path_factory):
     return zoo.save_example(faces_model, tmp_path_factory.mktemp("models"))
 
 
+def _analyze_argv(model: object, data: object, out: object, *options: str) -> list[str]:
+    """``layerlens analyze MODEL DATA --out OUT --explain 0 OPTIONS...``: explanations are tested elsewhere."""
+    return ["analyze", str(model), str(data), "--out", str(out), "--explain", "0", *options]
+
+
 def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
     models, runs, site = tmp_path / "m", tmp_path / "r", tmp_path / "s"
     assert main(["demo", "--models", str(models), "--runs", str(runs), "--only", "faces", "--site", str(site)]) == 0
@@ -129,18 +134,7 @@ def faces_folder(faces_model, tmp_path_factory):
 
 def test_class_names_put_a_folder_in_the_model_order(faces_file, faces_folder, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "analyze",
-        str(faces_file),
-        str(faces_folder),
-        "--out",
-        str(run),
-        "--n-clusters",
-        "2",
-        "--no-progress",
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, faces_folder, run, "--n-clusters", "2", "--no-progress")
     assert main(argv) == 0
     err = capsys.readouterr().err
     # Sorted folders name the classes the other way round from the model: said in one plain line.
@@ -154,18 +148,7 @@ def test_class_names_put_a_folder_in_the_model_order(faces_file, faces_folder, t
 
 def test_split_picks_held_out_images_of_a_folder(faces_file, faces_folder, tmp_path):
     run = tmp_path / "run"
-    argv = [
-        "analyze",
-        str(faces_file),
-        str(faces_folder),
-        "--out",
-        str(run),
-        "--class-names",
-        "non_face",
-        "face",
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, faces_folder, run, "--class-names", "non_face", "face")
     assert main([*argv, "--split", "test", "--test-size", "0.4", "--n-clusters", "2", "--no-progress"]) == 0
     analysis = ll.load(run)
     assert analysis.n_images == 20 and np.bincount(analysis.labels).tolist() == [10, 10]
@@ -173,18 +156,7 @@ def test_split_picks_held_out_images_of_a_folder(faces_file, faces_folder, tmp_p
 
 def test_an_existing_run_is_replaced_only_with_force(faces_file, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "analyze",
-        str(faces_file),
-        "faces",
-        "--out",
-        str(run),
-        "--n-clusters",
-        "2",
-        "--no-progress",
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, "faces", run, "--n-clusters", "2", "--no-progress")
     assert main(argv) == 0
     before = (run / "manifest.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:
@@ -203,17 +175,7 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         for source in sorted((faces_folder / name).glob("*.png"))[:3]:
             (data / name / source.name).write_bytes(source.read_bytes())
     (data / "face" / "broken.png").write_bytes(b"not a png")
-    argv = [
-        "analyze",
-        str(faces_file),
-        str(data),
-        "--out",
-        str(tmp_path / "run"),
-        "--n-clusters",
-        "2",
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, data, tmp_path / "run", "--n-clusters", "2")
     assert main([*argv, "--class-names", "non_face", "face", "--no-progress"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["layerlens analyze: warning: skipped 1 file(s) that could not be read as images: face/broken.png"]
@@ -280,18 +242,7 @@ def test_a_misspelt_layer_is_the_only_line_on_stderr(faces_file, faces_folder, t
 
 def test_a_reference_set_and_stability_from_the_shell(faces_file, faces_model, tmp_path):
     run = tmp_path / "run"
-    argv = [
-        "analyze",
-        str(faces_file),
-        "faces",
-        "--out",
-        str(run),
-        "--reference",
-        "faces",
-        "--stability",
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, "faces", run, "--reference", "faces", "--stability")
     assert main([*argv, "--no-progress"]) == 0
     analysis = ll.load(run)
     assert analysis.reference.n_images == len(faces_model.data.train)  # the bundled set's train split
@@ -300,17 +251,7 @@ def test_a_reference_set_and_stability_from_the_shell(faces_file, faces_model, t
 
 def test_a_folder_is_its_own_reference_on_the_other_side_of_the_split(faces_file, faces_folder, tmp_path):
     run = tmp_path / "run"
-    argv = [
-        "analyze",
-        str(faces_file),
-        str(faces_folder),
-        "--out",
-        str(run),
-        "--reference",
-        str(faces_folder),
-        "--explain",
-        "0",
-    ]
+    argv = _analyze_argv(faces_file, faces_folder, run, "--reference", str(faces_folder))
     names = ["--class-names", "non_face", "face", "--split", "test", "--test-size", "0.4", "--no-progress"]
     assert main([*argv, *names]) == 0
     analysis = ll.load(run)
