@@ -32,11 +32,11 @@ from layerlens.doubt import (
     Doubt,
     doubt_scores,
     familiarity,
-    layer_neighbours,
     layer_weights,
     mistake_probability,
     separation,
 )
+from layerlens.doubt import disagreement as neighbour_disagreement
 from layerlens.exceptions import InvalidInputError
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
@@ -188,7 +188,10 @@ def _doubt(
     if len(space_labels) >= 2:
         # Each layer's weight from how well the reference's own classes separate in it (the same with or
         # without labels on the analysed images).
-        accuracy = np.array([separation(space, space_labels, seed=seed) for space in spaces])
+        if reference is None and all(layer.separability is not None for layer in layers):
+            accuracy = np.array([layer.separability.knn_accuracy for layer in layers])  # measured already
+        else:
+            accuracy = np.array([separation(space, space_labels, seed=seed) for space in spaces])
         chance = float(np.bincount(space_labels).max() / len(space_labels))
         weights = layer_weights(accuracy, chance)
         # The neighbours of a layer that barely separates the classes are not worth the search; when none
@@ -197,10 +200,9 @@ def _doubt(
         if not searched.any():
             searched[-1], weights[-1] = True, 1.0
         for i in np.flatnonzero(searched):
-            found = layer_neighbours(
+            disagreement += weights[i] * neighbour_disagreement(
                 spaces[i], space_labels, layers[i].reduced, predictions, leave_one_out=reference is None
             )
-            disagreement += weights[i] * found.disagreement
         disagreement /= weights[searched].sum()
     return doubt_scores(mistake, unfamiliar, disagreement)
 

@@ -396,6 +396,7 @@ class Analysis:
         from sklearn.neighbors import NearestNeighbors
 
         from layerlens._validation import check_int
+        from layerlens.separability import without_self
 
         space = (self.layers[-1] if layer is None else self.layer(layer)).reduced.astype(np.float64)
         wanted = np.asarray(images)
@@ -408,8 +409,7 @@ class Analysis:
         if wanted.size == 0 or count == 0:
             return np.zeros((wanted.size, max(count, 0)), dtype=np.int64)
         found = NearestNeighbors(n_neighbors=count + 1).fit(space).kneighbors(space[wanted], return_distance=False)
-        # The image is usually its own first neighbour, but an exact duplicate may come first: drop it by position.
-        return np.stack([row[row != i][:count] for i, row in zip(wanted, found)]).astype(np.int64)
+        return without_self(found, wanted).astype(np.int64)
 
     def explanations_of(self, image: int) -> tuple[Explanation, ...]:
         """The explanations of the image at position ``image`` (empty when it was not explained)."""

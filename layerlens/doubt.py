@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerlens._validation import check_int, check_matrix
+from layerlens._validation import check_int, check_label_vector, check_matrix
 from layerlens.exceptions import InvalidInputError
+from layerlens.separability import loo_knn_predict, without_self
 
 __all__ = [
-    "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "LayerNeighbours", "doubt_scores", "familiarity",
-    "layer_neighbours", "layer_weights", "mistake_probability", "separation",
+    "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "disagreement", "doubt_scores", "familiarity",
+    "layer_weights", "mistake_probability", "separation",
 ]  # fmt: skip
 
 #: Reference neighbours read per image and layer.
@@ -38,29 +39,7 @@ DEFAULT_NEIGHBOURS = 50
 UNFAMILIAR_AT = 3.0
 
 
-@dataclass(frozen=True)
-class LayerNeighbours:
-    """What one layer says of the analysed images, from their nearest reference images.
-
-    Attributes
-    ----------
-    disagreement : ndarray of shape (N,), float64
-        Share of each image's ``k`` nearest reference images whose label is not the image's
-        prediction, in [0, 1].
-    distance : ndarray of shape (N,), float64
-        Mean distance from each image to its ``k`` nearest reference images.
-    unfamiliarity : ndarray of shape (N,), float64
-        Share of the reference images whose own mean distance to their ``k`` nearest other reference
-        images is smaller than the image's ``distance``, in [0, 1]: about uniform for images like the
-        reference, near 1 for images unlike anything in it.
-    """
-
-    disagreement: np.ndarray
-    distance: np.ndarray
-    unfamiliarity: np.ndarray
-
-
-def layer_neighbours(
+def disagreement(
     reference: np.ndarray,
     reference_labels: np.ndarray,
     features: np.ndarray,
@@ -68,13 +47,13 @@ def layer_neighbours(
     *,
     k: int = DEFAULT_NEIGHBOURS,
     leave_one_out: bool = False,
-) -> LayerNeighbours:
-    """Read one layer's disagreement and unfamiliarity for each image (exact Euclidean neighbours).
+) -> np.ndarray:
+    """Share of each image's ``k`` nearest reference images (Euclidean) labelled otherwise than its prediction.
 
     Parameters
     ----------
     reference : ndarray of shape (R, d)
-        The reference images in the layer's reduced space.
+        The reference images in one layer's reduced space.
     reference_labels : ndarray of shape (R,), int
         Their true classes.
     features : ndarray of shape (N, d)
@@ -85,11 +64,11 @@ def layer_neighbours(
         Neighbours read per image (at most ``R - 1``).
     leave_one_out : bool, default=False
         True when ``features`` are the reference images themselves (same rows, same order): each
-        image's own row is then left out of its neighbours, as it is for the reference's own distances.
+        image's own row is then left out of its neighbours.
 
     Returns
     -------
-    LayerNeighbours
+    ndarray of shape (N,), float64, in [0, 1]
 
     Raises
     ------
@@ -104,46 +83,17 @@ def layer_neighbours(
         raise InvalidInputError(
             f"features: expected {ref.shape[1]} columns, as the reference has; received {x.shape[1]}."
         )
-    labels = _labels(reference_labels, "reference_labels", len(ref))
-    predicted = _labels(predictions, "predictions", len(x))
+    labels = check_label_vector(reference_labels, "reference_labels", length=len(ref), n_classes=None)
+    predicted = check_label_vector(predictions, "predictions", length=len(x), n_classes=None)
     if leave_one_out and len(x) != len(ref):
         raise InvalidInputError("leave_one_out: the features must be the reference's own rows; their counts differ.")
     k = min(check_int(k, "k", minimum=1), len(ref) - 1)
     index = NearestNeighbors(n_neighbors=k + 1).fit(ref)
-    # The reference's own typical distance: each reference image among the others.
-    own_distance, own_neighbours = _without_self(*index.kneighbors(ref))
-    typical = np.sort(own_distance.mean(axis=1))
     if leave_one_out:
-        distance, neighbours = own_distance, own_neighbours
+        neighbours = without_self(index.kneighbors(ref, return_distance=False), np.arange(len(ref)))
     else:
-        distance, neighbours = index.kneighbors(x, n_neighbors=k)
-    mean_distance = distance.mean(axis=1)
-    return LayerNeighbours(
-        disagreement=(labels[neighbours] != predicted[:, None]).mean(axis=1),
-        distance=mean_distance,
-        unfamiliarity=np.searchsorted(typical, mean_distance, side="left") / len(typical),
-    )
-
-
-def _labels(value: np.ndarray, name: str, length: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.shape != (length,) or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidInputError(f"{name}: expected {length} class indices (integers); received shape {array.shape}.")
-    return array.astype(np.int64)
-
-
-def _without_self(distances: np.ndarray, neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The k + 1 neighbours of each reference image among the reference, its own row left out.
-
-    An image is usually its own first neighbour, but an exact duplicate may come first: the row is
-    dropped by position, and the farthest neighbour where the row is not among them.
-    """
-    rows = np.arange(len(neighbours))[:, None]
-    own = neighbours == rows
-    own[~own.any(axis=1), -1] = True
-    keep = ~own
-    k = neighbours.shape[1] - 1
-    return distances[keep].reshape(-1, k), neighbours[keep].reshape(-1, k)
+        neighbours = index.kneighbors(x, n_neighbors=k, return_distance=False)
+    return (labels[neighbours] != predicted[:, None]).mean(axis=1)
 
 
 def separation(space: np.ndarray, labels: np.ndarray, *, k: int = 5, samples: int = 1000, seed: int = 0) -> float:
@@ -152,19 +102,11 @@ def separation(space: np.ndarray, labels: np.ndarray, *, k: int = 5, samples: in
     Read from the reference itself, so a layer's weight (:func:`layer_weights`) is the same whether
     the analysed images have labels or not.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     ref = check_matrix(space, "space", min_rows=2)
-    classes = _labels(labels, "labels", len(ref))
-    k = min(k, len(ref) - 1)
+    classes = check_label_vector(labels, "labels", length=len(ref), n_classes=None)
     queries = np.random.default_rng(seed).permutation(len(ref))[:samples]
-    distances, neighbours = NearestNeighbors(n_neighbors=k + 1).fit(ref).kneighbors(ref[queries])
-    kept = np.stack(
-        [row[row != q][:k] for q, row in zip(queries, neighbours)]
-    )  # the query itself left out (by position, in case of duplicates)
-    votes = classes[kept]
-    majority = np.array([np.bincount(v).argmax() for v in votes])
-    return float((majority == classes[queries]).mean())
+    voted = loo_knn_predict(ref, classes, queries, min(k, len(ref) - 1))
+    return float((voted == classes[queries]).mean())
 
 
 def layer_weights(knn_accuracy: np.ndarray, chance: float) -> np.ndarray:
@@ -238,7 +180,7 @@ def familiarity(reference: np.ndarray, reference_labels: np.ndarray) -> Familiar
     Familiarity
     """
     ref = check_matrix(reference, "reference", min_rows=3)
-    labels = _labels(reference_labels, "reference_labels", len(ref))
+    labels = check_label_vector(reference_labels, "reference_labels", length=len(ref), n_classes=None)
     classes = np.unique(labels)
     means = np.stack([ref[labels == c].mean(axis=0) for c in classes])
     centred = ref - means[np.searchsorted(classes, labels)]

@@ -23,7 +23,7 @@ from layerlens._json import decode_float, encode_float
 from layerlens._validation import check_int, check_label_vector, check_matrix, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["Separability", "separability"]
+__all__ = ["Separability", "loo_knn_predict", "separability", "without_self"]
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _compute_separability(x: np.ndarray, y: np.ndarray, n_neighbors: int, max_sa
     else:
         sample = np.arange(n)
     _, codes = np.unique(y, return_inverse=True)
-    predicted = _loo_knn_predict(x, codes, sample, n_neighbors)
+    predicted = loo_knn_predict(x, codes, sample, n_neighbors)
     ratio, explained = _variance_ratio_and_share(x, codes)
     return Separability(
         silhouette=_silhouette(x[sample], codes[sample]),
@@ -224,20 +224,27 @@ def _silhouette(x: np.ndarray, codes: np.ndarray) -> float:
     return float(silhouette_score(x, codes))
 
 
-def _loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_neighbors: int) -> np.ndarray:
+def without_self(neighbours: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Each query's ``k + 1`` neighbours (rows of ``neighbours``) less the query itself: ``(Q, k)``, nearest first.
+
+    A query is usually its own first neighbour, but with more than ``k + 1`` copies of a point it may be
+    missing from its list: the farthest neighbour is dropped instead, so one column goes from every row.
+    """
+    k = neighbours.shape[1] - 1
+    is_self = neighbours == np.asarray(queries)[:, None]
+    is_self[~is_self.any(axis=1), k] = True
+    return neighbours[~is_self].reshape(len(neighbours), k)
+
+
+def loo_knn_predict(x: np.ndarray, codes: np.ndarray, queries: np.ndarray, n_neighbors: int) -> np.ndarray:
     """Leave-one-out k-NN vote for the images ``queries``, among all rows of ``x``.
 
-    ``codes`` are labels in ``0..C-1``. Each query asks for ``k + 1`` neighbours and drops its own index;
-    with more than ``k + 1`` copies of a point the query may be missing from its list, and then the
-    farthest neighbour is dropped instead. Ties between classes go to the class of the nearest tied
-    neighbour.
+    ``codes`` are labels in ``0..C-1``; each query's own row is left out (see :func:`without_self`).
+    Ties between classes go to the class of the nearest tied neighbour.
     """
     k = n_neighbors
-    _, neighbours = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x[queries])
-    is_self = neighbours == queries[:, None]
-    # Rows without self drop their last column: mark it, so exactly one column goes from every row.
-    is_self[~is_self.any(axis=1), k] = True
-    neighbours = neighbours[~is_self].reshape(len(queries), k)
+    _, found = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x[queries])
+    neighbours = without_self(found, queries)
     labels = codes[neighbours]  # (Q, k), nearest first
     n_classes = int(codes.max()) + 1
     rows = np.arange(len(queries))

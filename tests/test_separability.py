@@ -59,7 +59,7 @@ def test_more_duplicates_than_neighbours():
     # Six copies per location and k=2: the query itself may be missing from its 3 returned neighbours.
     x = np.repeat([[0.0, 0.0], [10.0, 0.0]], 6, axis=0)
     y = np.repeat([0, 1], 6)
-    codes = separability_module._loo_knn_predict(x, y, np.arange(12), 2)
+    codes = separability_module.loo_knn_predict(x, y, np.arange(12), 2)
     np.testing.assert_array_equal(codes, y)
 
 
@@ -67,7 +67,7 @@ def test_leave_one_out_matches_sklearn_without_ties():
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(80, 4)), rng.integers(0, 3, 80)
     neighbours = NearestNeighbors(n_neighbors=1).fit(x).kneighbors(return_distance=False)  # excludes self
-    predicted = separability_module._loo_knn_predict(x, y, np.arange(80), 1)
+    predicted = separability_module.loo_knn_predict(x, y, np.arange(80), 1)
     np.testing.assert_array_equal(predicted, y[neighbours[:, 0]])
 
 
@@ -79,12 +79,12 @@ def test_leave_one_out_matches_sklearn_without_ties():
 def test_vote_tie_goes_to_the_nearest_neighbour(positions, expected):
     # The query (label 0) has one neighbour of class 1 and one of class 2: a 1-1 tie.
     x = np.array(positions)[:, None]
-    assert separability_module._loo_knn_predict(x, np.array([0, 1, 2]), np.array([0]), 2).tolist() == [expected]
+    assert separability_module.loo_knn_predict(x, np.array([0, 1, 2]), np.array([0]), 2).tolist() == [expected]
 
 
 def test_majority_beats_nearest():
     x = np.array([0.0, 1.0, 2.0, 2.5])[:, None]
-    assert separability_module._loo_knn_predict(x, np.array([0, 1, 2, 2]), np.array([0]), 3).tolist() == [2]
+    assert separability_module.loo_knn_predict(x, np.array([0, 1, 2, 2]), np.array([0]), 3).tolist() == [2]
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def test_the_grid_rows_are_the_rows_of_the_drawn_diagram(built_site, site_runs):
     analysis = ll.load(site_runs[0])
     text = (built_site / "runs" / "01-digits" / "data" / "images.js").read_text(encoding="utf-8")
     data = json.loads(text[text.index("{") : text.rindex("}") + 1])
-    figure = json.loads(_build.figures.paths_json(analysis))
+    figure = json.loads(_build.figures.paths_jsons(analysis)[0])
     counts = figure["data"][0]["counts"]
     rows = data["row"]
     assert len(rows) == len(analysis.paths)
@@ -396,3 +396,21 @@ def test_the_current_folder_and_its_parents_are_refused(tmp_path, site_runs, mon
         with pytest.raises(InvalidInputError, match="out: "):
             build_site(site_runs[1], out=out)
     assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_sample_pages_list_the_nearest_neighbours_and_the_model_page_the_false_negatives(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    run = built_site / "runs" / "01-digits"
+    for page in sorted((run / "samples").glob("*.html"))[:5]:
+        image = int(page.stem)
+        html = page.read_text(encoding="utf-8")
+        listed = html[html.index("Nearest neighbours") :]
+        shown = [int(n) for n in re.findall(r'src="\.\./images/(\d{5})\.png"', listed)]
+        assert shown == analysis.neighbours([image], 8)[0].tolist()
+    negative = analysis.class_names.index("0")
+    missed = (analysis.labels != negative) & (analysis.predictions == negative)
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    assert f"({int(missed.sum())})</h4>" in model_page
+    start = model_page.index("False negatives")
+    section = model_page[start : model_page.index("</section>", start)]
+    assert sorted(int(n) for n in re.findall(r'src="images/(\d{5})\.png"', section)) == np.flatnonzero(missed).tolist()

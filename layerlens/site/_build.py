@@ -18,7 +18,7 @@ from layerlens.figures.explanations import outlined_segments, segment_weights_sp
 from layerlens.figures.metrics import probabilities_spec
 from layerlens.site import _content as content
 from layerlens.site import _figures as figures
-from layerlens.site._target import MARKER, check_site_target
+from layerlens.site._target import MARKER
 from layerlens.site._templates import environment, plotly_js, script_json, static_files
 
 if TYPE_CHECKING:
@@ -30,9 +30,8 @@ ASSETS = "assets"
 RUNS = "runs"
 
 
-def write_site(analyses: Sequence[Analysis], out: str | Path) -> Path:
-    """Write the site of ``analyses`` to ``out`` (checked with :func:`check_site_target`); return its index page."""
-    target = check_site_target(out)
+def write_site(analyses: Sequence[Analysis], target: Path) -> Path:
+    """Write the site of ``analyses`` to ``target``, already checked by :func:`check_site_target`; return its index."""
     env = environment()
     slugs = [content.run_slug(i, a.name) for i, a in enumerate(analyses)]
     with staged_folder(target) as staging:
@@ -62,7 +61,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     gallery, others = content.sample_order(analysis)
     pages = frozenset(gallery.tolist()) | frozenset(others.tolist())
     rows = figures.paths_rows(analysis)
-    run = _run_summary(analysis, slug, len(gallery))
+    paths_json, mini_paths_json = figures.paths_jsons(analysis)
+    run = _run_summary(analysis, slug, len(gallery), mini_paths_json)
     common = {"run": run, "version": __version__}
 
     data = content.image_data(analysis, rows, pages)
@@ -73,7 +73,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         )
 
     model_page = env.get_template("model.html").render(
-        root="../../", page_kind="model", **common, **_model_context(analysis, pages)
+        root="../../", page_kind="model", **common, **_model_context(analysis, pages, paths_json)
     )
     (folder / "index.html").write_text(model_page, encoding="utf-8")
 
@@ -113,7 +113,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     return run
 
 
-def _run_summary(analysis: Analysis, slug: str, n_gallery: int) -> dict[str, Any]:
+def _run_summary(analysis: Analysis, slug: str, n_gallery: int, mini_paths_json: str) -> dict[str, Any]:
     """What the index card, the comparison table and every page header say of a run."""
     metrics = analysis.metrics
     stats = analysis.path_statistics
@@ -134,11 +134,11 @@ def _run_summary(analysis: Analysis, slug: str, n_gallery: int) -> dict[str, Any
         "n_gallery": n_gallery,
         "gallery_label": "mistake" if analysis.labels is not None else "unsure prediction",
         "n_explained": len(analysis.explained_images),
-        "mini_paths_json": figures.mini_paths_json(analysis),
+        "mini_paths_json": mini_paths_json,
     }
 
 
-def _model_context(analysis: Analysis, pages: frozenset[int]) -> dict[str, Any]:
+def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -> dict[str, Any]:
     analysed = {layer.name: layer for layer in analysis.layers}
     architecture = [
         {
@@ -178,7 +178,7 @@ def _model_context(analysis: Analysis, pages: frozenset[int]) -> dict[str, Any]:
         "confusion_json": figures.confusion_json(analysis),
         "reliability_json": figures.reliability_json(analysis),
         "false_negatives": false_negatives,
-        "paths_json": figures.paths_json(analysis),
+        "paths_json": paths_json,
         "separability_json": figures.separability_json(analysis),
         "statistics": analysis.path_statistics,
         "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
@@ -215,7 +215,8 @@ def _sample_context(
         )
     explained = index in analysis.explained_images
     views = []
-    for explanation in analysis.explanations_of(index):
+    explanations = analysis.explanations_of(index)
+    for explanation in explanations:
         outline, weights = None, None
         if explanation.segments is not None and explanation.segment_weights is not None:
             image = analysis.explained_images[index]
@@ -231,7 +232,6 @@ def _sample_context(
             weights = figures.figure_json(segment_weights_spec(explanation, class_names=analysis.class_names))
         views.append(
             content.ExplanationView(
-                method=explanation.method,
                 title=content.method_title(explanation.method),
                 caption=content.method_caption(explanation.method),
                 picture=f"{name}_{explanation.method}.png",
@@ -258,7 +258,6 @@ def _sample_context(
             for part in ("doubt", "mistake", "unfamiliarity", "disagreement")
         },
         "explanations": views,
-        "explained_target": (analysis.class_names[analysis.explanations_of(index)[0].target] if views else None),
+        "explained_target": analysis.class_names[explanations[0].target] if explanations else None,
         "neighbours": [content.thumb(analysis, j, pages) for j in near],
-        "predicted_index": predicted,
     }

@@ -145,7 +145,6 @@ def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> d
 class ExplanationView:
     """One explanation of a sample as the page shows it: a picture, and for LIME a weights chart."""
 
-    method: str
     title: str
     caption: str
     picture: str

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from layerlens.analysis import Analysis
 
 __all__ = [
-    "PATHS_OPTIONS", "confusion_json", "figure_json", "map_json", "mini_paths_json", "paths_json", "paths_rows",
+    "PATHS_OPTIONS", "confusion_json", "figure_json", "map_json", "paths_jsons", "paths_rows",
     "reliability_json", "separability_json",
 ]  # fmt: skip
 
@@ -37,45 +37,39 @@ def figure_json(figure: go.Figure | dict) -> str:
     return plotly.io.to_json(figure, validate=False, pretty=False, engine="json")
 
 
-def _paths(analysis: Analysis, *, title: str | None = None) -> go.Figure:
+def _paths(analysis: Analysis) -> go.Figure:
     parallel = [layer.parallel_to_previous for layer in analysis.layers]
-    return paths_figure(
-        analysis.paths, analysis.layer_names, analysis.class_names, parallel=parallel, title=title, **PATHS_OPTIONS
-    )
+    return paths_figure(analysis.paths, analysis.layer_names, analysis.class_names, parallel=parallel, **PATHS_OPTIONS)
 
 
-def paths_json(analysis: Analysis) -> str:
-    """The run's paths diagram, as the model page draws it.
+def paths_jsons(analysis: Analysis) -> tuple[str, str]:
+    """The run's paths diagram as the model page draws it, and as the still picture on the run's card.
 
-    A box reacts to the mouse as a whole (not stripe by stripe), so that a click on it reports all
-    the rows that pass through it and the page can list their images.
+    One figure (its rare paths folded once) gives both. On the page a box reacts to the mouse as a
+    whole (not stripe by stripe), so that a click on it reports all the rows that pass through it and
+    the page can list their images; the card's copy has no labels, legend or hover.
     """
     figure = _paths(analysis)
+    diagram = go.Parcats(figure.data[0])  # a copy; the legend's marker traces are left out
     figure.update_traces(
         hoveron="category",
         hovertemplate="<b>%{category}</b><br>%{categorycount} images (click to list them)<extra></extra>",
         selector=dict(type="parcats"),
     )
-    return figure_json(figure)
+    for dimension in diagram.dimensions:
+        dimension.label = ""
+        dimension.ticktext = [""] * len(dimension.ticktext or dimension.categoryarray or ())
+    diagram.update(hoverinfo="none", arrangement="fixed")
+    mini = go.Figure(diagram)
+    mini.update_layout(
+        width=300, height=150, margin=dict(l=6, r=6, t=6, b=6), title=None, annotations=[], showlegend=False
+    )
+    return figure_json(figure), figure_json(mini)
 
 
 def paths_rows(analysis: Analysis) -> np.ndarray:
     """For each image, the row of the paths diagram's trace that draws it (what a click reports)."""
     return paths_figure_rows(analysis.paths, analysis.layer_names, analysis.class_names, **PATHS_OPTIONS)
-
-
-def mini_paths_json(analysis: Analysis) -> str:
-    """The paths diagram as a small still picture for the run's card: no labels, legend or hover."""
-    diagram = _paths(analysis, title="").data[0]  # the legend's marker traces are left out
-    for dimension in diagram.dimensions:
-        dimension.label = ""
-        dimension.ticktext = [""] * len(dimension.ticktext or dimension.categoryarray or ())
-    diagram.update(hoverinfo="none", arrangement="fixed")
-    figure = go.Figure(diagram)
-    figure.update_layout(
-        width=300, height=150, margin=dict(l=6, r=6, t=6, b=6), title=None, annotations=[], showlegend=False
-    )
-    return figure_json(figure)
 
 
 def confusion_json(analysis: Analysis) -> str | None:
