@@ -305,7 +305,7 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
     layers = list(analysis.layers)
     space = (list(analysis.reference.reduced), analysis.reference.labels)
     parts = {
-        "neighbours": (_compute, "layer_neighbours"),
+        "neighbours": (_compute, "neighbour_disagreement"),
         "layer weights": (_compute, "separation"),
         "familiarity fit": (_compute, "familiarity"),
         "familiarity z": (Familiarity, "z"),
