@@ -17,12 +17,10 @@ options; ``--quick`` is a smoke run). What is measured, in one process, side by 
       shown to the MNIST model (resized to 28x28), MNIST test digits shown to the phantoms model (resized
       to 64x64), the LFW faces of ``load_faces`` shown to both (all 200 there are, grayscale, resized),
       structured noise (Gaussian-blurred random fields, each rescaled to the mean and spread of a random
-      test image) and the test images inverted (1 - x) for both. ``analyze(..., probes=...)`` does not
-      exist yet: each probe set is analysed in its own call with the same reference and seed, without
-      labels, and its ``doubt`` taken; the reference's reduced features are asserted identical to the
-      test call's, so both lie in the same spaces. As probes have no labels, their chance of a mistake
-      is ``1 - max p`` while the labelled test images' is calibrated on their labels; the column
-      "doubt, no labels" analyses the test images without labels too, like for like.
+      test image) and the test images inverted (1 - x) for both. All probe sets of a model go in as
+      ``analyze(..., probes=...)`` of the same call that analyses its test images, so they are read
+      exactly like them (their chance of a mistake from the calibration learnt on the labelled test
+      images); the metrics of that call are asserted to be those of a call without probes.
     - reliability: ``Analysis.metrics.calibration.ece`` of the test images, with its interval.
 
 (b) Cost. A reference of 3,750 and N = 8,000 analysed phantoms (``render_phantoms``, seeds 101 and
@@ -65,7 +63,6 @@ TARGETS = {"mistake_margin": 0.02, "doubt_share": 0.20}
 SCORES = ("doubt", "max_softmax", "disagreement", "unfamiliarity", "mahalanobis")
 LABELS = {
     "doubt": "doubt",
-    "doubt_nolabels": "doubt, no labels",
     "max_softmax": "max-softmax",
     "disagreement": "disagreement",
     "unfamiliarity": "unfamiliarity",
@@ -130,8 +127,9 @@ def probe_sets(name: str, trained: dict[str, Any], n: int) -> dict[str, Any]:
 # --- scores -------------------------------------------------------------------------------------------------------
 
 
-def mahalanobis_last_layer(analysis: Any) -> Any:
-    """Squared Mahalanobis distance to the nearest class mean of the reference, at the last analysed layer."""
+def mahalanobis_last_layer(analysis: Any, reduced: Any) -> Any:
+    """Squared Mahalanobis distance of ``reduced`` (features in the last analysed layer's space) to the
+    nearest class mean of the reference."""
     import numpy as np
 
     reference = np.asarray(analysis.reference.reduced[-1], np.float64)
@@ -140,20 +138,23 @@ def mahalanobis_last_layer(analysis: Any) -> Any:
     means = np.stack([reference[labels == c].mean(axis=0) for c in classes])
     centred = reference - means[np.searchsorted(classes, labels)]
     precision = np.linalg.pinv(centred.T @ centred / len(reference))
-    x = np.asarray(analysis.layers[-1].reduced, np.float64)
+    x = np.asarray(reduced, np.float64)
     distances = [np.einsum("ij,jk,ik->i", x - m, precision, x - m) for m in means]
     return np.min(distances, axis=0)
 
 
-def image_scores(analysis: Any) -> dict[str, Any]:
-    """Every score of one analysis, one value per image, higher for more doubtful."""
-    doubt = analysis.doubt
+def image_scores(analysis: Any, probes: bool = False) -> dict[str, Any]:
+    """Every score of the analysed images (or of the probes), one value per image, higher for more doubtful."""
+    seen = analysis.probes if probes else analysis
+    doubt = seen.doubt
     return {
         "doubt": doubt.doubt,
-        "max_softmax": 1.0 - analysis.confidence.astype("float64"),
+        "max_softmax": 1.0 - seen.confidence.astype("float64"),
         "disagreement": doubt.disagreement,
         "unfamiliarity": doubt.unfamiliarity,
-        "mahalanobis": mahalanobis_last_layer(analysis),
+        "mahalanobis": mahalanobis_last_layer(
+            analysis, analysis.probes.reduced[-1] if probes else analysis.layers[-1].reduced
+        ),
     }
 
 
@@ -195,7 +196,7 @@ def with_interval(
 # --- measurements -------------------------------------------------------------------------------------------------
 
 
-def analyse(trained: Any, images: Any, labels: Any | None) -> tuple[Any, float]:
+def analyse(trained: Any, images: Any, labels: Any | None, probes: Any = None) -> tuple[Any, float]:
     import layerlens as ll
 
     train, _ = trained.data
@@ -206,19 +207,12 @@ def analyse(trained: Any, images: Any, labels: Any | None) -> tuple[Any, float]:
         labels,
         class_names=trained.data.class_names,
         reference=(train.images, train.labels),
+        probes=probes,
         seed=0,
         explain=0,
         progress=False,
     )
     return analysis, time.perf_counter() - start
-
-
-def same_space(a: Any, b: Any) -> bool:
-    import numpy as np
-
-    return len(a.reference.reduced) == len(b.reference.reduced) and all(
-        np.array_equal(x, y) for x, y in zip(a.reference.reduced, b.reference.reduced)
-    )
 
 
 def measure_model(name: str, trained: dict[str, Any], n_probes: int, n_bootstrap: int) -> dict[str, Any]:
@@ -227,10 +221,12 @@ def measure_model(name: str, trained: dict[str, Any], n_probes: int, n_bootstrap
     rng = np.random.default_rng(1)
     model = trained[name]
     test = model.data.test
-    analysis, seconds = analyse(model, test.images, test.labels)
-    unlabelled, _ = analyse(model, test.images, None)
-    assert same_space(analysis, unlabelled), "the test images without labels landed in another space"
+    plain, seconds = analyse(model, test.images, test.labels)
+    sets = probe_sets(name, trained, n_probes)
+    analysis, probed_seconds = analyse(model, test.images, test.labels, np.concatenate(list(sets.values())))
+    assert analysis.metrics.to_dict() == plain.metrics.to_dict(), "the probes changed the test images' metrics"
     scores = image_scores(analysis)
+    probe_scores = image_scores(analysis, probes=True)
     wrong = analysis.predictions != analysis.labels
     mistakes = {key: with_interval(scores[key][~wrong], scores[key][wrong], rng, n_bootstrap) for key in SCORES}
     mistakes["difference"] = with_interval(
@@ -241,12 +237,13 @@ def measure_model(name: str, trained: dict[str, Any], n_probes: int, n_bootstrap
         minus=(scores["max_softmax"][~wrong], scores["max_softmax"][wrong]),
     )
     calibration = analysis.metrics.calibration
-    ood = {}
-    for probe, images in probe_sets(name, trained, n_probes).items():
-        probe_analysis, probe_seconds = analyse(model, images, None)
-        assert same_space(analysis, probe_analysis), f"{probe}: the probes landed in another space"
-        ood[probe] = measure_ood(scores, unlabelled, probe_analysis, rng, n_bootstrap)
-        ood[probe].update(n=len(images), seconds=probe_seconds, shape=list(images.shape[1:3]))
+    ood, start = {}, 0
+    for probe, images in sets.items():
+        part = slice(start, start + len(images))
+        start += len(images)
+        ood[probe] = measure_ood(scores, {key: value[part] for key, value in probe_scores.items()}, rng, n_bootstrap)
+        ood[probe].update(n=len(images), shape=list(images.shape[1:3]))
+        ood[probe]["share_unfamiliar_test"] = float((analysis.doubt.unfamiliarity > 0).mean())
     return {
         "model": name,
         "layers": list(analysis.layer_names),
@@ -255,6 +252,8 @@ def measure_model(name: str, trained: dict[str, Any], n_probes: int, n_bootstrap
         "accuracy": float(analysis.metrics.accuracy),
         "n_reference": analysis.reference.n_images,
         "analyze_s": seconds,
+        "analyze_probes_s": probed_seconds,
+        "n_probes": start,
         "ece": calibration.ece,
         "ece_ci": list(calibration.ece_ci),
         "mistakes": mistakes,
@@ -262,11 +261,9 @@ def measure_model(name: str, trained: dict[str, Any], n_probes: int, n_bootstrap
     }
 
 
-def measure_ood(scores: dict[str, Any], unlabelled: Any, probes: Any, rng: Any, n_bootstrap: int) -> dict[str, Any]:
+def measure_ood(scores: dict[str, Any], probe_scores: dict[str, Any], rng: Any, n_bootstrap: int) -> dict[str, Any]:
     """AUROC of each score for probes (positives) against the test images (negatives)."""
-    probe_scores = image_scores(probes)
     rows = {key: with_interval(scores[key], probe_scores[key], rng, n_bootstrap) for key in SCORES}
-    rows["doubt_nolabels"] = with_interval(unlabelled.doubt.doubt, probe_scores["doubt"], rng, n_bootstrap)
     rows["difference"] = with_interval(
         scores["doubt"],
         probe_scores["doubt"],
@@ -274,8 +271,7 @@ def measure_ood(scores: dict[str, Any], unlabelled: Any, probes: Any, rng: Any, 
         n_bootstrap,
         minus=(scores["max_softmax"], probe_scores["max_softmax"]),
     )
-    rows["share_unfamiliar"] = float((probes.doubt.unfamiliarity > 0).mean())
-    rows["share_unfamiliar_test"] = float((unlabelled.doubt.unfamiliarity > 0).mean())
+    rows["share_unfamiliar"] = float((probe_scores["unfamiliarity"] > 0).mean())
     return rows
 
 
@@ -309,14 +305,14 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
         "layer weights": (_compute, "separation"),
         "familiarity fit": (_compute, "familiarity"),
         "familiarity z": (Familiarity, "z"),
-        "mistake": (_compute, "mistake_probability"),
+        "mistake calibration": (_compute, "mistake_calibration"),
     }
     doubt_times: list[float] = []
     part_times: dict[str, list[float]] = {label: [] for label in parts}
     for _ in range(sizes["doubt_repeats"]):
         with timed_calls(parts) as calls:
             start = time.perf_counter()
-            doubt = _compute._doubt(layers, space, analysis.probabilities, analysis.labels, analysis.settings.seed)
+            doubt, _ = _compute._doubt(layers, space, analysis.probabilities, analysis.labels, analysis.settings.seed)
             doubt_times.append(time.perf_counter() - start)
         for label, seconds in calls.items():
             part_times[label].append(sum(seconds))
@@ -388,7 +384,8 @@ def format_model(result: dict[str, Any]) -> list[str]:
     lines = [
         f"{result['model']} model: {result['n_test']} held-out test images, {result['n_wrong']} wrong "
         f"(accuracy {result['accuracy']:.3f}); reference {result['n_reference']} training images; "
-        f"layers {', '.join(result['layers'])}; analyze {result['analyze_s']:.1f} s",
+        f"layers {', '.join(result['layers'])}; analyze {result['analyze_s']:.1f} s, with its "
+        f"{result['n_probes']} probes {result['analyze_probes_s']:.1f} s",
         f"  reliability: expected calibration error {result['ece']:.4f} "
         f"[{result['ece_ci'][0]:.4f}, {result['ece_ci'][1]:.4f}]",
         "  misclassification (wrong vs right), AUROC [95% CI]",
@@ -409,10 +406,10 @@ def format_model(result: dict[str, Any]) -> list[str]:
             f"    {label:<27}{_cell(row['doubt']):<23}{_cell(row['max_softmax']):<23}"
             f"{_cell(row['mahalanobis']):<23}{_cell(row['difference'], '+'):<25}{_ok(beats)}"
         )
-    lines.append(f"    {'':<27}{'doubt, no labels':<23}{'unfamiliarity':<23}unfamiliar > 0")
+    lines.append(f"    {'':<27}{'disagreement':<23}{'unfamiliarity':<23}unfamiliar > 0")
     for probe, row in result["ood"].items():
         share = f"{row['share_unfamiliar']:.1%} (test {row['share_unfamiliar_test']:.1%})"
-        lines.append(f"    {probe:<27}{_cell(row['doubt_nolabels']):<23}{_cell(row['unfamiliarity']):<23}{share}")
+        lines.append(f"    {probe:<27}{_cell(row['disagreement']):<23}{_cell(row['unfamiliarity']):<23}{share}")
     return lines
 
 
@@ -484,9 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "",
         f"(a) detection: reference = training images, analysed = held-out test images; AUROC with a bootstrap 95% "
-        f"interval ({n_bootstrap} resamples). Probes are analysed in a separate analyze call with the same reference "
-        "and seed, without labels (analyze(..., probes=...) does not exist yet), and their doubt taken; their "
-        "reference space was asserted identical to the test images'.",
+        f"interval ({n_bootstrap} resamples). All probe sets of a model are the probes= of the analyze call of its "
+        "test images (whose metrics were asserted unchanged by them).",
         "",
     ]
     for result in results:

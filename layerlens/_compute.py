@@ -1,14 +1,15 @@
 """Everything :func:`layerlens.analyze` does after the forward pass; arrays only, inputs already checked.
 
 Per layer: fit the reduced space and the clusters on the fit set (the reference images when there are
-some, else the analysed images), place the analysed images (and their noisy copies) in them, map them
-to 2-D and measure separability; then paths, their statistics and the metrics.
+some, else the analysed images), place the analysed images (their noisy copies, and the probes) in
+them, map them to 2-D and measure separability; then paths, their statistics, the metrics and doubt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +23,7 @@ from layerlens.analysis import (
     AnalysisSettings,
     LayerAnalysis,
     ModelSummary,
+    ProbeSet,
     ReferenceSet,
     path_ids,
     paths_table,
@@ -33,18 +35,18 @@ from layerlens.doubt import (
     doubt_scores,
     familiarity,
     layer_weights,
-    mistake_probability,
+    mistake_calibration,
     separation,
 )
 from layerlens.doubt import disagreement as neighbour_disagreement
-from layerlens.exceptions import InvalidInputError
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
 from layerlens.pathstats import path_statistics
 from layerlens.project import map_centers, project_2d, project_with_fit
 from layerlens.separability import Separability, separability
 
-__all__ = ["FitSet", "compute_analysis", "reference_fit_set"]
+__all__ = ["FitSet", "ProbeInput", "compute_analysis", "probe_input", "reference_fit_set"]
 
 # Images whose leave-one-out neighbours and silhouette are measured per layer: a binomial standard error
 # under 0.016 on the k-NN accuracy, at half the cost of 2,000 (the largest cost of analyze after the pass).
@@ -61,6 +63,16 @@ class FitSet:
     predictions: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class ProbeInput:
+    """The probes' extraction, as far as the analysis needs it."""
+
+    name: str
+    features: tuple[np.ndarray, ...]
+    probabilities: np.ndarray
+    thumbnails: np.ndarray
+
+
 def compute_analysis(
     extraction: Any,
     probabilities: np.ndarray,
@@ -73,8 +85,9 @@ def compute_analysis(
     files: tuple[str, ...] | None,
     reference: FitSet | None,
     noisy_probabilities: Mapping[float, np.ndarray],
+    probes: ProbeInput | None = None,
 ) -> Analysis:
-    """Build the :class:`~layerlens.analysis.Analysis` of one extraction (and a reference set's, if any)."""
+    """Build the :class:`~layerlens.analysis.Analysis` of one extraction (and a reference set's and probes', if any)."""
     predictions = probabilities.argmax(axis=1)
     if reference is None:
         fit_classes = labels if labels is not None else predictions
@@ -83,6 +96,7 @@ def compute_analysis(
         fit = reference
     layers: list[LayerAnalysis] = []
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # reference: reduced, clusters, coords per layer
+    placed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # probes: reduced, clusters, coords per layer
     paths_before = None
     # The clusters of one layer need the paths through the layers before it, so layers go one after
     # the other; separability and the metrics need nothing of the clusters and run beside them on a
@@ -102,20 +116,42 @@ def compute_analysis(
             )
         scores = []
         for i, info in enumerate(extraction.layers):
-            layer, fit_part = _analyse_layer(
-                i, info, extraction, fit, reference is not None, class_names, settings, paths_before
+            layer, fit_part, probe_part = _analyse_layer(
+                i,
+                info,
+                extraction,
+                fit,
+                reference is not None,
+                class_names,
+                settings,
+                paths_before,
+                None if probes is None else probes.features[i],
             )
             scores.append(beside.submit(_separability, layer.reduced, labels, settings.seed))
             layers.append(layer)
             kept.append(fit_part)
+            placed.append(probe_part)
             paths_before = extend_path_ids(paths_before, fit_part[1])
         layers = [replace(layer, separability=score.result()) for layer, score in zip(layers, scores)]
         metrics = None if metrics is None else metrics.result()
     reference_space = None
     if reference is not None:
         reference_space = ([part[0] for part in kept], reference.labels)
-    doubt = _doubt(layers, reference_space, probabilities, labels, settings.seed)
-    paths = paths_table(layers, probabilities, labels, class_names, files, doubt)
+    probe_spaces = None if probes is None else ([part[0] for part in placed], probes.probabilities)
+    doubt, probe_doubt = _doubt(layers, reference_space, probabilities, labels, settings.seed, probe_spaces)
+    probe_set = None
+    if probes is not None:
+        probe_set = ProbeSet(
+            name=probes.name,
+            probabilities=probes.probabilities,
+            thumbnails=probes.thumbnails,
+            files=None,
+            reduced=tuple(part[0] for part in placed),
+            clusters=tuple(part[1] for part in placed),
+            coords=tuple(part[2] for part in placed),
+            doubt=probe_doubt,
+        )
+    paths = paths_table(layers, probabilities, labels, class_names, files, doubt, probe_set)
     kept_reference = None
     if reference is not None:
         kept_reference = ReferenceSet(
@@ -128,7 +164,7 @@ def compute_analysis(
         )
     noisy_predictions = {level: p.argmax(axis=1).astype(np.int64) for level, p in noisy_probabilities.items()}
     statistics = path_statistics(
-        paths,
+        paths[~paths["probe"].to_numpy(bool)],
         fit_paths=None
         if kept_reference is None
         else path_ids(kept_reference.clusters, [la.clusters.k for la in layers]),
@@ -155,6 +191,7 @@ def compute_analysis(
         reference=kept_reference,
         noisy_predictions=noisy_predictions,
         doubt=doubt,
+        probes=probe_set,
     )
 
 
@@ -164,12 +201,14 @@ def _doubt(
     probabilities: np.ndarray,
     labels: np.ndarray | None,
     seed: int,
-) -> Doubt:
-    """The doubt of every analysed image (see :mod:`layerlens.doubt`).
+    probes: tuple[list[np.ndarray], np.ndarray] | None = None,
+) -> tuple[Doubt, Doubt | None]:
+    """The doubt of every analysed image and of every probe (see :mod:`layerlens.doubt`).
 
     Neighbours and familiarity come from the reference images when there are some; else from the analysed
     images themselves, each left out of its own neighbours, with their labels (their predictions when
-    they have none).
+    they have none). The chance of a mistake is calibrated on the labelled analysed images and read the
+    same way for the probes. ``probes`` holds their reduced features per layer and their probabilities.
     """
     predictions = probabilities.argmax(axis=1)
     if reference is None:
@@ -177,14 +216,11 @@ def _doubt(
     else:
         spaces, space_labels = reference
     confidence = probabilities.max(axis=1)
-    mistake = mistake_probability(confidence, None if labels is None else predictions == labels)
-    unfamiliar = np.zeros((len(predictions), 0))
+    mistake = mistake_calibration(confidence, None if labels is None else predictions == labels)
+    early = []
     if len(space_labels) >= 3 and len(layers) > 1:
-        unfamiliar = np.stack(
-            [familiarity(space, space_labels).z(layer.reduced) for space, layer in zip(spaces[:-1], layers[:-1])],
-            axis=1,
-        )
-    disagreement = np.zeros(len(predictions))
+        early = [familiarity(space, space_labels) for space in spaces[:-1]]
+    weights = np.zeros(len(layers))
     if len(space_labels) >= 2:
         # Each layer's weight from how well the reference's own classes separate in it (the same with or
         # without labels on the analysed images).
@@ -196,15 +232,25 @@ def _doubt(
         weights = layer_weights(accuracy, chance)
         # The neighbours of a layer that barely separates the classes are not worth the search; when none
         # does, the last layer's, where the classes are most apart.
-        searched = weights > 0.01
-        if not searched.any():
-            searched[-1], weights[-1] = True, 1.0
-        for i in np.flatnonzero(searched):
+        if not (weights > 0.01).any():
+            weights[-1] = 1.0
+    searched = np.flatnonzero(weights > 0.01)
+
+    def scores(reduced: Sequence[np.ndarray], probs: np.ndarray, among_themselves: bool) -> Doubt:
+        unfamiliar = np.zeros((len(probs), 0))
+        if early:
+            unfamiliar = np.stack([summary.z(x) for summary, x in zip(early, reduced)], axis=1)
+        disagreement = np.zeros(len(probs))
+        for i in searched:
             disagreement += weights[i] * neighbour_disagreement(
-                spaces[i], space_labels, layers[i].reduced, predictions, leave_one_out=reference is None
+                spaces[i], space_labels, reduced[i], probs.argmax(axis=1), leave_one_out=among_themselves
             )
-        disagreement /= weights[searched].sum()
-    return doubt_scores(mistake, unfamiliar, disagreement)
+        if searched.size:
+            disagreement /= weights[searched].sum()
+        return doubt_scores(mistake(probs.max(axis=1)), unfamiliar, disagreement)
+
+    images = scores([layer.reduced for layer in layers], probabilities, reference is None)
+    return images, None if probes is None else scores(probes[0], probes[1], False)
 
 
 def reference_fit_set(
@@ -239,6 +285,38 @@ def reference_fit_set(
     return FitSet(name, fitted.features, labels, predictions)
 
 
+def probe_input(model: Any, probes: Any, extraction: Any, head: str, options: dict[str, Any]) -> ProbeInput:
+    """The probes through the analysed layers, at the analysed images' pixel scale; they must carry no labels."""
+    from layerlens.extract import extract
+
+    with _errors_named("probes"):
+        layers = [info.name for info in extraction.layers]
+        found = extract(model, probes, layers=layers, pixel_scale=extraction.pixel_scale, **options)
+    if found.labels is not None:
+        raise InvalidInputError(
+            "probes: expected images without labels (an array (P, H, W, C) or batches x), since probes belong "
+            "to no class; received batches (x, y)."
+        )
+    if found.image_shape != extraction.image_shape:
+        raise InvalidInputError(
+            f"probes: expected images of the analysed images' shape {extraction.image_shape}; received images of "
+            f"shape {found.image_shape}."
+        )
+    return ProbeInput("probes", found.features, to_probabilities(found.outputs, head), found.thumbnails)
+
+
+@contextmanager
+def _errors_named(argument: str) -> Iterator[None]:
+    """Errors about the ``images`` of :func:`~layerlens.extract.extract` renamed for the argument they came from."""
+    try:
+        yield
+    except (InvalidInputError, InvalidTypeError) as error:
+        text = str(error)
+        if not text.startswith("images"):
+            raise
+        raise type(error)(argument + text[len("images") :]) from error
+
+
 def _analyse_layer(
     i: int,
     info: Any,
@@ -248,10 +326,12 @@ def _analyse_layer(
     class_names: tuple[str, ...],
     settings: AnalysisSettings,
     paths_before: np.ndarray | None,
-) -> tuple[LayerAnalysis, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    probe_features: np.ndarray | None = None,
+) -> tuple[LayerAnalysis, tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """One layer: space and clusters fitted on the fit set, the analysed images placed in them (separability later).
 
-    Returns the layer and, of the fit set, its reduced features, clusters and map positions.
+    Returns the layer and, of the fit set and of the probes (empty without), their reduced features,
+    clusters and map positions.
     """
     seed = settings.seed
     space = fit_space(fit.features[i], seed=seed)
@@ -266,12 +346,19 @@ def _analyse_layer(
         paths_before=paths_before,
         seed=seed,
     )
+    probe_reduced = space.transform(probe_features) if probe_features is not None else reduced[:0]
+    placed = np.concatenate([reduced, probe_reduced]) if has_reference else probe_reduced
+    if has_reference or len(probe_reduced):
+        # The map learnt from the fit set; the others placed on it (the same for PCA, a transform for UMAP).
+        fit_coords, placed_coords = project_with_fit(fit_reduced, placed, method=settings.projection, seed=seed)
+    else:
+        fit_coords = project_2d(reduced, method=settings.projection, seed=seed)
+        placed_coords = fit_coords[:0]
     if has_reference:
-        fit_coords, coords = project_with_fit(fit_reduced, reduced, method=settings.projection, seed=seed)
+        coords, probe_coords = placed_coords[: len(reduced)], placed_coords[len(reduced) :]
         own = clusters.assign(reduced)
     else:
-        coords = project_2d(reduced, method=settings.projection, seed=seed)
-        fit_coords, own = coords, clusters.labels
+        coords, probe_coords, own = fit_coords, placed_coords, clusters.labels
     noisy = {
         level: clusters.assign(space.transform(features[i])) for level, features in extraction.noisy_features.items()
     }
@@ -290,7 +377,8 @@ def _analyse_layer(
         parallel_to_previous=extraction.parallel[i],
         noisy_labels=noisy,
     )
-    return layer, (fit_reduced, clusters.labels, fit_coords)
+    probe_clusters = clusters.assign(probe_reduced) if len(probe_reduced) else np.zeros(0, dtype=np.int64)
+    return layer, (fit_reduced, clusters.labels, fit_coords), (probe_reduced, probe_clusters, probe_coords)
 
 
 def _separability(reduced: np.ndarray, labels: np.ndarray | None, seed: int) -> Separability | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -81,6 +82,12 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         if isinstance(first, tf.TensorSpec):
             _refuse_single_image(tuple(first.shape), input_shape, "images (the tf.data.Dataset's elements)")
         return Batches((split_element(e) for e in images.as_numpy_iterator()), None, None)
+    if isinstance(images, (str, bytes, Path)):
+        raise InvalidTypeError(
+            "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "
+            f"received the {type(images).__name__} {str(images)[:80]!r} (a folder of images is read by "
+            "layerlens.datasets.from_directory)."
+        )
     if isinstance(images, keras.utils.PyDataset) or (hasattr(images, "__getitem__") and hasattr(images, "__len__")):
         return Batches((split_element(images[i]) for i in range(len(images))), None, None)
     if isinstance(images, Iterable) and not isinstance(images, (str, bytes)):

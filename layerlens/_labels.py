@@ -165,3 +165,28 @@ def precheck_reference(reference: Any) -> None:
                 f"reference: expected one label per image; received {len(reference[0])} images and "
                 f"{len(np.asarray(reference[1]))} labels."
             )
+
+
+def precheck_probes(probes: Any, images: Any) -> None:
+    """What can be told of probes before the pass: that they carry no labels, and their image shape."""
+    expected = "images without labels (an array (P, H, W, C) or batches x), since probes belong to no class"
+    if isinstance(probes, ImageSet):
+        raise InvalidInputError(
+            f"probes: expected {expected}; received an ImageSet, which labels its images (pass its .images)."
+        )
+    if isinstance(probes, tuple) and len(probes) == 2 and all(hasattr(part, "shape") for part in probes):
+        if len(np.shape(probes[1])) <= 2:
+            raise InvalidInputError(f"probes: expected {expected}; received (images, labels).")
+    if isinstance(probes, np.ndarray) and isinstance(images, (np.ndarray, ImageSet)):
+        wanted = _image_shape(images.images if isinstance(images, ImageSet) else images)
+        found = _image_shape(probes)
+        if found != wanted:
+            raise InvalidInputError(
+                f"probes: expected images of the analysed images' shape {wanted}; received images of shape {found}."
+            )
+
+
+def _image_shape(images: np.ndarray) -> tuple[int, ...]:
+    """(H, W, C) of a stack of images, one channel counted whether its axis is there or not."""
+    shape = tuple(int(d) for d in images.shape[1:])
+    return shape + (1,) if len(shape) == 2 else shape

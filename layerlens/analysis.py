@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from layerlens._labels import check_labels, precheck_reference, resolve_class_names, warn_about_class_order
+from layerlens._labels import (
+    check_labels,
+    precheck_probes,
+    precheck_reference,
+    resolve_class_names,
+    warn_about_class_order,
+)
 from layerlens._validation import check_seed
 from layerlens.cluster import K_RULES, LayerClusters
 from layerlens.datasets import ImageSet
@@ -37,6 +43,7 @@ __all__ = [
     "LayerAnalysis",
     "LayerRow",
     "ModelSummary",
+    "ProbeSet",
     "ReferenceSet",
     "analyze",
     "path_ids",
@@ -193,8 +200,71 @@ class ReferenceSet:
         return f"<ReferenceSet {self.name!r}: {self.n_images} images, {len(self.clusters)} layers>"
 
 
+class _Predicted:
+    """What follows from the class probabilities of a set of images: their count, predictions and confidence."""
+
+    probabilities: np.ndarray
+
+    @property
+    def n_images(self) -> int:
+        """Number of images."""
+        return len(self.probabilities)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """(N,) int64 predicted class of each image."""
+        return self.probabilities.argmax(axis=1).astype(np.int64)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """(N,) float32 probability of each image's predicted class."""
+        return self.probabilities.max(axis=1)
+
+
 @dataclass(frozen=True, eq=False)
-class Analysis:
+class ProbeSet(_Predicted):
+    """Images that may belong to no class, shown to the model beside the analysed ones (``probes=``).
+
+    They went through the same pass and were placed in every layer's space, clusters and map; they
+    have predictions, paths and doubt, and no part in any metric. In the paths table of the analysis
+    they are the rows marked ``probe``, numbered after the analysed images (probe ``j`` is row
+    ``n_images + j``).
+
+    Attributes
+    ----------
+    name : str
+        Name of the probe set.
+    probabilities : ndarray of shape (P, K), float32
+        What the model said of each probe.
+    thumbnails : ndarray of shape (P, h, w, C), uint8
+        Small copies of the probes.
+    files : tuple of str or None
+        The file of each probe, when they came from files.
+    reduced : tuple of ndarray of shape (P, d), float32
+        Per layer, the probes in the layer's reduced space.
+    clusters : tuple of ndarray of shape (P,), int64
+        Per layer, the cluster each probe was placed in (nearest centre).
+    coords : tuple of ndarray of shape (P, 2), float32
+        Per layer, the probes' map positions.
+    doubt : Doubt
+        How far each probe's prediction can be trusted (see :class:`~layerlens.doubt.Doubt`).
+    """
+
+    name: str
+    probabilities: np.ndarray
+    thumbnails: np.ndarray
+    files: tuple[str, ...] | None
+    reduced: tuple[np.ndarray, ...]
+    clusters: tuple[np.ndarray, ...]
+    coords: tuple[np.ndarray, ...]
+    doubt: Doubt
+
+    def __repr__(self) -> str:
+        return f"<ProbeSet {self.name!r}: {self.n_images} probes, median doubt {np.median(self.doubt.doubt):.2f}>"
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis(_Predicted):
     """The result of :func:`analyze`: per-layer clusters and maps, paths and metrics of one model on a set of images.
 
     Save it with :meth:`save` and read it back with :func:`layerlens.load`
@@ -226,7 +296,10 @@ class Analysis:
         many layers the image sat in a cluster dominated by the class it was
         finally predicted as. Few layers agreeing with a confident prediction
         marks an image the network decided late, against what its layers
-        showed; see :func:`layerlens.paths.build_paths`.
+        showed; see :func:`layerlens.paths.build_paths`. Then ``doubt``,
+        ``disagreement`` and ``unfamiliarity`` (see ``doubt``) and ``probe``:
+        False for the analysed images, True for the rows of the probes, which
+        follow them (numbered from N on, without a true class).
     path_statistics : PathStatistics
         Number of distinct paths, their purity, how well they predict the
         model's decisions (in-sample and held out) and, with
@@ -259,6 +332,10 @@ class Analysis:
         reference images; also the ``doubt``, ``disagreement`` and
         ``unfamiliarity`` columns of ``paths``. None for runs written before
         layerlens measured it.
+    probes : ProbeSet or None
+        The probes (``probes=``): images that may belong to no class, with
+        their predictions, places in every layer and doubt. They are in
+        ``paths`` (``probe`` is True) and in no metric.
     """
 
     name: str
@@ -279,26 +356,12 @@ class Analysis:
     explained_images: dict[int, np.ndarray] = field(default_factory=dict)
     created: str | None = None
     doubt: Doubt | None = None
+    probes: ProbeSet | None = None
 
     @property
     def path_stats(self) -> PathStatistics:
         """Former name of :attr:`path_statistics`."""
         return self.path_statistics
-
-    @property
-    def n_images(self) -> int:
-        """Number of images analysed."""
-        return len(self.probabilities)
-
-    @property
-    def predictions(self) -> np.ndarray:
-        """(N,) int64 predicted class of each image."""
-        return self.probabilities.argmax(axis=1).astype(np.int64)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """(N,) float32 probability of the predicted class."""
-        return self.probabilities.max(axis=1)
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -320,11 +383,20 @@ class Analysis:
                 return layer
         raise InvalidInputError(f"layer_name: expected one of {list(self.layer_names)}; received {name!r}.")
 
-    def paths_figure(self, *, min_share: float = 0.005, max_ribbons: int = 30, title: str | None = None) -> go.Figure:
+    def paths_figure(
+        self,
+        *,
+        min_share: float = 0.005,
+        max_ribbons: int = 30,
+        colour_by: str = "class",
+        title: str | None = None,
+    ) -> go.Figure:
         """Parallel-categories diagram of every image's path through the layers' clusters to its prediction.
 
         Paths holding less than ``min_share`` of the images are folded into a grey "other" ribbon and at
-        most ``max_ribbons`` ribbons are drawn between two axes (see :func:`layerlens.figures.paths_figure`).
+        most ``max_ribbons`` ribbons are drawn between two axes; ribbons take the colour of the true class
+        (probes near black) or, with ``colour_by="doubt"``, of the image's doubt (see
+        :func:`layerlens.figures.paths_figure`).
         """
         from layerlens.figures import paths_figure
 
@@ -335,16 +407,20 @@ class Analysis:
             parallel=[layer.parallel_to_previous for layer in self.layers],
             min_share=min_share,
             max_ribbons=max_ribbons,
+            colour_by=colour_by,
             title=title or f"{self.name}: paths",
         )
 
     def layer_figure(self, layer_name: str, *, title: str | None = None) -> go.Figure:
-        """2-D map of one layer, coloured by cluster, misclassified images marked."""
+        """2-D map of one layer, coloured by cluster, misclassified and doubtful images and probes marked."""
         from layerlens.figures import layer_figure
 
         layer = self.layer(layer_name)
+        coords = layer.coords
+        if self.probes is not None:
+            coords = np.concatenate([coords, self.probes.coords[self.layers.index(layer)]])
         return layer_figure(
-            layer.coords,
+            coords,
             self.paths,
             layer.name,
             self.class_names,
@@ -462,9 +538,10 @@ class Analysis:
         accuracy = "" if self.metrics is None else f", accuracy {self.metrics.accuracy:.3f}"
         layers = ", ".join(f"{layer.name}(k={layer.clusters.k})" for layer in self.layers)
         explained = f"; {len(self.explained_images)} images explained" if self.explained_images else ""
+        probes = f"; {self.probes.n_images} probes" if self.probes is not None else ""
         return (
             f"<Analysis {self.name!r}: {self.n_images} images, {len(self.class_names)} classes{accuracy}; "
-            f"{len(self.layers)} layers: {layers}{explained}>"
+            f"{len(self.layers)} layers: {layers}{explained}{probes}>"
         )
 
 
@@ -485,6 +562,7 @@ def analyze(
     negative_class: str | None = None,
     pixel_scale: float | str = "auto",
     reference: Any = None,
+    probes: Any = None,
     stability: bool = False,
     explain: int = 20,
     explain_methods: Sequence[str] = DEFAULT_METHODS,
@@ -564,6 +642,15 @@ def analyze(
         measured against them. The run keeps the reference's reduced
         features, clusters and map positions, not its images. Default: fit
         everything on the analysed images.
+    probes : ndarray, tf.data.Dataset or iterable of batches, optional
+        Images that may belong to no class (another data set, noise,
+        another organ), of the analysed images' shape and without labels:
+        ``(P, H, W, C)`` or batches ``x``. They go through the same layers,
+        are placed in every layer's space, clusters and map (never fitted
+        on), and get predictions, paths and doubt: ``Analysis.probes`` and
+        the rows of ``paths`` whose ``probe`` is True. No metric counts them.
+        Their doubt reads the neighbours among the reference images when
+        there are some, else among the analysed images.
     stability : bool, default=False
         Also measure how the paths hold under noise: copies of the images
         with Gaussian noise of :data:`NOISE_LEVELS` (0.02 and 0.05 of the
@@ -622,7 +709,9 @@ def analyze(
     n_explained, explain_methods = check_explain(explain, explain_methods)
     if reference is not None:
         precheck_reference(reference)
-    from layerlens._compute import compute_analysis, reference_fit_set
+    if probes is not None:
+        precheck_probes(probes, images)
+    from layerlens._compute import compute_analysis, probe_input, reference_fit_set
     from layerlens.extract import extract, output_units
 
     n_classes = max(output_units(model), 2)
@@ -649,6 +738,7 @@ def analyze(
     fit = None
     if reference is not None:
         fit = reference_fit_set(model, reference, extraction, class_names, head, pixel_scale, options)
+    probe_set = None if probes is None else probe_input(model, probes, extraction, head, options)
     k = _check_k_per_layer(
         n_clusters, [info.name for info in extraction.layers], n_images if fit is None else len(fit.labels)
     )
@@ -679,6 +769,7 @@ def analyze(
         name=name or default_name,
         files=image_set.files if image_set is not None else None,
         reference=fit,
+        probes=probe_set,
         noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
     )
     if analysis.metrics is not None:
@@ -742,10 +833,37 @@ def paths_table(
     class_names: tuple[str, ...],
     files: Sequence[str] | None = None,
     doubt: Doubt | None = None,
+    probes: ProbeSet | None = None,
 ) -> pd.DataFrame:
-    """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`), with doubt columns."""
-    paths = build_paths(
-        [layer.clusters.labels for layer in layers],
+    """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`).
+
+    With ``doubt``, its ``doubt``, ``disagreement`` and ``unfamiliarity`` columns; ``probe`` says which
+    rows are probes, which follow the analysed images (numbered from N on, without a true class).
+    """
+    paths = _paths_rows(layers, [layer.clusters.labels for layer in layers], probabilities, labels, class_names, files)
+    _add_doubt(paths, doubt)
+    paths["probe"] = False
+    if probes is None:
+        return paths
+    extra = _paths_rows(layers, probes.clusters, probes.probabilities, None, class_names, probes.files)
+    _add_doubt(extra, probes.doubt)
+    extra["probe"] = True
+    extra.index = pd.RangeIndex(len(paths), len(paths) + len(extra), name=paths.index.name)
+    if labels is not None:  # the same dtype on both sides keeps the column Categorical
+        extra["true"] = pd.Categorical([None] * len(extra), categories=paths["true"].cat.categories)
+    return pd.concat([paths, extra])
+
+
+def _paths_rows(
+    layers: Sequence[LayerAnalysis],
+    clusters: Sequence[np.ndarray],
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: tuple[str, ...],
+    files: Sequence[str] | None,
+) -> pd.DataFrame:
+    return build_paths(
+        clusters,
         [layer.clusters.names for layer in layers],
         [layer.clusters.dominant for layer in layers],
         [layer.name for layer in layers],
@@ -755,11 +873,13 @@ def paths_table(
         true=labels,
         files=files,
     )
+
+
+def _add_doubt(paths: pd.DataFrame, doubt: Doubt | None) -> None:
     if doubt is not None:
         paths["doubt"] = doubt.doubt
         paths["disagreement"] = doubt.disagreement
         paths["unfamiliarity"] = doubt.unfamiliarity
-    return paths
 
 
 def path_ids(clusters: Sequence[np.ndarray], n_clusters: Sequence[int]) -> np.ndarray:

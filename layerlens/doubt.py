@@ -18,6 +18,7 @@ layers: ``doubt = 1 - (1 - p_mistake) (1 - p_unfamiliar)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ from layerlens.separability import loo_knn_predict, without_self
 
 __all__ = [
     "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "disagreement", "doubt_scores", "familiarity",
-    "layer_weights", "mistake_probability", "separation",
+    "layer_weights", "mistake_calibration", "mistake_probability", "separation",
 ]  # fmt: skip
 
 #: Reference neighbours read per image and layer.
@@ -204,13 +205,50 @@ def _nearest_mean_distance(summary: Familiarity, x: np.ndarray) -> np.ndarray:
     return np.maximum(distances.min(axis=1), 1e-12)
 
 
+def mistake_calibration(
+    confidence: np.ndarray, correct: np.ndarray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Learn how the chance of a mistake follows the confidence, for :func:`mistake_probability`.
+
+    Parameters
+    ----------
+    confidence : ndarray of shape (N,)
+        The probability the model gave its prediction, on images whose truth is known.
+    correct : ndarray of shape (N,), bool, optional
+        Whether each prediction was right.
+
+    Returns
+    -------
+    callable
+        Maps confidences of any images (e.g. probes, which have no truth) to the chance that their
+        predictions are wrong, in [0, 1]: a logistic fit of the mistakes on the confidence's
+        log-odds, strictly decreasing in the confidence; ``1 - confidence`` when there is nothing to
+        fit (no ``correct``, no mistake, only mistakes, or more mistakes at higher confidence).
+    """
+    conf = _clipped(confidence)
+    if correct is None:
+        return _one_minus
+    wrong = ~np.asarray(correct, dtype=bool)
+    if wrong.shape != conf.shape:
+        raise InvalidInputError(f"correct: expected {len(conf)} values, one per image; received {wrong.shape}.")
+    if wrong.all() or not wrong.any():
+        return _one_minus
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1e4).fit(_log_odds(conf), wrong)
+    if fit.coef_[0, 0] >= 0:  # more confident, more often wrong: nothing to calibrate with
+        return _one_minus
+    return lambda values: fit.predict_proba(_log_odds(_clipped(values)))[:, 1]
+
+
 def mistake_probability(confidence: np.ndarray, correct: np.ndarray | None = None) -> np.ndarray:
     """The chance that each prediction is wrong, read from its confidence.
 
     With ``correct`` (labelled images), a logistic fit of the mistakes on the confidence's log-odds
     makes the number a calibrated probability; it is strictly monotone in the confidence, so it ranks
     the images as ``1 - confidence`` does. Without labels, or when the fit cannot be made (no mistake,
-    or only mistakes), it is ``1 - confidence``.
+    or only mistakes), it is ``1 - confidence``. :func:`mistake_calibration` gives the fit itself, to
+    read other images' confidences with.
 
     Parameters
     ----------
@@ -223,22 +261,19 @@ def mistake_probability(confidence: np.ndarray, correct: np.ndarray | None = Non
     -------
     ndarray of shape (N,), float64, in [0, 1]
     """
-    conf = np.clip(np.asarray(confidence, dtype=np.float64), 1e-7, 1 - 1e-7)
-    raw = 1.0 - conf
-    if correct is None:
-        return raw
-    wrong = ~np.asarray(correct, dtype=bool)
-    if wrong.shape != conf.shape:
-        raise InvalidInputError(f"correct: expected {len(conf)} values, one per image; received {wrong.shape}.")
-    if wrong.all() or not wrong.any():
-        return raw
-    from sklearn.linear_model import LogisticRegression
+    return mistake_calibration(confidence, correct)(confidence)
 
-    log_odds = np.log(conf / (1 - conf))[:, None]
-    fit = LogisticRegression(C=1e4).fit(log_odds, wrong)
-    if fit.coef_[0, 0] >= 0:  # more confident, more often wrong: nothing to calibrate with
-        return raw
-    return fit.predict_proba(log_odds)[:, 1]
+
+def _clipped(confidence: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(confidence, dtype=np.float64), 1e-7, 1 - 1e-7)
+
+
+def _log_odds(conf: np.ndarray) -> np.ndarray:
+    return np.log(conf / (1 - conf))[:, None]
+
+
+def _one_minus(confidence: np.ndarray) -> np.ndarray:
+    return 1.0 - _clipped(confidence)
 
 
 @dataclass(frozen=True, eq=False)

@@ -95,6 +95,8 @@ class Extraction:
         Per noise level asked for, the features of the noisy copies (as ``features``).
     noisy_outputs : dict of float to ndarray
         Per noise level, the raw outputs of the noisy copies (as ``outputs``).
+    image_shape : tuple of int
+        The shape of one image as it went into the model, ``(H, W, C)``.
     """
 
     layers: tuple[LayerInfo, ...]
@@ -109,6 +111,7 @@ class Extraction:
     display_range: tuple[float, float] = (0.0, 1.0)
     noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
     noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
+    image_shape: tuple[int, ...] = ()
 
 
 def list_layers(model: keras.Model) -> list[LayerInfo]:
@@ -442,6 +445,7 @@ def extract(
         display_range=shown,
         noisy_features={level: features for level, (features, _) in noisy.items()},
         noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
+        image_shape=tuple(int(d) for d in first_shape),
     )
 
 

@@ -26,8 +26,8 @@ __all__ = ["FIXED_COLUMNS", "PATH_PATTERN", "build_paths", "path_id_strings"]
 #: Columns of :func:`build_paths` that are not layers; no layer may be named like one.
 FIXED_COLUMNS: tuple[str, ...] = (
     "file", "true", "predicted", "confidence", "correct", "path", "layers_agreeing",
-    # added by an analysis (see layerlens.doubt)
-    "doubt", "disagreement", "unfamiliarity",
+    # added by an analysis (see layerlens.doubt and the probes of layerlens.analyze)
+    "doubt", "disagreement", "unfamiliarity", "probe",
 )  # fmt: skip
 
 #: A path id: 1-based cluster numbers joined by "-", e.g. ``"c1-c3-c2"``.

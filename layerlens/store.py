@@ -61,6 +61,7 @@ from layerlens.analysis import (
     LayerAnalysis,
     LayerRow,
     ModelSummary,
+    ProbeSet,
     ReferenceSet,
     paths_table,
 )
@@ -127,7 +128,15 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
         arrays.update(_layer_arrays(i, layer, analysis.reference))
     arrays.update(explanation_arrays(analysis.explanations, analysis.explained_images))
     if analysis.doubt is not None:
-        arrays.update({f"doubt_{part}": getattr(analysis.doubt, part) for part in _DOUBT_PARTS})
+        arrays.update(_doubt_arrays("doubt_", analysis.doubt))
+    if analysis.probes is not None:
+        probes = analysis.probes
+        arrays.update(probe_probabilities=probes.probabilities, probe_thumbnails=probes.thumbnails)
+        arrays.update(_doubt_arrays("probe_doubt_", probes.doubt))
+        for i in range(len(analysis.layers)):
+            arrays[f"layer{i}_probe_reduced"] = probes.reduced[i]
+            arrays[f"layer{i}_probe_clusters"] = probes.clusters[i]
+            arrays[f"layer{i}_probe_coords"] = probes.coords[i]
     return arrays
 
 
@@ -135,14 +144,39 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
 _DOUBT_PARTS = ("doubt", "mistake", "disagreement", "unfamiliarity")
 
 
-def _doubt_from(arrays: Mapping[str, np.ndarray], n: int) -> Doubt | None:
-    """The doubt of a run (None for runs written before layerlens measured it)."""
-    if "doubt_doubt" not in arrays:
+def _doubt_arrays(prefix: str, doubt: Doubt) -> dict[str, np.ndarray]:
+    return {f"{prefix}{part}": getattr(doubt, part) for part in _DOUBT_PARTS}
+
+
+def _doubt_from(arrays: Mapping[str, np.ndarray], n: int, prefix: str = "doubt_") -> Doubt | None:
+    """The doubt of a run's images or probes (None for runs written before layerlens measured it)."""
+    if f"{prefix}doubt" not in arrays:
         return None
-    parts = {part: arrays[f"doubt_{part}"] for part in _DOUBT_PARTS}
+    parts = {part: arrays[f"{prefix}{part}"] for part in _DOUBT_PARTS}
     if any(values.shape != (n,) for values in parts.values()):
-        raise RunFormatError(f"path: the run's doubt arrays do not hold one value per image ({n}).")
+        raise RunFormatError(f"path: the run's {prefix}* arrays do not hold one value per image ({n}).")
     return Doubt(**parts)
+
+
+def _probes_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ProbeSet | None:
+    entry = manifest.get("probes")
+    if entry is None:
+        return None
+    n, layers = entry["n_images"], range(len(manifest["layers"]))
+    doubt = _doubt_from(arrays, n, "probe_doubt_")
+    probabilities = arrays["probe_probabilities"]
+    if doubt is None or probabilities.shape != (n, len(manifest["class_names"])):
+        raise RunFormatError(f"path: the run's probe arrays do not match the manifest's {n} probes.")
+    return ProbeSet(
+        name=entry["name"],
+        probabilities=probabilities,
+        thumbnails=arrays["probe_thumbnails"],
+        files=None if entry["files"] is None else tuple(entry["files"]),
+        reduced=tuple(arrays[f"layer{i}_probe_reduced"] for i in layers),
+        clusters=tuple(arrays[f"layer{i}_probe_clusters"] for i in layers),
+        coords=tuple(arrays[f"layer{i}_probe_coords"] for i in layers),
+        doubt=doubt,
+    )
 
 
 def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
@@ -205,6 +239,13 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "name": analysis.reference.name,
             "n_images": analysis.reference.n_images,
         },
+        "probes": None
+        if analysis.probes is None
+        else {
+            "name": analysis.probes.name,
+            "n_images": analysis.probes.n_images,
+            "files": None if analysis.probes.files is None else list(analysis.probes.files),
+        },
         "noise_levels": sorted(analysis.noisy_predictions),
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
@@ -231,7 +272,11 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   `layer<i>_reference_reduced` (R x d), `layer<i>_reference_clusters` (R),
   `layer<i>_reference_coords` (R x 2); never the reference images. Measured under noise
   (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
-  noisy copies' predictions and clusters.
+  noisy copies' predictions and clusters. Doubt: `doubt_doubt`, `doubt_mistake`,
+  `doubt_disagreement`, `doubt_unfamiliarity` (N). Probes (images of no class shown beside
+  the analysed ones): `probe_probabilities` (P x K), `probe_thumbnails` (P x h x w x C,
+  uint8), `probe_doubt_<part>` (P) and per layer `layer<i>_probe_reduced` (P x d),
+  `layer<i>_probe_clusters` (P), `layer<i>_probe_coords` (P x 2).
   Explanations (`explain=N`): `explained_images` (M x H x W x C, uint8, the explained
   images as displayed, in the order of the manifest's `explained_images`, mistakes first),
   `explanation_heatmaps` (E x H x W, float16: each heat map divided by its largest
@@ -245,7 +290,9 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
 - `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
   when the images did not come from files), true and predicted class, confidence, correct,
   the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
-  image sat in a cluster dominated by the class it was finally predicted as.
+  image sat in a cluster dominated by the class it was finally predicted as; its doubt,
+  disagreement and unfamiliarity; and `probe`: True for the probes' rows, which follow
+  the images (numbered from N on).
 """
 
 
@@ -485,6 +532,7 @@ def load(path: str | Path) -> Analysis:
         files = manifest["files"]
         explanations, explained_images = _explanations_from(folder, manifest, arrays, checksums)
         doubt = _doubt_from(arrays, n)
+        probes = _probes_from(manifest, arrays)
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
@@ -493,7 +541,7 @@ def load(path: str | Path) -> Analysis:
             labels=labels,
             probabilities=probabilities,
             layers=layers,
-            paths=paths_table(layers, probabilities, labels, class_names, files, doubt),
+            paths=paths_table(layers, probabilities, labels, class_names, files, doubt, probes),
             path_statistics=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
@@ -504,6 +552,7 @@ def load(path: str | Path) -> Analysis:
             explained_images=explained_images,
             created=manifest.get("created"),
             doubt=doubt,
+            probes=probes,
         )
     except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

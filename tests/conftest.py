@@ -9,6 +9,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _images import blurred_noise  # noqa: E402
 
 IMAGE_SHAPE = (16, 16, 1)
 
@@ -145,8 +146,8 @@ def byte_model(digits):
 
 @pytest.fixture(scope="session")
 def site_runs(tmp_path_factory, sequential_model, digits):
-    """Two stored runs of the tiny digits CNN for the site: labelled with a negative class and explanations, and
-    unlabelled (no mistakes known)."""
+    """Two stored runs of the tiny digits CNN for the site: labelled with a negative class, explanations and
+    probes (blurred noise), and unlabelled (no mistakes known)."""
     import layerlens as ll
 
     test = digits[1]
@@ -160,6 +161,7 @@ def site_runs(tmp_path_factory, sequential_model, digits):
         negative_class="0",
         explain=4,
         explain_methods=("lime", "gradcam"),
+        probes=blurred_noise(12, test.images.shape[1:]),
         progress=False,
     )
     unlabelled = ll.analyze(

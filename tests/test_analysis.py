@@ -1,8 +1,10 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from _compare import FLOAT_TOLERANCE, assert_same_accuracy, assert_same_clustering, assert_same_predictions
+from _images import blurred_noise
 from scipy.special import softmax
 
 import layerlens as ll
@@ -661,15 +663,98 @@ def test_every_image_gets_a_doubt_in_the_analysis_and_its_paths(referenced, anal
         assert doubt.disagreement[wrong].mean() > doubt.disagreement[~wrong].mean()
 
 
-def test_an_image_unlike_the_reference_is_doubted(sequential_model, digits, referenced):
+N_FAR = 30  # probes of blurred noise, before the copies of test images in the probe set
+
+
+@pytest.fixture(scope="module")
+def probe_images(digits):
+    """Blurred noise (like no digit), then copies of the first 10 test images (inside their classes)."""
+    test = digits[1]
+    return np.concatenate([blurred_noise(N_FAR, test.images.shape[1:]), test.images[:10]])
+
+
+@pytest.fixture(scope="module")
+def probed(sequential_model, digits, probe_images):
     train, test = digits
-    rng = np.random.default_rng(0)
-    noise = rng.random((40, *test.images.shape[1:]), dtype=np.float32)
-    probes = ll.analyze(sequential_model, noise, reference=train, progress=False, explain=0)
-    np.testing.assert_array_equal(probes.reference.reduced[0], referenced.reference.reduced[0])  # same space
-    assert np.median(probes.doubt.unfamiliarity) > 0.9
-    assert np.median(referenced.doubt.unfamiliarity) == 0.0
-    assert np.median(probes.doubt.doubt) > np.quantile(referenced.doubt.doubt, 0.9)
+    return ll.analyze(sequential_model, test, reference=train, probes=probe_images, progress=False, explain=0)
+
+
+def test_probes_get_predictions_paths_and_doubt_and_stay_out_of_every_metric(probed, referenced, probe_images):
+    n, p = probed.n_images, len(probe_images)
+    probes = probed.probes
+    assert probes.n_images == p and probes.probabilities.shape == (p, 10) and probes.thumbnails.shape[0] == p
+    for i in range(len(probed.layers)):
+        assert probes.reduced[i].shape == (p, probed.layers[i].reduced.shape[1])
+        assert probes.clusters[i].shape == (p,) and probes.coords[i].shape == (p, 2)
+    paths = probed.paths
+    assert len(paths) == n + p and list(paths.index) == list(range(n + p))
+    assert paths["probe"].tolist() == [False] * n + [True] * p
+    rows = paths[paths["probe"]]
+    assert rows["true"].isna().all() and rows["correct"].isna().all()
+    assert isinstance(paths["true"].dtype, pd.CategoricalDtype)
+    np.testing.assert_array_equal(rows["doubt"].to_numpy(), probes.doubt.doubt)
+    np.testing.assert_array_equal(rows["predicted"].cat.codes.to_numpy(), probes.predictions)
+    np.testing.assert_array_equal(rows["conv1"].cat.codes.to_numpy(), probes.clusters[0])
+    # Nothing the analysed images were measured by moved: metrics, clusters, maps, path statistics, doubt.
+    assert probed.metrics.to_dict() == referenced.metrics.to_dict()
+    assert probed.path_statistics.to_dict() == referenced.path_statistics.to_dict()
+    for mine, theirs in zip(probed.layers, referenced.layers):
+        np.testing.assert_array_equal(mine.clusters.labels, theirs.clusters.labels)
+        np.testing.assert_array_equal(mine.coords, theirs.coords)
+    np.testing.assert_array_equal(probed.doubt.doubt, referenced.doubt.doubt)
+    assert "probes" in repr(probes) and repr(probed).endswith("; 40 probes>")
+
+
+def test_a_probe_far_from_every_class_is_doubted_and_one_inside_its_class_is_not(probed):
+    doubt = probed.probes.doubt
+    assert np.median(doubt.doubt[:N_FAR]) > 0.9 and np.median(doubt.unfamiliarity[:N_FAR]) > 0.9
+    # Every far probe is doubted more than 90% of the test images (of which 12% are misclassified).
+    assert doubt.doubt[:N_FAR].min() > np.quantile(probed.doubt.doubt, 0.9)
+    inside = probed.probes.predictions[N_FAR:] == probed.labels[:10]
+    assert inside.sum() >= 8
+    assert (doubt.doubt[N_FAR:][inside] < 0.3).all() and (doubt.unfamiliarity[N_FAR:] == 0).all()
+    # A probe that is a copy of an analysed image is read the same way as that image (float32 pass: tolerance).
+    np.testing.assert_allclose(doubt.doubt[N_FAR:], probed.doubt.doubt[:10], rtol=0, atol=1e-4)
+    # The map places the noise away from where the images are.
+    first = probed.layers[0].coords
+    centre, spread = first.mean(axis=0), first.std(axis=0).max()
+    far = np.linalg.norm(probed.probes.coords[0][:N_FAR] - centre, axis=1)
+    assert np.median(far) > 2 * spread
+
+
+def test_without_a_reference_probes_read_the_labelled_analysed_images(sequential_model, digits, analysis, probe_images):
+    test = digits[1]
+    probed = ll.analyze(sequential_model, test, probes=probe_images, progress=False, explain=0)
+    for mine, theirs in zip(probed.layers, analysis.layers):  # the probes are placed, never fitted on
+        np.testing.assert_array_equal(mine.clusters.labels, theirs.clusters.labels)
+        np.testing.assert_allclose(mine.coords, theirs.coords, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(probed.doubt.doubt, analysis.doubt.doubt, rtol=0, atol=1e-12)
+    assert np.median(probed.probes.doubt.doubt[:N_FAR]) > 0.9
+    # A copy of an analysed image is no neighbour of itself among them: its disagreement is read like its
+    # original's (left out of its own neighbours) unless the copy finds the original as a neighbour.
+    assert (probed.probes.doubt.disagreement[N_FAR:] <= probed.doubt.disagreement[:10] + 1e-12).all()
+    again = ll.analyze(sequential_model, test, probes=probe_images, progress=False, explain=0)
+    np.testing.assert_array_equal(again.probes.doubt.doubt, probed.probes.doubt.doubt)
+
+
+@pytest.mark.parametrize(
+    "make_probes, message",
+    [
+        (lambda x, y: (x, y), r"probes: expected images without labels .*received \(images, labels\)"),
+        (lambda x, y: ImageSet(x, y, tuple("0123456789")), r"probes: expected images without labels .*ImageSet"),
+        (lambda x, y: [(x[:5], y[:5]), (x[5:], y[5:])], r"probes: expected images without labels .*batches \(x, y\)"),
+        (lambda x, y: x[:, :8, :8], r"probes: expected images of the analysed images' shape \(16, 16, 1\)"),
+        (lambda x, y: np.repeat(x, 3, axis=-1), r"probes: expected images of the analysed images' shape"),
+        (lambda x, y: [x[:, :8, :8]], r"^probes: expected shape"),
+        (lambda x, y: x[:0], r"^probes: expected at least one image"),
+        (lambda x, y: "noise/", r"^probes: expected a numpy array .*received the str .noise/. .*from_directory"),
+    ],
+)
+def test_probes_with_labels_or_of_another_shape_are_refused(sequential_model, digits, make_probes, message):
+    test = digits[1]
+    x, y = test.images[:10], test.labels[:10]
+    with pytest.raises((InvalidInputError, InvalidTypeError), match=message):
+        ll.analyze(sequential_model, test.images[:20], probes=make_probes(x, y), progress=False, explain=0)
 
 
 def test_the_same_seed_gives_the_same_doubt(sequential_model, digits, referenced):

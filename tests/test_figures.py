@@ -552,3 +552,78 @@ def test_layer_figure_rings_the_doubtful_images(toy):
     np.testing.assert_allclose(np.c_[rings.x, rings.y], np.asarray(coords, np.float32)[[1, 3]])
     df["doubt"] = 0.1
     assert not [t for t in layer_figure(coords, df, "dense", CLASSES).data if t.name.startswith("doubt")]
+
+
+def _with_probes(df, n_probes=6, seed=1):
+    """``df`` (labelled) with its last ``n_probes`` rows turned into probes: no true class, ``probe`` True."""
+    df = df.copy()
+    probe = np.zeros(len(df), dtype=bool)
+    probe[-n_probes:] = True
+    df.loc[probe, "true"] = None
+    df.loc[probe, "correct"] = pd.NA
+    df["probe"] = probe
+    df["doubt"] = np.where(probe, 0.95, np.random.default_rng(seed).uniform(0, 0.6, len(df)))
+    return df
+
+
+def test_paths_figure_draws_probes_in_their_own_colour_and_counts_no_probe_as_a_mistake(toy):
+    df, _, _ = toy
+    probed = _with_probes(df)
+    trace = _all_paths(probed).data[0]
+    colours = np.asarray(trace.line.color)
+    probe_value = 2 * len(CLASSES)  # after the pale and the strong class colours
+    assert _colour_of(trace, probe_value) == "#262626"
+    assert int(np.asarray(trace.counts)[colours == probe_value].sum()) == 6
+    fig = _all_paths(probed)
+    wrong = int((~df["correct"].astype(bool)).iloc[:-6].sum())
+    assert f"misclassified ({wrong} of {N - 6})" in fig.layout.title.text
+    assert "near black = probes (6)" in fig.layout.title.text
+    assert "near black: probes (6)" in [t.name for t in fig.data[1:]]
+    # Without probes the colours are what they were.
+    plain = _all_paths(df).data[0]
+    assert len(plain.line.colorscale) == 2 * (2 * len(CLASSES))
+
+
+def test_paths_figure_coloured_by_doubt_bands_every_image_probes_included(toy):
+    from layerlens.figures import DOUBT_BANDS, paths_figure_rows
+
+    df, _, _ = toy
+    probed = _with_probes(df)
+    fig = paths_figure(probed, LAYERS, CLASSES, min_share=0.0, max_ribbons=10_000, colour_by="doubt")
+    trace = fig.data[0]
+    rows = paths_figure_rows(probed, LAYERS, CLASSES, min_share=0.0, max_ribbons=10_000, colour_by="doubt")
+    band = np.asarray(trace.line.color)[rows]
+    np.testing.assert_array_equal(band, np.digitize(probed["doubt"].to_numpy(), DOUBT_BANDS))
+    in_doubt = int((probed["doubt"] >= 0.5).sum())
+    assert f"{in_doubt} of {N} in doubt" in fig.layout.title.text
+    assert [t.name for t in fig.data[1:]] == ["0%–25%", "25%–50%", "50%–75%", "75%–100%"]
+
+
+@pytest.mark.parametrize(
+    "colour_by, drop, message",
+    [("truth", False, r"colour_by: expected one of \('class', 'doubt'\); received 'truth'"),
+     ("doubt", True, r"colour_by: 'doubt' needs a doubt column")],
+)  # fmt: skip
+def test_paths_figure_colour_by_is_checked(toy, colour_by, drop, message):
+    df = _with_probes(toy[0])
+    with pytest.raises(InvalidInputError, match=message):
+        paths_figure(df.drop(columns="doubt") if drop else df, LAYERS, CLASSES, colour_by=colour_by)
+
+
+def test_layer_figure_marks_probes_as_stars_apart_from_the_clusters(toy):
+    df, _, coords = toy
+    probed = _with_probes(df)
+    far = coords.copy()
+    far[-6:] += 100.0  # the probes far away: they must not drag the cluster centres along
+    fig = layer_figure(far, probed, "dense", CLASSES)
+    (stars,) = [t for t in fig.data if t.name == "probes (6)"]
+    assert stars.marker.symbol == "star"
+    assert list(stars.customdata) == list(range(N - 6, N))
+    assert all("probe (image" in text and "doubt: 95%" in text for text in stars.hovertext)
+    shown = [i for t in fig.data if t.customdata is not None and t is not stars for i in t.customdata]
+    assert sorted(shown) == list(range(N - 6))  # every image once, no probe among the cluster points
+    centres = next(t for t in fig.data if t.name == "cluster centres")
+    assert np.abs(np.c_[centres.x, centres.y]).max() < 50
+    assert "54 images and 6 probes" in fig.layout.title.text
+    misclassified = next(t for t in fig.data if t.name.startswith("misclassified ("))
+    assert misclassified.name == f"misclassified ({int((~df['correct'].astype(bool)).iloc[:-6].sum())})"

@@ -42,12 +42,13 @@ def test_the_site_has_every_page_and_its_pictures(built_site, site_runs):
     assert (built_site / "index.html").is_file() and (built_site / MARKER).is_file()
     assert sorted(p.name for p in (built_site / "assets").iterdir()) == ["plotly.min.js", "site.css", "site.js"]
     assert len(list((run / "images").glob("*.png"))) == len(analysis.paths)
-    wrong = set((analysis.paths.index[~analysis.paths["correct"]]).tolist())
+    images = analysis.paths[~analysis.paths["probe"]]
+    wrong = set((images.index[~images["correct"].astype(bool)]).tolist())
     pages = {int(p.stem) for p in (run / "samples").glob("*.html")}
     doubtful = set(_content.doubtful_correct(analysis).tolist())
     assert len(doubtful) == _content.DOUBTFUL_SHOWN and not doubtful & wrong
     assert pages == wrong | set(analysis.explained_images) | doubtful
-    correct_doubt = analysis.doubt.doubt[analysis.paths["correct"].to_numpy()]
+    correct_doubt = analysis.doubt.doubt[images["correct"].to_numpy(bool)]
     assert min(analysis.doubt.doubt[list(doubtful)]) >= sorted(correct_doubt)[-_content.DOUBTFUL_SHOWN]
     model_page = (run / "index.html").read_text(encoding="utf-8")
     assert "Doubtful but correct (24)" in model_page
@@ -414,3 +415,24 @@ def test_sample_pages_list_the_nearest_neighbours_and_the_model_page_the_false_n
     start = model_page.index("False negatives")
     section = model_page[start : model_page.index("</section>", start)]
     assert sorted(int(n) for n in re.findall(r'src="images/(\d{5})\.png"', section)) == np.flatnonzero(missed).tolist()
+
+
+def test_the_model_page_lists_the_probes_and_the_grid_knows_them(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    n, probes = analysis.n_images, analysis.probes
+    run = built_site / "runs" / "01-digits"
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    start = model_page.index('<section id="probes">')
+    section = model_page[start : model_page.index("</section>", start)]
+    assert "Probes: images of no class (12)" in section
+    shown = [int(i) for i in re.findall(r'src="images/(\d{5})\.png"', section)]
+    assert shown == (n + np.argsort(-probes.confidence, kind="stable")).tolist()  # most confident first
+    for i in shown:  # each probe's thumbnail is its own picture, numbered after the images
+        assert (run / "images" / f"{i:05d}.png").is_file()
+    assert f"probe → {analysis.class_names[probes.predictions[shown[0] - n]]}" in section
+    assert f"{int((probes.doubt.doubt >= 0.5).sum())} of them" in section
+    text = (run / "data" / "images.js").read_text(encoding="utf-8")
+    data = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    assert data["nImages"] == n and len(data["predicted"]) == len(data["row"]) == n + 12
+    assert data["true"][n:] == [-1] * 12 and all(len(layer) == n + 12 for layer in data["clusters"])
+    assert not any(f"samples/{i:05d}.html" in model_page for i in shown)  # probes have no sample page

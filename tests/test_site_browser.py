@@ -69,13 +69,17 @@ TOO_WIDE = """() => {
     .slice(0, 10)
     .map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.getAttribute("class")} right=${e.getBoundingClientRect().right}`);
 }"""
-# The centre of the first map point that nothing (label, legend) covers: the mouse there hovers that point.
-FREE_MAP_POINT = """() => {
-  for (const point of document.querySelectorAll("#map-figure path.point.plotly-customdata")) {
-    const box = point.getBoundingClientRect();
-    const x = box.x + box.width / 2, y = box.y + box.height / 2;
-    const top = document.elementFromPoint(x, y);
-    if (top && top.classList.contains("nsewdrag")) { return [x, y]; }
+# A map point that the mouse can reach (not under a label or the legend): of any trace, or of the trace whose name
+# starts with the given text (e.g. "probes", the black stars).
+FREE_MAP_POINT = """(traceName) => {
+  for (const trace of document.querySelectorAll("#map-figure g.trace.scatter")) {
+    if (traceName && !trace.__data__[0].trace.name.startsWith(traceName)) { continue; }
+    for (const point of trace.querySelectorAll("path.point.plotly-customdata")) {
+      const box = point.getBoundingClientRect();
+      const x = box.x + box.width / 2, y = box.y + box.height / 2;
+      const top = document.elementFromPoint(x, y);
+      if (top && top.classList.contains("nsewdrag")) { return [x, y]; }
+    }
   }
   return null;
 }"""
@@ -139,7 +143,7 @@ def page_paths(runs) -> dict[str, str]:
     """Each page kind of :data:`KINDS`: its path inside the site."""
     labelled, unlabelled = runs
     paths = labelled.paths
-    mistakes = paths[~paths["correct"].to_numpy(bool)]
+    mistakes = paths[~paths["correct"].to_numpy(bool, na_value=True)]
     most_confident = int(mistakes["confidence"].idxmax())  # the gallery's first image
     # An explained image that is no mistake has its page in the "other image" sequence, after the gallery's.
     explained = sorted(labelled.explained_images, key=lambda i: (not paths["correct"].iloc[i], i))
@@ -230,7 +234,7 @@ def map_title(page: Page) -> Any:
 def test_journey_from_the_index_to_the_next_mistake(open_page, runs):
     """Index → run card → model page → gallery → first mistake → "next →" → ArrowRight, each on its own page."""
     run = runs[0]
-    n_mistakes = int((~run.paths["correct"].to_numpy(bool)).sum())
+    n_mistakes = int((~run.paths["correct"].to_numpy(bool, na_value=True)).sum())
     watched = open_page("index.html")
     page = watched.page
     page.locator(".card h2 a").first.click()
@@ -351,7 +355,9 @@ def test_clicking_a_box_of_the_paths_diagram_filters_the_grid(open_page, runs):
     page = watched.page
     status = page.locator("#grid-status")
     grid = page.locator("#image-grid > li")
-    all_images = f"All {len(run.paths)} images, mistakes first (outlined in red)."
+    n_probes = int(run.paths["probe"].sum())
+    assert n_probes > 0  # the probes are listed too, after the images
+    all_images = f"All {run.n_images} images and {n_probes} probes, mistakes first (outlined in red)."
     expect(status).to_have_text(all_images)
     expect(grid).to_have_count(GRID_STEP)
 
@@ -403,13 +409,13 @@ def test_the_keyboard_lists_a_clusters_images_without_the_diagram(open_page, run
     form.locator("select[name=cluster]").focus()
     page.keyboard.press("Tab")  # to the button
     page.keyboard.press("Enter")
-    in_cluster = int((run.layer(layer).clusters.labels == 1).sum())
+    in_cluster = int((run.paths[layer].cat.codes == 1).sum())  # the probes placed in it included
     status = page.locator("#grid-status")
     expect(status).to_contain_text(f"{in_cluster} image")
     assert run.layer(layer).clusters.names[1] in status.text_content()
     grid = page.locator("#image-grid > li")
     expect(grid).to_have_count(min(in_cluster, GRID_STEP))
-    assert all(run.layer(layer).clusters.labels[i] == 1 for i in shown_images(grid))
+    assert all(run.paths[layer].cat.codes.iloc[i] == 1 for i in shown_images(grid))
     assert watched.problems == []
 
 
@@ -440,7 +446,7 @@ def test_hovering_a_map_point_shows_its_image(open_page, runs):
 
 def test_gallery_filters_sort_and_csv(open_page, runs):
     run = runs[0]
-    mistakes = run.paths[~run.paths["correct"].to_numpy(bool)]
+    mistakes = run.paths[~run.paths["correct"].to_numpy(bool, na_value=True)]
     n = len(mistakes)
     watched = open_page(f"{LABELLED}/gallery.html")
     page = watched.page
@@ -548,3 +554,22 @@ def test_screenshots_of_every_page_kind(open_page, page_paths, tmp_path):
             shot = folder / f"{kind}-{viewport['width']}.png"
             page.screenshot(path=shot, full_page=True)
             assert shot.stat().st_size > 0
+
+
+def test_hovering_a_probe_on_the_map_says_it_is_a_probe(open_page, runs):
+    run = runs[0]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    expect(page.locator("#map-figure path.point.plotly-customdata")).to_have_count(len(run.paths))
+    page.locator("#map-figure").scroll_into_view_if_needed()
+    spot = page.evaluate(FREE_MAP_POINT, "probes")
+    assert spot, "every probe on the map is covered by a label, the legend or another point"
+    page.mouse.move(*spot)
+    card = page.locator("#map-hover")
+    expect(card).to_be_visible()
+    index = image_number(card.locator("img").get_attribute("src"))
+    assert index >= run.n_images and run.paths["probe"].iloc[index]
+    text = card.locator("span").text_content()
+    assert text.startswith(f"image {index}: probe → {run.paths['predicted'].iloc[index]} "), text
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
+    assert watched.problems == []

@@ -1,8 +1,10 @@
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import layerlens as ll
@@ -338,4 +340,31 @@ def test_doubt_survives_save_and_load(tmp_path, site_runs):
     again = ll.load(analysis.save(tmp_path / "again"))
     for part in ("doubt", "mistake", "disagreement", "unfamiliarity"):
         np.testing.assert_array_equal(getattr(again.doubt, part), getattr(analysis.doubt, part))
-    assert list(again.paths.columns[-3:]) == ["doubt", "disagreement", "unfamiliarity"]
+    assert list(again.paths.columns[-4:]) == ["doubt", "disagreement", "unfamiliarity", "probe"]
+
+
+def test_probes_survive_save_and_load(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    probes = analysis.probes
+    assert probes is not None and probes.n_images == 12
+    again = ll.load(analysis.save(tmp_path / "again"))
+    pd.testing.assert_frame_equal(again.paths, analysis.paths)
+    assert again.paths["probe"].sum() == 12 and again.probes.name == probes.name and again.probes.files is None
+    np.testing.assert_array_equal(again.probes.probabilities, probes.probabilities)
+    np.testing.assert_array_equal(again.probes.thumbnails, probes.thumbnails)
+    for part in ("doubt", "mistake", "disagreement", "unfamiliarity"):
+        np.testing.assert_array_equal(getattr(again.probes.doubt, part), getattr(probes.doubt, part))
+    for name in ("reduced", "clusters", "coords"):
+        for mine, theirs in zip(getattr(again.probes, name), getattr(probes, name)):
+            np.testing.assert_array_equal(mine, theirs)
+    assert analysis.metrics.to_dict() == again.metrics.to_dict()
+
+
+def test_a_run_whose_probe_arrays_were_cut_short_is_refused(tmp_path, site_runs):
+    run = tmp_path / "run"
+    shutil.copytree(site_runs[0], run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["probes"]["n_images"] = 13
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFormatError, match="13"):
+        ll.load(run)

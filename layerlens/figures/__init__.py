@@ -14,12 +14,15 @@ label, which plotly writes as plain text; it gets the raw layer name.
 """
 
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
-from layerlens.figures.maps import WEBGL_THRESHOLD, layer_figure
+from layerlens.figures.maps import DOUBT_MARKED, WEBGL_THRESHOLD, layer_figure
 from layerlens.figures.metrics import confusion_figure, probabilities_figure, reliability_figure
-from layerlens.figures.paths import paths_figure, paths_figure_rows
+from layerlens.figures.paths import COLOUR_BY, DOUBT_BANDS, paths_figure, paths_figure_rows
 from layerlens.figures.separability import separability_figure
 
 __all__ = [
+    "COLOUR_BY",
+    "DOUBT_BANDS",
+    "DOUBT_MARKED",
     "WEBGL_THRESHOLD",
     "confusion_figure",
     "explanation_figure",

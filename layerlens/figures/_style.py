@@ -124,13 +124,21 @@ def layer_column(paths: pd.DataFrame, layer_name: str, arg: str = "layer_name") 
     return paths[layer_name]
 
 
+def probe_mask(paths: pd.DataFrame) -> np.ndarray:
+    """Which rows are probes (images of no class shown beside the analysed ones); none without a ``probe`` column."""
+    if "probe" not in paths.columns:
+        return np.zeros(len(paths), dtype=bool)
+    return paths["probe"].to_numpy(dtype=bool, na_value=False)
+
+
 def is_labelled(paths: pd.DataFrame) -> bool:
-    """True when every image has a true class (build_paths gives all or none)."""
-    return bool(paths["true"].notna().all()) and len(paths) > 0
+    """True when every image that is not a probe has a true class (build_paths gives all or none)."""
+    images = ~probe_mask(paths)
+    return bool(paths["true"].notna().to_numpy()[images].all()) and bool(images.any())
 
 
 def misclassified_mask(paths: pd.DataFrame, labelled: bool) -> np.ndarray:
-    """Boolean mask of misclassified images; all False without labels."""
+    """Which images are known to be misclassified: none without labels, and never a probe (it has no class)."""
     if not labelled:
         return np.zeros(len(paths), dtype=bool)
-    return ~paths["correct"].to_numpy(dtype=bool, na_value=True)
+    return ~paths["correct"].to_numpy(dtype=bool, na_value=True) & ~probe_mask(paths)

@@ -20,6 +20,7 @@ from layerlens.figures._style import (
     misclassified_mask,
     mix_black,
     mix_white,
+    probe_mask,
 )
 
 __all__ = ["DOUBT_MARKED", "WEBGL_THRESHOLD", "layer_figure"]
@@ -42,7 +43,8 @@ def layer_figure(
     """Draw the 2-D map of one layer, points coloured by cluster, misclassified and doubtful images marked.
 
     Images whose ``doubt`` (when ``paths`` has the column, as an analysis' paths table does) is at
-    least :data:`DOUBT_MARKED` get an orange ring.
+    least :data:`DOUBT_MARKED` get an orange ring. Probes (rows whose ``probe`` is True) are drawn
+    as black stars above the images; they take no part in the cluster colours and centres.
 
     Parameters
     ----------
@@ -135,18 +137,24 @@ def _compute_layer_figure(
     title: str | None,
 ) -> go.Figure:
     """Build the map figure from validated input (see :func:`layer_figure`)."""
-    codes = column.cat.codes.to_numpy(np.int64)
+    all_codes = column.cat.codes.to_numpy(np.int64)
     names = [str(c) for c in column.cat.categories]
     labelled = is_labelled(paths)
-    wrong = misclassified_mask(paths, labelled)
-    reference = paths["true" if labelled else "predicted"].cat.codes.to_numpy(np.int64)
+    probes = probe_mask(paths)
+    images = ~probes
+    codes = all_codes[images]
+    wrong = misclassified_mask(paths, labelled)[images]
+    reference = paths["true" if labelled else "predicted"].cat.codes.to_numpy(np.int64)[images]
     colours = _cluster_colours(codes, reference, len(names), len(classes))
-    scatter = go.Scattergl if len(codes) > WEBGL_THRESHOLD else go.Scatter
+    scatter = go.Scattergl if len(all_codes) > WEBGL_THRESHOLD else go.Scatter
     if centers is None:
+        own = xy[images]
         centers = np.array(
-            [xy[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
+            [own[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
         )
-    traces = _point_traces(xy, paths, codes, names, colours, wrong, classes, labelled, scatter)
+    traces = _point_traces(xy[images], paths[images], codes, names, colours, wrong, classes, labelled, scatter)
+    if probes.any():
+        traces.append(_probe_trace(xy[probes], paths[probes], all_codes[probes], names, classes, scatter))
     if "doubt" in paths.columns:
         traces.extend(_doubt_rings(xy, paths["doubt"].to_numpy(np.float64), scatter))
     # WebGL points are drawn on a canvas above every SVG trace, so the centres must then be WebGL too.
@@ -164,8 +172,11 @@ def _compute_layer_figure(
                 marker=_misclassified_marker("#ffffff", 10),
             )
         )
+    probed = f" and {int(probes.sum())} probes" if probes.any() else ""
     main = (
-        esc(title) if title is not None else (f"Layer {esc(layer_name)}: {len(codes)} images in {len(names)} clusters")
+        esc(title)
+        if title is not None
+        else f"Layer {esc(layer_name)}: {len(codes)} images{probed} in {len(names)} clusters"
     )
     sub = (
         "colour = cluster, in the hue of its dominant class; ◆ = misclassified image, "
@@ -279,6 +290,36 @@ def _point_traces(
                 )
             )
     return points + misclassified
+
+
+def _probe_trace(
+    xy: np.ndarray,
+    paths: pd.DataFrame,
+    codes: np.ndarray,
+    names: list[str],
+    classes: tuple[str, ...],
+    scatter: type,
+) -> go.Scatter | go.Scattergl:
+    """The probes as black stars, hover naming what the model said of them and the cluster they were placed in."""
+    esc_classes = [esc(c) for c in classes]
+    predicted = paths["predicted"].cat.codes.to_numpy(np.int64)
+    confidence = paths["confidence"].to_numpy(np.float64)
+    doubt = paths["doubt"].to_numpy(np.float64) if "doubt" in paths.columns else np.full(len(paths), np.nan)
+    hover = [
+        f"<b>probe (image {i})</b><br>predicted: {esc_classes[p]} ({c:.0%})<br>cluster: {esc(names[k])}"
+        + ("" if np.isnan(d) else f"<br>doubt: {d:.0%}")
+        for i, p, c, k, d in zip(paths.index, predicted, confidence, codes, doubt, strict=True)
+    ]
+    return scatter(
+        x=xy[:, 0],
+        y=xy[:, 1],
+        mode="markers",
+        name=f"probes ({len(codes)})",
+        hovertext=hover,
+        hoverinfo="text",
+        customdata=paths.index.to_numpy(np.int64),
+        marker=dict(symbol="star", size=12, color="#262626", opacity=0.9, line=dict(width=0.8, color="white")),
+    )
 
 
 def _misclassified_marker(colour: str | list[str], size: int) -> dict:

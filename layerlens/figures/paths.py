@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,15 @@ from layerlens.figures._style import (
     misclassified_mask,
     mix_black,
     mix_white,
+    probe_mask,
 )
 
-__all__ = ["paths_figure", "paths_figure_rows"]
+__all__ = ["COLOUR_BY", "DOUBT_BANDS", "paths_figure", "paths_figure_rows"]
+
+#: What the ribbons of :func:`paths_figure` can be coloured by.
+COLOUR_BY: tuple[str, ...] = ("class", "doubt")
+#: Upper edges of the doubt bands of ``colour_by="doubt"`` (the last band reaches 1).
+DOUBT_BANDS: tuple[float, ...] = (0.25, 0.5, 0.75)
 
 # Category labels of the paths figure are shortened to fit this width (px), a typical page width;
 # narrower pages may overlap long labels, wider ones have room to spare.
@@ -38,6 +45,10 @@ _MAX_MARGIN = 260
 _PARALLEL_MARK = " ∥"
 # The ribbon of the images on rare paths: a grey that no class colour takes.
 _OTHER_COLOUR = "#9e9e9e"
+# The ribbon of the probes (images of no class): near black, far from every class colour.
+_PROBE_COLOUR = "#262626"
+# One colour per doubt band, from trusted (blue) to doubtful (dark red).
+_DOUBT_COLOURS = ("#9ecae1", "#fdd49e", "#fc8d59", "#b30000")
 
 
 def paths_figure(
@@ -48,6 +59,7 @@ def paths_figure(
     parallel: Sequence[bool] | None = None,
     min_share: float = 0.005,
     max_ribbons: int = 30,
+    colour_by: str = "class",
     title: str | None = None,
 ) -> go.Figure:
     """Draw every image's path through the per-layer clusters as a parallel-categories diagram.
@@ -74,6 +86,12 @@ def paths_figure(
         the colours of its images); common paths are kept until it is reached, the "other" ribbons
         included. With more than ``max_ribbons // 2`` predicted classes, the ribbons into the
         prediction axis may exceed it by the classes beyond that.
+    colour_by : {"class", "doubt"}, default="class"
+        ``"class"``: ribbons in the colour of the true class (see Notes), probes (rows whose
+        ``probe`` is True) in near black. ``"doubt"``: in the colour of the image's doubt (a
+        ``doubt`` column, as an analysis' paths table has), in the bands of :data:`DOUBT_BANDS`
+        from blue (trusted) to dark red; the paths of doubtful images (0.5 or more) are then kept
+        from folding as misclassified ones are.
     title : str, optional
         Plain-text title (escaped); by default one that says how many images and layers are drawn.
 
@@ -90,7 +108,8 @@ def paths_figure(
     InvalidInputError
         If ``paths`` lacks a column, ``layer_names`` is empty or names a column that is not a layer,
         ``parallel`` does not hold one bool per layer, ``min_share`` is not in [0, 1), ``max_ribbons``
-        is below 2, or ``class_names`` differs from the classes of ``paths``.
+        is below 2, ``class_names`` differs from the classes of ``paths``, or ``colour_by`` is
+        unknown or ``"doubt"`` for a table without a ``doubt`` column.
 
     Notes
     -----
@@ -145,7 +164,8 @@ def paths_figure(
         raise InvalidInputError(f"min_share: expected a share in [0, 1); received {min_share!r}.")
     max_ribbons = check_int(max_ribbons, "max_ribbons", minimum=2)
     folding = (float(min_share), max_ribbons)
-    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], folding, title)
+    scheme = _colour_scheme(paths, classes, colour_by)
+    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], folding, scheme, title)
 
 
 def paths_figure_rows(
@@ -155,6 +175,7 @@ def paths_figure_rows(
     *,
     min_share: float = 0.005,
     max_ribbons: int = 30,
+    colour_by: str = "class",
 ) -> np.ndarray:
     """The row of the paths diagram's ``Parcats`` trace that draws each image.
 
@@ -164,7 +185,7 @@ def paths_figure_rows(
 
     Parameters
     ----------
-    paths, layer_names, class_names, min_share, max_ribbons
+    paths, layer_names, class_names, min_share, max_ribbons, colour_by
         As for :func:`paths_figure`, which must be called with the same values.
 
     Returns
@@ -175,7 +196,10 @@ def paths_figure_rows(
     classes = check_paths(paths, class_names)
     layers = {name: layer_column(paths, name, "layer_names") for name in layer_names}
     folded, keys = _folded_paths(
-        paths, layers, classes, (float(min_share), check_int(max_ribbons, "max_ribbons", minimum=2))
+        layers,
+        _colour_scheme(paths, classes, colour_by),
+        paths["predicted"].cat.codes.to_numpy(np.int64),
+        (float(min_share), check_int(max_ribbons, "max_ribbons", minimum=2)),
     )
     drawn = pd.MultiIndex.from_frame(folded.grouped.drop(columns="count"))
     layer_cols = [f"d{i}" for i in range(len(layers))]
@@ -191,15 +215,13 @@ def _compute_paths_figure(
     classes: tuple[str, ...],
     parallel: list[bool],
     folding: tuple[float, int],
+    scheme: _Scheme,
     title: str | None,
 ) -> go.Figure:
     """Build the parallel-categories figure from validated input (see :func:`paths_figure`)."""
     n_classes = len(classes)
-    labelled = is_labelled(paths)
-    base = class_colours(n_classes)
-    colours = _ribbon_colours(base, labelled)
-    folded, _ = _folded_paths(paths, layers, classes, folding)
-    n_wrong = int(misclassified_mask(paths, labelled).sum())
+    colours = list(scheme.colours)
+    folded, _ = _folded_paths(layers, scheme, paths["predicted"].cat.codes.to_numpy(np.int64), folding)
     grouped = folded.grouped
     if folded.n_images:
         colours = [*colours, _OTHER_COLOUR]
@@ -228,8 +250,8 @@ def _compute_paths_figure(
         tickfont=dict(size=11, family=FONT),
         domain=dict(x=[0.0, 1.0], y=[0.0, 1.0]),
     )
-    fig = go.Figure(data=[trace, *_paths_legend(classes, base, labelled, n_wrong, folded.n_images)])
-    heading = _paths_title(title, len(paths), len(layers), labelled, n_wrong, any(parallel), folded)
+    fig = go.Figure(data=[trace, *_paths_legend(classes, scheme, folded.n_images)])
+    heading = _paths_title(title, scheme, len(layers), any(parallel), folded)
     legend_rows = 22 * min(n_classes, 8)
     fig.update_layout(
         **layout(
@@ -260,51 +282,78 @@ def _compute_paths_figure(
     return fig
 
 
-def _ribbon_colours(base: list[str], labelled: bool) -> list[str]:
-    """The colour of each colour value: pale class colours for correct images, strong ones for mistakes."""
-    # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
-    # which would otherwise bring the strong colours too close to the pale ones.
-    if not labelled:
-        return list(base)
-    return [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
+@dataclass(frozen=True)
+class _Scheme:
+    """How the ribbons are coloured: a colour per colour value, and each image's value."""
+
+    mode: str
+    colours: tuple[str, ...]
+    values: np.ndarray  # colour value of each image
+    flagged: np.ndarray  # per colour value: its paths are offered to folding as misclassified ones are
+    labelled: bool
+    n_flagged: int  # images misclassified ("class") or in doubt ("doubt")
+    n_images: int
+    n_probes: int
+
+
+def _colour_scheme(paths: pd.DataFrame, classes: tuple[str, ...], colour_by: object) -> _Scheme:
+    """The colours of :func:`paths_figure`'s ``colour_by`` (checked here)."""
+    if not isinstance(colour_by, str) or colour_by not in COLOUR_BY:
+        raise InvalidInputError(f"colour_by: expected one of {COLOUR_BY}; received {colour_by!r}.")
+    labelled = is_labelled(paths)
+    probes = probe_mask(paths)
+    n_probes = int(probes.sum())
+    if colour_by == "doubt":
+        if "doubt" not in paths.columns:
+            raise InvalidInputError(
+                "colour_by: 'doubt' needs a doubt column in paths (an analysis' paths table has one); "
+                f"the columns are {list(paths.columns)}."
+            )
+        doubt = paths["doubt"].to_numpy(np.float64, na_value=0.0)
+        values = np.digitize(doubt, DOUBT_BANDS).astype(np.int64)
+        flagged = np.arange(len(_DOUBT_COLOURS)) >= np.searchsorted(DOUBT_BANDS, 0.5) + 1
+        n_flagged = int(flagged[values].sum())
+        return _Scheme("doubt", _DOUBT_COLOURS, values, flagged, labelled, n_flagged, len(paths) - n_probes, n_probes)
+    n_classes = len(classes)
+    base = class_colours(n_classes)
+    wrong = misclassified_mask(paths, labelled)
+    if labelled:
+        # Misclassified ribbons are also darkened a little: plotly draws every ribbon at 60 % opacity,
+        # which would otherwise bring the strong colours too close to the pale ones.
+        colours = [mix_white(c, PALE) for c in base] + [mix_black(c, DARK) for c in base]
+        values = np.where(probes, 0, paths["true"].cat.codes.to_numpy(np.int64) + n_classes * wrong)
+    else:
+        colours = list(base)
+        values = paths["predicted"].cat.codes.to_numpy(np.int64).copy()
+    flagged = np.arange(len(colours)) >= n_classes if labelled else np.zeros(len(colours), dtype=bool)
+    if n_probes:
+        values[probes] = len(colours)
+        colours.append(_PROBE_COLOUR)
+        flagged = np.append(flagged, True)  # the few probes' paths are what the diagram is read for too
+    n_images = len(paths) - n_probes
+    return _Scheme("class", tuple(colours), values, flagged, labelled, int(wrong.sum()), n_images, n_probes)
 
 
 def _folded_paths(
-    paths: pd.DataFrame, layers: dict[str, pd.Series], classes: tuple[str, ...], folding: tuple[float, int]
+    layers: dict[str, pd.Series], scheme: _Scheme, predicted: np.ndarray, folding: tuple[float, int]
 ) -> tuple[Folded, pd.DataFrame]:
-    """The rows the diagram draws (rare paths folded into "other"), and every image's row key before folding."""
-    labelled = is_labelled(paths)
-    n_colours = len(_ribbon_colours(class_colours(len(classes)), labelled))
-    keys = _image_keys(paths, layers, labelled)
+    """The rows the diagram draws (rare paths folded into "other"), and every image's row key before folding.
+
+    A row key is an image's cluster in each layer (``d0`` ...), its prediction and its colour value.
+    """
+    columns = {f"d{i}": col.cat.codes.to_numpy(np.int64) for i, col in enumerate(layers.values())}
+    keys = pd.DataFrame({**columns, "prediction": predicted, "colour": scheme.values})
     grouped = keys.groupby(list(keys.columns), sort=True).size().reset_index(name="count")
-    wrong_colours = np.arange(n_colours + 1) >= len(classes) if labelled else np.zeros(n_colours + 1, bool)
-    wrong_colours[-1] = False
     folded = fold_rare_paths(
         grouped,
         len(layers),
         n_categories=[len(col.cat.categories) for col in layers.values()],
-        other_colour=n_colours,
-        wrong_colours=wrong_colours,
+        other_colour=len(scheme.colours),
+        wrong_colours=np.append(scheme.flagged, False),
         min_share=folding[0],
         max_ribbons=folding[1],
     )
     return folded, keys
-
-
-def _image_keys(paths: pd.DataFrame, layers: dict[str, pd.Series], labelled: bool) -> pd.DataFrame:
-    """Per image: its cluster in each layer (``d0`` ...), prediction and colour value.
-
-    The colour value is the true class, plus K when the image is misclassified; without labels
-    it is the predicted class.
-    """
-    n_classes = len(paths["predicted"].cat.categories)
-    predicted = paths["predicted"].cat.codes.to_numpy(np.int64)
-    wrong = misclassified_mask(paths, labelled)
-    columns = {f"d{i}": col.cat.codes.to_numpy(np.int64) for i, col in enumerate(layers.values())}
-    columns["prediction"] = predicted
-    true = paths["true"].cat.codes.to_numpy(np.int64)
-    columns["colour"] = true + n_classes * wrong if labelled else predicted
-    return pd.DataFrame(columns)
 
 
 def _paths_dimensions(
@@ -370,57 +419,63 @@ def _stepped_colorscale(colours: list[str]) -> list[list]:
     return scale
 
 
-def _paths_legend(
-    classes: tuple[str, ...], colours: list[str], labelled: bool, n_wrong: int, n_folded: int
-) -> list[go.Scatter]:
+def _paths_legend(classes: tuple[str, ...], scheme: _Scheme, n_folded: int) -> list[go.Scatter]:
     """Empty scatter traces whose only job is a legend: parcats traces have none."""
-    group_title = "true class" if labelled else "predicted class (no true labels)"
-    entries = [
+    if scheme.mode == "doubt":
+        edges = (0.0, *DOUBT_BANDS, 1.0)
+        groups = [
+            (
+                "doubt of the prediction",
+                [(f"{lo:.0%}–{hi:.0%}", colour) for lo, hi, colour in zip(edges[:-1], edges[1:], scheme.colours)],
+            )
+        ]
+    else:
+        group_title = "true class" if scheme.labelled else "predicted class (no true labels)"
+        groups = [(group_title, [(esc(name), colour) for name, colour in zip(classes, class_colours(len(classes)))])]
+    shades = []
+    if scheme.mode == "class" and scheme.labelled:
+        shades = [
+            ("pale: correct", mix_white("#555555", PALE)),
+            (f"strong: misclassified ({scheme.n_flagged})", "#555555"),
+        ]
+    if scheme.mode == "class" and scheme.n_probes:
+        shades.append((f"near black: probes ({scheme.n_probes})", _PROBE_COLOUR))
+    if n_folded:
+        shades.append((f"grey: rare paths ({n_folded})", _OTHER_COLOUR))
+    if shades:
+        groups.append(("ribbon shade", shades))
+    return [
         go.Scatter(
             x=[None],
             y=[None],
             mode="markers",
-            name=esc(name),
+            name=name,
             hoverinfo="skip",
             marker=dict(symbol="square", size=13, color=colour),
-            legendgroup="classes",
-            legendgrouptitle=dict(text=group_title) if i == 0 else None,
+            legendgroup=f"group-{g}",
+            legendgrouptitle=dict(text=group) if i == 0 else None,
         )
-        for i, (name, colour) in enumerate(zip(classes, colours, strict=True))
+        for g, (group, entries) in enumerate(groups)
+        for i, (name, colour) in enumerate(entries)
     ]
-    shades = []
-    if labelled:
-        shades = [("pale: correct", mix_white("#555555", PALE)), (f"strong: misclassified ({n_wrong})", "#555555")]
-    if n_folded:
-        shades.append((f"grey: rare paths ({n_folded})", _OTHER_COLOUR))
-    if shades:
-        entries += [
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=name,
-                hoverinfo="skip",
-                marker=dict(symbol="square", size=13, color=colour),
-                legendgroup="shades",
-                legendgrouptitle=dict(text="ribbon shade") if i == 0 else None,
-            )
-            for i, (name, colour) in enumerate(shades)
-        ]
-    return entries
 
 
-def _paths_title(
-    title: str | None, n: int, n_layers: int, labelled: bool, n_wrong: int, parallel: bool, folded: Folded
-) -> str:
+def _paths_title(title: str | None, scheme: _Scheme, n_layers: int, parallel: bool, folded: Folded) -> str:
     """Escaped title with a subtitle that says what the colours, the grey ribbon and the parallel mark mean."""
-    main = esc(title) if title is not None else f"Paths of {n} images through {n_layers} layers"
-    if labelled:
-        sub = f"colour = true class; strong colour = misclassified ({n_wrong} of {n})"
+    n = scheme.n_images
+    probes = f" and {scheme.n_probes} probes" if scheme.n_probes else ""
+    main = esc(title) if title is not None else f"Paths of {n} images{probes} through {n_layers} layers"
+    if scheme.mode == "doubt":
+        sub = f"colour = doubt of the prediction; {scheme.n_flagged} of {n + scheme.n_probes} in doubt (50% or more)"
+    elif scheme.labelled:
+        sub = f"colour = true class; strong colour = misclassified ({scheme.n_flagged} of {n})"
     else:
         sub = "colour = predicted class (no true labels, so misclassified images are unknown)"
+    if scheme.mode == "class" and scheme.n_probes:
+        sub += f"; near black = probes ({scheme.n_probes})"
     if folded.n_images:
-        wrong = f", {folded.n_wrong} of them misclassified" if labelled else ""
+        marked = " in doubt" if scheme.mode == "doubt" else " misclassified" + (" or probes" if scheme.n_probes else "")
+        wrong = f", {folded.n_wrong} of them{marked}" if scheme.mode == "doubt" or scheme.labelled else ""
         sub += f"<br>grey = {folded.n_images} images on {folded.n_paths} rare paths, folded into 'other'{wrong}"
     if parallel:
         sub += f"<br>{_PARALLEL_MARK.strip()} = a parallel branch: it runs beside the layer to its left, not after it"

@@ -53,7 +53,10 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     """Write one run's pages, pictures and data; return what the index says of it."""
     for sub in ("images", "samples", "data", "explanations"):
         (folder / sub).mkdir(parents=True)
-    for index, thumbnail in enumerate(analysis.thumbnails):
+    thumbnails = list(analysis.thumbnails)
+    if analysis.probes is not None:  # numbered after the images, as in the paths table
+        thumbnails += list(analysis.probes.thumbnails)
+    for index, thumbnail in enumerate(thumbnails):
         (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
     for name, png in explanation_pictures(analysis.explanations, analysis.explained_images).items():
         (folder / "explanations" / name).write_bytes(png)
@@ -121,7 +124,8 @@ def _run_summary(analysis: Analysis, slug: str, n_gallery: int, mini_paths_json:
         "slug": slug,
         "name": analysis.name.strip() or f"run {slug[:2].lstrip('0')}",
         "model_name": analysis.model.name,
-        "n_images": len(analysis.paths),
+        "n_images": analysis.n_images,
+        "n_probes": 0 if analysis.probes is None else analysis.probes.n_images,
         "class_names": list(analysis.class_names),
         "created": analysis.created,
         "n_layers": len(analysis.layers),
@@ -183,8 +187,27 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
         "statistics": analysis.path_statistics,
         "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
         "doubtful": [content.thumb(analysis, int(i), pages) for i in content.doubtful_correct(analysis)],
+        "probes": [content.thumb(analysis, int(i), pages) for i in content.probe_order(analysis)],
+        "probe_summary": _probe_summary(analysis),
         "has_doubt": analysis.doubt is not None,
         "settings": analysis.settings,
+    }
+
+
+def _probe_summary(analysis: Analysis) -> dict[str, Any] | None:
+    """What the probes section says of them in numbers: how sure the model was, how far doubt caught them."""
+    probes = analysis.probes
+    if probes is None:
+        return None
+    counts = np.bincount(probes.predictions, minlength=len(analysis.class_names))
+    top = int(counts.argmax())
+    return {
+        "n": probes.n_images,
+        "confident": int((probes.confidence >= 0.9).sum()),
+        "doubted": int((probes.doubt.doubt >= 0.5).sum()),
+        "median_confidence": float(np.median(probes.confidence)),
+        "top_class": analysis.class_names[top],
+        "top_count": int(counts[top]),
     }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "doubtful_correct",
     "gallery_order",
     "image_data",
+    "probe_order",
     "run_slug",
     "sample_order",
     "thumb",
@@ -62,31 +63,42 @@ class Thumb:
     file: str | None
     has_page: bool
     doubt: float | None = None
+    probe: bool = False
 
     @property
     def label(self) -> str:
-        """``"true → predicted"``, or the prediction alone without labels."""
+        """``"true → predicted"``, or the prediction alone without labels (``"probe → predicted"`` for a probe)."""
+        if self.probe:
+            return f"probe → {self.predicted}"
         return self.predicted if self.true is None else f"{self.true} → {self.predicted}"
 
     @property
     def caption(self) -> str:
-        """The label and the confidence, as under a thumbnail."""
-        return f"{self.label} {100 * self.confidence:.0f}%"
+        """The label and the confidence, as under a thumbnail (and a probe's doubt)."""
+        text = f"{self.label} {100 * self.confidence:.0f}%"
+        if self.probe and self.doubt is not None:
+            text += f" · doubt {100 * self.doubt:.0f}%"
+        return text
 
 
 def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
-    """The thumbnail entry of image ``index``."""
+    """The thumbnail entry of image ``index`` (a probe from ``analysis.n_images`` on, as in the paths table)."""
     row = analysis.paths.iloc[index]
-    labelled = analysis.labels is not None
+    probe = index >= analysis.n_images
+    labelled = analysis.labels is not None and not probe
+    files, position = analysis.files, index
+    if probe:
+        files, position = (None if analysis.probes is None else analysis.probes.files), index - analysis.n_images
     return Thumb(
         index=index,
         true=str(row["true"]) if labelled else None,
         predicted=str(row["predicted"]),
         confidence=float(row["confidence"]),
         correct=bool(row["correct"]) if labelled else None,
-        file=analysis.files[index] if analysis.files is not None else None,
+        file=files[position] if files is not None else None,
         has_page=index in pages,
-        doubt=None if analysis.doubt is None else float(analysis.doubt.doubt[index]),
+        doubt=float(row["doubt"]) if "doubt" in analysis.paths.columns else None,
+        probe=probe,
     )
 
 
@@ -115,6 +127,14 @@ def doubtful_correct(analysis: Analysis, n: int = DOUBTFUL_SHOWN) -> np.ndarray:
     return order[:n].astype(np.int64)
 
 
+def probe_order(analysis: Analysis) -> np.ndarray:
+    """The probes' rows in the paths table, most confident prediction first (trusted most, and least deserving it)."""
+    if analysis.probes is None:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(-analysis.probes.confidence.astype(np.float64), kind="stable")
+    return (analysis.n_images + order).astype(np.int64)
+
+
 def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     """The images that get a sample page: the gallery's, then the other explained and the doubtful correct ones."""
     gallery = gallery_order(analysis)
@@ -123,19 +143,27 @@ def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
 
 
 def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> dict:
-    """What the model page's script needs of every image: labels, clusters, diagram rows, pages."""
+    """What the model page's script needs of every image and probe: labels, clusters, diagram rows, pages.
+
+    Probes follow the images (``nImages`` on), with -1 as their true class.
+    """
     paths = analysis.paths
-    class_index = {name: i for i, name in enumerate(analysis.class_names)}
-    predicted = [class_index[str(p)] for p in paths["predicted"]]
-    true = None if analysis.labels is None else [int(t) for t in analysis.labels]
+    codes = paths["predicted"].cat.codes.to_numpy(np.int64)
+    true = None
+    if analysis.labels is not None:
+        true = paths["true"].cat.codes.to_numpy(np.int64).tolist()  # -1 for the probes
+    clusters = [layer.clusters.labels for layer in analysis.layers]
+    if analysis.probes is not None:
+        clusters = [np.concatenate([own, placed]) for own, placed in zip(clusters, analysis.probes.clusters)]
     return {
         "classes": list(analysis.class_names),
         "layers": list(analysis.layer_names),
         "clusterNames": [list(layer.clusters.names) for layer in analysis.layers],
+        "nImages": analysis.n_images,
         "true": true,
-        "predicted": predicted,
-        "confidence": [round(float(c), 4) for c in analysis.probabilities.max(axis=1)],
-        "clusters": [[int(c) for c in layer.clusters.labels] for layer in analysis.layers],
+        "predicted": codes.tolist(),
+        "confidence": [round(float(c), 4) for c in paths["confidence"]],
+        "clusters": [[int(c) for c in layer] for layer in clusters],
         "row": [int(r) for r in rows],
         "pages": sorted(pages),
     }

@@ -113,7 +113,10 @@ def map_json(analysis: Analysis, index: int) -> str:
     10,000 images small; ``customdata`` still names each point's image.
     """
     layer = analysis.layers[index]
-    figure = _layer_figure(layer.coords, analysis.paths, layer.name, analysis.class_names, centers=layer.centers)
+    coords = layer.coords
+    if analysis.probes is not None:
+        coords = np.concatenate([coords, analysis.probes.coords[index]])
+    figure = _layer_figure(coords, analysis.paths, layer.name, analysis.class_names, centers=layer.centers)
     for trace in figure.data:
         if trace.customdata is not None and len(trace.customdata) and np.ndim(trace.customdata) == 1:
             trace.customdata = np.asarray(trace.customdata).astype(np.int32)

@@ -48,9 +48,17 @@
 
   function imageName(index) { return String(index).padStart(5, "0"); }  // as Python's "%05d"
 
+  // Probes (images of no class) follow the analysed images, from images.nImages on.
+  function isProbe(images, i) { return images.nImages !== undefined && i >= images.nImages; }
+
+  function isWrong(images, i) {
+    return Boolean(images.true) && !isProbe(images, i) && images.true[i] !== images.predicted[i];
+  }
+
   function describe(images, i) {
     var predicted = images.classes[images.predicted[i]];
-    var label = images.true ? images.classes[images.true[i]] + " → " + predicted : predicted;
+    var label = isProbe(images, i) ? "probe → " + predicted
+      : images.true ? images.classes[images.true[i]] + " → " + predicted : predicted;
     return label + " " + percent(images.confidence[i]);
   }
 
@@ -66,12 +74,12 @@
     var count = 0;
     var all = images.predicted.map(function (_, i) { return i; });
     // Unfiltered, the mistakes come first: a grid of the first few hundred correct images tells little.
-    var wrong = function (i) { return images.true && images.true[i] !== images.predicted[i] ? 0 : 1; };
+    var wrong = function (i) { return isWrong(images, i) ? 0 : 1; };
     var overview = all.slice().sort(function (a, b) { return wrong(a) - wrong(b) || a - b; });
 
     function thumb(i) {
       var item = document.createElement("li");
-      item.className = "thumb" + (images.true && images.true[i] !== images.predicted[i] ? " wrong" : "");
+      item.className = "thumb" + (isWrong(images, i) ? " wrong" : "");
       var holder = item;
       if (pages.has(i)) {
         holder = document.createElement("a");
@@ -109,7 +117,8 @@
     }
 
     function showAll() {
-      show(overview, "All " + all.length + " images" +
+      var probes = all.length - (images.nImages === undefined ? all.length : images.nImages);
+      show(overview, "All " + (all.length - probes) + " images" + (probes ? " and " + probes + " probes" : "") +
         (images.true ? ", mistakes first (outlined in red)." : "."), false);
     }
 
