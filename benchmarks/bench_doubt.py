@@ -73,53 +73,23 @@ LABELS = {
 # --- probes -------------------------------------------------------------------------------------------------------
 
 
-def to_size(images: Any, size: int) -> Any:
-    """(N, H, W, C) images in [0, 1] as (N, size, size, 1) grayscale float32 (anti-aliased when shrinking)."""
-    import numpy as np
-    from skimage.transform import resize
-
-    gray = images.mean(axis=-1) if images.ndim == 4 else images
-    out = np.empty((len(gray), size, size, 1), np.float32)
-    shrinking = gray.shape[1] > size
-    for i, image in enumerate(gray):
-        out[i, ..., 0] = resize(image, (size, size), order=1, anti_aliasing=shrinking, preserve_range=True)
-    return np.clip(out, 0.0, 1.0)
-
-
-def noise_fields(n: int, like: Any, seed: int) -> Any:
-    """Gaussian-blurred white noise, each field rescaled to the mean and spread of a random image of ``like``."""
-    import numpy as np
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    size = like.shape[1]
-    out = np.empty((n, size, size, 1), np.float32)
-    for i in range(n):
-        field = gaussian_filter(rng.standard_normal((size, size)), rng.uniform(0.5, 4.0) * size / 28)
-        field = (field - field.mean()) / (field.std() + 1e-12)
-        model_image = like[rng.integers(len(like))]
-        out[i, ..., 0] = np.clip(field * model_image.std() + model_image.mean(), 0.0, 1.0)
-    return out
-
-
 def probe_sets(name: str, trained: dict[str, Any], n: int) -> dict[str, Any]:
     """The out-of-distribution images shown to one model, at its input size."""
     import numpy as np
 
-    from layerlens.datasets import load_faces, render_phantoms
+    from layerlens.datasets import load_faces, match_shape, render_phantoms, structured_noise
 
     test = trained[name].data.test.images
-    size = test.shape[1]
     faces = load_faces(seed=0)
     all_faces = np.concatenate([faces.train.images, faces.test.images])[:n]
     if name == "mnist":
-        other = ("phantoms", to_size(render_phantoms(n, size=64, seed=7).images, size))
+        other = ("phantoms", match_shape(render_phantoms(n, size=64, seed=7).images, test))
     else:
-        other = ("mnist digits", to_size(trained["mnist"].data.test.images[:n], size))
+        other = ("mnist digits", match_shape(trained["mnist"].data.test.images[:n], test))
     return {
         other[0]: other[1],
-        "faces": to_size(all_faces, size),
-        "noise": noise_fields(n, test, seed=1 if name == "mnist" else 2),
+        "faces": match_shape(all_faces, test),
+        "noise": structured_noise(n, test, seed=1 if name == "mnist" else 2),
         "inverted": (1.0 - test[:n]).astype(np.float32),
     }
 

@@ -243,7 +243,7 @@ def _doubt(
         disagreement = np.zeros(len(probs))
         for i in searched:
             disagreement += weights[i] * neighbour_disagreement(
-                spaces[i], space_labels, reduced[i], probs.argmax(axis=1), leave_one_out=among_themselves
+                spaces[i], space_labels, reduced[i], probs.argmax(axis=1), leave_one_out=among_themselves, seed=seed
             )
         if searched.size:
             disagreement /= weights[searched].sum()

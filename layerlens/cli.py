@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         "split) or a folder of class sub-folders",
     )
     analyze.add_argument(
+        "--probes",
+        metavar="DATA",
+        help="images of no class to show the model beside DATA (kept out of every metric): a bundled data set "
+        "(its test split, brought to the model's image shape) or a folder of images (read whole, no labels)",
+    )
+    analyze.add_argument(
         "--stability", action="store_true", help="also measure how paths hold under noise (runs the model 3x)"
     )
     analyze.add_argument(
@@ -170,6 +176,10 @@ def _check_analyze(args: argparse.Namespace) -> None:
             raise InvalidInputError(
                 f"{option}: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {value!r}."
             )
+    if args.probes is not None and args.probes not in BUNDLED_DATA and not Path(args.probes).is_dir():
+        raise InvalidInputError(
+            f"--probes: expected one of {BUNDLED_DATA} or a folder of images; received {args.probes!r}."
+        )
     check_run_target(args.out, overwrite=args.force, argument="--out", flag="--force")
     for option, names in (("--class-names", args.class_names), ("--layers", args.layers)):
         repeated = sorted({n for n in names or () if names.count(n) > 1})
@@ -195,6 +205,7 @@ def _analyze(args: argparse.Namespace) -> int:
         class_names=args.class_names,
         layers=args.layers,
         reference=args.reference,
+        probes=args.probes,
         stability=args.stability,
         explain=args.explain,
         explain_methods=args.explain_methods,

@@ -15,6 +15,9 @@ __all__ = ["DEMO_MODELS", "DemoModel", "check_demo_names", "run_demo"]
 DEMO_MODELS = ("mnist", "phantoms", "faces")
 # The reading clinicians ask for: any lesion against no tumour.
 NEGATIVE_CLASS = {"phantoms": "no_tumor"}
+# Probes shown to each model beside its test images: this many of another kind of image, and as many of noise.
+N_PROBES = 100
+OTHER_KIND = {"mnist": "phantoms", "phantoms": "mnist digits", "faces": "phantoms"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class DemoModel:
     n_test: int
     paths: str = ""
     explained: str = ""
+    probes: str = ""
 
     def summary(self) -> str:
         """Lines for a terminal: accuracy and timings, what the paths say, what was explained, the files."""
@@ -39,6 +43,7 @@ class DemoModel:
             f"images; trained in {self.train_seconds:.0f} s, analysed in {self.analyze_seconds:.0f} s)",
             f"{'':<9} {self.paths}",
             f"{'':<9} {self.explained}" if self.explained else "",
+            f"{'':<9} {self.probes}" if self.probes else "",
             f"{'':<9} model {self.path}  run {self.run}",
         ]
         return "\n".join(line for line in lines if line)
@@ -97,11 +102,13 @@ def run_demo(
         trained = zoo.train_example(name, seed=seed)
         path = zoo.save_example(trained, out_dir)
         start = time.perf_counter()
-        # Clusters fitted on the training images, paths of the held-out ones, measured under noise too.
+        # Clusters fitted on the training images, paths of the held-out ones, measured under noise too;
+        # images of no class beside them, to show what doubt makes of them.
         analysis = analyze(
             trained.model,
             trained.data.test,
             reference=trained.data.train,
+            probes=demo_probes(name, trained.data.test.images, seed),
             stability=True,
             seed=seed,
             progress=False,
@@ -119,11 +126,40 @@ def run_demo(
             len(trained.data.test),
             _paths_line(analysis.path_statistics, [layer.clusters.k for layer in analysis.layers]),
             _explained_line(analysis),
+            _probes_line(analysis, OTHER_KIND[name]),
         )
         if report is not None:
             report(result)
         results.append(result)
     return results
+
+
+def demo_probes(name: str, like: Any, seed: int = 0) -> Any:
+    """What the demo shows model ``name`` as probes: :data:`N_PROBES` images of another kind (phantoms or MNIST
+    digits) brought to its image shape, then as many of structured noise with its test images' intensities."""
+    import numpy as np
+
+    from layerlens.datasets import load_mnist, match_shape, render_phantoms, structured_noise
+
+    if OTHER_KIND[name] == "phantoms":
+        other = render_phantoms(N_PROBES, size=64, seed=seed + 7).images
+    else:
+        other = load_mnist(seed=seed).test.images[:N_PROBES]
+    return np.concatenate([match_shape(other, like), structured_noise(N_PROBES, like, seed=seed)])
+
+
+def _probes_line(analysis: Any, other: str) -> str:
+    """How the probes fared: what the model called them, and how far doubt told them from the test images."""
+    import numpy as np
+
+    probes = analysis.probes
+    if probes is None:
+        return ""
+    doubted = np.mean(probes.doubt.doubt >= 0.5)
+    return (
+        f"{probes.n_images} probes ({other}, structured noise): median confidence {np.median(probes.confidence):.2f}, "
+        f"doubt >= 0.5 for {doubted:.0%} of them and {np.mean(analysis.doubt.doubt >= 0.5):.0%} of the test images"
+    )
 
 
 def _paths_line(stats: Any, ks: list[int]) -> str:

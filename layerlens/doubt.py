@@ -23,17 +23,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerlens._validation import check_int, check_label_vector, check_matrix
+from layerlens._validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError
 from layerlens.separability import loo_knn_predict, without_self
 
 __all__ = [
-    "DEFAULT_NEIGHBOURS", "UNFAMILIAR_AT", "Doubt", "Familiarity", "disagreement", "doubt_scores", "familiarity",
-    "layer_weights", "mistake_calibration", "mistake_probability", "separation",
+    "APPROXIMATE_FROM", "DEFAULT_NEIGHBOURS", "SEARCHES", "UNFAMILIAR_AT", "Doubt", "Familiarity", "disagreement",
+    "doubt_scores", "familiarity", "layer_weights", "mistake_calibration", "mistake_probability", "separation",
 ]  # fmt: skip
 
 #: Reference neighbours read per image and layer.
 DEFAULT_NEIGHBOURS = 50
+#: Reference x analysed image pairs from which :func:`disagreement` searches an approximate index
+#: (pynndescent) instead of all pairs. Measured by benchmarks/bench_neighbours.py (2 cores, d = 16 and 50,
+#: k = 50): exact search costs about 2e-9 s a pair (8.2 s at 64,000 x 64,000) and the index about 1.2e-4 s
+#: an image (7.7 s there) plus about 29 s of numba compiling in every new process; they break even near
+#: 155,000 x 155,000 images. Below, exact search is faster (2x at 16,000 x 16,000) and exact.
+APPROXIMATE_FROM = 25_000_000_000
+#: How :func:`disagreement` may search neighbours.
+SEARCHES = ("auto", "exact", "approximate")
 #: Robust z-score of unfamiliarity (over the early layers) from which an image counts as unlike the reference:
 #: 3 keeps the doubt of 99.3-100% of in-distribution test images at their confidence's and reaches 99-100% of
 #: out-of-distribution probes (measured on the example models; 2 cost up to 0.015 AUROC on mistakes).
@@ -48,6 +56,8 @@ def disagreement(
     *,
     k: int = DEFAULT_NEIGHBOURS,
     leave_one_out: bool = False,
+    search: str = "auto",
+    seed: int = 0,
 ) -> np.ndarray:
     """Share of each image's ``k`` nearest reference images (Euclidean) labelled otherwise than its prediction.
 
@@ -66,6 +76,12 @@ def disagreement(
     leave_one_out : bool, default=False
         True when ``features`` are the reference images themselves (same rows, same order): each
         image's own row is then left out of its neighbours.
+    search : {"auto", "exact", "approximate"}, default="auto"
+        ``"exact"``: all pairs (scikit-learn); ``"approximate"``: a nearest-neighbour-descent index
+        (pynndescent; recall@50 0.98-0.998 measured, the same neighbours for the same ``seed``);
+        ``"auto"``: approximate from :data:`APPROXIMATE_FROM` reference x analysed pairs on.
+    seed : int, default=0
+        Seed of the approximate index.
 
     Returns
     -------
@@ -89,12 +105,28 @@ def disagreement(
     if leave_one_out and len(x) != len(ref):
         raise InvalidInputError("leave_one_out: the features must be the reference's own rows; their counts differ.")
     k = min(check_int(k, "k", minimum=1), len(ref) - 1)
-    index = NearestNeighbors(n_neighbors=k + 1).fit(ref)
-    if leave_one_out:
-        neighbours = without_self(index.kneighbors(ref, return_distance=False), np.arange(len(ref)))
+    if search not in SEARCHES:
+        raise InvalidInputError(f"search: expected one of {SEARCHES}; received {search!r}.")
+    approximate = search == "approximate" or (search == "auto" and len(ref) * len(x) >= APPROXIMATE_FROM)
+    if approximate:
+        neighbours = _approximate_neighbours(ref, x, k + leave_one_out, check_seed(seed))
     else:
-        neighbours = index.kneighbors(x, n_neighbors=k, return_distance=False)
+        neighbours = NearestNeighbors(n_neighbors=k + 1).fit(ref).kneighbors(x, k + leave_one_out, False)
+    if leave_one_out:
+        neighbours = without_self(neighbours, np.arange(len(ref)))
     return (labels[neighbours] != predicted[:, None]).mean(axis=1)
+
+
+def _approximate_neighbours(reference: np.ndarray, queries: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The ``k`` nearest reference rows of each query by nearest-neighbour descent, nearest first.
+
+    Serial queries: pynndescent's parallel batch queries return other neighbours from run to run.
+    """
+    from pynndescent import NNDescent
+
+    index = NNDescent(reference.astype(np.float32), n_neighbors=min(30, len(reference) - 1), random_state=seed)
+    found, _ = index.query(queries.astype(np.float32), k=k, epsilon=0.1)
+    return found
 
 
 def separation(space: np.ndarray, labels: np.ndarray, *, k: int = 5, samples: int = 1000, seed: int = 0) -> float:

@@ -135,6 +135,19 @@ def _bundled(data: str, size: tuple[int, int], channels: int | None, seed: int, 
     return loader(image_size=size, seed=seed, test_size=test_size)
 
 
+def load_probes_for(probes: str, shape: tuple[int | None, ...], *, seed: int = 0, test_size: float = 0.25) -> Any:
+    """The images of ``--probes``: a bundled data set's test split at the model's shape, or every image of a folder."""
+    from layerlens.datasets import match_shape, read_images
+
+    height, width, channels = (tuple(shape) + (None, None, None))[:3]
+    size = (height or 64, width or 64)
+    if probes in BUNDLED_DATA:
+        images = _bundled(probes, size, 1, seed, test_size).test.images
+        return match_shape(images, np.zeros((1, *size, channels or 1), np.float32))
+    mode = "grayscale" if channels in (1, None) else "rgb"
+    return read_images(probes, image_size=size, color_mode=mode)[0]
+
+
 def analyze_files(
     model_path: str | Path,
     data: str,
@@ -146,6 +159,7 @@ def analyze_files(
     class_names: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
     reference: str | None = None,
+    probes: str | None = None,
     overwrite: bool = True,
     **options: Any,
 ) -> tuple[Path, Any]:
@@ -171,6 +185,12 @@ def analyze_files(
         :func:`layerlens.analyze`): a bundled data set's name (its train
         split), or a folder of class sub-folders (all of it; when it is
         ``data`` itself and ``split="test"``, the other side of the split).
+    probes : str, optional
+        Images of no class to show the model beside ``data`` (see
+        :func:`layerlens.analyze`): a bundled data set's name (its test split,
+        brought to the model's image shape with
+        :func:`~layerlens.datasets.match_shape`) or a folder of images, read
+        whole without labels (:func:`~layerlens.datasets.read_images`).
     overwrite : bool, default=True
         Replace an earlier run in ``out``.
     **options
@@ -199,5 +219,8 @@ def analyze_files(
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
         side = "train" if reference in BUNDLED_DATA or (same_folder and split == "test") else "all"
         fit = load_data_for(reference, shape, split=side, **common)
-    analysis = analyze(model, images, seed=seed, class_names=class_names, layers=layers, reference=fit, **options)
+    shown = None if probes is None else load_probes_for(probes, shape, seed=seed, test_size=test_size)
+    analysis = analyze(
+        model, images, seed=seed, class_names=class_names, layers=layers, reference=fit, probes=shown, **options
+    )
     return analysis.save(out, overwrite=overwrite), analysis

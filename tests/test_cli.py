@@ -30,6 +30,8 @@ def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
     assert ll.load(runs / "faces").class_names == ("non_face", "face")
     assert "faces     test accuracy" in out
     assert re.search(r"20 images explained \(\d+ misclassified\) by lime, gradcam", out)
+    assert re.search(r"200 probes \(phantoms, structured noise\): median confidence 0\.\d\d, doubt >= 0\.5 for", out)
+    assert ll.load(runs / "faces").probes.n_images == 200
     assert f"Models saved in {models.resolve()}" in out and f"Runs saved in {runs.resolve()}" in out
     assert f"Site built: open {(site / 'index.html').resolve()}" in out
     assert (site / "runs" / "01-faces" / "index.html").is_file()
@@ -90,6 +92,25 @@ def test_analyze_a_folder(faces_file, tmp_path):
     assert analysis.paths["file"].iloc[0] == "face/0.png"
 
 
+def test_analyze_with_probes_from_a_folder_or_a_bundled_data_set(faces_file, faces_model, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    (tmp_path / "xrays" / "more").mkdir(parents=True)
+    for i, where in enumerate(["", "", "more/"]):
+        io.imsave(tmp_path / "xrays" / f"{where}{i}.png", (rng.random((40, 30, 3)) * 255).astype(np.uint8))
+    (tmp_path / "xrays" / "notes.txt").write_text("not an image")
+    run = tmp_path / "run"
+    assert main(_analyze_argv(faces_file, "faces", run, "--probes", str(tmp_path / "xrays"), "--no-progress")) == 0
+    errors = capsys.readouterr().err
+    assert "skipped 1 file(s) that could not be read as images: notes.txt" in errors
+    assert "unclosed file" not in errors
+    probes = ll.load(run).probes
+    assert probes.n_images == 3 and probes.thumbnails.shape[1:] == (25, 25, 1)
+    assert ll.load(run).n_images == len(faces_model.data.test)
+    run = tmp_path / "run2"
+    assert main(_analyze_argv(faces_file, "faces", run, "--probes", "digits", "--no-progress")) == 0
+    assert ll.load(run).probes.n_images == 450  # the digits' test split, at the faces model's 25x25
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -101,8 +122,9 @@ def test_analyze_a_folder(faces_file, tmp_path):
             "model predicts 2 classes, so the ImageSet's class_names needs 2 names; received 10",
         ),
         (["demo", "--only", "cifar"], r"names: expected names from \('mnist', 'phantoms', 'faces'\)"),
+        (["analyze", "{model}", "faces", "--probes", "nowhere/"], r"--probes: expected one of .* or a folder of"),
     ],
-    ids=["missing-model", "unknown-data", "unknown-layer", "mnist-for-a-faces-model", "unknown-demo"],
+    ids=["missing-model", "unknown-data", "unknown-layer", "mnist-for-a-faces-model", "unknown-demo", "unknown-probes"],
 )
 def test_errors_exit_2_and_write_nothing(faces_file, tmp_path, capsys, argv, message):
     argv = [arg.replace("{model}", str(faces_file)) for arg in argv]

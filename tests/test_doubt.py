@@ -54,6 +54,7 @@ def test_leave_one_out_never_counts_the_image_itself_even_with_duplicates(two_bl
         ({"leave_one_out": True}, "leave_one_out: the features must be the reference's own rows"),
         ({"k": 0}, "k: "),
         ({"features": np.full((2, 2), np.nan)}, "features: expected finite values"),
+        ({"search": "fast"}, r"search: expected one of \('auto', 'exact', 'approximate'\)"),
     ],
 )
 def test_bad_arguments_are_named(two_blobs, kwargs, message):
@@ -122,3 +123,29 @@ def test_separation_is_the_leave_one_out_neighbour_accuracy(two_blobs):
     assert 0.3 < separation(reference, mixed, samples=150) < 0.7  # labels at random: chance
     duplicated = np.concatenate([reference, reference])
     assert separation(duplicated, np.concatenate([labels, 1 - labels]), k=1) == 0.0  # each sees its twin
+
+
+def test_the_approximate_index_finds_nearly_the_same_neighbours_and_the_same_every_time(monkeypatch):
+    """pynndescent above APPROXIMATE_FROM pairs: close to exact search, and repeatable for a seed."""
+    import layerlens.doubt as doubt
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 3, (5, 8))
+    labels = np.repeat(np.arange(5), 300)
+    reference = centres[labels] + rng.normal(0, 1, (1500, 8))
+    queries = centres[labels[::3]] + rng.normal(0, 1, (500, 8))
+    predictions = labels[::3]
+    exact = disagreement(reference, labels, queries, predictions, search="exact")
+    approximate = disagreement(reference, labels, queries, predictions, search="approximate", seed=3)
+    assert np.abs(approximate - exact).mean() < 0.01 and np.abs(approximate - exact).max() <= 0.1
+    np.testing.assert_array_equal(
+        disagreement(reference, labels, queries, predictions, search="approximate", seed=3), approximate
+    )
+    own = disagreement(reference, labels, reference, labels, leave_one_out=True, search="approximate", seed=3)
+    exact_own = disagreement(reference, labels, reference, labels, leave_one_out=True, search="exact")
+    assert np.abs(own - exact_own).mean() < 0.01
+    # "auto" switches by the number of pairs.
+    assert doubt.APPROXIMATE_FROM > 1500 * 500
+    np.testing.assert_array_equal(disagreement(reference, labels, queries, predictions), exact)
+    monkeypatch.setattr(doubt, "APPROXIMATE_FROM", 1500 * 500)
+    np.testing.assert_array_equal(disagreement(reference, labels, queries, predictions, seed=3), approximate)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from layerlens.datasets import from_directory
+from layerlens.datasets import from_directory, read_images
 from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
 
 
@@ -166,3 +166,43 @@ def test_the_warning_carries_every_skipped_file(kaggle_tree):
     (warning,) = [w for w in record if w.category is SkippedFilesWarning]
     assert warning.message.files == ("README.md", "glioma/broken.jpg", "no_tumor/notes.txt")
     assert warning.filename == __file__  # the caller's line, not layerlens' own
+
+
+# ------------------------------------------------------------------------------------------- read_images
+
+
+def test_read_images_reads_a_whole_tree_without_labels(kaggle_tree):
+    with pytest.warns(SkippedFilesWarning, match=r"Skipped 3 file\(s\)") as caught:
+        images, files = read_images(kaggle_tree, image_size=12)
+    assert images.shape == (5, 12, 12, 1) and images.dtype == np.float32
+    assert files == (
+        "glioma/g1.png",
+        "glioma/nested/g2.jpg",
+        "meningioma/m1.png",
+        "meningioma/m2.png",
+        "no_tumor/n1.png",
+    )
+    assert list(caught[0].message.files) == ["README.md", "glioma/broken.jpg", "no_tumor/notes.txt"]
+    assert "unclosed" not in " ".join(str(w.message) for w in caught)
+    flat, _ = read_images(kaggle_tree / "meningioma", image_size=(8, 10), color_mode="rgb")
+    assert flat.shape == (2, 8, 10, 3)
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, match",
+    [
+        (lambda root: root / "missing", {}, "path: expected an existing folder of images"),
+        (lambda root: root / "no_tumor" / "n1.png", {}, "path: expected an existing folder of images"),
+        (lambda root: root, {"color_mode": "cmyk"}, "color_mode: expected one of"),
+        (lambda root: root, {"image_size": 2}, "image_size: expected"),
+    ],
+)
+def test_read_images_names_bad_arguments(kaggle_tree, make, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        read_images(make(kaggle_tree), **kwargs)
+
+
+def test_read_images_refuses_a_folder_without_images(tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing to see")
+    with pytest.raises(InvalidInputError, match=r"found no readable image \(1 file could not be read: notes.txt\)"):
+        read_images(tmp_path)

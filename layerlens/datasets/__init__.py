@@ -2,13 +2,15 @@
 
 Every loader returns float32 images ``(N, H, W, C)`` in [0, 1] with integer
 labels and class names, as an :class:`ImageSet` or a seeded train/test
-:class:`Split` of two.
+:class:`Split` of two. :func:`match_shape` and :func:`structured_noise` make
+probes: images of no class to show a model beside its own.
 """
 
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.datasets.bundled import load_digits, load_faces, load_mnist
-from layerlens.datasets.folder import from_directory
+from layerlens.datasets.folder import from_directory, read_images
 from layerlens.datasets.phantoms import make_phantoms, render_phantoms
+from layerlens.datasets.probes import match_shape, structured_noise
 
 __all__ = [
     "ImageSet",
@@ -18,5 +20,8 @@ __all__ = [
     "load_faces",
     "load_mnist",
     "make_phantoms",
+    "match_shape",
+    "read_images",
     "render_phantoms",
+    "structured_noise",
 ]

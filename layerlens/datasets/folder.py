@@ -1,4 +1,5 @@
-"""Load images from a folder with one sub-folder per class (the layout of the Kaggle MRI data sets)."""
+"""Load images from a folder with one sub-folder per class (the layout of the Kaggle MRI data sets), or every image
+of a folder without labels (e.g. probes)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
 from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
 
-__all__ = ["from_directory"]
+__all__ = ["from_directory", "read_images"]
 
 COLOR_MODES = ("grayscale", "rgb")
 _SHOWN_SKIPPED = 10
@@ -50,6 +51,25 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
+def _check_reading(image_size: int | Sequence[int], color_mode: str) -> tuple[int, int]:
+    """The ``(height, width)`` to read images at, with ``color_mode`` checked."""
+    if color_mode not in COLOR_MODES:
+        raise InvalidInputError(f"color_mode: expected one of {COLOR_MODES}; received {color_mode!r}.")
+    return check_image_size(image_size)
+
+
+def _read_or_none(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
+    """:func:`_read_image`, or None for a file that is not a readable image."""
+    with warnings.catch_warnings():
+        # The image readers tried in turn may leave a file object of a non-image file to the garbage
+        # collector, which then warns about it: noise for our users, who are told of the file as skipped.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return _read_image(path, size, color_mode)
+        except Exception:  # noqa: BLE001 - any failure to decode means "not a readable image"
+            return None
+
+
 def _class_folders(root: Path, class_names: Sequence[str] | None) -> list[Path]:
     if not root.is_dir():
         raise InvalidInputError(f"path: expected an existing folder of class sub-folders; received {str(root)!r}.")
@@ -74,10 +94,10 @@ def _class_folders(root: Path, class_names: Sequence[str] | None) -> list[Path]:
     return [root / name for name in names]
 
 
-def _warn_skipped(skipped: list[str]) -> None:
+def _warn_skipped(skipped: list[str], listed_in: str = "ImageSet.skipped") -> None:
     shown = ", ".join(skipped[:_SHOWN_SKIPPED])
     more = (
-        f" and {len(skipped) - _SHOWN_SKIPPED} more (all listed in ImageSet.skipped)"
+        f" and {len(skipped) - _SHOWN_SKIPPED} more (all listed in {listed_in})"
         if len(skipped) > _SHOWN_SKIPPED
         else ""
     )
@@ -142,9 +162,7 @@ def from_directory(
     SkippedFilesWarning
         If some files could not be read; its ``files`` attribute lists them.
     """
-    size = check_image_size(image_size)
-    if color_mode not in COLOR_MODES:
-        raise InvalidInputError(f"color_mode: expected one of {COLOR_MODES}; received {color_mode!r}.")
+    size = _check_reading(image_size, color_mode)
     root = Path(path)
     folders = _class_folders(root, class_names)
     images: list[np.ndarray] = []
@@ -155,11 +173,11 @@ def from_directory(
         before = len(images)
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
             relative = file.relative_to(root).as_posix()
-            try:
-                images.append(_read_image(file, size, color_mode))
-            except Exception:  # noqa: BLE001 - any failure to decode means "not a readable image"
+            image = _read_or_none(file, size, color_mode)
+            if image is None:
                 skipped.append(relative)
                 continue
+            images.append(image)
             labels.append(label)
             files.append(relative)
         if len(images) == before:
@@ -177,3 +195,58 @@ def from_directory(
         files=tuple(files),
         skipped=tuple(skipped),
     )
+
+
+def read_images(
+    path: str | Path, *, image_size: int | Sequence[int] = (64, 64), color_mode: str = "grayscale"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read every image under a folder (its sub-folders included), without labels.
+
+    For images that belong to no class of a model, such as probes (``analyze(..., probes=...)``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder; files are read in sorted order of their path.
+    image_size : int or (height, width), default=(64, 64)
+        Every image is resized to this (bilinear, anti-aliased when shrinking).
+    color_mode : {"grayscale", "rgb"}, default="grayscale"
+        One channel or three.
+
+    Returns
+    -------
+    (ndarray of shape (N, H, W, C), float32 in [0, 1], tuple of str)
+        The images and their paths relative to ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` is not a folder or holds no readable image, or an option is invalid.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        If some files could not be read; its ``files`` attribute lists them.
+    """
+    size = _check_reading(image_size, color_mode)
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidInputError(f"path: expected an existing folder of images; received {str(root)!r}.")
+    images: list[np.ndarray] = []
+    files: list[str] = []
+    skipped: list[str] = []
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        relative = file.relative_to(root).as_posix()
+        image = _read_or_none(file, size, color_mode)
+        if image is None:
+            skipped.append(relative)
+            continue
+        images.append(image)
+        files.append(relative)
+    if not images:
+        unread = f" ({len(skipped)} file{'s' if len(skipped) != 1 else ''} could not be read: {', '.join(skipped[:3])}"
+        unread = unread + (", ...)" if len(skipped) > 3 else ")") if skipped else ""
+        raise InvalidInputError(f"path: expected images in {str(root)!r}; found no readable image{unread}.")
+    if skipped:
+        _warn_skipped(skipped, "the warning's files")
+    return np.stack(images), tuple(files)
