@@ -16,8 +16,10 @@ options; ``--quick`` is a smoke run). What is measured, in one process, side by 
       features, shared within-class covariance, nearest class). Probes, a few hundred each: phantoms
       shown to the MNIST model (resized to 28x28), MNIST test digits shown to the phantoms model (resized
       to 64x64), the LFW faces of ``load_faces`` shown to both (all 200 there are, grayscale, resized),
-      structured noise (Gaussian-blurred random fields, each rescaled to the mean and spread of a random
-      test image) and the test images inverted (1 - x) for both. All probe sets of a model go in as
+      structured noise (``datasets.structured_noise``: Gaussian-blurred random fields, each rescaled to
+      the mean and spread of a random test image) and the test images inverted (1 - x) for both. The test
+      splits are sorted by class, so digits and inverted images are an even spread over them. All probe
+      sets of a model go in as
       ``analyze(..., probes=...)`` of the same call that analyses its test images, so they are read
       exactly like them (their chance of a mistake from the calibration learnt on the labelled test
       images); the metrics of that call are asserted to be those of a call without probes.
@@ -85,12 +87,13 @@ def probe_sets(name: str, trained: dict[str, Any], n: int) -> dict[str, Any]:
     if name == "mnist":
         other = ("phantoms", match_shape(render_phantoms(n, size=64, seed=7).images, test))
     else:
-        other = ("mnist digits", match_shape(trained["mnist"].data.test.images[:n], test))
+        digits = trained["mnist"].data.test.images  # sorted by class: an even spread covers them all
+        other = ("mnist digits", match_shape(digits[np.linspace(0, len(digits) - 1, n).round().astype(int)], test))
     return {
         other[0]: other[1],
         "faces": match_shape(all_faces, test),
         "noise": structured_noise(n, test, seed=1 if name == "mnist" else 2),
-        "inverted": (1.0 - test[:n]).astype(np.float32),
+        "inverted": (1.0 - test[np.linspace(0, len(test) - 1, n).round().astype(int)]).astype(np.float32),
     }
 
 

@@ -144,7 +144,8 @@ def demo_probes(name: str, like: Any, seed: int = 0) -> Any:
     if OTHER_KIND[name] == "phantoms":
         other = render_phantoms(N_PROBES, size=64, seed=seed + 7).images
     else:
-        other = load_mnist(seed=seed).test.images[:N_PROBES]
+        digits = load_mnist(seed=seed).test.images  # sorted by class: every tenth-or-so image covers them all
+        other = digits[np.linspace(0, len(digits) - 1, N_PROBES).round().astype(int)]
     return np.concatenate([match_shape(other, like), structured_noise(N_PROBES, like, seed=seed)])
 
 

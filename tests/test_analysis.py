@@ -9,6 +9,7 @@ from scipy.special import softmax
 
 import layerlens as ll
 from layerlens.datasets import ImageSet
+from layerlens.doubt import DEFAULT_NEIGHBOURS
 from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
 
 
@@ -730,9 +731,11 @@ def test_without_a_reference_probes_read_the_labelled_analysed_images(sequential
         np.testing.assert_allclose(mine.coords, theirs.coords, rtol=0, atol=1e-5)
     np.testing.assert_allclose(probed.doubt.doubt, analysis.doubt.doubt, rtol=0, atol=1e-12)
     assert np.median(probed.probes.doubt.doubt[:N_FAR]) > 0.9
-    # A copy of an analysed image is no neighbour of itself among them: its disagreement is read like its
-    # original's (left out of its own neighbours) unless the copy finds the original as a neighbour.
-    assert (probed.probes.doubt.disagreement[N_FAR:] <= probed.doubt.disagreement[:10] + 1e-12).all()
+    # A probe that copies an analysed image reads the same neighbours as its original, left out of its own,
+    # but for one: the original itself, in place of the original's farthest neighbour. Per layer that moves
+    # the share by at most 1/k (2/k allowed: the copy's float32 features may break a distance tie otherwise).
+    moved = np.abs(probed.probes.doubt.disagreement[N_FAR:] - probed.doubt.disagreement[:10])
+    assert moved.max() <= 2 / DEFAULT_NEIGHBOURS
     again = ll.analyze(sequential_model, test, probes=probe_images, progress=False, explain=0)
     np.testing.assert_array_equal(again.probes.doubt.doubt, probed.probes.doubt.doubt)
 
