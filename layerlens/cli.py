@@ -56,6 +56,9 @@ _positive_int = _argument_type(int, lambda n: n >= 1, "a positive integer")
 _count = _argument_type(int, lambda n: n >= 0, "an integer >= 0")
 _seed = _argument_type(int, lambda n: 0 <= n <= 2**32 - 1, "an integer in 0..2**32-1")
 _share = _argument_type(float, lambda x: 0.0 < x < 1.0, "a share between 0 and 1, e.g. 0.2")
+_middle_or_count = _argument_type(
+    lambda v: v if v == "middle" else int(v), lambda x: x == "middle" or x >= 1, "'middle' or a positive integer"
+)
 _pixel_scale = _argument_type(
     _auto_or(_fraction), lambda x: x == "auto" or x > 0, "'auto' or a positive number such as 255 or 1/255"
 )
@@ -68,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="analyse a saved model on a data set and save the run")
     analyze.add_argument("model", help="a .keras model file")
-    analyze.add_argument("data", help="phantoms, mnist, digits, faces, or a folder with one sub-folder per class")
+    analyze.add_argument(
+        "data",
+        help="phantoms, mnist, digits, faces, a folder with one sub-folder per class, or (with --labels) a folder "
+        "of DICOM patient folders",
+    )
     analyze.add_argument("--out", required=True, help="run folder to write")
     analyze.add_argument("--force", action="store_true", help="replace the run already in --out")
     analyze.add_argument(
@@ -86,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--test-size", type=_share, default=0.25, help="share of the images in the test split (default: 0.25)"
+    )
+    analyze.add_argument(
+        "--labels",
+        metavar="CSV",
+        help="DATA is a DICOM tree (one folder per patient, one sub-folder per sequence of .dcm slices); this CSV "
+        'gives each patient id its label (needs pydicom: pip install "layerlens[dicom]")',
+    )
+    analyze.add_argument("--sequence", default="FLAIR", help="with --labels: the sequence to read (default: FLAIR)")
+    analyze.add_argument(
+        "--slices",
+        type=_middle_or_count,
+        default="middle",
+        help="with --labels: 'middle' (default), the slice in the middle of each series, or a number of central slices",
     )
     analyze.add_argument("--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)")
     analyze.add_argument(
@@ -180,6 +200,15 @@ def _check_analyze(args: argparse.Namespace) -> None:
         raise InvalidInputError(
             f"--probes: expected one of {BUNDLED_DATA} or a folder of images; received {args.probes!r}."
         )
+    if args.labels is not None:
+        if not Path(args.data).is_dir():
+            raise InvalidInputError(
+                f"data: with --labels, expected a folder of patient folders; received {args.data!r}."
+            )
+        if not Path(args.labels).is_file():
+            raise InvalidInputError(
+                f"--labels: expected a CSV file of patient ids and labels; received {args.labels!r}."
+            )
     check_run_target(args.out, overwrite=args.force, argument="--out", flag="--force")
     for option, names in (("--class-names", args.class_names), ("--layers", args.layers)):
         repeated = sorted({n for n in names or () if names.count(n) > 1})
@@ -206,6 +235,9 @@ def _analyze(args: argparse.Namespace) -> int:
         layers=args.layers,
         reference=args.reference,
         probes=args.probes,
+        dicom=None
+        if args.labels is None
+        else {"labels_csv": args.labels, "sequence": args.sequence, "slices": args.slices},
         stability=args.stability,
         explain=args.explain,
         explain_methods=args.explain_methods,

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidTypeError",
     "LayerlensError",
     "LayerlensWarning",
+    "MissingDependencyError",
     "PixelScaleWarning",
     "RunFormatError",
     "SkippedFilesWarning",
@@ -36,6 +37,10 @@ class InvalidTypeError(LayerlensError, TypeError):
 
 class RunFormatError(LayerlensError, ValueError):
     """A stored run folder is corrupt, incomplete, or written by a newer layerlens."""
+
+
+class MissingDependencyError(LayerlensError, ImportError):
+    """An optional package a feature needs is not installed; the message names what to install."""
 
 
 class LayerlensWarning(UserWarning):

@@ -6,7 +6,8 @@ the command line can import this module (and :data:`BUNDLED_DATA`) to check its 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ def load_data_for(
     split: str | None = None,
     test_size: float = 0.25,
     class_names: Sequence[str] | None = None,
+    dicom: Mapping[str, Any] | None = None,
 ) -> ImageSet:
     """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set or a folder.
 
@@ -78,6 +80,11 @@ def load_data_for(
     class_names : sequence of str, optional
         For a folder: its class sub-folders in the order of the model's
         outputs (see :func:`layerlens.datasets.from_directory`).
+    dicom : mapping, optional
+        ``data`` is a DICOM tree: the options of
+        :func:`layerlens.datasets.from_dicom` (``labels_csv``, ``sequence``,
+        ``slices``); its grayscale slices are repeated into three channels for
+        an RGB model.
 
     Returns
     -------
@@ -98,6 +105,13 @@ def load_data_for(
         raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
     height, width, channels = input_shape
     size = (height or 64, width or 64)
+    if dicom is not None:
+        from layerlens.datasets import from_dicom, match_shape
+
+        images = from_dicom(data, image_size=size, class_names=class_names, **dicom)
+        if channels not in (1, None):
+            images = replace(images, images=match_shape(images.images, np.zeros((1, *size, channels), np.float32)))
+        return images if split in (None, "all") else getattr(images.split(test_size, seed=seed), split)
     if data not in BUNDLED_DATA:
         if not Path(data).is_dir():
             raise InvalidInputError(
@@ -160,6 +174,7 @@ def analyze_files(
     layers: Sequence[str] | None = None,
     reference: str | None = None,
     probes: str | None = None,
+    dicom: Mapping[str, Any] | None = None,
     overwrite: bool = True,
     **options: Any,
 ) -> tuple[Path, Any]:
@@ -185,6 +200,9 @@ def analyze_files(
         :func:`layerlens.analyze`): a bundled data set's name (its train
         split), or a folder of class sub-folders (all of it; when it is
         ``data`` itself and ``split="test"``, the other side of the split).
+    dicom : mapping, optional
+        ``data`` is a DICOM tree; the options of
+        :func:`layerlens.datasets.from_dicom` (see :func:`load_data_for`).
     probes : str, optional
         Images of no class to show the model beside ``data`` (see
         :func:`layerlens.analyze`): a bundled data set's name (its test split,
@@ -213,7 +231,7 @@ def analyze_files(
         select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
     shape = tuple(model.inputs[0].shape[1:])
     common = dict(seed=seed, test_size=test_size, class_names=class_names)
-    images = load_data_for(data, shape, split=split, **common)
+    images = load_data_for(data, shape, split=split, dicom=dicom, **common)
     fit = None
     if reference is not None:
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 from _compare import assert_same_accuracy
+from _dicom import write_tree
 from skimage import io
 
 import layerlens as ll
@@ -111,6 +112,18 @@ def test_analyze_with_probes_from_a_folder_or_a_bundled_data_set(faces_file, fac
     assert ll.load(run).probes.n_images == 450  # the digits' test split, at the faces model's 25x25
 
 
+def test_analyze_a_dicom_tree(faces_file, tmp_path):
+    root = tmp_path / "train"
+    csv = write_tree(root, 6, 5, sequences=("FLAIR", "T1w"))
+    run = tmp_path / "run"
+    argv = _analyze_argv(faces_file, root, run, "--labels", str(csv), "--sequence", "T1w", "--no-progress")
+    assert main([*argv, "--slices", "3"]) == 0
+    analysis = ll.load(run)
+    assert analysis.n_images == 18 and analysis.class_names == ("0", "1")
+    assert analysis.files[0].startswith("00000/T1w/") and analysis.labels.tolist()[:6] == [0, 0, 0, 1, 1, 1]
+    assert analysis.thumbnails.shape[1:] == (25, 25, 1)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -123,8 +136,17 @@ def test_analyze_with_probes_from_a_folder_or_a_bundled_data_set(faces_file, fac
         ),
         (["demo", "--only", "cifar"], r"names: expected names from \('mnist', 'phantoms', 'faces'\)"),
         (["analyze", "{model}", "faces", "--probes", "nowhere/"], r"--probes: expected one of .* or a folder of"),
+        (["analyze", "{model}", "faces", "--labels", "labels.csv"], r"data: with --labels, expected a folder"),
     ],
-    ids=["missing-model", "unknown-data", "unknown-layer", "mnist-for-a-faces-model", "unknown-demo", "unknown-probes"],
+    ids=[
+        "missing-model",
+        "unknown-data",
+        "unknown-layer",
+        "mnist-for-a-faces-model",
+        "unknown-demo",
+        "unknown-probes",
+        "labels-for-a-bundled-set",
+    ],
 )
 def test_errors_exit_2_and_write_nothing(faces_file, tmp_path, capsys, argv, message):
     argv = [arg.replace("{model}", str(faces_file)) for arg in argv]

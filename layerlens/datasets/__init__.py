@@ -8,6 +8,7 @@ probes: images of no class to show a model beside its own.
 
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.datasets.bundled import load_digits, load_faces, load_mnist
+from layerlens.datasets.dicom import from_dicom
 from layerlens.datasets.folder import from_directory, read_images
 from layerlens.datasets.phantoms import make_phantoms, render_phantoms
 from layerlens.datasets.probes import match_shape, structured_noise
@@ -15,6 +16,7 @@ from layerlens.datasets.probes import match_shape, structured_noise
 __all__ = [
     "ImageSet",
     "Split",
+    "from_dicom",
     "from_directory",
     "load_digits",
     "load_faces",

@@ -1,0 +1,289 @@
+"""Read DICOM series: one folder per patient, one sub-folder per MR sequence, and a CSV of labels.
+
+The layout of the RSNA-MICCAI brain tumour radiogenomic challenge::
+
+    train/00000/FLAIR/Image-1.dcm ... Image-n.dcm
+    train/00000/T1w/...
+    train_labels.csv        BraTS21ID,MGMT_value
+
+Slices are put in anatomical order by their position along the slice normal (``ImagePositionPatient``
+projected on the cross product of ``ImageOrientationPatient``), else by ``InstanceNumber``, never by file
+name. Pixels get the modality LUT (rescale slope and intercept) and, where present, the window or VOI LUT,
+then a robust scaling to [0, 1]. Needs pydicom (``pip install "layerlens[dicom]"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerlens._validation import check_int, check_names
+from layerlens._warnings import warn_user
+from layerlens.datasets._imageset import ImageSet
+from layerlens.datasets._resize import check_image_size
+from layerlens.exceptions import InvalidInputError, MissingDependencyError, SkippedFilesWarning
+
+__all__ = ["from_dicom"]
+
+# Share of the darkest and of the brightest pixels of a slice clipped before scaling it to [0, 1]: a few hot
+# pixels must not leave the tissue dark.
+_CLIP_PERCENT = 0.5
+_SHOWN_SKIPPED = 10
+
+
+@dataclass(frozen=True)
+class _Slice:
+    path: Path
+    place: float
+
+
+def _pydicom() -> Any:
+    try:
+        import pydicom
+    except ImportError as err:
+        raise MissingDependencyError(
+            'from_dicom needs pydicom: install it with pip install "layerlens[dicom]" (or pip install pydicom).'
+        ) from err
+    return pydicom
+
+
+def from_dicom(
+    root: str | Path,
+    labels_csv: str | Path,
+    *,
+    sequence: str = "FLAIR",
+    slices: str | int = "middle",
+    image_size: int | Sequence[int] = 128,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    class_names: Sequence[str] | None = None,
+    name: str | None = None,
+) -> ImageSet:
+    """Read one sequence of every labelled patient as 2-D images: the middle slice, or ``slices`` central ones.
+
+    Parameters
+    ----------
+    root : str or Path
+        A folder with one sub-folder per patient, each with one sub-folder per sequence of ``.dcm`` slices.
+    labels_csv : str or Path
+        A CSV with a patient id column and a label column. Ids match folder names as text, or as numbers when
+        both are digits (``"00012"`` is patient ``12``).
+    sequence : str, default="FLAIR"
+        The sequence sub-folder to read (its case ignored): e.g. ``"FLAIR"``, ``"T1w"``, ``"T1wCE"``, ``"T2w"``.
+    slices : "middle" or int, default="middle"
+        The slice in the middle of the series (slice ``n // 2`` of ``n`` in position order: of two middle
+        ones, the upper), or that many central slices around it, each its own image (with the patient's
+        label).
+    image_size : int or (height, width), default=128
+        Every slice is resized to this (bilinear, anti-aliased when shrinking).
+    id_column, label_column : str, optional
+        Columns of the CSV; by default its first column and, when it has exactly two, the other.
+    class_names : sequence of str, optional
+        The labels' values in the order of the model's classes; by default the values found, sorted (as
+        numbers when they all are).
+    name : str, optional
+        Name of the set; by default ``"<root folder> <sequence>"``.
+
+    Returns
+    -------
+    ImageSet
+        Grayscale float32 images ``(N, H, W, 1)`` in [0, 1], patient by patient in the order of their folders;
+        ``files`` holds ``patient/sequence/file.dcm`` of each image and ``skipped`` one line per patient left out.
+
+    Raises
+    ------
+    MissingDependencyError
+        If pydicom is not installed.
+    InvalidInputError
+        If a path, column, option or label is wrong, or no patient could be read.
+
+    Warns
+    -----
+    SkippedFilesWarning
+        Once, naming every patient left out and why: no label, no such sequence, an unreadable slice, no slice
+        position, fewer slices than asked for. Its ``files`` attribute lists them.
+    """
+    pydicom = _pydicom()
+    size = check_image_size(image_size)
+    if isinstance(slices, str) and slices != "middle":
+        raise InvalidInputError(f"slices: expected 'middle' or a number of central slices; received {slices!r}.")
+    count = 1 if slices == "middle" else check_int(slices, "slices", minimum=1)
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InvalidInputError(f"root: expected a folder of patient folders; received {str(folder)!r}.")
+    labels_by_id, classes = _read_labels(labels_csv, id_column, label_column, class_names)
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    files: list[str] = []
+    skipped: list[str] = []
+    patients = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    seen = set()
+    for patient in patients:
+        key = _patient_key(patient.name)
+        if key not in labels_by_id:
+            skipped.append(f"{patient.name} (no label in {Path(labels_csv).name})")
+            continue
+        seen.add(key)
+        series = _series_folder(patient, sequence)
+        if series is None:
+            skipped.append(f"{patient.name} (no {sequence} series)")
+            continue
+        chosen, problem = _central_slices(pydicom, series, count)
+        if problem:
+            skipped.append(f"{patient.name} ({problem})")
+            continue
+        try:
+            pictures = [_slice_image(pydicom, s.path, size) for s in chosen]
+        except Exception as err:  # noqa: BLE001 - any failure to decode the pixels means "unreadable"
+            skipped.append(f"{patient.name} (unreadable pixels: {type(err).__name__})")
+            continue
+        images += pictures
+        labels += [labels_by_id[key]] * len(pictures)
+        files += [s.path.relative_to(folder).as_posix() for s in chosen]
+    missing = sorted(set(labels_by_id) - seen)
+    if missing:
+        skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:_SHOWN_SKIPPED])}")
+    if skipped:
+        shown = "; ".join(skipped[:_SHOWN_SKIPPED]) + (
+            f"; and {len(skipped) - _SHOWN_SKIPPED} more" if len(skipped) > _SHOWN_SKIPPED else ""
+        )
+        warn_user(SkippedFilesWarning(f"Left out {len(skipped)} patient(s) of {str(folder)!r}: {shown}.", skipped))
+    if not images:
+        raise InvalidInputError(
+            f"root: expected patients with a readable {sequence} series and a label; found none in {str(folder)!r}."
+        )
+    return ImageSet(
+        np.stack(images),
+        np.asarray(labels, dtype=np.int64),
+        classes,
+        name=name if name is not None else f"{folder.resolve().name} {sequence}",
+        files=tuple(files),
+        skipped=tuple(skipped),
+    )
+
+
+def _patient_key(text: str) -> str:
+    """A patient id as the folders and the CSV may both spell it: digits compared as numbers."""
+    text = str(text).strip()
+    return str(int(text)) if text.isdigit() else text
+
+
+def _read_labels(
+    path: str | Path, id_column: str | None, label_column: str | None, class_names: Sequence[str] | None
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Patient id -> class index, and the class names."""
+    import pandas as pd
+
+    csv = Path(path)
+    if not csv.is_file():
+        raise InvalidInputError(f"labels_csv: expected a CSV file of patient ids and labels; received {str(csv)!r}.")
+    try:
+        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise InvalidInputError(f"labels_csv: expected a readable CSV file; {str(csv)!r} is not ({err}).") from err
+    columns = list(table.columns)
+    ids = id_column if id_column is not None else (columns[0] if columns else None)
+    if ids not in columns:
+        raise InvalidInputError(f"id_column: expected one of the CSV's columns {columns}; received {ids!r}.")
+    if label_column is None:
+        others = [c for c in columns if c != ids]
+        if len(others) != 1:
+            raise InvalidInputError(
+                f"label_column: expected the name of the label column among {others} (the CSV has more than two)."
+            )
+        label_column = others[0]
+    if label_column not in columns:
+        raise InvalidInputError(
+            f"label_column: expected one of the CSV's columns {columns}; received {label_column!r}."
+        )
+    values = table[label_column].str.strip()
+    keys = table[ids].map(_patient_key)
+    if (values == "").any() or (keys == "").any():
+        rows = [int(i) + 2 for i in np.flatnonzero(((values == "") | (keys == "")).to_numpy())][:5]
+        raise InvalidInputError(f"labels_csv: expected an id and a label on every row; lines {rows} miss one.")
+    repeated = sorted(set(keys[keys.duplicated()]))
+    if repeated:
+        raise InvalidInputError(f"labels_csv: expected each patient once; {repeated[:5]} appear more than once.")
+    found = sorted(set(values), key=lambda v: (0, float(v), v) if _is_number(v) else (1, 0.0, v))
+    classes = tuple(found) if class_names is None else check_names(class_names, "class_names")
+    unknown = sorted(set(values) - set(classes))
+    if unknown:
+        raise InvalidInputError(
+            f"class_names: expected every label of the CSV among {list(classes)}; {unknown} are not."
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return dict(zip(keys, (index[v] for v in values))), classes
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _series_folder(patient: Path, sequence: str) -> Path | None:
+    wanted = sequence.lower()
+    matches = [p for p in patient.iterdir() if p.is_dir() and p.name.lower() == wanted]
+    return matches[0] if matches else None
+
+
+def _central_slices(pydicom: Any, series: Path, count: int) -> tuple[list[_Slice], str]:
+    """The ``count`` central slices of a series in anatomical order, or the reason there are none."""
+    ordered: list[tuple[Path, Any]] = []
+    for path in sorted(p for p in series.iterdir() if p.is_file() and not p.name.startswith(".")):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - any failure to parse means "unreadable"
+            return [], f"unreadable slice {path.name}"
+        ordered.append((path, header))
+    if len(ordered) < count:
+        return [], f"{len(ordered)} slice(s), {count} asked for"
+    places = [_place(header) for _, header in ordered]
+    if any(p is None for p in places):
+        return [], "slices without a position or instance number"
+    # Sorted by place, ties by file name only so the order is the same everywhere.
+    slices = sorted(
+        (_Slice(path, float(place)) for (path, _), place in zip(ordered, places)), key=lambda s: (s.place, s.path.name)
+    )
+    # The middle of n slices is slice n // 2 (of two middle ones, the upper); k slices are centred on it.
+    start = len(slices) // 2 - count // 2
+    return slices[start : start + count], ""
+
+
+def _place(header: Any) -> float | None:
+    """Where a slice lies along the series: its position on the slice normal, else its instance number."""
+    position = header.get("ImagePositionPatient")
+    orientation = header.get("ImageOrientationPatient")
+    if position is not None and len(position) == 3:
+        if orientation is not None and len(orientation) == 6:
+            normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
+        else:
+            normal = np.array([0.0, 0.0, 1.0])
+        return float(np.dot(np.asarray(position, float), normal))
+    number = header.get("InstanceNumber")
+    return None if number is None or number == "" else float(number)
+
+
+def _slice_image(pydicom: Any, path: Path, size: tuple[int, int]) -> np.ndarray:
+    """One slice as a float32 (H, W, 1) image in [0, 1]: modality LUT, window, robust scaling, resize."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from skimage.transform import resize
+
+    dataset = pydicom.dcmread(path)
+    pixels = dataset.pixel_array
+    if pixels.ndim != 2:
+        raise ValueError(f"expected one 2-D frame, found shape {pixels.shape}")
+    values = apply_voi_lut(apply_modality_lut(pixels, dataset), dataset).astype(np.float64)
+    if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        values = values.max() - values  # MONOCHROME1 shows low values white
+    low, high = np.percentile(values, [_CLIP_PERCENT, 100 - _CLIP_PERCENT])
+    scaled = np.zeros_like(values) if high <= low else np.clip((values - low) / (high - low), 0.0, 1.0)
+    shrinking = size[0] < scaled.shape[0] or size[1] < scaled.shape[1]
+    image = resize(scaled, size, order=1, anti_aliasing=shrinking, preserve_range=True)
+    return np.clip(image, 0.0, 1.0).astype(np.float32)[..., np.newaxis]
