@@ -7,6 +7,7 @@ them, map them to 2-D and measure separability; then paths, their statistics, th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from layerlens._labels import check_labels, renumber_by_name
 from layerlens._pathmeasures import extend_path_ids
+from layerlens._warnings import warn_user
 from layerlens.analysis import (
     Analysis,
     AnalysisSettings,
@@ -71,6 +73,7 @@ class ProbeInput:
     features: tuple[np.ndarray, ...]
     probabilities: np.ndarray
     thumbnails: np.ndarray
+    files: tuple[str, ...] | None = None
 
 
 def compute_analysis(
@@ -145,7 +148,7 @@ def compute_analysis(
             name=probes.name,
             probabilities=probes.probabilities,
             thumbnails=probes.thumbnails,
-            files=None,
+            files=probes.files,
             reduced=tuple(part[0] for part in placed),
             clusters=tuple(part[1] for part in placed),
             coords=tuple(part[2] for part in placed),
@@ -164,7 +167,7 @@ def compute_analysis(
         )
     noisy_predictions = {level: p.argmax(axis=1).astype(np.int64) for level, p in noisy_probabilities.items()}
     statistics = path_statistics(
-        paths[~paths["probe"].to_numpy(bool)],
+        paths,
         fit_paths=None
         if kept_reference is None
         else path_ids(kept_reference.clusters, [la.clusters.k for la in layers]),
@@ -285,13 +288,25 @@ def reference_fit_set(
     return FitSet(name, fitted.features, labels, predictions)
 
 
-def probe_input(model: Any, probes: Any, extraction: Any, head: str, options: dict[str, Any]) -> ProbeInput:
-    """The probes through the analysed layers, at the analysed images' pixel scale; they must carry no labels."""
+def probe_input(
+    model: Any,
+    probes: Any,
+    extraction: Any,
+    head: str,
+    pixel_scale: float | str,
+    options: dict[str, Any],
+    files: Sequence[str] | None = None,
+) -> ProbeInput:
+    """The probes through the analysed layers; they must carry no labels.
+
+    ``pixel_scale`` is resolved on the probes' own pixel range, as for the reference: probes in [0, 1]
+    beside analysed images in 0..255 (or the reverse) still reach the model as it expects.
+    """
     from layerlens.extract import extract
 
     with _errors_named("probes"):
         layers = [info.name for info in extraction.layers]
-        found = extract(model, probes, layers=layers, pixel_scale=extraction.pixel_scale, **options)
+        found = extract(model, probes, layers=layers, pixel_scale=pixel_scale, **options)
     if found.labels is not None:
         raise InvalidInputError(
             "probes: expected images without labels (an array (P, H, W, C) or batches x), since probes belong "
@@ -302,19 +317,35 @@ def probe_input(model: Any, probes: Any, extraction: Any, head: str, options: di
             f"probes: expected images of the analysed images' shape {extraction.image_shape}; received images of "
             f"shape {found.image_shape}."
         )
-    return ProbeInput("probes", found.features, to_probabilities(found.outputs, head), found.thumbnails)
+    if files is not None and len(files) != len(found.outputs):
+        raise InvalidInputError(
+            f"probe_files: expected {len(found.outputs)} file names, one per probe; received {len(files)}."
+        )
+    names = None if files is None else tuple(str(f) for f in files)
+    return ProbeInput("probes", found.features, to_probabilities(found.outputs, head), found.thumbnails, names)
 
 
 @contextmanager
 def _errors_named(argument: str) -> Iterator[None]:
-    """Errors about the ``images`` of :func:`~layerlens.extract.extract` renamed for the argument they came from."""
-    try:
-        yield
-    except (InvalidInputError, InvalidTypeError) as error:
-        text = str(error)
-        if not text.startswith("images"):
-            raise
-        raise type(error)(argument + text[len("images") :]) from error
+    """Errors and warnings about the ``images`` of :func:`~layerlens.extract.extract` renamed for the argument
+    they came from."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except (InvalidInputError, InvalidTypeError) as error:
+            text = str(error)
+            if not text.startswith("images"):
+                raise
+            raise type(error)(argument + text[len("images") :]) from error
+    for record in caught:
+        message = record.message
+        if isinstance(message, Warning) and str(message).startswith("images"):
+            try:
+                message = type(message)(argument + str(message)[len("images") :])
+            except TypeError:
+                pass  # a warning class with other arguments keeps its words
+        warn_user(message, record.category)
 
 
 def _analyse_layer(

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from layerlens._warnings import warn_user
 from layerlens.datasets import ImageSet
-from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
+from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
 
 __all__ = [
     "AUTO",
@@ -155,10 +155,20 @@ def split_element(element: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(element), None
 
 
+# Weights of red, green and blue in the luminance of a colour image (ITU-R BT.709, as scikit-image's rgb2gray).
+_LUMINANCE = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+
+
 def check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) -> np.ndarray:
-    """Batch ``index`` as float32 ``(n, *input_shape)``, or an error naming what is wrong with it."""
-    if x.ndim == len(input_shape) and input_shape[-1] == 1:
-        x = x[..., np.newaxis]  # (N, H, W) grayscale for a model that takes (H, W, 1)
+    """Batch ``index`` as float32 ``(n, *input_shape)``, or an error naming what is wrong with it.
+
+    Grayscale images for a colour model are repeated into its three channels, and colour images for a
+    grayscale model become their luminance, with a :class:`ChannelWarning` (on the first batch).
+    """
+    spatial_fits = x.ndim == 3 and all(d is None or d == s for d, s in zip(input_shape[:2], x.shape[1:]))
+    if len(input_shape) == 3 and input_shape[-1] in (1, 3) and spatial_fits:
+        x = x[..., np.newaxis]  # (N, H, W) grayscale for a model that takes (H, W, 1) or (H, W, 3)
+    x = _to_model_channels(x, input_shape, index)
     expected = "(N, " + ", ".join("any" if d is None else str(d) for d in input_shape) + ")"
     if x.ndim != len(input_shape) + 1 or any(d is not None and d != s for d, s in zip(input_shape, x.shape[1:])):
         raise InvalidInputError(
@@ -170,6 +180,22 @@ def check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) 
     if not np.isfinite(x).all():
         raise InvalidInputError(f"images: batch {index} contains NaN or infinite values.")
     return x
+
+
+def _to_model_channels(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) -> np.ndarray:
+    """Grayscale images repeated into a colour model's channels, colour ones reduced to a gray model's luminance."""
+    wanted = input_shape[-1]
+    if x.ndim != 4 or len(input_shape) != 3 or (x.shape[-1], wanted) not in ((1, 3), (3, 1)):
+        return x
+    if not np.issubdtype(x.dtype, np.number):
+        return x  # refused as non-numeric below
+    if index == 0:
+        what = "grayscale images to a colour model" if wanted == 3 else "colour images to a grayscale model"
+        how = "repeated into its 3 channels" if wanted == 3 else "converted to their luminance"
+        warn_user(ChannelWarning(f"images: received {what} (1 and 3 channels); they were {how}."))
+    if wanted == 3:
+        return np.repeat(x, 3, axis=-1)
+    return (x.astype(np.float32) @ _LUMINANCE)[..., np.newaxis]
 
 
 def display_range(lo: float, hi: float) -> tuple[float, float]:

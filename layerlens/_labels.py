@@ -178,7 +178,18 @@ def precheck_probes(probes: Any, images: Any) -> None:
         if len(np.shape(probes[1])) <= 2:
             raise InvalidInputError(f"probes: expected {expected}; received (images, labels).")
     if isinstance(probes, np.ndarray) and isinstance(images, (np.ndarray, ImageSet)):
-        wanted = _image_shape(images.images if isinstance(images, ImageSet) else images)
+        analysed = images.images if isinstance(images, ImageSet) else images
+        wanted = _image_shape(analysed)
+        if probes.ndim < 3 or probes.size == 0:
+            raise InvalidInputError(
+                f"probes: expected images (P, H, W, C) like the analysed images {wanted}; received an array of "
+                f"shape {probes.shape}."
+            )
+        if probes.ndim == analysed.ndim - 1 and _image_shape(probes[np.newaxis]) == wanted:
+            raise InvalidInputError(
+                f"probes: expected a batch of images (P, {', '.join(map(str, wanted))}); received one image of "
+                f"shape {probes.shape}: pass probes[np.newaxis]."
+            )
         found = _image_shape(probes)
         if found != wanted:
             raise InvalidInputError(

@@ -297,9 +297,9 @@ class Analysis(_Predicted):
         finally predicted as. Few layers agreeing with a confident prediction
         marks an image the network decided late, against what its layers
         showed; see :func:`layerlens.paths.build_paths`. Then ``doubt``,
-        ``disagreement`` and ``unfamiliarity`` (see ``doubt``) and ``probe``:
-        False for the analysed images, True for the rows of the probes, which
-        follow them (numbered from N on, without a true class).
+        ``disagreement`` and ``unfamiliarity`` (see ``doubt``). With probes,
+        their rows follow the images (numbered from N on, without a true
+        class) and a ``probe`` column is True for them, False for the images.
     path_statistics : PathStatistics
         Number of distinct paths, their purity, how well they predict the
         model's decisions (in-sample and held out) and, with
@@ -563,6 +563,7 @@ def analyze(
     pixel_scale: float | str = "auto",
     reference: Any = None,
     probes: Any = None,
+    probe_files: Sequence[str] | None = None,
     stability: bool = False,
     explain: int = 20,
     explain_methods: Sequence[str] = DEFAULT_METHODS,
@@ -650,7 +651,12 @@ def analyze(
         on), and get predictions, paths and doubt: ``Analysis.probes`` and
         the rows of ``paths`` whose ``probe`` is True. No metric counts them.
         Their doubt reads the neighbours among the reference images when
-        there are some, else among the analysed images.
+        there are some, else among the analysed images. Their pixel scale is
+        resolved on their own range (``pixel_scale="auto"``), as the
+        reference's is.
+    probe_files : sequence of str, optional
+        The file of each probe (e.g. the names :func:`layerlens.datasets.read_images`
+        returns), shown with them in the paths table and the site.
     stability : bool, default=False
         Also measure how the paths hold under noise: copies of the images
         with Gaussian noise of :data:`NOISE_LEVELS` (0.02 and 0.05 of the
@@ -711,6 +717,8 @@ def analyze(
         precheck_reference(reference)
     if probes is not None:
         precheck_probes(probes, images)
+    elif probe_files is not None:
+        raise InvalidInputError("probe_files: expected probes to name; received probe_files without probes.")
     from layerlens._compute import compute_analysis, probe_input, reference_fit_set
     from layerlens.extract import extract, output_units
 
@@ -738,7 +746,9 @@ def analyze(
     fit = None
     if reference is not None:
         fit = reference_fit_set(model, reference, extraction, class_names, head, pixel_scale, options)
-    probe_set = None if probes is None else probe_input(model, probes, extraction, head, options)
+    probe_set = None
+    if probes is not None:
+        probe_set = probe_input(model, probes, extraction, head, pixel_scale, options, probe_files)
     k = _check_k_per_layer(
         n_clusters, [info.name for info in extraction.layers], n_images if fit is None else len(fit.labels)
     )
@@ -837,14 +847,20 @@ def paths_table(
 ) -> pd.DataFrame:
     """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`).
 
-    With ``doubt``, its ``doubt``, ``disagreement`` and ``unfamiliarity`` columns; ``probe`` says which
-    rows are probes, which follow the analysed images (numbered from N on, without a true class).
+    With ``doubt``, its ``doubt``, ``disagreement`` and ``unfamiliarity`` columns. With ``probes``, their rows
+    follow the analysed images (numbered from N on, without a true class) and a ``probe`` column says which
+    rows they are.
     """
     paths = _paths_rows(layers, [layer.clusters.labels for layer in layers], probabilities, labels, class_names, files)
     _add_doubt(paths, doubt)
-    paths["probe"] = False
     if probes is None:
         return paths
+    if any(layer.name == "probe" for layer in layers):
+        raise InvalidInputError(
+            "probes: the paths table marks probes in a 'probe' column, and the model has a layer of that name; "
+            "leave the layer out of layers=[...] to show this model probes."
+        )
+    paths["probe"] = False
     extra = _paths_rows(layers, probes.clusters, probes.probabilities, None, class_names, probes.files)
     _add_doubt(extra, probes.doubt)
     extra["probe"] = True

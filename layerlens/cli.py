@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", required=True, help="run folder to write")
     analyze.add_argument("--force", action="store_true", help="replace the run already in --out")
     analyze.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load a model whose Lambda layers run Python code as it loads (refused by default: only for "
+        "model files whose source you trust)",
+    )
+    analyze.add_argument(
         "--class-names",
         nargs="+",
         metavar="NAME",
@@ -187,10 +193,9 @@ def _check_analyze(args: argparse.Namespace) -> None:
     """What can be checked without a model or data: files, folders and the consistency of the options."""
     from layerlens._run_format import check_run_target
     from layerlens.exceptions import InvalidInputError
-    from layerlens.workflows import BUNDLED_DATA
+    from layerlens.workflows import BUNDLED_DATA, check_model_path
 
-    if not Path(args.model).is_file():
-        raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {args.model!r} does not exist.")
+    check_model_path(args.model)
     for option, value in (("data", args.data), ("--reference", args.reference)):
         if value is not None and value not in BUNDLED_DATA and not Path(value).is_dir():
             raise InvalidInputError(
@@ -242,6 +247,7 @@ def _analyze(args: argparse.Namespace) -> int:
         explain=args.explain,
         explain_methods=args.explain_methods,
         overwrite=args.force,
+        unsafe=args.unsafe,
         pixel_scale=args.pixel_scale,
         n_clusters=args.n_clusters,
         projection=args.projection,

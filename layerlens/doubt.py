@@ -223,7 +223,15 @@ def familiarity(reference: np.ndarray, reference_labels: np.ndarray) -> Familiar
     values, vectors = np.linalg.eigh(covariance + ridge * np.eye(covariance.shape[0]))
     whitening = vectors / np.sqrt(np.maximum(values, ridge))
     summary = Familiarity(means, whitening, 0.0, 1.0)
-    own = np.log(_nearest_mean_distance(summary, ref))
+    # A reference image pulls its own class mean towards itself: its distance to the mean of the others is
+    # n / (n - 1) times its distance to the whole class's, an image of a class of one has no such mean and
+    # says nothing of how far images of the class lie (without this, small references look too tight).
+    sizes = np.bincount(np.searchsorted(classes, labels))[np.searchsorted(classes, labels)]
+    usable = sizes > 1
+    if usable.sum() < 3:
+        usable[:] = True  # too few to leave any out: the in-sample distances it is
+    loo = (sizes[usable] / np.maximum(sizes[usable] - 1, 1)) ** 2
+    own = np.log(_nearest_mean_distance(summary, ref[usable]) * np.where(sizes[usable] > 1, loo, 1.0))
     centre = float(np.median(own))
     spread = 1.4826 * float(np.median(np.abs(own - centre)))
     return Familiarity(means, whitening, centre, spread if spread > 0 else 1.0)

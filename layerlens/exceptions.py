@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ChannelWarning",
     "ClassOrderWarning",
     "ExplanationWarning",
     "InvalidInputError",
@@ -65,6 +66,10 @@ class SkippedFilesWarning(LayerlensWarning):
 
 class PixelScaleWarning(LayerlensWarning):
     """The images' pixel range looks wrong for the model (e.g. [0, 1] images for a model that divides by 255)."""
+
+
+class ChannelWarning(LayerlensWarning):
+    """Grayscale images were given to a colour model, or colour images to a grayscale one, and were converted."""
 
 
 class ClassOrderWarning(LayerlensWarning):

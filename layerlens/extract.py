@@ -398,6 +398,8 @@ def extract(
     step = None
     for index, (raw_x, y) in enumerate(source.stream):
         x = check_batch(raw_x, input_shape, index)
+        if len(x) == 0:
+            continue  # an empty batch (the last of a stream, say) adds nothing
         if step is None:
             first_shape = x.shape[1:]
             # Pixel range as given: of the whole array when there is one, else of the first batch.

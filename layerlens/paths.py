@@ -21,14 +21,31 @@ import pandas as pd
 from layerlens._validation import check_label_vector, check_names
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["FIXED_COLUMNS", "PATH_PATTERN", "build_paths", "path_id_strings"]
+__all__ = ["FIXED_COLUMNS", "PATH_PATTERN", "build_paths", "layer_columns", "path_id_strings", "probe_rows"]
 
 #: Columns of :func:`build_paths` that are not layers; no layer may be named like one.
 FIXED_COLUMNS: tuple[str, ...] = (
     "file", "true", "predicted", "confidence", "correct", "path", "layers_agreeing",
-    # added by an analysis (see layerlens.doubt and the probes of layerlens.analyze)
-    "doubt", "disagreement", "unfamiliarity", "probe",
+    # added by an analysis (see layerlens.doubt)
+    "doubt", "disagreement", "unfamiliarity",
 )  # fmt: skip
+
+
+def layer_columns(paths: pd.DataFrame) -> list[str]:
+    """The layer columns of a paths table, in order: its Categorical columns other than the fixed ones."""
+    return [str(c) for c in paths.columns if c not in FIXED_COLUMNS and isinstance(paths[c].dtype, pd.CategoricalDtype)]
+
+
+def probe_rows(paths: pd.DataFrame) -> np.ndarray:
+    """Which rows of a paths table are probes (its boolean ``probe`` column); none when it has no such column.
+
+    A layer may be named ``"probe"`` too; its column holds clusters, not booleans, and marks no row.
+    """
+    column = paths.get("probe")
+    if column is None or not pd.api.types.is_bool_dtype(column.dtype):
+        return np.zeros(len(paths), dtype=bool)
+    return column.to_numpy(dtype=bool)
+
 
 #: A path id: 1-based cluster numbers joined by "-", e.g. ``"c1-c3-c2"``.
 PATH_PATTERN = re.compile(r"c[1-9][0-9]*(?:-c[1-9][0-9]*)*")

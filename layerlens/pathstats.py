@@ -18,7 +18,7 @@ import pandas as pd
 from layerlens._pathmeasures import agreement, heldout_alignment, majority
 from layerlens._validation import check_int, check_label_vector, check_seed
 from layerlens.exceptions import InvalidInputError
-from layerlens.paths import FIXED_COLUMNS, PATH_PATTERN
+from layerlens.paths import PATH_PATTERN, layer_columns, probe_rows
 
 __all__ = ["PathStatistics", "decision_alignment", "path_statistics"]
 
@@ -197,7 +197,8 @@ def path_statistics(
     Parameters
     ----------
     paths : DataFrame
-        As returned by :func:`build_paths`; needs the columns ``"true"``, ``"predicted"`` (both
+        As returned by :func:`build_paths` (rows marked ``probe``, an analysis' probes, are left out);
+        needs the columns ``"true"``, ``"predicted"`` (both
         Categorical over the same class names) and ``"path"``, and at least one row.
     top : int, default=5
         Number of most common paths kept per class in ``top_paths``; at least 1.
@@ -264,6 +265,9 @@ def path_statistics(
     >>> s.n_distinct, s.complexity, s.weighted_purity, s.decision_alignment
     (2, 0.5, 0.75, 1.0)
     """
+    probes = probe_rows(paths) if isinstance(paths, pd.DataFrame) else None
+    if probes is not None and probes.any():
+        paths = paths[~probes]  # images of no class: in no statistic
     true_codes, pred_codes, class_names, path_ids = _validate_statistics_inputs(paths, top)
     check_seed(seed)
     if (fit_paths is None) != (fit_predictions is None):
@@ -298,7 +302,7 @@ def path_statistics(
 
 def _layer_codes(paths: pd.DataFrame) -> np.ndarray:
     """(N, L) cluster codes of the layer columns of a paths frame, in column order."""
-    layers = [c for c in paths.columns if c not in FIXED_COLUMNS]
+    layers = layer_columns(paths)
     return np.stack([paths[c].cat.codes.to_numpy(np.int64) for c in layers], axis=1)
 
 

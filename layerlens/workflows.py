@@ -28,26 +28,55 @@ SPLITS = ("all", "train", "test")
 PHANTOM_COUNT = 3200
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a Keras model file (``.keras`` or legacy ``.h5``) without compiling it.
+def check_model_path(path: str | Path) -> Path:
+    """``path`` as a model file that exists, or an error saying what to pass instead (no TensorFlow needed)."""
+    file = Path(path)
+    if file.is_dir():
+        raise InvalidInputError(
+            f"model: expected a Keras model file (.keras or .h5); {str(file)!r} is a folder (a TensorFlow "
+            "SavedModel?), which Keras 3 does not read: save the model as .keras where it was trained "
+            "(model.save('model.keras'))."
+        )
+    if not file.is_file():
+        raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {str(file)!r} does not exist.")
+    return file
+
+
+def load_model(path: str | Path, *, unsafe: bool = False) -> Any:
+    """Load a Keras model file (``.keras`` or legacy ``.h5``) without compiling it, in Keras' safe mode.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    unsafe : bool, default=False
+        Allow what safe mode refuses: a ``Lambda`` layer's Python code, which runs when the model is loaded.
+        Only for files whose source you trust.
 
     Raises
     ------
     InvalidInputError
-        If the file is missing or Keras cannot read it.
+        If the file is missing, is a folder (a TensorFlow SavedModel, which Keras 3 does not read), needs
+        unsafe deserialisation without ``unsafe``, or Keras cannot read it otherwise.
     """
     from layerlens._tensorflow import import_quietly
 
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidInputError(f"model: expected a Keras model file (.keras or .h5); {str(file)!r} does not exist.")
+    file = check_model_path(path)
     import_quietly()
     import keras
 
     try:
-        return keras.models.load_model(file, compile=False)
+        return keras.models.load_model(file, compile=False, safe_mode=not unsafe)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
-        raise InvalidInputError(f"model: Keras cannot read {str(file)!r} ({type(err).__name__}: {err}).") from err
+        if not unsafe and "safe_mode" in str(err):
+            raise InvalidInputError(
+                f"model: {str(file)!r} holds Python code that would run as it loads (a Lambda layer), which Keras' "
+                "safe mode refuses; if you trust where the file came from, allow it with --unsafe "
+                "(in Python: load_model(path, unsafe=True))."
+            ) from err
+        hint = " (a legacy .h5 file: Keras 3 reads those of Keras 2 models, but not every custom layer)"
+        hint = hint if file.suffix.lower() in (".h5", ".hdf5") else ""
+        raise InvalidInputError(f"model: Keras cannot read {str(file)!r}{hint} ({type(err).__name__}: {err}).") from err
 
 
 def load_data_for(
@@ -137,7 +166,7 @@ def load_data_for(
 def _bundled(data: str, size: tuple[int, int], channels: int | None, seed: int, test_size: float) -> Any:
     from layerlens.datasets import load_digits, load_faces, load_mnist, make_phantoms
 
-    if channels != 1:
+    if channels not in (1, 3, None):  # a colour model gets the gray images repeated (analyze warns)
         raise InvalidInputError(
             f"data: the bundled data set {data!r} is grayscale, but the model expects {channels} channels."
         )
@@ -149,17 +178,20 @@ def _bundled(data: str, size: tuple[int, int], channels: int | None, seed: int, 
     return loader(image_size=size, seed=seed, test_size=test_size)
 
 
-def load_probes_for(probes: str, shape: tuple[int | None, ...], *, seed: int = 0, test_size: float = 0.25) -> Any:
-    """The images of ``--probes``: a bundled data set's test split at the model's shape, or every image of a folder."""
+def load_probes_for(
+    probes: str, shape: tuple[int | None, ...], *, seed: int = 0, test_size: float = 0.25
+) -> tuple[Any, tuple[str, ...] | None]:
+    """The images of ``--probes`` and their files: a bundled data set's test split at the model's shape (no
+    files), or every image of a folder."""
     from layerlens.datasets import match_shape, read_images
 
     height, width, channels = (tuple(shape) + (None, None, None))[:3]
     size = (height or 64, width or 64)
     if probes in BUNDLED_DATA:
         images = _bundled(probes, size, 1, seed, test_size).test.images
-        return match_shape(images, np.zeros((1, *size, channels or 1), np.float32))
+        return match_shape(images, np.zeros((1, *size, channels or 1), np.float32)), None
     mode = "grayscale" if channels in (1, None) else "rgb"
-    return read_images(probes, image_size=size, color_mode=mode)[0]
+    return read_images(probes, image_size=size, color_mode=mode)
 
 
 def analyze_files(
@@ -176,6 +208,7 @@ def analyze_files(
     probes: str | None = None,
     dicom: Mapping[str, Any] | None = None,
     overwrite: bool = True,
+    unsafe: bool = False,
     **options: Any,
 ) -> tuple[Path, Any]:
     """Load a model file and data, analyse, and save the run folder ``out``.
@@ -211,6 +244,8 @@ def analyze_files(
         whole without labels (:func:`~layerlens.datasets.read_images`).
     overwrite : bool, default=True
         Replace an earlier run in ``out``.
+    unsafe : bool, default=False
+        Load a model that needs unsafe deserialisation (see :func:`load_model`).
     **options
         Passed on to :func:`layerlens.analyze` (``n_clusters``, ``pixel_scale``, ...).
 
@@ -220,7 +255,7 @@ def analyze_files(
         The run folder written and the analysis.
     """
     check_run_target(out, overwrite=overwrite)
-    model = load_model(model_path)
+    model = load_model(model_path, unsafe=unsafe)
     from layerlens.analysis import analyze
     from layerlens.extract import list_layers, output_units
 
@@ -237,8 +272,16 @@ def analyze_files(
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
         side = "train" if reference in BUNDLED_DATA or (same_folder and split == "test") else "all"
         fit = load_data_for(reference, shape, split=side, **common)
-    shown = None if probes is None else load_probes_for(probes, shape, seed=seed, test_size=test_size)
+    shown, names = (None, None) if probes is None else load_probes_for(probes, shape, seed=seed, test_size=test_size)
     analysis = analyze(
-        model, images, seed=seed, class_names=class_names, layers=layers, reference=fit, probes=shown, **options
+        model,
+        images,
+        seed=seed,
+        class_names=class_names,
+        layers=layers,
+        reference=fit,
+        probes=shown,
+        probe_files=names,
+        **options,
     )
     return analysis.save(out, overwrite=overwrite), analysis

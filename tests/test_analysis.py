@@ -749,7 +749,9 @@ def test_without_a_reference_probes_read_the_labelled_analysed_images(sequential
         (lambda x, y: x[:, :8, :8], r"probes: expected images of the analysed images' shape \(16, 16, 1\)"),
         (lambda x, y: np.repeat(x, 3, axis=-1), r"probes: expected images of the analysed images' shape"),
         (lambda x, y: [x[:, :8, :8]], r"^probes: expected shape"),
-        (lambda x, y: x[:0], r"^probes: expected at least one image"),
+        (lambda x, y: x[:0], r"^probes: expected images \(P, H, W, C\) like the analysed images"),
+        (lambda x, y: x[0], r"^probes: expected a batch of images \(P, 16, 16, 1\); received one image"),
+        (lambda x, y: [x[:0]], r"^probes: expected at least one image"),
         (lambda x, y: "noise/", r"^probes: expected a numpy array .*received the str .noise/. .*from_directory"),
     ],
 )
@@ -772,3 +774,48 @@ def test_disagreement_does_not_depend_on_the_analysed_images_labels(sequential_m
     unlabelled = ll.analyze(sequential_model, test.images, reference=train, progress=False, explain=0)
     np.testing.assert_allclose(unlabelled.doubt.disagreement, referenced.doubt.disagreement, rtol=0, atol=1e-12)
     np.testing.assert_allclose(unlabelled.doubt.unfamiliarity, referenced.doubt.unfamiliarity, rtol=0, atol=1e-12)
+
+
+def test_probes_get_their_own_pixel_scale_and_their_files(byte_model, digits, tmp_path):
+    """Analysed images in 0..255 for a Rescaling(1/255) model, probes in [0, 1]: each reaches the model as 0..255."""
+    test = digits[1]
+    names = [f"probe-{i}.png" for i in range(5)]
+    bytes_in = ll.analyze(
+        byte_model, test.images * 255, test.labels, probes=test.images[:5], probe_files=names, progress=False, explain=0
+    )
+    assert bytes_in.settings.pixel_scale == 1.0
+    np.testing.assert_allclose(bytes_in.probes.probabilities, bytes_in.probabilities[:5], rtol=0, atol=1e-5)
+    assert bytes_in.probes.files == tuple(names)
+    assert bytes_in.paths["file"].iloc[-5:].tolist() == names
+    assert ll.load(bytes_in.save(tmp_path / "run")).probes.files == tuple(names)
+    with pytest.raises(InvalidInputError, match=r"probe_files: expected 5 file names, one per probe; received 2"):
+        ll.analyze(byte_model, test.images[:20], probes=test.images[:5], probe_files=names[:2], explain=0)
+    with pytest.raises(InvalidInputError, match=r"probe_files: expected probes to name"):
+        ll.analyze(byte_model, test.images[:20], probe_files=names, explain=0)
+
+
+def test_a_layer_named_probe_is_analysed_and_only_probes_are_refused_for_it(digits):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Dense(8, name="probe")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="out")(x))
+    test = digits[1]
+    analysis = ll.analyze(model, test.images[:60], progress=False, explain=0)  # untrained: no labels to judge
+    assert "probe" in analysis.layer_names and isinstance(analysis.paths["probe"].dtype, pd.CategoricalDtype)
+    assert analysis.path_statistics.n_distinct >= 1
+    with pytest.raises(InvalidInputError, match=r"probes: the paths table marks probes in a 'probe' column"):
+        ll.analyze(model, test.images[:60], probes=test.images[:3], progress=False, explain=0)
+    only_conv = ll.analyze(model, test.images[:60], probes=test.images[:3], layers=["conv"], progress=False, explain=0)
+    assert only_conv.paths["probe"].sum() == 3
+
+
+def test_path_statistics_of_a_probed_table_leave_the_probes_out(probed):
+    from layerlens.pathstats import path_statistics
+
+    again = path_statistics(probed.paths, seed=probed.settings.seed)
+    assert again.n_distinct == probed.path_statistics.n_distinct
+    assert again.weighted_purity == probed.path_statistics.weighted_purity
+    assert again.decision_alignment == probed.path_statistics.decision_alignment

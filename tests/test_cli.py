@@ -106,6 +106,7 @@ def test_analyze_with_probes_from_a_folder_or_a_bundled_data_set(faces_file, fac
     assert "unclosed file" not in errors
     probes = ll.load(run).probes
     assert probes.n_images == 3 and probes.thumbnails.shape[1:] == (25, 25, 1)
+    assert probes.files == ("0.png", "1.png", "more/2.png")
     assert ll.load(run).n_images == len(faces_model.data.test)
     run = tmp_path / "run2"
     assert main(_analyze_argv(faces_file, "faces", run, "--probes", "digits", "--no-progress")) == 0
@@ -122,6 +123,26 @@ def test_analyze_a_dicom_tree(faces_file, tmp_path):
     assert analysis.n_images == 18 and analysis.class_names == ("0", "1")
     assert analysis.files[0].startswith("00000/T1w/") and analysis.labels.tolist()[:6] == [0, 0, 0, 1, 1, 1]
     assert analysis.thumbnails.shape[1:] == (25, 25, 1)
+
+
+def test_a_model_with_code_needs_unsafe(tmp_path, capsys):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [
+        keras.layers.Lambda(lambda x: 1.0 - x),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2, activation="softmax"),
+    ]
+    model = keras.Sequential([keras.Input((25, 25, 1)), *layers])
+    model.save(tmp_path / "lambda.keras")
+    argv = _analyze_argv(tmp_path / "lambda.keras", "faces", tmp_path / "run", "--no-progress")
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and "allow it with --unsafe" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert main([*argv, "--unsafe"]) == 0 and ll.load(tmp_path / "run").n_images == 50
 
 
 @pytest.mark.parametrize(

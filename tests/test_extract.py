@@ -163,12 +163,12 @@ def test_model_is_left_unchanged(nested_model, images):
             np.zeros((4, 8, 8, 1), np.float32),
             r"images: expected shape \(N, 16, 16, 1\).*batch 0 has shape \(4, 8, 8, 1\)",
         ),
-        (np.zeros((4, 16, 16, 3), np.float32), r"expected shape \(N, 16, 16, 1\)"),
+        (np.zeros((4, 16, 16, 2), np.float32), r"expected shape \(N, 16, 16, 1\)"),
         (np.full((4, 16, 16, 1), np.nan, np.float32), "batch 0 contains NaN or infinite values"),
         (np.array([["a"] * 16] * 16).reshape(1, 16, 16, 1), "expected numeric pixel values"),
         (np.zeros((0, 16, 16, 1), np.float32), "expected at least one image"),
     ],
-    ids=["small", "rgb", "nan", "strings", "empty"],
+    ids=["small", "two-channels", "nan", "strings", "empty"],
 )
 def test_bad_images(sequential_model, bad, match):
     with pytest.raises(InvalidInputError, match=match):

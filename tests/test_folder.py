@@ -206,3 +206,14 @@ def test_read_images_refuses_a_folder_without_images(tmp_path):
     (tmp_path / "notes.txt").write_text("nothing to see")
     with pytest.raises(InvalidInputError, match=r"found no readable image \(1 file could not be read: notes.txt\)"):
         read_images(tmp_path)
+
+
+def test_read_images_and_from_directory_leave_hidden_folders_alone(kaggle_tree):
+    write_png(kaggle_tree / "glioma" / ".ipynb_checkpoints" / "g1-checkpoint.png", np.zeros((8, 8), np.uint8))
+    write_png(kaggle_tree / ".git" / "x.png", np.zeros((8, 8), np.uint8))
+    with pytest.warns(SkippedFilesWarning):
+        _, files = read_images(kaggle_tree, image_size=8)
+    assert not any("checkpoint" in f or ".git" in f for f in files) and len(files) == 5
+    with pytest.warns(SkippedFilesWarning):
+        data = from_directory(kaggle_tree, image_size=8)
+    assert not any("checkpoint" in f for f in data.files) and len(data.files) == 5

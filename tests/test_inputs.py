@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from layerlens._inputs import resolve_pixel_scale
-from layerlens.exceptions import InvalidInputError, PixelScaleWarning
+from layerlens.exceptions import ChannelWarning, InvalidInputError, PixelScaleWarning
 from layerlens.extract import extract
 
 
@@ -90,3 +90,39 @@ def test_single_images_get_a_hint(sequential_model, images, kind):
 def test_grayscale_batches_without_channel_axis_are_not_single_images(sequential_model, images):
     dataset = tf.data.Dataset.from_tensor_slices(images[:10, :, :, 0]).batch(4)
     assert extract(sequential_model, dataset, layers=["conv1"], progress=False).features[0].shape == (10, 8)
+
+
+@pytest.fixture(scope="module")
+def colour_model():
+    """An untrained RGB classifier on 16x16 images (only what reaches it matters)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
+
+
+def test_grayscale_images_for_a_colour_model_are_repeated_with_a_warning(colour_model, images):
+    gray = images[:6]
+    with pytest.warns(ChannelWarning, match=r"images: received grayscale images to a colour model .* repeated"):
+        found = extract(colour_model, gray, layers=["conv"], progress=False)
+    expected = extract(colour_model, np.repeat(gray, 3, axis=-1), layers=["conv"], progress=False)
+    np.testing.assert_allclose(found.outputs, expected.outputs, rtol=0, atol=1e-6)
+    with pytest.warns(ChannelWarning):  # (N, H, W) as well
+        assert extract(colour_model, gray[..., 0], layers=["conv"], progress=False).outputs.shape == (6, 3)
+
+
+def test_colour_images_for_a_grayscale_model_become_their_luminance(sequential_model, images):
+    colour = np.random.default_rng(0).random((6, 16, 16, 3), dtype=np.float32)
+    with pytest.warns(ChannelWarning, match=r"colour images to a grayscale model .* luminance") as caught:
+        found = extract(sequential_model, colour, layers=["conv1"], batch_size=2, progress=False)
+    assert len(caught) == 1  # once, not per batch
+    luminance = (colour @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., np.newaxis]
+    expected = extract(sequential_model, luminance, layers=["conv1"], batch_size=2, progress=False)
+    np.testing.assert_allclose(found.outputs, expected.outputs, rtol=0, atol=1e-6)

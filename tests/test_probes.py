@@ -25,6 +25,7 @@ def test_match_shape_resizes_and_converts_channels(gray):
     assert as_colour.shape == (2, 56, 56, 3)
     np.testing.assert_array_equal(as_colour[..., 0], as_colour[..., 2])  # gray repeated
     np.testing.assert_array_equal(match_shape(gray, gray), gray)  # already the shape: unchanged
+    assert match_shape(gray, gray * 255).shape == gray.shape  # only the shape of like is read
 
 
 def test_structured_noise_has_the_shape_and_intensities_of_its_model_images(gray):
@@ -49,6 +50,8 @@ def test_structured_noise_has_the_shape_and_intensities_of_its_model_images(gray
         (lambda g: structured_noise(0, g), r"n: expected"),
         (lambda g: structured_noise(3, g[:0]), r"like: expected numeric images .* at least one"),
         (lambda g: structured_noise(3, np.array(["a"] * 4).reshape(1, 2, 2)), r"like: expected numeric images"),
+        (lambda g: match_shape(g * 255, g), r"images: expected pixel values in \[0, 1\] \(divide 0..255"),
+        (lambda g: structured_noise(3, g * 255), r"like: expected pixel values in \[0, 1\]"),
     ],
 )
 def test_bad_arguments_are_named(gray, call, message):

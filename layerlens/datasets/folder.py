@@ -51,6 +51,11 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
+def _hidden(path: Path, root: Path) -> bool:
+    """True for a file that is hidden or inside a hidden folder below ``root`` (``.ipynb_checkpoints``, ``.git``)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def _check_reading(image_size: int | Sequence[int], color_mode: str) -> tuple[int, int]:
     """The ``(height, width)`` to read images at, with ``color_mode`` checked."""
     if color_mode not in COLOR_MODES:
@@ -171,7 +176,7 @@ def from_directory(
     skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
     for label, folder in enumerate(folders):
         before = len(images)
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for file in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, root)):
             relative = file.relative_to(root).as_posix()
             image = _read_or_none(file, size, color_mode)
             if image is None:
@@ -235,7 +240,7 @@ def read_images(
     images: list[np.ndarray] = []
     files: list[str] = []
     skipped: list[str] = []
-    for file in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root)):
         relative = file.relative_to(root).as_posix()
         image = _read_or_none(file, size, color_mode)
         if image is None:

@@ -16,8 +16,9 @@ from layerlens.exceptions import InvalidInputError
 __all__ = ["match_shape", "structured_noise"]
 
 
-def _images(array: np.ndarray, argument: str) -> np.ndarray:
-    """``array`` as float (N, H, W, C) images, one channel added to (N, H, W), with at least one image."""
+def _images(array: np.ndarray, argument: str, *, unit_range: bool = True) -> np.ndarray:
+    """``array`` as float (N, H, W, C) images, one channel added to (N, H, W), with at least one image (and,
+    with ``unit_range``, pixel values in [0, 1])."""
     images = np.asarray(array)
     if images.ndim == 3:
         images = images[..., np.newaxis]
@@ -25,6 +26,12 @@ def _images(array: np.ndarray, argument: str) -> np.ndarray:
         raise InvalidInputError(
             f"{argument}: expected numeric images (N, H, W, C) or (N, H, W), at least one; received an array of "
             f"shape {images.shape} and dtype {images.dtype}."
+        )
+    low, high = float(images.min()), float(images.max())
+    if unit_range and (low < -1e-6 or high > 1 + 1e-6 or not np.isfinite([low, high]).all()):
+        raise InvalidInputError(
+            f"{argument}: expected pixel values in [0, 1] (divide 0..255 images by 255); received values in "
+            f"[{low:.4g}, {high:.4g}]."
         )
     return images.astype(np.float32, copy=False)
 
@@ -42,16 +49,16 @@ def match_shape(images: np.ndarray, like: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of shape (N, H2, W2, C2), float32, in [0, 1]
-        Resized bilinearly (anti-aliased when shrinking); colour becomes gray as the channel mean, and gray
-        becomes colour by repeating it.
+        Resized bilinearly (anti-aliased when shrinking); colour becomes gray as the channel mean, and gray is
+        repeated into every channel of ``like``.
 
     Raises
     ------
     InvalidInputError
-        If either array is not a stack of images, or ``like`` has neither 1 channel nor as many as ``images``
-        nor 3 (from gray).
+        If either array is not a stack of images in [0, 1], or ``images`` and ``like`` have different channel
+        counts of which neither is 1.
     """
-    source, target = _images(images, "images"), _images(like, "like")
+    source, target = _images(images, "images"), _images(like, "like", unit_range=False)
     channels, wanted = source.shape[3], target.shape[3]
     if channels != wanted:
         if wanted == 1:

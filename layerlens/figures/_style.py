@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.colors
 
 from layerlens.exceptions import InvalidInputError
-from layerlens.paths import FIXED_COLUMNS
+from layerlens.paths import layer_columns, probe_rows
 
 FONT = "Helvetica Neue, Helvetica, Arial, sans-serif"
 MISCLASSIFIED_EDGE = "#1a1a1a"
@@ -118,17 +118,15 @@ def check_paths(paths: pd.DataFrame, class_names: Sequence[str]) -> tuple[str, .
 
 def layer_column(paths: pd.DataFrame, layer_name: str, arg: str = "layer_name") -> pd.Series:
     """The Categorical column of one layer, or an error listing the layers ``paths`` holds."""
-    available = [c for c in paths.columns if c not in FIXED_COLUMNS]
+    available = layer_columns(paths)
     if layer_name not in available or not isinstance(paths[layer_name].dtype, pd.CategoricalDtype):
         raise InvalidInputError(f"{arg}: expected one of the layers in paths {available}; received {layer_name!r}.")
     return paths[layer_name]
 
 
 def probe_mask(paths: pd.DataFrame) -> np.ndarray:
-    """Which rows are probes (images of no class shown beside the analysed ones); none without a ``probe`` column."""
-    if "probe" not in paths.columns:
-        return np.zeros(len(paths), dtype=bool)
-    return paths["probe"].to_numpy(dtype=bool, na_value=False)
+    """Which rows are probes (images of no class shown beside the analysed ones); see :func:`probe_rows`."""
+    return probe_rows(paths)
 
 
 def is_labelled(paths: pd.DataFrame) -> bool:
