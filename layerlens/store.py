@@ -554,7 +554,7 @@ def load(path: str | Path) -> Analysis:
             doubt=doubt,
             probes=probes,
         )
-    except (AttributeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
+    except (AttributeError, IndexError, KeyError, OverflowError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):
             raise
         raise RunFormatError(f"path: the run in {str(folder)!r} is malformed ({type(err).__name__}: {err}).") from err
