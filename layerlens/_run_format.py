@@ -18,6 +18,7 @@ ARRAYS = "arrays.npz"
 THUMBNAILS = "thumbnails"
 EXPLANATIONS = "explanations"
 PATHS_CSV = "paths.csv"
+METADATA_CSV = "metadata.csv"
 README = "README.md"
 
 

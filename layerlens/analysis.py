@@ -336,6 +336,10 @@ class Analysis(_Predicted):
         The probes (``probes=``): images that may belong to no class, with
         their predictions, places in every layer and doubt. They are in
         ``paths`` (``probe`` is True) and in no metric.
+    metadata : DataFrame or None
+        What ``analyze(metadata=...)`` was given of each image (patient id,
+        scanner, site, ...), as text, one row per image; its columns are also
+        in ``paths`` (missing for probes). See :meth:`accuracy_by`.
     """
 
     name: str
@@ -357,6 +361,7 @@ class Analysis(_Predicted):
     created: str | None = None
     doubt: Doubt | None = None
     probes: ProbeSet | None = None
+    metadata: pd.DataFrame | None = None
 
     @property
     def path_stats(self) -> PathStatistics:
@@ -375,6 +380,21 @@ class Analysis(_Predicted):
             return None  # no labels, or a single class among them
         rows = [layer.separability.as_floats() for layer in self.layers]
         return pd.DataFrame(rows, index=pd.Index(self.layer_names, name="layer"), dtype=np.float64)
+
+    def accuracy_by(self, column: str) -> pd.DataFrame:
+        """Accuracy per value of a metadata column (a scanner or a site where the model fails shows here).
+
+        Returns one row per value, most images first: ``images``, ``accuracy`` and its 95% Wilson interval
+        (``low``, ``high``). Images without a value are left out.
+        """
+        from layerlens._metadata import group_accuracy
+
+        if self.labels is None:
+            raise InvalidInputError("labels: accuracy by group needs true labels, and this analysis has none.")
+        columns = [] if self.metadata is None else list(self.metadata.columns)
+        if column not in columns:
+            raise InvalidInputError(f"column: expected one of the metadata columns {columns}; received {column!r}.")
+        return group_accuracy(self.predictions == self.labels, self.metadata[column])
 
     def layer(self, name: str) -> LayerAnalysis:
         """The :class:`LayerAnalysis` of layer ``name``; the error lists the analysed layers."""
@@ -564,6 +584,7 @@ def analyze(
     reference: Any = None,
     probes: Any = None,
     probe_files: Sequence[str] | None = None,
+    metadata: Any = None,
     stability: bool = False,
     explain: int = 20,
     explain_methods: Sequence[str] = DEFAULT_METHODS,
@@ -654,6 +675,12 @@ def analyze(
         there are some, else among the analysed images. Their pixel scale is
         resolved on their own range (``pixel_scale="auto"``), as the
         reference's is.
+    metadata : DataFrame or dict of columns, optional
+        One row per image: patient id, scanner, site, sex, acquisition date,
+        ... Kept as text in ``Analysis.metadata``, carried into the paths
+        table and the run; :meth:`Analysis.accuracy_by` and the site give the
+        accuracy per value of each column. Default: the ImageSet's own
+        metadata (``from_dicom`` gives each slice's patient and series).
     probe_files : sequence of str, optional
         The file of each probe (e.g. the names :func:`layerlens.datasets.read_images`
         returns), shown with them in the paths table and the site.
@@ -727,9 +754,13 @@ def analyze(
     class_names, renumber = resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
+    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
     if labels is not None:
-        known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
         labels = check_labels(labels, class_names, known_n, "labels")
+    if metadata is not None and known_n is not None:
+        from layerlens._metadata import check_metadata
+
+        check_metadata(metadata, known_n, ())  # its length and type now, rather than after the pass
     options = dict(batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress)
     extraction = extract(
         model, images, layers=layers, pixel_scale=pixel_scale, noise=NOISE_LEVELS if stability else (), **options
@@ -782,6 +813,28 @@ def analyze(
         probes=probe_set,
         noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
     )
+    if metadata is None and image_set is not None:
+        metadata = image_set.metadata
+    if metadata is not None:
+        from layerlens._metadata import check_metadata
+        from layerlens.paths import FIXED_COLUMNS
+
+        taken = {*FIXED_COLUMNS, *analysis.layer_names, "probe"}
+        table = check_metadata(metadata, analysis.n_images, taken)
+        analysis = replace(
+            analysis,
+            metadata=table,
+            paths=paths_table(
+                analysis.layers,
+                analysis.probabilities,
+                analysis.labels,
+                analysis.class_names,
+                analysis.files,
+                analysis.doubt,
+                analysis.probes,
+                table,
+            ),
+        )
     if analysis.metrics is not None:
         warn_about_class_order(analysis.metrics)
     analysis = replace(analysis, created=datetime.now(timezone.utc).date().isoformat())
@@ -844,6 +897,7 @@ def paths_table(
     files: Sequence[str] | None = None,
     doubt: Doubt | None = None,
     probes: ProbeSet | None = None,
+    metadata: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The per-image paths DataFrame of an analysis (see :func:`layerlens.paths.build_paths`).
 
@@ -853,6 +907,10 @@ def paths_table(
     """
     paths = _paths_rows(layers, [layer.clusters.labels for layer in layers], probabilities, labels, class_names, files)
     _add_doubt(paths, doubt)
+    if metadata is not None:
+        for column in metadata.columns:
+            paths[column] = metadata[column].to_numpy()
+            paths[column] = paths[column].astype("string")
     if probes is None:
         return paths
     if any(layer.name == "probe" for layer in layers):
@@ -863,6 +921,8 @@ def paths_table(
     paths["probe"] = False
     extra = _paths_rows(layers, probes.clusters, probes.probabilities, None, class_names, probes.files)
     _add_doubt(extra, probes.doubt)
+    for column in [] if metadata is None else metadata.columns:
+        extra[column] = pd.array([None] * len(extra), dtype="string")
     extra["probe"] = True
     extra.index = pd.RangeIndex(len(paths), len(paths) + len(extra), name=paths.index.name)
     if labels is not None:  # the same dtype on both sides keeps the column Categorical

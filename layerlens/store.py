@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from layerlens._atomic import staged_folder
 from layerlens._json import decode_float, encode_float
@@ -49,6 +50,7 @@ from layerlens._run_format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    METADATA_CSV,
     PATHS_CSV,
     README,
     THUMBNAILS,
@@ -246,6 +248,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "n_images": analysis.probes.n_images,
             "files": None if analysis.probes.files is None else list(analysis.probes.files),
         },
+        "metadata": None if analysis.metadata is None else [str(c) for c in analysis.metadata.columns],
         "noise_levels": sorted(analysis.noisy_predictions),
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
@@ -336,11 +339,17 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     }
     if explained:
         checksums[EXPLANATIONS] = _sha256(b"".join(explained[name] for name in sorted(explained)))
+    metadata_csv = None
+    if analysis.metadata is not None:
+        metadata_csv = analysis.metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        checksums[METADATA_CSV] = _sha256(metadata_csv)
     manifest = json.dumps(_manifest(analysis, checksums), indent=1, ensure_ascii=False, allow_nan=False)
 
     with staged_folder(target) as staging:
         (staging / ARRAYS).write_bytes(npz)
         (staging / PATHS_CSV).write_bytes(csv)
+        if metadata_csv is not None:
+            (staging / METADATA_CSV).write_bytes(metadata_csv)
         (staging / THUMBNAILS).mkdir()
         for i, png in enumerate(pngs):
             (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
@@ -475,6 +484,22 @@ def _reference_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray
     )
 
 
+def _metadata_from(
+    folder: Path, manifest: Mapping[str, Any], checksums: Mapping[str, str], n: int
+) -> pd.DataFrame | None:
+    """The run's metadata table (text, missing values as <NA>), or None when it has none."""
+    columns = manifest.get("metadata")
+    if columns is None:
+        return None
+    data = _verified(folder, METADATA_CSV, _read_file(folder, METADATA_CSV), checksums)
+    table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+    if list(table.columns) != list(columns) or len(table) != n:
+        raise RunFormatError(f"path: {METADATA_CSV} in {str(folder)!r} does not match the manifest.")
+    table = table.astype("string")
+    table.index = pd.RangeIndex(n, name="image")
+    return table
+
+
 def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
     rows = tuple(
         LayerRow(
@@ -533,6 +558,7 @@ def load(path: str | Path) -> Analysis:
         explanations, explained_images = _explanations_from(folder, manifest, arrays, checksums)
         doubt = _doubt_from(arrays, n)
         probes = _probes_from(manifest, arrays)
+        metadata = _metadata_from(folder, manifest, checksums, n)
         analysis = Analysis(
             name=manifest["name"],
             class_names=class_names,
@@ -541,7 +567,7 @@ def load(path: str | Path) -> Analysis:
             labels=labels,
             probabilities=probabilities,
             layers=layers,
-            paths=paths_table(layers, probabilities, labels, class_names, files, doubt, probes),
+            paths=paths_table(layers, probabilities, labels, class_names, files, doubt, probes, metadata),
             path_statistics=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
@@ -553,6 +579,7 @@ def load(path: str | Path) -> Analysis:
             created=manifest.get("created"),
             doubt=doubt,
             probes=probes,
+            metadata=metadata,
         )
     except (AttributeError, IndexError, KeyError, OverflowError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

@@ -819,3 +819,53 @@ def test_path_statistics_of_a_probed_table_leave_the_probes_out(probed):
     assert again.n_distinct == probed.path_statistics.n_distinct
     assert again.weighted_purity == probed.path_statistics.weighted_purity
     assert again.decision_alignment == probed.path_statistics.decision_alignment
+
+
+# ------------------------------------------------------------------------------------------------ metadata
+
+
+def _scanners(n: int) -> pd.DataFrame:
+    scanner = np.array(["GE", "Siemens", "Philips"], dtype=object)[np.arange(n) % 3]
+    scanner[1] = None
+    return pd.DataFrame({"scanner": scanner, "age": np.arange(n) % 50})
+
+
+def test_metadata_is_carried_as_text_into_the_paths_table_and_grouped(sequential_model, digits, probe_images):
+    test = digits[1]
+    meta = _scanners(len(test))
+    analysis = ll.analyze(sequential_model, test, metadata=meta, probes=probe_images, progress=False, explain=0)
+    assert list(analysis.metadata.columns) == ["scanner", "age"]
+    assert all(str(t) == "string" for t in analysis.metadata.dtypes)
+    assert analysis.metadata["age"].iloc[7] == "7" and analysis.metadata["scanner"].isna().sum() == 1
+    rows = analysis.paths.iloc[: len(test)]
+    assert rows["scanner"].iloc[0] == "GE" and rows["scanner"].iloc[2] == "Philips" and pd.isna(rows["scanner"].iloc[1])
+    assert analysis.paths["scanner"].iloc[len(test) :].isna().all()  # probes have no metadata
+    table = analysis.accuracy_by("scanner")
+    assert set(table.index) == {"GE", "Philips", "Siemens"} and table["images"].is_monotonic_decreasing
+    correct = analysis.predictions == analysis.labels
+    ge = meta["scanner"].to_numpy() == "GE"
+    assert table.loc["GE", "images"] == ge.sum()
+    assert table.loc["GE", "accuracy"] == pytest.approx(correct[ge].mean())
+    assert table.loc["GE", "low"] < table.loc["GE", "accuracy"] < table.loc["GE", "high"]
+    assert table["images"].sum() == len(test) - 1  # the image without a scanner is in no group
+    assert analysis.metrics.to_dict() == ll.analyze(sequential_model, test, progress=False, explain=0).metrics.to_dict()
+
+
+@pytest.mark.parametrize(
+    "metadata, error, message",
+    [
+        (pd.DataFrame({"scanner": ["GE"] * 5}), InvalidInputError, r"metadata: expected 300 rows, one per image"),
+        ([1, 2, 3], InvalidTypeError, r"metadata: expected a pandas DataFrame \(or a dict of columns\)"),
+        ({"true": ["x"] * 300}, InvalidInputError, r"metadata: expected column names other than the paths table's"),
+        ({"conv1": ["x"] * 300}, InvalidInputError, r"rename \['conv1'\]"),
+        (pd.DataFrame(index=range(300)), InvalidInputError, r"metadata: expected at least one column"),
+    ],
+)
+def test_bad_metadata_is_named(sequential_model, digits, metadata, error, message):
+    with pytest.raises(error, match=message):
+        ll.analyze(sequential_model, digits[1], metadata=metadata, progress=False, explain=0)
+
+
+def test_accuracy_by_names_bad_columns(analysis):
+    with pytest.raises(InvalidInputError, match=r"column: expected one of the metadata columns \[\]"):
+        analysis.accuracy_by("scanner")

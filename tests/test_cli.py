@@ -123,6 +123,8 @@ def test_analyze_a_dicom_tree(faces_file, tmp_path):
     assert analysis.n_images == 18 and analysis.class_names == ("0", "1")
     assert analysis.files[0].startswith("00000/T1w/") and analysis.labels.tolist()[:6] == [0, 0, 0, 1, 1, 1]
     assert analysis.thumbnails.shape[1:] == (25, 25, 1)
+    assert analysis.metadata["patient"].tolist()[:4] == ["00000"] * 3 + ["00001"]
+    assert analysis.paths["series"].iloc[0] == "T1w"
 
 
 def test_a_model_with_code_needs_unsafe(tmp_path, capsys):

@@ -32,6 +32,8 @@ def test_the_middle_slice_is_chosen_by_position_never_by_name_or_number(tree):
     middle = bar_column(slice_pixels(N_SLICES // 2, N_SLICES)[..., None])
     assert [bar_column(image) for image in data.images] == [middle] * 4
     assert all(re.fullmatch(r"0000\d/FLAIR/Image-\d\.dcm", f) for f in data.files)
+    assert data.metadata["patient"].tolist() == ["00000", "00001", "00002", "00003"]
+    assert set(data.metadata["series"]) == {"FLAIR"} and data.metadata["position"].iloc[0] == "-30"
     assert 0.0 <= data.images.min() and data.images.max() == 1.0
 
 

@@ -436,3 +436,22 @@ def test_the_model_page_lists_the_probes_and_the_grid_knows_them(built_site, sit
     assert data["nImages"] == n and len(data["predicted"]) == len(data["row"]) == n + 12
     assert data["true"][n:] == [-1] * 12 and all(len(layer) == n + 12 for layer in data["clusters"])
     assert not any(f"samples/{i:05d}.html" in model_page for i in shown)  # probes have no sample page
+
+
+def test_the_model_page_gives_the_accuracy_of_each_metadata_group(tmp_path, site_runs):
+    import pandas as pd
+
+    from layerlens._metadata import check_metadata
+
+    analysis = ll.load(site_runs[0])
+    n = analysis.n_images
+    meta = pd.DataFrame({"scanner": np.array(["GE", "Siemens"])[np.arange(n) % 2], "patient": range(n)})
+    with_meta = dataclasses.replace(analysis, metadata=check_metadata(meta, n, ()))
+    build_site([with_meta], out=tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / "01-digits" / "index.html").read_text(encoding="utf-8")
+    assert "Accuracy by scanner" in page and "Accuracy by patient" not in page  # one group per image: no table
+    table = with_meta.accuracy_by("scanner")
+    for value, row in table.iterrows():
+        assert f'<th scope="row">{value}</th><td class="num">{int(row["images"])}</td>' in page
+    worst = table["accuracy"].idxmin()
+    assert f"Lowest: <strong>{worst}</strong>" in page

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 import layerlens as ll
 from layerlens import store
+from layerlens._metadata import check_metadata
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, RunFormatError
 from layerlens.explain import METHODS
@@ -368,3 +370,16 @@ def test_a_run_whose_probe_arrays_were_cut_short_is_refused(tmp_path, site_runs)
     (run / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RunFormatError, match="13"):
         ll.load(run)
+
+
+def test_metadata_survives_save_and_load(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    n = analysis.n_images
+    meta = pd.DataFrame({"site": np.where(np.arange(n) % 2, "Lyon", None), "id": range(n)})
+    with_meta = dataclasses.replace(analysis, metadata=check_metadata(meta, analysis.n_images, ()))
+    again = ll.load(with_meta.save(tmp_path / "run"))
+    pd.testing.assert_frame_equal(again.metadata, with_meta.metadata)
+    assert (tmp_path / "run" / "metadata.csv").is_file()
+    (tmp_path / "run" / "metadata.csv").write_text("site,id\nLyon,0\n")
+    with pytest.raises(RunFormatError, match=r"metadata.csv in .* is corrupt"):
+        ll.load(tmp_path / "run")

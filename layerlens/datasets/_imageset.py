@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -34,6 +35,9 @@ class ImageSet:
         Source file of each image, relative to the folder it was read from.
     skipped : tuple of str, default=()
         Files that were found but could not be read as images.
+    metadata : DataFrame, optional
+        One row per image (e.g. the patient and series of a DICOM slice); ``analyze`` carries it into the
+        analysis unless given its own.
 
     Raises
     ------
@@ -49,6 +53,7 @@ class ImageSet:
     masks: np.ndarray | None = None
     files: tuple[str, ...] | None = None
     skipped: tuple[str, ...] = field(default=())
+    metadata: Any = None
 
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
@@ -76,6 +81,8 @@ class ImageSet:
             raise InvalidInputError(f"masks: expected shape {images.shape[:3]}; received {self.masks.shape}.")
         if self.files is not None and len(self.files) != len(images):
             raise InvalidInputError(f"files: expected {len(images)} names; received {len(self.files)}.")
+        if self.metadata is not None and len(self.metadata) != len(images):
+            raise InvalidInputError(f"metadata: expected {len(images)} rows; received {len(self.metadata)}.")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -96,7 +103,7 @@ class ImageSet:
         Returns
         -------
         ImageSet
-            Same class names and name; images, labels, masks and files taken at ``indices``.
+            Same class names and name; images, labels, masks, files and metadata taken at ``indices``.
         """
         idx = np.asarray(indices, dtype=np.intp)
         return ImageSet(
@@ -107,6 +114,7 @@ class ImageSet:
             masks=None if self.masks is None else self.masks[idx],
             files=None if self.files is None else tuple(self.files[i] for i in idx),
             skipped=self.skipped,
+            metadata=None if self.metadata is None else self.metadata.iloc[idx].reset_index(drop=True),
         )
 
     def split(self, test_size: float = 0.25, *, seed: int = 0) -> Split:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from layerlens._validation import check_int, check_names
 from layerlens._warnings import warn_user
@@ -92,7 +93,8 @@ def from_dicom(
     -------
     ImageSet
         Grayscale float32 images ``(N, H, W, 1)`` in [0, 1], patient by patient in the order of their folders;
-        ``files`` holds ``patient/sequence/file.dcm`` of each image and ``skipped`` one line per patient left out.
+        ``files`` holds ``patient/sequence/file.dcm`` of each image, ``metadata`` its ``patient``, ``series`` and
+        slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out.
 
     Raises
     ------
@@ -119,6 +121,7 @@ def from_dicom(
     images: list[np.ndarray] = []
     labels: list[int] = []
     files: list[str] = []
+    rows: list[dict[str, str]] = []
     skipped: list[str] = []
     patients = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     seen = set()
@@ -144,6 +147,7 @@ def from_dicom(
         images += pictures
         labels += [labels_by_id[key]] * len(pictures)
         files += [s.path.relative_to(folder).as_posix() for s in chosen]
+        rows += [{"patient": patient.name, "series": series.name, "position": f"{s.place:g}"} for s in chosen]
     missing = sorted(set(labels_by_id) - seen)
     if missing:
         skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:_SHOWN_SKIPPED])}")
@@ -163,6 +167,7 @@ def from_dicom(
         name=name if name is not None else f"{folder.resolve().name} {sequence}",
         files=tuple(files),
         skipped=tuple(skipped),
+        metadata=pd.DataFrame(rows),
     )
 
 

@@ -189,9 +189,34 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
         "doubtful": [content.thumb(analysis, int(i), pages) for i in content.doubtful_correct(analysis)],
         "probes": [content.thumb(analysis, int(i), pages) for i in content.probe_order(analysis)],
         "probe_summary": _probe_summary(analysis),
+        "groups": _groups(analysis),
         "has_doubt": analysis.doubt is not None,
         "settings": analysis.settings,
     }
+
+
+# A metadata column gets an accuracy table on the model page when it splits the images into this many groups
+# at most (a patient id, one group per image, would not tell a reviewer anything).
+_MAX_GROUPS = 30
+
+
+def _groups(analysis: Analysis) -> list[dict[str, Any]]:
+    """Accuracy per value of each metadata column with 2 to :data:`_MAX_GROUPS` values (labelled runs only)."""
+    if analysis.metadata is None or analysis.labels is None:
+        return []
+    groups = []
+    for column in analysis.metadata.columns:
+        table = analysis.accuracy_by(column)
+        if not 2 <= len(table) <= _MAX_GROUPS:
+            continue
+        rows = [
+            {"value": str(value), "images": int(row["images"]), "accuracy": float(row["accuracy"]),
+             "low": float(row["low"]), "high": float(row["high"])}
+            for value, row in table.iterrows()
+        ]  # fmt: skip
+        worst = min(rows, key=lambda r: (r["accuracy"], -r["images"]))
+        groups.append({"column": str(column), "rows": rows, "worst": worst["value"]})
+    return groups
 
 
 def _probe_summary(analysis: Analysis) -> dict[str, Any] | None:
