@@ -146,8 +146,8 @@ def byte_model(digits):
 
 @pytest.fixture(scope="session")
 def site_runs(tmp_path_factory, sequential_model, digits):
-    """Two stored runs of the tiny digits CNN for the site: labelled with a negative class, explanations and
-    probes (blurred noise), and unlabelled (no mistakes known)."""
+    """Two stored runs of the tiny digits CNN for the site: labelled with a negative class, explanations,
+    probes (blurred noise) and a scanner for each image, and unlabelled (no mistakes known)."""
     import layerlens as ll
 
     test = digits[1]
@@ -162,6 +162,7 @@ def site_runs(tmp_path_factory, sequential_model, digits):
         explain=4,
         explain_methods=("lime", "gradcam"),
         probes=blurred_noise(12, test.images.shape[1:]),
+        metadata={"scanner": np.array(["GE", "Siemens", "Philips"])[np.arange(len(test)) % 3]},
         progress=False,
     )
     unlabelled = ll.analyze(

@@ -573,3 +573,20 @@ def test_hovering_a_probe_on_the_map_says_it_is_a_probe(open_page, runs):
     assert text.startswith(f"image {index}: probe → {run.paths['predicted'].iloc[index]} "), text
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
     assert watched.problems == []
+
+
+def test_the_gallery_filters_by_a_metadata_column(open_page, runs):
+    run = runs[0]
+    mistakes = run.paths[~run.paths["correct"].to_numpy(bool, na_value=True)]
+    watched = open_page(f"{LABELLED}/gallery.html")
+    page = watched.page
+    select = page.locator("#gallery-filters select[data-meta]")
+    expect(select).to_have_count(1)
+    values = select.locator("option").all_text_contents()[1:]
+    assert values == sorted(run.metadata["scanner"].unique())
+    wanted = mistakes["scanner"] == values[0]
+    select.select_option("0")
+    expect(page.locator("#gallery-status")).to_have_text(f"{int(wanted.sum())} of {len(mistakes)} images shown.")
+    shown = page.locator("#gallery > li:not([hidden])").evaluate_all("all => all.map(li => Number(li.dataset.index))")
+    assert sorted(shown) == sorted(mistakes.index[wanted])
+    assert watched.problems == []

@@ -342,7 +342,7 @@ def test_doubt_survives_save_and_load(tmp_path, site_runs):
     again = ll.load(analysis.save(tmp_path / "again"))
     for part in ("doubt", "mistake", "disagreement", "unfamiliarity"):
         np.testing.assert_array_equal(getattr(again.doubt, part), getattr(analysis.doubt, part))
-    assert list(again.paths.columns[-4:]) == ["doubt", "disagreement", "unfamiliarity", "probe"]
+    assert list(again.paths.columns[-5:]) == ["doubt", "disagreement", "unfamiliarity", "scanner", "probe"]
 
 
 def test_probes_survive_save_and_load(tmp_path, site_runs):

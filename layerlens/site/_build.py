@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from layerlens._atomic import staged_folder
 from layerlens._png import png_bytes
@@ -82,6 +83,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
 
     thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
     clusters = {int(i): [int(layer.clusters.labels[i]) for layer in analysis.layers] for i in gallery}
+    meta_filters, meta_codes = _meta_filters(analysis, gallery)
     gallery_page = env.get_template("gallery.html").render(
         root="../../",
         page_kind="gallery",
@@ -93,6 +95,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         class_names=list(analysis.class_names),
         labelled=analysis.labels is not None,
         has_doubt=analysis.doubt is not None,
+        meta_filters=meta_filters,
+        meta_codes=meta_codes,
     )
     (folder / "gallery.html").write_text(gallery_page, encoding="utf-8")
 
@@ -198,6 +202,23 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
 # A metadata column gets an accuracy table on the model page when it splits the images into this many groups
 # at most (a patient id, one group per image, would not tell a reviewer anything).
 _MAX_GROUPS = 30
+
+
+def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str, Any]], dict[int, list[int]]]:
+    """The gallery's metadata filters (columns of 2 to :data:`_MAX_GROUPS` values) and each shown image's codes
+    (the value's position in its filter, -1 when missing)."""
+    if analysis.metadata is None:
+        return [], {int(i): [] for i in shown}
+    filters, codes = [], []
+    for column in analysis.metadata.columns:
+        values = analysis.metadata[column]
+        kinds = sorted(values.dropna().unique())
+        if not 2 <= len(kinds) <= _MAX_GROUPS:
+            continue
+        position = {value: i for i, value in enumerate(kinds)}
+        filters.append({"column": str(column), "values": [str(v) for v in kinds]})
+        codes.append([-1 if pd.isna(v) else position[v] for v in values.tolist()])
+    return filters, {int(i): [column[int(i)] for column in codes] for i in shown}
 
 
 def _groups(analysis: Analysis) -> list[dict[str, Any]]:

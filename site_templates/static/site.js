@@ -274,12 +274,18 @@
         cluster: form.elements.cluster.value
       };
       var layer = Number(form.elements.layer.value);
+      // Metadata filters (scanner, site, ...): each item holds its value's position per filter.
+      var metaWanted = Array.prototype.map.call(form.querySelectorAll("select[data-meta]"), function (select) {
+        return [Number(select.getAttribute("data-meta")), select.value];
+      });
       items.forEach(function (item) {
         var clusters = item.getAttribute("data-clusters").split(" ");
+        var meta = (item.getAttribute("data-meta") || "").split(" ");
         item.hidden =
           (want.true !== "" && item.getAttribute("data-true") !== want.true) ||
           (want.predicted !== "" && item.getAttribute("data-predicted") !== want.predicted) ||
-          (want.cluster !== "" && clusters[layer] !== want.cluster);
+          (want.cluster !== "" && clusters[layer] !== want.cluster) ||
+          metaWanted.some(function (pair) { return pair[1] !== "" && meta[pair[0]] !== pair[1]; });
       });
       var sort = form.elements.sort.value;
       var key = function (item) {
