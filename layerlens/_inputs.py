@@ -7,7 +7,7 @@ and plain iterables of batches all become one iterator of ``(x, y_or_None)`` num
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,11 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         if isinstance(first, tf.TensorSpec):
             _refuse_single_image(tuple(first.shape), input_shape, "images (the tf.data.Dataset's elements)")
         return Batches((split_element(e) for e in images.as_numpy_iterator()), None, None)
+    if isinstance(images, Mapping):
+        raise InvalidTypeError(
+            "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "
+            f"received a {type(images).__name__} (pass its array of images, e.g. data['x'])."
+        )
     if isinstance(images, (str, bytes, Path)):
         raise InvalidTypeError(
             "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from layerlens._inputs import resolve_pixel_scale
-from layerlens.exceptions import ChannelWarning, InvalidInputError, PixelScaleWarning
+from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
 from layerlens.extract import extract
 
 
@@ -126,3 +126,8 @@ def test_colour_images_for_a_grayscale_model_become_their_luminance(sequential_m
     luminance = (colour @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., np.newaxis]
     expected = extract(sequential_model, luminance, layers=["conv1"], batch_size=2, progress=False)
     np.testing.assert_allclose(found.outputs, expected.outputs, rtol=0, atol=1e-6)
+
+
+def test_a_dict_of_arrays_is_refused_by_type(sequential_model, images):
+    with pytest.raises(InvalidTypeError, match=r"images: expected a numpy array .* received a dict \(pass its array"):
+        extract(sequential_model, {"x": images[:4]}, progress=False)
