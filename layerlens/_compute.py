@@ -41,7 +41,7 @@ from layerlens.doubt import (
     separation,
 )
 from layerlens.doubt import disagreement as neighbour_disagreement
-from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.exceptions import InvalidInputError, InvalidTypeError, SkippedFilesWarning
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
 from layerlens.pathstats import path_statistics
@@ -339,13 +339,19 @@ def _errors_named(argument: str) -> Iterator[None]:
                 raise
             raise type(error)(argument + text[len("images") :]) from error
     for record in caught:
-        message = record.message
-        if isinstance(message, Warning) and str(message).startswith("images"):
-            try:
-                message = type(message)(argument + str(message)[len("images") :])
-            except TypeError:
-                pass  # a warning class with other arguments keeps its words
-        warn_user(message, record.category)
+        warn_user(_renamed(record.message, argument), record.category)
+
+
+def _renamed(message: Warning | str, argument: str) -> Warning | str:
+    """A warning about "images" said of ``argument``; a warning class that takes other arguments than its text
+    (such as :class:`SkippedFilesWarning`) is given its own ``files`` again."""
+    text = str(message)
+    if not isinstance(message, Warning) or not text.startswith("images"):
+        return message
+    renamed = argument + text[len("images") :]
+    if isinstance(message, SkippedFilesWarning):
+        return SkippedFilesWarning(renamed, message.files)
+    return type(message)(renamed)
 
 
 def _analyse_layer(

@@ -869,3 +869,9 @@ def test_bad_metadata_is_named(sequential_model, digits, metadata, error, messag
 def test_accuracy_by_names_bad_columns(analysis):
     with pytest.raises(InvalidInputError, match=r"column: expected one of the metadata columns \[\]"):
         analysis.accuracy_by("scanner")
+
+
+def test_a_warning_about_the_probes_names_them(sequential_model, digits):
+    test = digits[1]
+    with pytest.warns(PixelScaleWarning, match=r"^probes: pixel values reach 255"):
+        ll.analyze(sequential_model, test.images[:20], probes=test.images[:4] * 255, progress=False, explain=0)

@@ -63,6 +63,25 @@ def _check_reading(image_size: int | Sequence[int], color_mode: str) -> tuple[in
     return check_image_size(image_size)
 
 
+def _read_tree(
+    folder: Path, root: Path, size: tuple[int, int], color_mode: str
+) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Every readable image under ``folder`` (hidden ones left alone), in sorted order: the images, their paths
+    relative to ``root``, and the paths of the files that could not be read."""
+    images: list[np.ndarray] = []
+    files: list[str] = []
+    skipped: list[str] = []
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, root)):
+        relative = file.relative_to(root).as_posix()
+        image = _read_or_none(file, size, color_mode)
+        if image is None:
+            skipped.append(relative)
+        else:
+            images.append(image)
+            files.append(relative)
+    return images, files, skipped
+
+
 def _read_or_none(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
     """:func:`_read_image`, or None for a file that is not a readable image."""
     with warnings.catch_warnings():
@@ -175,17 +194,12 @@ def from_directory(
     files: list[str] = []
     skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
     for label, folder in enumerate(folders):
-        before = len(images)
-        for file in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, root)):
-            relative = file.relative_to(root).as_posix()
-            image = _read_or_none(file, size, color_mode)
-            if image is None:
-                skipped.append(relative)
-                continue
-            images.append(image)
-            labels.append(label)
-            files.append(relative)
-        if len(images) == before:
+        read, names, unread = _read_tree(folder, root, size, color_mode)
+        images += read
+        labels += [label] * len(read)
+        files += names
+        skipped += unread
+        if not read:
             raise InvalidInputError(
                 f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
                 "every class needs at least one."
@@ -237,17 +251,7 @@ def read_images(
     root = Path(path)
     if not root.is_dir():
         raise InvalidInputError(f"path: expected an existing folder of images; received {str(root)!r}.")
-    images: list[np.ndarray] = []
-    files: list[str] = []
-    skipped: list[str] = []
-    for file in sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root)):
-        relative = file.relative_to(root).as_posix()
-        image = _read_or_none(file, size, color_mode)
-        if image is None:
-            skipped.append(relative)
-            continue
-        images.append(image)
-        files.append(relative)
+    images, files, skipped = _read_tree(root, root, size, color_mode)
     if not images:
         unread = f" ({len(skipped)} file{'s' if len(skipped) != 1 else ''} could not be read: {', '.join(skipped[:3])}"
         unread = unread + (", ...)" if len(skipped) > 3 else ")") if skipped else ""
