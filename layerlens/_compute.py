@@ -31,7 +31,7 @@ from layerlens.analysis import (
     paths_table,
 )
 from layerlens.cluster import LayerClusters, cluster_layer, fit_space
-from layerlens.datasets import ImageSet
+from layerlens.datasets import ImageSet, ImageStream
 from layerlens.doubt import (
     Doubt,
     doubt_scores,
@@ -268,7 +268,7 @@ def reference_fit_set(
     """The reference images through the same layers and reductions, with their labels in the model's class order."""
     from layerlens.extract import extract
 
-    reference_set = reference if isinstance(reference, ImageSet) else None
+    reference_set = reference if isinstance(reference, (ImageSet, ImageStream)) else None
     renumber = None
     if reference_set is not None:
         renumber = renumber_by_name(reference_set.class_names, class_names, "reference")

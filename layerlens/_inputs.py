@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from layerlens._warnings import warn_user
-from layerlens.datasets import ImageSet
+from layerlens.datasets import ImageSet, ImageStream
 from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
 
 __all__ = [
@@ -52,17 +52,24 @@ class Batches:
         Number of images, when known in advance.
     whole : ndarray or None
         All images at once, when they came as one array (its pixel range is then exact).
+    rows : list of int or None
+        For an :class:`~layerlens.datasets.ImageStream`: filled as the batches are read with the position in
+        its ``files`` of each image given (unreadable files have none).
     """
 
     stream: Iterator[tuple[np.ndarray, np.ndarray | None]]
     total: int | None
     whole: np.ndarray | None
+    rows: list[int] | None = None
 
 
 def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -> Batches:
     """Iterate ``(x, y_or_None)`` numpy batches from an array, ImageSet, tf.data.Dataset or iterable."""
     if isinstance(images, ImageSet):
         images = (images.images, images.labels)
+    if isinstance(images, ImageStream):
+        rows: list[int] = []
+        return Batches(images.batches(batch_size, kept=rows), len(images), None, rows)
     if hasattr(images, "numpy") and len(getattr(images, "shape", ())) >= 3:
         images = np.asarray(images)  # a whole tf.Tensor of images, not a stream of batches
     if isinstance(images, list) and images and all(isinstance(e, np.ndarray) and e.ndim == 3 for e in images):
@@ -113,6 +120,11 @@ def fetch_rows(
     """
     if isinstance(images, Iterator):
         return None
+    if isinstance(images, ImageStream):
+        try:
+            return check_batch(images.read(indices), input_shape, 0)
+        except InvalidInputError:
+            return None  # a file that went away since the pass
     source = batches(images, batch_size, input_shape)
     if source.whole is not None:
         return check_batch(np.asarray(source.whole)[indices], input_shape, 0)

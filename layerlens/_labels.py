@@ -14,7 +14,7 @@ import numpy as np
 
 from layerlens._validation import check_names
 from layerlens._warnings import warn_user
-from layerlens.datasets import ImageSet
+from layerlens.datasets import ImageSet, ImageStream
 from layerlens.exceptions import ClassOrderWarning, InvalidInputError, InvalidTypeError
 from layerlens.metrics import ClassificationMetrics, best_class_matching
 
@@ -55,7 +55,7 @@ def warn_about_class_order(metrics: ClassificationMetrics) -> None:
 
 
 def resolve_class_names(
-    class_names: Sequence[str] | None, image_set: ImageSet | None, n_classes: int
+    class_names: Sequence[str] | None, image_set: ImageSet | ImageStream | None, n_classes: int
 ) -> tuple[tuple[str, ...], np.ndarray | None]:
     """The class names to use, and how to renumber the ImageSet's labels to them (None: keep them)."""
     if class_names is None:
@@ -150,7 +150,7 @@ def _is_whole(array: np.ndarray) -> bool:
 
 def precheck_reference(reference: Any) -> None:
     """What can be told of a reference set before any image goes through the model: labels, size."""
-    if isinstance(reference, ImageSet):
+    if isinstance(reference, (ImageSet, ImageStream)):
         if len(reference) < 3:
             raise InvalidInputError(f"reference: expected at least 3 images to cluster; received {len(reference)}.")
         return
@@ -170,9 +170,11 @@ def precheck_reference(reference: Any) -> None:
 def precheck_probes(probes: Any, images: Any) -> None:
     """What can be told of probes before the pass: that they carry no labels, and their image shape."""
     expected = "images without labels (an array (P, H, W, C) or batches x), since probes belong to no class"
-    if isinstance(probes, ImageSet):
+    if isinstance(probes, (ImageSet, ImageStream)):
+        kind = type(probes).__name__
         raise InvalidInputError(
-            f"probes: expected {expected}; received an ImageSet, which labels its images (pass its .images)."
+            f"probes: expected {expected}; received an {kind}, which labels its images"
+            f"{' (pass its .images)' if kind == 'ImageSet' else ' (read the folder with datasets.read_images)'}."
         )
     if isinstance(probes, tuple) and len(probes) == 2 and all(hasattr(part, "shape") for part in probes):
         if len(np.shape(probes[1])) <= 2:

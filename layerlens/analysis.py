@@ -20,7 +20,7 @@ from layerlens._labels import (
 )
 from layerlens._validation import check_seed
 from layerlens.cluster import K_RULES, LayerClusters
-from layerlens.datasets import ImageSet
+from layerlens.datasets import ImageSet, ImageStream
 from layerlens.doubt import Doubt
 from layerlens.exceptions import InvalidInputError
 from layerlens.explain._analysis import DEFAULT_METHODS, check_explain
@@ -431,8 +431,9 @@ class Analysis(_Predicted):
             title=title or f"{self.name}: paths",
         )
 
-    def layer_figure(self, layer_name: str, *, title: str | None = None) -> go.Figure:
-        """2-D map of one layer, coloured by cluster, misclassified and doubtful images and probes marked."""
+    def layer_figure(self, layer_name: str, *, title: str | None = None, colour_by: str | None = None) -> go.Figure:
+        """2-D map of one layer, coloured by cluster (or by the metadata column ``colour_by``), misclassified
+        and doubtful images and probes marked (see :func:`layerlens.figures.layer_figure`)."""
         from layerlens.figures import layer_figure
 
         layer = self.layer(layer_name)
@@ -446,6 +447,7 @@ class Analysis(_Predicted):
             self.class_names,
             centers=layer.centers,
             title=title or f"{self.name}: {layer.name} ({self.settings.projection.upper()})",
+            colour_by=colour_by,
         )
 
     def separability_figure(self, *, title: str | None = None) -> go.Figure:
@@ -603,10 +605,13 @@ def analyze(
         A built Sequential or functional classifier with one image input:
         softmax, a single sigmoid unit (binary) or logits. Nested models
         (a base network inside a Sequential) are entered.
-    images : ndarray, ImageSet, tf.data.Dataset or iterable of batches
+    images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
         ``(N, H, W, C)`` images as the model expects them, an
-        :class:`~layerlens.datasets.ImageSet` (its labels, class names, name
-        and file names are used), or batches ``x`` / ``(x, y)``.
+        :class:`~layerlens.datasets.ImageSet` (its labels, class names, name,
+        file names and metadata are used), an
+        :class:`~layerlens.datasets.ImageStream` (the same, its files decoded
+        ``batch_size`` at a time, so memory stays bounded for folders of any
+        size), or batches ``x`` / ``(x, y)``.
     labels : array-like of shape (N,), optional
         True class of each image, as class indices (ints, bools, whole floats
         or one-hot rows) or as class names (str, looked up in
@@ -637,7 +642,7 @@ def analyze(
         How each layer is mapped to 2-D. UMAP is slower and compiles on
         first use (15-60 s).
     batch_size : int, default=64
-        Images per forward pass (arrays and ImageSets).
+        Images per forward pass (arrays, ImageSets and ImageStreams).
     seed : int, default=0
         Seed of every random choice (k-means, subsamples, projections, UMAP,
         bootstrap); the same inputs and seed give the same analysis.
@@ -750,11 +755,11 @@ def analyze(
     from layerlens.extract import extract, output_units
 
     n_classes = max(output_units(model), 2)
-    image_set = images if isinstance(images, ImageSet) else None
+    image_set = images if isinstance(images, (ImageSet, ImageStream)) else None
     class_names, renumber = resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
-    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None
+    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None  # a stream may skip files
     if labels is not None:
         labels = check_labels(labels, class_names, known_n, "labels")
     if metadata is not None and known_n is not None:
@@ -766,6 +771,8 @@ def analyze(
         model, images, layers=layers, pixel_scale=pixel_scale, noise=NOISE_LEVELS if stability else (), **options
     )
     n_images = len(extraction.outputs)
+    if isinstance(images, ImageStream) and n_images < len(images):
+        images = image_set = images.subset(extraction.source_rows)  # the files that could be read
     if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
     if labels is None and extraction.labels is not None:

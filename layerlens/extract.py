@@ -42,6 +42,7 @@ from layerlens._layers import (
     starts_with_byte_rescaling,
     trace,
 )
+from layerlens._progress import Progress
 from layerlens.exceptions import InvalidInputError
 
 __all__ = [
@@ -97,6 +98,9 @@ class Extraction:
         Per noise level, the raw outputs of the noisy copies (as ``outputs``).
     image_shape : tuple of int
         The shape of one image as it went into the model, ``(H, W, C)``.
+    source_rows : ndarray of shape (N,) or None
+        For an :class:`~layerlens.datasets.ImageStream`: the position in its
+        ``files`` of each image (files that could not be read have none).
     """
 
     layers: tuple[LayerInfo, ...]
@@ -112,6 +116,7 @@ class Extraction:
     noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
     noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
     image_shape: tuple[int, ...] = ()
+    source_rows: np.ndarray | None = None
 
 
 def list_layers(model: keras.Model) -> list[LayerInfo]:
@@ -318,17 +323,18 @@ def extract(
     model : keras.Model
         A built Sequential or functional classifier with one image input;
         nested models are entered (their layers are ``"outer/inner"``).
-    images : ndarray, ImageSet, tf.data.Dataset or iterable of batches
+    images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
         An array ``(N, H, W, C)`` (``(N, H, W)`` for one channel) is cut into
-        batches of ``batch_size``; a dataset or iterable yields batches ``x``
-        or ``(x, y)`` at its own batch size, so the images never have to sit
-        in memory together. Labels found in an ImageSet or ``(x, y)`` batches
-        are returned too.
+        batches of ``batch_size``; an :class:`~layerlens.datasets.ImageStream`
+        decodes its files ``batch_size`` at a time; a dataset or iterable
+        yields batches ``x`` or ``(x, y)`` at its own batch size, so the
+        images never have to sit in memory together. Labels found in an
+        ImageSet, ImageStream or ``(x, y)`` batches are returned too.
     layers : sequence of str, optional
         Layers to keep, by name (see :func:`list_layers`); default
         :func:`default_layers`.
     batch_size : int, default=64
-        Images per forward pass when ``images`` is an array or ImageSet.
+        Images per forward pass when ``images`` is an array, ImageSet or ImageStream.
     conv_features : {"mean", "mean_max", "grid"}, default="mean"
         Reduction of a convolution or pooling map: per-channel mean, mean
         and maximum side by side, or per-channel means over a coarse
@@ -388,11 +394,17 @@ def extract(
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
     input_shape = tuple(model.inputs[0].shape[1:])
     source = batches(images, batch_size, input_shape)
-    bar = keras.utils.Progbar(source.total, unit_name="image") if progress else None
+    bar = Progress(source.total, "image") if progress else None
 
     widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
     width = sum(widths) + int(model.outputs[0].shape[-1])  # one copy: features, then outputs
-    packed = _Rows(source.total, width * (1 + len(levels)), np.float32)
+    edges = np.cumsum([0, *widths, int(model.outputs[0].shape[-1])])
+    # Each batch's packed row is cut into one growing array per layer and copy (and the outputs), so that
+    # no table of every feature is kept beside them.
+    columns = [
+        [_Rows(source.total, int(b - a), np.float32) for a, b in zip(edges[:-1], edges[1:])]
+        for _ in range(1 + len(levels))
+    ]
     thumbnails: _Rows | None = None
     labels: list[np.ndarray | None] = []
     step = None
@@ -419,9 +431,12 @@ def extract(
                 f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
                 f"of {x.shape[1:]}."
             )
-        copies = [tf.constant(noise_source.copies(x, packed.filled, lo, hi))] if levels else []
+        copies = [tf.constant(noise_source.copies(x, columns[0][0].filled, lo, hi))] if levels else []
         values, thumbs = step(tf.constant(x), *constants, *copies)
-        packed.add(values.numpy())
+        values = values.numpy()
+        for j, parts in enumerate(columns):
+            for rows, a, b in zip(parts, edges[:-1], edges[1:]):
+                rows.add(values[:, width * j + a : width * j + b])
         thumbs = thumbs.numpy()
         if thumbnails is None:
             thumbnails = _Rows(source.total, thumbs.shape[1:], np.uint8)
@@ -429,17 +444,18 @@ def extract(
         labels.append(y)
         if bar is not None:
             bar.add(len(x))
+    if bar is not None:
+        bar.close()
     if step is None:
         raise InvalidInputError("images: expected at least one image; received none.")
-    table = packed.result()
-    edges = np.cumsum([0, *widths])
-    noisy = {level: _unpack(table[:, width * (j + 1) : width * (j + 2)], edges) for j, level in enumerate(levels)}
+    results = [[rows.result() for rows in parts] for parts in columns]
+    noisy = {level: (tuple(results[j + 1][:-1]), results[j + 1][-1]) for j, level in enumerate(levels)}
     return Extraction(
         layers=tuple(chosen),
-        features=_unpack(table[:, :width], edges)[0],
+        features=tuple(results[0][:-1]),
         reductions=tuple(_describe(info, conv_features, p) for info, p in zip(chosen, projections)),
         parallel=parallel_to_previous(traced, chosen),
-        outputs=np.ascontiguousarray(table[:, edges[-1] : width]),
+        outputs=results[0][-1],
         output_activation=output_activation(traced),
         labels=_join_labels(labels),
         thumbnails=thumbnails.result(),
@@ -448,13 +464,8 @@ def extract(
         noisy_features={level: features for level, (features, _) in noisy.items()},
         noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
         image_shape=tuple(int(d) for d in first_shape),
+        source_rows=None if source.rows is None else np.asarray(source.rows, dtype=np.int64),
     )
-
-
-def _unpack(copy: np.ndarray, edges: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """One copy's block of the packed table: its per-layer features and its outputs."""
-    features = tuple(np.ascontiguousarray(copy[:, a:b]) for a, b in zip(edges[:-1], edges[1:]))
-    return features, np.ascontiguousarray(copy[:, edges[-1] :])
 
 
 def _check_noise(noise: Sequence[float]) -> tuple[float, ...]:
@@ -480,13 +491,16 @@ class _Rows:
 
     def add(self, rows: np.ndarray) -> None:
         if self.array is None:
-            self.parts.append(rows)
+            self.parts.append(np.array(rows))  # its own copy: ``rows`` may be a slice of a larger batch
         else:
             self.array[self.filled : self.filled + len(rows)] = rows
         self.filled += len(rows)
 
     def result(self) -> np.ndarray:
-        return np.concatenate(self.parts) if self.array is None else self.array[: self.filled]
+        if self.array is not None:
+            return self.array[: self.filled]
+        joined, self.parts = np.concatenate(self.parts), []  # the parts go as soon as they are joined
+        return joined
 
 
 def _join_labels(parts: list[np.ndarray | None]) -> np.ndarray | None:

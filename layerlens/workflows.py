@@ -17,7 +17,7 @@ from layerlens._run_format import check_run_target
 from layerlens.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
-    from layerlens.datasets import ImageSet
+    from layerlens.datasets import ImageSet, ImageStream
 
 __all__ = ["BUNDLED_DATA", "SPLITS", "analyze_files", "load_data_for", "load_model"]
 
@@ -88,7 +88,8 @@ def load_data_for(
     test_size: float = 0.25,
     class_names: Sequence[str] | None = None,
     dicom: Mapping[str, Any] | None = None,
-) -> ImageSet:
+    stream: bool = False,
+) -> ImageSet | ImageStream:
     """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set or a folder.
 
     Parameters
@@ -114,10 +115,14 @@ def load_data_for(
         :func:`layerlens.datasets.from_dicom` (``labels_csv``, ``sequence``,
         ``slices``); its grayscale slices are repeated into three channels for
         an RGB model.
+    stream : bool, default=False
+        For a folder or a DICOM tree: list the files now and read them batch
+        by batch as the analysis goes (an
+        :class:`~layerlens.datasets.ImageStream`), so memory stays bounded.
 
     Returns
     -------
-    ImageSet
+    ImageSet or ImageStream
 
     Raises
     ------
@@ -126,7 +131,7 @@ def load_data_for(
         does not fit the data (e.g. RGB input for grayscale digits), or
         ``split`` / ``test_size`` are invalid.
     """
-    from layerlens.datasets import ImageSet, from_directory
+    from layerlens.datasets import ImageSet, ImageStream, from_directory
 
     if split is not None and split not in SPLITS:
         raise InvalidInputError(f"split: expected one of {SPLITS}; received {split!r}.")
@@ -137,8 +142,10 @@ def load_data_for(
     if dicom is not None:
         from layerlens.datasets import from_dicom, match_shape
 
-        images = from_dicom(data, image_size=size, class_names=class_names, **dicom)
-        if channels not in (1, None):
+        images = from_dicom(data, image_size=size, class_names=class_names, stream=stream, **dicom)
+        if channels not in (1, None) and isinstance(images, ImageStream):
+            images = images.with_channels(channels)
+        elif channels not in (1, None):
             images = replace(images, images=match_shape(images.images, np.zeros((1, *size, channels), np.float32)))
         return images if split in (None, "all") else getattr(images.split(test_size, seed=seed), split)
     if data not in BUNDLED_DATA:
@@ -147,7 +154,7 @@ def load_data_for(
                 f"data: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {data!r}."
             )
         mode = "grayscale" if channels == 1 else "rgb"
-        images = from_directory(data, image_size=size, color_mode=mode, class_names=class_names)
+        images = from_directory(data, image_size=size, color_mode=mode, class_names=class_names, stream=stream)
         if split in (None, "all"):
             return images
         return getattr(images.split(test_size, seed=seed), split)
@@ -266,12 +273,13 @@ def analyze_files(
         select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
     shape = tuple(model.inputs[0].shape[1:])
     common = dict(seed=seed, test_size=test_size, class_names=class_names)
-    images = load_data_for(data, shape, split=split, dicom=dicom, **common)
+    # Folders are read batch by batch as the pass goes: 50,000 scans need not fit in memory.
+    images = load_data_for(data, shape, split=split, dicom=dicom, stream=True, **common)
     fit = None
     if reference is not None:
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
         side = "train" if reference in BUNDLED_DATA or (same_folder and split == "test") else "all"
-        fit = load_data_for(reference, shape, split=side, **common)
+        fit = load_data_for(reference, shape, split=side, stream=True, **common)
     shown, names = (None, None) if probes is None else load_probes_for(probes, shape, seed=seed, test_size=test_size)
     analysis = analyze(
         model,

@@ -627,3 +627,43 @@ def test_layer_figure_marks_probes_as_stars_apart_from_the_clusters(toy):
     assert "54 images and 6 probes" in fig.layout.title.text
     misclassified = next(t for t in fig.data if t.name.startswith("misclassified ("))
     assert misclassified.name == f"misclassified ({int((~df['correct'].astype(bool)).iloc[:-6].sum())})"
+
+
+def test_layer_figure_colours_points_by_a_metadata_column(toy):
+    df, names, coords = toy
+    df = df.assign(scanner=[("GE", "Siemens", HOSTILE)[i % 3] if i % 10 else None for i in range(N)])
+    fig = layer_figure(coords, df, "dense", CLASSES, colour_by="scanner")
+    groups = [t for t in fig.data if t.legendgroup and t.showlegend and t.marker.symbol == "circle"]
+    assert sorted(t.name for t in groups) == sorted(["GE", "Siemens", "missing", figures_style.esc(HOSTILE)])
+    assert len({t.marker.color for t in groups}) == 4
+    # Every image once, by its value; misclassified ones still diamonds, now in their group's colour.
+    shown = {}
+    for trace in fig.data:
+        if trace.customdata is not None and trace.marker.symbol in ("circle", "diamond"):
+            colour = {t.legendgroup: t.marker.color for t in groups}[trace.legendgroup]
+            assert trace.marker.color == colour
+            for i in trace.customdata:
+                shown[int(i)] = trace.name.removesuffix(" misclassified")
+    assert sorted(shown) == list(range(N))
+    expected = df["scanner"].fillna("missing").map(lambda v: figures_style.esc(v) if v == HOSTILE else v)
+    assert all(shown[i] == expected.iloc[i] for i in range(N))
+    assert "cluster centres" in [t.name for t in fig.data]  # the clusters stay named on the map
+    assert fig.layout.legend.title.text == "scanner"
+    hovers = [h for t in fig.data if t.hovertext is not None for h in np.atleast_1d(t.hovertext)]
+    assert any("scanner: Siemens" in h for h in hovers) and all(HOSTILE not in h for h in hovers)
+
+
+def test_colour_groups_keep_the_most_frequent_values_and_pool_the_rest():
+    values = [f"site {i}" for i in range(14) for _ in range(14 - i)] + [None, None]
+    codes, names, colours = figure_maps.colour_groups(values)
+    assert names[: figure_maps.MAX_COLOUR_GROUPS - 1] == [f"site {i}" for i in range(figure_maps.MAX_COLOUR_GROUPS - 1)]
+    assert names[-2:] == ["other (5 values)", "missing"]
+    assert len(names) == figure_maps.MAX_COLOUR_GROUPS + 1 and len(set(colours[:-2])) == len(colours) - 2
+    assert names[codes[0]] == "site 0" and names[codes[-1]] == "missing" and names[codes[-3]].startswith("other")
+
+
+def test_colour_by_must_be_a_metadata_column(toy):
+    df, _, coords = toy
+    df = df.assign(site=["a", "b"] * (N // 2))
+    with pytest.raises(InvalidInputError, match=r"colour_by: expected one of the metadata columns of paths \['site'\]"):
+        layer_figure(coords, df, "dense", CLASSES, colour_by="dense")

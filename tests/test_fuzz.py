@@ -100,6 +100,9 @@ def test_the_folder_loaders_answer_any_files(tmp_path_factory, contents, names):
             target.write_bytes(data)
     _layerlens_or_result(lambda: read_images(root, image_size=8))
     _layerlens_or_result(lambda: from_directory(root, image_size=8))
+    stream = _layerlens_or_result(lambda: from_directory(root, image_size=8, stream=True))
+    if stream is not None:  # the files are decoded only now
+        _layerlens_or_result(stream.load)
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +193,6 @@ def test_from_dicom_answers_any_label_file_and_slice_bytes(tmp_path_factory, csv
         target.write_bytes(data)
     (root.parent / "labels.csv").write_text(csv, encoding="utf-8")
     _layerlens_or_result(lambda: from_dicom(root, root.parent / "labels.csv", image_size=8))
+    stream = _layerlens_or_result(lambda: from_dicom(root, root.parent / "labels.csv", image_size=8, stream=True))
+    if stream is not None:
+        _layerlens_or_result(stream.load)

@@ -556,18 +556,24 @@ def test_screenshots_of_every_page_kind(open_page, page_paths, tmp_path):
             assert shot.stat().st_size > 0
 
 
+def hover_free_point(page: Page, trace_name: str) -> tuple[Any, int]:
+    """Move the mouse onto a map point of the trace ``trace_name`` that nothing covers; the hover card and the
+    number of the image it shows."""
+    page.locator("#map-figure").scroll_into_view_if_needed()
+    spot = page.evaluate(FREE_MAP_POINT, trace_name)
+    assert spot, f"every point of {trace_name!r} on the map is covered by a label, the legend or another point"
+    page.mouse.move(*spot)
+    card = page.locator("#map-hover")
+    expect(card).to_be_visible()
+    return card, image_number(card.locator("img").get_attribute("src"))
+
+
 def test_hovering_a_probe_on_the_map_says_it_is_a_probe(open_page, runs):
     run = runs[0]
     watched = open_page(f"{LABELLED}/index.html")
     page = watched.page
     expect(page.locator("#map-figure path.point.plotly-customdata")).to_have_count(len(run.paths))
-    page.locator("#map-figure").scroll_into_view_if_needed()
-    spot = page.evaluate(FREE_MAP_POINT, "probes")
-    assert spot, "every probe on the map is covered by a label, the legend or another point"
-    page.mouse.move(*spot)
-    card = page.locator("#map-hover")
-    expect(card).to_be_visible()
-    index = image_number(card.locator("img").get_attribute("src"))
+    card, index = hover_free_point(page, "probes")
     assert index >= run.n_images and run.paths["probe"].iloc[index]
     text = card.locator("span").text_content()
     assert text.startswith(f"image {index}: probe → {run.paths['predicted'].iloc[index]} "), text
@@ -589,4 +595,43 @@ def test_the_gallery_filters_by_a_metadata_column(open_page, runs):
     expect(page.locator("#gallery-status")).to_have_text(f"{int(wanted.sum())} of {len(mistakes)} images shown.")
     shown = page.locator("#gallery > li:not([hidden])").evaluate_all("all => all.map(li => Number(li.dataset.index))")
     assert sorted(shown) == sorted(mistakes.index[wanted])
+    assert watched.problems == []
+
+
+# Each drawn map trace: its name and the images (customdata) of its points.
+MAP_TRACES = """() => [...document.querySelectorAll("#map-figure g.trace.scatter")].map(g => {
+  const trace = g.__data__[0].trace;
+  const ids = [...g.querySelectorAll("path.point")].map(p => p.__data__.data);
+  return { name: trace.name, ids: ids, symbol: trace.marker.symbol };
+})"""
+
+
+def test_the_maps_colour_by_a_metadata_column(open_page, runs):
+    run = runs[0]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    points = page.locator("#map-figure path.point.plotly-customdata")
+    expect(points).to_have_count(len(run.paths))
+    select = page.locator("#map-colour")
+    assert select.locator("option").all_text_contents() == ["cluster", "scanner"]
+    select.select_option(label="scanner")
+    expect(page.locator("#map-figure .legendtitletext")).to_have_text("scanner")
+    expect(points).to_have_count(len(run.paths))  # every image and probe still drawn, once
+    scanners = run.paths["scanner"]
+    by_group = {}
+    for trace in page.evaluate(MAP_TRACES):
+        if trace["symbol"] in ("circle", "diamond") and trace["ids"]:
+            by_group.setdefault(trace["name"].removesuffix(" misclassified"), []).extend(trace["ids"])
+    assert sorted(by_group) == sorted(scanners.dropna().unique())
+    for value, ids in by_group.items():
+        assert set(scanners.iloc[ids]) == {value}
+    assert sum(len(ids) for ids in by_group.values()) == run.n_images
+
+    card, index = hover_free_point(page, "GE")
+    assert card.locator("span").text_content().endswith(f"· scanner: {scanners.iloc[index]}")
+
+    page.locator("#tab-1").click()  # another layer keeps the colouring
+    expect(page.locator("#map-figure .legendtitletext")).to_have_text("scanner")
+    select.select_option(label="cluster")
+    expect(page.locator("#map-figure .legendtitletext")).to_have_text("cluster")
     assert watched.problems == []

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["ImageSet", "Split"]
+__all__ = ["ImageSet", "Split", "stratified_split"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,18 +146,24 @@ class ImageSet:
         >>> len(train), len(test)
         (4, 4)
         """
-        if not 0.0 < test_size < 1.0:
-            raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
-        counts = np.bincount(self.labels, minlength=len(self.class_names))
-        if counts.min() < 2:
-            raise InvalidInputError(
-                f"labels: every class needs at least 2 images to be split; counts per class are "
-                f"{dict(zip(self.class_names, counts.tolist()))}."
-            )
-        train_idx, test_idx = train_test_split(
-            np.arange(len(self)), test_size=test_size, random_state=seed, stratify=self.labels
+        train_idx, test_idx = stratified_split(self.labels, self.class_names, test_size, seed)
+        return Split(train=self.subset(train_idx), test=self.subset(test_idx))
+
+
+def stratified_split(
+    labels: np.ndarray, class_names: Sequence[str], test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions of a stratified train and test side, the same for the same ``seed``."""
+    if not 0.0 < test_size < 1.0:
+        raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
+    counts = np.bincount(labels, minlength=len(class_names))
+    if counts.min() < 2:
+        raise InvalidInputError(
+            f"labels: every class needs at least 2 images to be split; counts per class are "
+            f"{dict(zip(class_names, counts.tolist()))}."
         )
-        return Split(train=self.subset(np.sort(train_idx)), test=self.subset(np.sort(test_idx)))
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels)
+    return np.sort(train), np.sort(test)
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,10 +173,10 @@ class Split:
     Unpacks like a tuple: ``train, test = layerlens.datasets.load_digits()``.
     """
 
-    train: ImageSet
-    test: ImageSet
+    train: Any  # ImageSet, or ImageStream for a split of files read batch by batch
+    test: Any
 
-    def __iter__(self) -> Iterator[ImageSet]:
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.train, self.test))
 
     @property

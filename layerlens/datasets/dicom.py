@@ -15,7 +15,9 @@ then a robust scaling to [0, 1]. Needs pydicom (``pip install "layerlens[dicom]"
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from layerlens._validation import check_int, check_names
 from layerlens._warnings import warn_user
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
+from layerlens.datasets._skipped import SHOWN_SKIPPED
+from layerlens.datasets._stream import ImageStream
 from layerlens.exceptions import InvalidInputError, MissingDependencyError, SkippedFilesWarning
 
 __all__ = ["from_dicom"]
@@ -33,13 +37,15 @@ __all__ = ["from_dicom"]
 # Share of the darkest and of the brightest pixels of a slice clipped before scaling it to [0, 1]: a few hot
 # pixels must not leave the tissue dark.
 _CLIP_PERCENT = 0.5
-_SHOWN_SKIPPED = 10
 
 
 @dataclass(frozen=True)
 class _Slice:
     path: Path
     place: float
+    patient: str = ""
+    series: str = ""
+    label: int = -1
 
 
 def _pydicom() -> Any:
@@ -63,7 +69,8 @@ def from_dicom(
     label_column: str | None = None,
     class_names: Sequence[str] | None = None,
     name: str | None = None,
-) -> ImageSet:
+    stream: bool = False,
+) -> ImageSet | ImageStream:
     """Read one sequence of every labelled patient as 2-D images: the middle slice, or ``slices`` central ones.
 
     Parameters
@@ -88,13 +95,19 @@ def from_dicom(
         numbers when they all are).
     name : str, optional
         Name of the set; by default ``"<root folder> <sequence>"``.
+    stream : bool, default=False
+        Read only the headers now (to order the slices) and return an :class:`ImageStream` whose pixels are
+        decoded batch by batch as ``analyze`` goes: memory stays bounded for any number of patients. A slice
+        whose pixels cannot be decoded is then left out alone (and named in a warning at the end of the pass),
+        where without streaming its patient is left out.
 
     Returns
     -------
-    ImageSet
+    ImageSet or ImageStream
         Grayscale float32 images ``(N, H, W, 1)`` in [0, 1], patient by patient in the order of their folders;
         ``files`` holds ``patient/sequence/file.dcm`` of each image, ``metadata`` its ``patient``, ``series`` and
-        slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out.
+        slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out. With
+        ``stream=True``, the same slices to be read batch by batch.
 
     Raises
     ------
@@ -118,17 +131,64 @@ def from_dicom(
     if not folder.is_dir():
         raise InvalidInputError(f"root: expected a folder of patient folders; received {str(folder)!r}.")
     labels_by_id, classes = _read_labels(labels_csv, id_column, label_column, class_names)
+    listed, skipped = _list_slices(pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count)
+    set_name = name if name is not None else f"{folder.resolve().name} {sequence}"
+    if stream:
+        _warn_left_out(folder, skipped)
+        if not listed:
+            raise InvalidInputError(
+                f"root: expected patients with a {sequence} series and a label; found none in {str(folder)!r}."
+            )
+        return ImageStream(
+            folder,
+            tuple(s.path.relative_to(folder).as_posix() for s in listed),
+            np.asarray([s.label for s in listed], dtype=np.int64),
+            classes,
+            (*size, 1),
+            partial(_slice_image, pydicom, size=size),
+            name=set_name,
+            skipped=tuple(skipped),
+            metadata=_metadata(listed),
+        )
     images: list[np.ndarray] = []
-    labels: list[int] = []
-    files: list[str] = []
-    rows: list[dict[str, str]] = []
+    kept: list[_Slice] = []
+    for patient, slices in groupby(listed, key=lambda s: s.patient):
+        chosen = list(slices)
+        try:
+            pictures = [_slice_image(pydicom, s.path, size) for s in chosen]
+        except Exception as err:  # noqa: BLE001 - any failure to decode the pixels means "unreadable"
+            skipped.append(f"{patient} (unreadable pixels: {type(err).__name__})")
+            continue
+        images += pictures
+        kept += chosen
+    _warn_left_out(folder, skipped)
+    if not images:
+        raise InvalidInputError(
+            f"root: expected patients with a readable {sequence} series and a label; found none in {str(folder)!r}."
+        )
+    return ImageSet(
+        np.stack(images),
+        np.asarray([s.label for s in kept], dtype=np.int64),
+        classes,
+        name=set_name,
+        files=tuple(s.path.relative_to(folder).as_posix() for s in kept),
+        skipped=tuple(skipped),
+        metadata=_metadata(kept),
+    )
+
+
+def _list_slices(
+    pydicom: Any, folder: Path, csv_name: str, labels_by_id: dict[str, int], sequence: str, count: int
+) -> tuple[list[_Slice], list[str]]:
+    """The chosen slices of every labelled patient, from their headers only; and one line per patient left out."""
+    listed: list[_Slice] = []
     skipped: list[str] = []
     patients = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     seen = set()
     for patient in patients:
         key = _patient_key(patient.name)
         if key not in labels_by_id:
-            skipped.append(f"{patient.name} (no label in {Path(labels_csv).name})")
+            skipped.append(f"{patient.name} (no label in {csv_name})")
             continue
         seen.add(key)
         series = _series_folder(patient, sequence)
@@ -139,35 +199,26 @@ def from_dicom(
         if problem:
             skipped.append(f"{patient.name} ({problem})")
             continue
-        try:
-            pictures = [_slice_image(pydicom, s.path, size) for s in chosen]
-        except Exception as err:  # noqa: BLE001 - any failure to decode the pixels means "unreadable"
-            skipped.append(f"{patient.name} (unreadable pixels: {type(err).__name__})")
-            continue
-        images += pictures
-        labels += [labels_by_id[key]] * len(pictures)
-        files += [s.path.relative_to(folder).as_posix() for s in chosen]
-        rows += [{"patient": patient.name, "series": series.name, "position": f"{s.place:g}"} for s in chosen]
+        listed += [replace(s, patient=patient.name, series=series.name, label=labels_by_id[key]) for s in chosen]
     missing = sorted(set(labels_by_id) - seen)
     if missing:
-        skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:_SHOWN_SKIPPED])}")
+        skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:SHOWN_SKIPPED])}")
+    return listed, skipped
+
+
+def _warn_left_out(folder: Path, skipped: list[str]) -> None:
     if skipped:
-        shown = "; ".join(skipped[:_SHOWN_SKIPPED]) + (
-            f"; and {len(skipped) - _SHOWN_SKIPPED} more" if len(skipped) > _SHOWN_SKIPPED else ""
+        shown = "; ".join(skipped[:SHOWN_SKIPPED]) + (
+            f"; and {len(skipped) - SHOWN_SKIPPED} more" if len(skipped) > SHOWN_SKIPPED else ""
         )
         warn_user(SkippedFilesWarning(f"Left out {len(skipped)} patient(s) of {str(folder)!r}: {shown}.", skipped))
-    if not images:
-        raise InvalidInputError(
-            f"root: expected patients with a readable {sequence} series and a label; found none in {str(folder)!r}."
-        )
-    return ImageSet(
-        np.stack(images),
-        np.asarray(labels, dtype=np.int64),
-        classes,
-        name=name if name is not None else f"{folder.resolve().name} {sequence}",
-        files=tuple(files),
-        skipped=tuple(skipped),
-        metadata=pd.DataFrame(rows),
+
+
+def _metadata(slices: list[_Slice]) -> pd.DataFrame:
+    """Each slice's patient, series and position along the slice normal."""
+    return pd.DataFrame(
+        [{"patient": s.patient, "series": s.series, "position": f"{s.place:g}"} for s in slices],
+        columns=["patient", "series", "position"],
     )
 
 

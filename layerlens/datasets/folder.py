@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from layerlens._validation import check_names
-from layerlens._warnings import warn_user
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
-from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
+from layerlens.datasets._skipped import warn_skipped
+from layerlens.datasets._stream import ImageStream
+from layerlens.exceptions import InvalidInputError
 
 __all__ = ["from_directory", "read_images"]
 
 COLOR_MODES = ("grayscale", "rgb")
-_SHOWN_SKIPPED = 10
 
 
 def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
@@ -46,8 +47,9 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
         image = (rgb2gray(image) if image.ndim == 3 else image)[..., np.newaxis]
     elif image.ndim == 2:
         image = gray2rgb(image)
-    shrinking = size[0] < image.shape[0] or size[1] < image.shape[1]
-    image = resize(image, size, order=1, anti_aliasing=shrinking, preserve_range=True)
+    if image.shape[:2] != tuple(size):
+        shrinking = size[0] < image.shape[0] or size[1] < image.shape[1]
+        image = resize(image, size, order=1, anti_aliasing=shrinking, preserve_range=True)
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
@@ -71,9 +73,8 @@ def _read_tree(
     images: list[np.ndarray] = []
     files: list[str] = []
     skipped: list[str] = []
-    for file in sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, root)):
-        relative = file.relative_to(root).as_posix()
-        image = _read_or_none(file, size, color_mode)
+    for relative in _list_tree(folder, root):
+        image = _read_or_none(root / relative, size, color_mode)
         if image is None:
             skipped.append(relative)
         else:
@@ -82,16 +83,30 @@ def _read_tree(
     return images, files, skipped
 
 
-def _read_or_none(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
-    """:func:`_read_image`, or None for a file that is not a readable image."""
+def _list_tree(folder: Path, root: Path) -> list[str]:
+    """Every file under ``folder`` that is not hidden, relative to ``root``, in sorted order."""
+    return sorted(p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file() and not _hidden(p, root))
+
+
+def _read_quietly(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
+    """:func:`_read_image` without the ResourceWarnings a non-image file can cause."""
     with warnings.catch_warnings():
         # The image readers tried in turn may leave a file object of a non-image file to the garbage
         # collector, which then warns about it: noise for our users, who are told of the file as skipped.
         warnings.simplefilter("ignore", ResourceWarning)
         try:
             return _read_image(path, size, color_mode)
-        except Exception:  # noqa: BLE001 - any failure to decode means "not a readable image"
-            return None
+        except Exception as err:  # noqa: BLE001 - re-raised below, once the readers' file objects are gone
+            problem = f"{type(err).__name__}: {err}"
+    raise ValueError(f"{path.name} is not a readable image ({problem})")
+
+
+def _read_or_none(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
+    """:func:`_read_image`, or None for a file that is not a readable image."""
+    try:
+        return _read_quietly(path, size, color_mode)
+    except Exception:  # noqa: BLE001 - any failure to decode means "not a readable image"
+        return None
 
 
 def _class_folders(root: Path, class_names: Sequence[str] | None) -> list[Path]:
@@ -118,17 +133,6 @@ def _class_folders(root: Path, class_names: Sequence[str] | None) -> list[Path]:
     return [root / name for name in names]
 
 
-def _warn_skipped(skipped: list[str], listed_in: str = "ImageSet.skipped") -> None:
-    shown = ", ".join(skipped[:_SHOWN_SKIPPED])
-    more = (
-        f" and {len(skipped) - _SHOWN_SKIPPED} more (all listed in {listed_in})"
-        if len(skipped) > _SHOWN_SKIPPED
-        else ""
-    )
-    message = f"Skipped {len(skipped)} file(s) that could not be read as images: {shown}{more}."
-    warn_user(SkippedFilesWarning(message, skipped))
-
-
 def from_directory(
     path: str | Path,
     *,
@@ -136,7 +140,8 @@ def from_directory(
     color_mode: str = "rgb",
     name: str | None = None,
     class_names: Sequence[str] | None = None,
-) -> ImageSet:
+    stream: bool = False,
+) -> ImageSet | ImageStream:
     """Read a folder with one sub-folder of images per class.
 
     Class names are the sub-folder names in sorted order (the order Keras'
@@ -149,6 +154,11 @@ def from_directory(
     ``ImageSet.skipped``. To get a train/test split call
     :meth:`ImageSet.split`; for data sets that ship separate
     ``Training/`` and ``Testing/`` folders, read each.
+
+    With ``stream=True`` the files are only listed: an :class:`ImageStream`
+    reads them batch by batch as ``analyze`` goes, so a folder of 50,000
+    images never sits in memory (an unreadable file is then found, left out
+    and warned about during that pass).
 
     Parameters
     ----------
@@ -166,18 +176,23 @@ def from_directory(
         The class sub-folders' names in the order of the model's outputs:
         label ``k`` is given to the images of folder ``class_names[k]``. Must
         name every class sub-folder exactly once.
+    stream : bool, default=False
+        Return an :class:`ImageStream` of the listed files instead of reading
+        them all now.
 
     Returns
     -------
-    ImageSet
+    ImageSet or ImageStream
         float32 images ``(N, H, W, C)`` in [0, 1], labels, class names,
-        ``files`` (paths relative to ``path``) and ``skipped``.
+        ``files`` (paths relative to ``path``) and ``skipped``; or, with
+        ``stream=True``, the same files to be read batch by batch.
 
     Raises
     ------
     InvalidInputError
         If ``path`` is not a folder, holds fewer than two class sub-folders,
-        a class sub-folder holds no readable image, ``class_names`` does not
+        a class sub-folder holds no readable image (with ``stream=True``: no
+        file), ``class_names`` does not
         name the class sub-folders, or ``image_size`` / ``color_mode`` are
         invalid.
 
@@ -189,6 +204,8 @@ def from_directory(
     size = _check_reading(image_size, color_mode)
     root = Path(path)
     folders = _class_folders(root, class_names)
+    if stream:
+        return _listed_stream(root, folders, size, color_mode, name)
     images: list[np.ndarray] = []
     labels: list[int] = []
     files: list[str] = []
@@ -205,7 +222,7 @@ def from_directory(
                 "every class needs at least one."
             )
     if skipped:
-        _warn_skipped(skipped)
+        warn_skipped(skipped)
     return ImageSet(
         np.stack(images),
         np.asarray(labels, dtype=np.int64),
@@ -213,6 +230,32 @@ def from_directory(
         name=name if name is not None else root.resolve().name,
         files=tuple(files),
         skipped=tuple(skipped),
+    )
+
+
+def _listed_stream(
+    root: Path, folders: list[Path], size: tuple[int, int], color_mode: str, name: str | None
+) -> ImageStream:
+    """The files of the class folders as an :class:`ImageStream`; nothing decoded yet."""
+    files: list[str] = []
+    labels: list[int] = []
+    for label, folder in enumerate(folders):
+        listed = _list_tree(folder, root)
+        if not listed:
+            raise InvalidInputError(
+                f"path: class folder {folder.name!r} in {str(root)!r} holds no file; every class needs at least one."
+            )
+        files += listed
+        labels += [label] * len(listed)
+    return ImageStream(
+        root,
+        tuple(files),
+        np.asarray(labels, dtype=np.int64),
+        tuple(p.name for p in folders),
+        (*size, 1 if color_mode == "grayscale" else 3),
+        partial(_read_quietly, size=size, color_mode=color_mode),
+        name=name if name is not None else root.resolve().name,
+        skipped=tuple(p.name for p in sorted(root.iterdir()) if p.is_file()),
     )
 
 
@@ -257,5 +300,5 @@ def read_images(
         unread = unread + (", ...)" if len(skipped) > 3 else ")") if skipped else ""
         raise InvalidInputError(f"path: expected images in {str(root)!r}; found no readable image{unread}.")
     if skipped:
-        _warn_skipped(skipped, "the warning's files")
+        warn_skipped(skipped, "the warning's files")
     return np.stack(images), tuple(files)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerlens._progress import Progress
 from layerlens._warnings import warn_user
 from layerlens.exceptions import ExplanationWarning, InvalidInputError, PixelScaleWarning
 from layerlens.explain._explanation import METHODS, Explanation, method_options, run_method
@@ -125,7 +126,6 @@ def explain_images(
             ExplanationWarning,
         )
         return [], None
-    import keras
 
     if "gradcam" in methods and not scorer.has_convolution():
         if tuple(methods) != DEFAULT_METHODS:
@@ -135,7 +135,7 @@ def explain_images(
                 ExplanationWarning,
             )
         methods = [m for m in methods if m != "gradcam"]
-    bar = keras.utils.Progbar(len(chosen) * len(methods), unit_name="explanation") if progress else None
+    bar = Progress(len(chosen) * len(methods), "explanation") if progress else None
     targets = probabilities[chosen].argmax(axis=1)
     by_method = []
     for method in methods:
@@ -148,6 +148,8 @@ def explain_images(
             if bar is not None:
                 bar.add(len(x[start : start + step]))
         by_method.append(made)
+    if bar is not None:
+        bar.close()
     explanations = [_at(e, int(image)) for image, per_image in zip(chosen, zip(*by_method)) for e in per_image]
     return explanations, x
 

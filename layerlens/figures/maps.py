@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 from layerlens.exceptions import InvalidInputError
@@ -20,13 +21,20 @@ from layerlens.figures._style import (
     misclassified_mask,
     mix_black,
     mix_white,
+    palette,
     probe_mask,
 )
 
-__all__ = ["DOUBT_MARKED", "WEBGL_THRESHOLD", "layer_figure"]
+__all__ = ["DOUBT_MARKED", "MAX_COLOUR_GROUPS", "WEBGL_THRESHOLD", "colour_groups", "layer_figure", "metadata_columns"]
 
 #: Above this many images :func:`layer_figure` draws points with WebGL (``go.Scattergl``).
 WEBGL_THRESHOLD = 5000
+#: A map coloured by a metadata column gives this many values a colour of their own at most.
+MAX_COLOUR_GROUPS = 10
+#: Colour-blind-safe qualitative colours (Paul Tol's, as plotly's ``Safe`` without its grey).
+GROUP_COLOURS = tuple(plotly.colors.qualitative.Safe[:-1])
+OTHER_COLOUR = "#888888"
+MISSING_COLOUR = "#c8c8c8"
 #: Images whose doubt (a ``doubt`` column of the paths table) is at least this get a ring on the map.
 DOUBT_MARKED = 0.5
 
@@ -39,6 +47,7 @@ def layer_figure(
     *,
     centers: np.ndarray | None = None,
     title: str | None = None,
+    colour_by: str | None = None,
 ) -> go.Figure:
     """Draw the 2-D map of one layer, points coloured by cluster, misclassified and doubtful images marked.
 
@@ -61,6 +70,12 @@ def layer_figure(
         same map). By default the mean position of the cluster's images.
     title : str, optional
         Plain-text title (escaped); by default ``"Layer <name>: N images in k clusters"``.
+    colour_by : str, optional
+        A metadata column of ``paths`` (scanner, site, sex, ...) to colour the points by instead of
+        their cluster: one colour per value (:func:`colour_groups`: the most frequent
+        :data:`MAX_COLOUR_GROUPS` values, the rest together as "other"); misclassified images stay
+        diamonds with a dark outline, the cluster centres and names stay. A site whose images sit
+        apart from the others in a layer shows as a patch of one colour.
 
     Returns
     -------
@@ -75,8 +90,8 @@ def layer_figure(
     ------
     InvalidInputError
         If ``coords`` or ``centers`` has the wrong shape or non-finite values, ``layer_name`` is not a
-        layer of ``paths`` (the message lists the layers), or ``class_names`` differs from the classes
-        of ``paths``.
+        layer of ``paths`` (the message lists the layers), ``class_names`` differs from the classes
+        of ``paths``, or ``colour_by`` is not a metadata column of ``paths`` (the message lists them).
 
     Notes
     -----
@@ -123,8 +138,50 @@ def layer_figure(
                 f"{layer_name!r}); received {ctr.dtype} of shape {ctr.shape}."
             )
         centers = ctr.astype(np.float64)
+    if colour_by is not None:
+        columns = metadata_columns(paths)
+        if colour_by not in columns:
+            raise InvalidInputError(
+                f"colour_by: expected one of the metadata columns of paths {columns}; received {colour_by!r}."
+            )
     # float32 halves the figure's coordinate payload; a map needs no more precision.
-    return _compute_layer_figure(xy.astype(np.float32), paths, layer_name, column, classes, centers, title)
+    return _compute_layer_figure(xy.astype(np.float32), paths, layer_name, column, classes, centers, title, colour_by)
+
+
+def metadata_columns(paths: pd.DataFrame) -> list[str]:
+    """The columns of a paths table that came from the images' metadata (not layers nor fixed columns)."""
+    from layerlens.paths import FIXED_COLUMNS, layer_columns
+
+    taken = {*FIXED_COLUMNS, *layer_columns(paths), "probe"}
+    return [str(c) for c in paths.columns if c not in taken]
+
+
+def colour_groups(values: pd.Series | Sequence) -> tuple[np.ndarray, list[str], list[str]]:
+    """The groups a metadata column colours a map by: each row's group, the groups' names and colours.
+
+    The :data:`MAX_COLOUR_GROUPS` most frequent values (ties by name) keep their own colour, in order of
+    frequency; any others share "other (n values)", and missing values "missing", both grey.
+    """
+    series = pd.Series(values, dtype=object).reset_index(drop=True)
+    missing = series.isna().to_numpy()
+    text = series.where(~missing, "").astype(str)
+    counts = text[~missing].value_counts()
+    ranked = sorted(counts.index, key=lambda v: (-counts[v], v))
+    own = ranked[:MAX_COLOUR_GROUPS] if len(ranked) <= MAX_COLOUR_GROUPS + 1 else ranked[: MAX_COLOUR_GROUPS - 1]
+    names = list(own)
+    colours = palette(len(own), GROUP_COLOURS)
+    position = {value: i for i, value in enumerate(own)}
+    codes = np.array([position.get(v, -1) for v in text], dtype=np.int64)
+    rest = (codes == -1) & ~missing
+    if rest.any():
+        codes[rest] = len(names)
+        names.append(f"other ({len(ranked) - len(own)} values)")
+        colours.append(OTHER_COLOUR)
+    if missing.any():
+        codes[missing] = len(names)
+        names.append("missing")
+        colours.append(MISSING_COLOUR)
+    return codes, names, colours
 
 
 def _compute_layer_figure(
@@ -135,6 +192,7 @@ def _compute_layer_figure(
     classes: tuple[str, ...],
     centers: np.ndarray | None,
     title: str | None,
+    colour_by: str | None = None,
 ) -> go.Figure:
     """Build the map figure from validated input (see :func:`layer_figure`)."""
     all_codes = column.cat.codes.to_numpy(np.int64)
@@ -152,7 +210,19 @@ def _compute_layer_figure(
         centers = np.array(
             [own[codes == k].mean(axis=0) if (codes == k).any() else [np.nan, np.nan] for k in range(len(names))]
         )
-    traces = _point_traces(xy[images], paths[images], codes, names, colours, wrong, classes, labelled, scatter)
+    hover = _point_hover(paths[images], names, codes, classes, labelled)
+    if colour_by is None:
+        groups, group_names, group_colours = codes, names, colours
+    else:
+        groups, group_names, group_colours = colour_groups(paths[colour_by][images])
+        shown = [esc(v) for v in group_names]
+        hover = np.array(
+            [f"{h}<br>{esc(colour_by)}: {shown[g]}" for h, g in zip(hover, groups, strict=True)], dtype=object
+        )
+    traces = _point_traces(
+        xy[images], paths[images], groups, group_names, group_colours, wrong, classes, hover, scatter,
+        fill_wrong_by_class=colour_by is None,
+    )  # fmt: skip
     if probes.any():
         traces.append(_probe_trace(xy[probes], paths[probes], all_codes[probes], names, classes, scatter))
     if "doubt" in paths.columns:
@@ -184,6 +254,8 @@ def _compute_layer_figure(
         if labelled
         else "colour = cluster, in the hue of its dominant predicted class (no true labels)"
     )
+    if colour_by is not None:
+        sub = f"colour = {esc(colour_by)}; × = cluster centre" + ("; ◆ = misclassified image" if labelled else "")
     axis = dict(
         zeroline=False,
         showgrid=True,
@@ -200,7 +272,12 @@ def _compute_layer_figure(
             margin=dict(l=50, r=20, t=80, b=50),
             height=600,
             hovermode="closest",
-            legend=dict(title=dict(text="cluster"), itemsizing="constant", x=1.01, y=1.0),
+            legend=dict(
+                title=dict(text="cluster" if colour_by is None else esc(colour_by)),
+                itemsizing="constant",
+                x=1.01,
+                y=1.0,
+            ),
             xaxis=dict(title=dict(text="map dimension 1"), **axis),
             yaxis=dict(title=dict(text="map dimension 2"), **axis),
             annotations=annotations,
@@ -252,12 +329,15 @@ def _point_traces(
     colours: list[str],
     wrong: np.ndarray,
     classes: tuple[str, ...],
-    labelled: bool,
+    hover: np.ndarray,
     scatter: type,
+    *,
+    fill_wrong_by_class: bool = True,
 ) -> list:
-    """One trace of correctly classified (or unlabelled) points per cluster, then one of misclassified
-    points per cluster, so the misclassified ones are drawn on top; each pair shares a legend entry."""
-    hover = _point_hover(paths, names, codes, classes, labelled)
+    """One trace of correctly classified (or unlabelled) points per group (cluster or metadata value),
+    then one of misclassified points per group, so the misclassified ones are drawn on top; each pair
+    shares a legend entry. Misclassified points are filled with their true class's colour, or with
+    their group's when ``fill_wrong_by_class`` is False."""
     n = len(codes)
     # Smaller markers as the map fills up, so clusters stay readable at thousands of points.
     size = 7 if n <= 1000 else 5 if n <= 3000 else 4
@@ -270,8 +350,9 @@ def _point_traces(
             idx = np.flatnonzero((codes == k) & (wrong == is_wrong))
             if is_wrong and idx.size == 0:
                 continue
+            fill = list(true_colours[true[idx]]) if fill_wrong_by_class else colour
             marker = (
-                _misclassified_marker(list(true_colours[true[idx]]), size + (4 if n <= 3000 else 3))
+                _misclassified_marker(fill, size + (4 if n <= 3000 else 3))
                 if is_wrong
                 else dict(symbol="circle", size=size, color=colour, opacity=0.8, line=dict(width=0.5, color="white"))
             )

@@ -15,6 +15,7 @@ from layerlens._png import png_bytes
 from layerlens._run_explanations import explanation_pictures
 from layerlens._version import __version__
 from layerlens.explain._overlay import display_size
+from layerlens.figures._style import esc
 from layerlens.figures.explanations import outlined_segments, segment_weights_spec, top_segments
 from layerlens.figures.metrics import probabilities_spec
 from layerlens.site import _content as content
@@ -70,6 +71,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     common = {"run": run, "version": __version__}
 
     data = content.image_data(analysis, rows, pages)
+    colourings = _map_colours(analysis)
+    data["colourBy"] = colourings
     (folder / "data" / "images.js").write_text(f'layerlens.receive("images", {script_json(data)});\n', encoding="utf-8")
     for i in range(len(analysis.layers)):
         (folder / "data" / f"map-{i}.js").write_text(
@@ -77,7 +80,11 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         )
 
     model_page = env.get_template("model.html").render(
-        root="../../", page_kind="model", **common, **_model_context(analysis, pages, paths_json)
+        root="../../",
+        page_kind="model",
+        **common,
+        **_model_context(analysis, pages, paths_json),
+        map_colour_columns=[entry["column"] for entry in colourings],
     )
     (folder / "index.html").write_text(model_page, encoding="utf-8")
 
@@ -219,6 +226,33 @@ def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str,
         filters.append({"column": str(column), "values": [str(v) for v in kinds]})
         codes.append([-1 if pd.isna(v) else position[v] for v in values.tolist()])
     return filters, {int(i): [column[int(i)] for column in codes] for i in shown}
+
+
+def _map_colours(analysis: Analysis) -> list[dict[str, Any]]:
+    """What the layer maps can be coloured by instead of clusters: each metadata column of 2 to
+    :data:`_MAX_GROUPS` values, with every image's group (probes have none) and the groups' names
+    (as text, and escaped for plotly's legend) and colours."""
+    from layerlens.figures.maps import colour_groups
+
+    if analysis.metadata is None:
+        return []
+    colourings = []
+    for column in analysis.metadata.columns:
+        values = analysis.metadata[column]
+        if not 2 <= values.nunique(dropna=True) <= _MAX_GROUPS:
+            continue
+        codes, names, colours = colour_groups(values)
+        colourings.append(
+            {
+                "column": str(column),
+                "title": esc(str(column)),
+                "names": names,
+                "labels": [esc(name) for name in names],
+                "colours": colours,
+                "codes": codes.tolist(),
+            }
+        )
+    return colourings
 
 
 def _groups(analysis: Analysis) -> list[dict[str, Any]]:

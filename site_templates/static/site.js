@@ -172,12 +172,74 @@
 
   /* ---- model page: one map per layer, behind tabs ---- */
 
+  var TYPED = { i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
+    f4: Float32Array, f8: Float64Array };
+
+  /* A figure's array as a plain array: plotly's JSON keeps numeric arrays as base64 ("bdata") of a dtype. */
+  function values(array) {
+    if (!array || Array.isArray(array)) { return array || []; }
+    if (array.bdata === undefined || !TYPED[array.dtype]) { return []; }
+    var bytes = window.atob(array.bdata);
+    var buffer = new Uint8Array(bytes.length);
+    for (var i = 0; i < bytes.length; i++) { buffer[i] = bytes.charCodeAt(i); }
+    return Array.prototype.slice.call(new TYPED[array.dtype](buffer.buffer));
+  }
+
+  /* The map with its image points regrouped by a metadata column: one trace per value (then one of its
+     misclassified images, diamonds on top); probes, doubt rings and cluster centres stay as they were. */
+  function colouredBy(json, by) {
+    var groups = by.names.map(function () { return { right: [], wrong: [] }; });
+    var kept = [];
+    var looks = {};
+    json.data.forEach(function (trace) {
+      var symbol = trace.marker && trace.marker.symbol;
+      if (trace.customdata === undefined || (symbol !== "circle" && symbol !== "diamond")) {
+        kept.push(trace);
+        return;
+      }
+      looks[symbol] = looks[symbol] || trace;
+      var xs = values(trace.x), ys = values(trace.y), ids = values(trace.customdata);
+      ids.forEach(function (id, j) {
+        groups[by.codes[id]][symbol === "diamond" ? "wrong" : "right"].push([xs[j], ys[j], id]);
+      });
+    });
+    function trace(points, g, wrong) {
+      var look = looks[wrong ? "diamond" : "circle"] || looks.circle || looks.diamond;
+      var marker = Object.assign({}, look.marker, { color: by.colours[g] });
+      if (wrong) { marker.symbol = "diamond"; }
+      return {
+        type: look.type, mode: "markers", name: by.labels[g] + (wrong ? " misclassified" : ""),
+        legendgroup: "group-" + g, showlegend: !wrong, hoverinfo: "none",
+        x: points.map(function (p) { return p[0]; }), y: points.map(function (p) { return p[1]; }),
+        customdata: points.map(function (p) { return p[2]; }), marker: marker
+      };
+    }
+    var right = [], wrong = [];
+    groups.forEach(function (group, g) {
+      if (group.right.length || group.wrong.length) { right.push(trace(group.right, g, false)); }
+      if (group.wrong.length) { wrong.push(trace(group.wrong, g, true)); }
+    });
+    var layout = Object.assign({}, json.layout);
+    layout.legend = Object.assign({}, layout.legend, { title: { text: by.title } });
+    var title = layout.title && layout.title.text ? String(layout.title.text).split("<br>")[0] : "";
+    layout.title = Object.assign({}, layout.title, {
+      text: title + "<br><span style='font-size:12px;color:#555555'>colour = " + by.title +
+        "; × = cluster centre; ◆ = misclassified image</span>"
+    });
+    return { data: right.concat(wrong, kept), layout: layout };
+  }
+
   function layerMaps(images) {
     var figure = document.getElementById("map-figure");
     var tabs = Array.prototype.slice.call(document.querySelectorAll("[role=tab][data-map]"));
     var card = document.getElementById("map-hover");
+    var colour = document.getElementById("map-colour");
     var pages = new Set(images.pages);
     var current = null;
+
+    function colouring() {
+      return colour && colour.value !== "" && images.colourBy ? images.colourBy[Number(colour.value)] : null;
+    }
 
     function select(tab, focus) {
       tabs.forEach(function (other) {
@@ -189,11 +251,17 @@
       var layer = Number(tab.getAttribute("data-map"));
       document.getElementById("map-panel").setAttribute("aria-labelledby", tab.id);
       current = layer;
+      draw(layer);
+    }
+
+    function draw(layer) {
       whenLoaded("map-" + layer, figure.getAttribute("data-src") + layer + ".js", function (json) {
         if (current !== layer) { return; }
-        plot(figure, json, false).then(bindHover);
+        var by = colouring();
+        plot(figure, by ? colouredBy(json, by) : json, false).then(bindHover);
       });
     }
+    if (colour) { colour.addEventListener("change", function () { if (current !== null) { draw(current); } }); }
 
     var bound = false;
     function bindHover() {
@@ -204,8 +272,11 @@
         if (typeof point.customdata !== "number") { return; }
         var i = point.customdata;
         card.querySelector("img").src = "images/" + imageName(i) + ".png";
+        var by = colouring();
+        var group = by && !isProbe(images, i) ? " · " + by.column + ": " + by.names[by.codes[i]] : "";
         card.querySelector("span").textContent =
-          "image " + i + ": " + describe(images, i) + " · " + images.clusterNames[current][images.clusters[current][i]];
+          "image " + i + ": " + describe(images, i) + " · " + images.clusterNames[current][images.clusters[current][i]] +
+          group;
         var x = event.event ? event.event.clientX : 0;
         var y = event.event ? event.event.clientY : 0;
         card.hidden = false;  // shown first, so that its size is known
