@@ -684,8 +684,10 @@ def analyze(
         One row per image: patient id, scanner, site, sex, acquisition date,
         ... Kept as text in ``Analysis.metadata``, carried into the paths
         table and the run; :meth:`Analysis.accuracy_by` and the site give the
-        accuracy per value of each column. Default: the ImageSet's own
-        metadata (``from_dicom`` gives each slice's patient and series).
+        accuracy per value of each column. Default: the ImageSet's (or
+        ImageStream's) own metadata (``from_dicom`` gives each slice's
+        patient and series). For an ImageStream it may have one row per
+        listed file: the rows of files that could not be read are dropped.
     probe_files : sequence of str, optional
         The file of each probe (e.g. the names :func:`layerlens.datasets.read_images`
         returns), shown with them in the paths table and the site.
@@ -772,7 +774,9 @@ def analyze(
     )
     n_images = len(extraction.outputs)
     if isinstance(images, ImageStream) and n_images < len(images):
-        images = image_set = images.subset(extraction.source_rows)  # the files that could be read
+        # Some files could not be read: their rows go from the stream's lists, and from metadata given per file.
+        metadata = _rows_of(metadata, extraction.source_rows, len(images))
+        images = image_set = images.subset(extraction.source_rows)
     if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
     if labels is None and extraction.labels is not None:
@@ -848,6 +852,19 @@ def analyze(
     if n_explained:
         analysis = _with_explanations(analysis, model, images, extraction.display_range, progress)
     return analysis
+
+
+def _rows_of(metadata: Any, rows: np.ndarray, n_files: int) -> Any:
+    """``metadata`` at ``rows`` when it has one row per file of a stream (a DataFrame or a dict of columns)."""
+    if isinstance(metadata, pd.DataFrame) and len(metadata) == n_files:
+        return metadata.iloc[rows].reset_index(drop=True)
+    if (
+        isinstance(metadata, Mapping)
+        and metadata
+        and all(np.ndim(v) == 1 and len(v) == n_files for v in metadata.values())
+    ):
+        return {name: np.asarray(values, dtype=object)[rows] for name, values in metadata.items()}
+    return metadata  # another length: check_metadata names the mismatch
 
 
 def architecture(model: keras.Model) -> tuple[LayerRow, ...]:

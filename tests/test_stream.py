@@ -110,6 +110,11 @@ def test_an_unreadable_file_found_during_the_pass_is_left_out_everywhere(sequent
     assert list(analysis.files) == kept
     np.testing.assert_array_equal(analysis.labels, [stream.labels[stream.files.index(f)] for f in kept])
     assert analysis.metadata["scanner"].tolist() == [f"s{stream.files.index(f) % 7}" for f in kept]
+    # Metadata given per listed file is taken at the rows that could be read, as a table or as columns.
+    for given in (pd.DataFrame({"site": stream.files}), {"site": list(stream.files)}):
+        with pytest.warns(SkippedFilesWarning):
+            again = ll.analyze(sequential_model, stream, metadata=given, n_clusters=3, explain=0, progress=False)
+        assert again.metadata["site"].tolist() == kept
 
 
 def test_a_stream_splits_as_the_loaded_set_does(digit_folder, in_memory):
