@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,16 @@ class Batches:
     rows : list of int or None
         For an :class:`~layerlens.datasets.ImageStream`: filled as the batches are read with the position in
         its ``files`` of each image given (unreadable files have none).
+    unreadable : list of str
+        For an :class:`~layerlens.datasets.ImageStream`: filled with the files that could not be read, for the
+        reader of the batches to report once the pass (and its progress line) is over.
     """
 
     stream: Iterator[tuple[np.ndarray, np.ndarray | None]]
     total: int | None
     whole: np.ndarray | None
     rows: list[int] | None = None
+    unreadable: list[str] = field(default_factory=list)
 
 
 def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -> Batches:
@@ -69,7 +73,10 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         images = (images.images, images.labels)
     if isinstance(images, ImageStream):
         rows: list[int] = []
-        return Batches(images.batches(batch_size, kept=rows), len(images), None, rows)
+        unreadable: list[str] = []
+        return Batches(
+            images.batches(batch_size, kept=rows, unreadable=unreadable), len(images), None, rows, unreadable
+        )
     if hasattr(images, "numpy") and len(getattr(images, "shape", ())) >= 3:
         images = np.asarray(images)  # a whole tf.Tensor of images, not a stream of batches
     if isinstance(images, list) and images and all(isinstance(e, np.ndarray) and e.ndim == 3 for e in images):

@@ -8,7 +8,7 @@ from typing import TextIO
 
 __all__ = ["Progress"]
 
-_BAR_WIDTH = 24
+_BAR_WIDTH = 20
 # On a terminal or in a notebook the line is redrawn at most this often; in a log file (CI, nohup) a new
 # line is written at most this often, so a long pass leaves a few dozen lines, not thousands.
 _REDRAW_SECONDS = 0.2
@@ -83,7 +83,7 @@ def _rate(rate: float, plural: str) -> str:
         return f"{rate:,.0f} {plural}/s"
     if rate >= 1:
         return f"{rate:.1f} {plural}/s"
-    return f"{1 / rate:.1f} s per {plural[:-1]}" if rate > 0 else f"0 {plural}/s"
+    return f"{1 / rate:.1f} s each" if rate > 0 else f"0 {plural}/s"
 
 
 def _duration(seconds: float) -> str:
@@ -91,7 +91,9 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
+    if minutes < 10:
         return f"{minutes} min {seconds:02d} s"
+    if minutes < 60:
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"

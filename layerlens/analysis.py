@@ -686,8 +686,9 @@ def analyze(
         table and the run; :meth:`Analysis.accuracy_by` and the site give the
         accuracy per value of each column. Default: the ImageSet's (or
         ImageStream's) own metadata (``from_dicom`` gives each slice's
-        patient and series). For an ImageStream it may have one row per
-        listed file: the rows of files that could not be read are dropped.
+        patient and series). For an ImageStream, one row per listed file
+        (as ``labels``): the rows of files that turn out unreadable are
+        dropped with them.
     probe_files : sequence of str, optional
         The file of each probe (e.g. the names :func:`layerlens.datasets.read_images`
         returns), shown with them in the paths table and the site.
@@ -761,7 +762,8 @@ def analyze(
     class_names, renumber = resolve_class_names(class_names, image_set, n_classes)
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
-    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet)) else None  # a stream may skip files
+    # A stream's labels and metadata given here have one entry per listed file (unreadable ones dropped after).
+    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet, ImageStream)) else None
     if labels is not None:
         labels = check_labels(labels, class_names, known_n, "labels")
     if metadata is not None and known_n is not None:
@@ -774,9 +776,11 @@ def analyze(
     )
     n_images = len(extraction.outputs)
     if isinstance(images, ImageStream) and n_images < len(images):
-        # Some files could not be read: their rows go from the stream's lists, and from metadata given per file.
-        metadata = _rows_of(metadata, extraction.source_rows, len(images))
-        images = image_set = images.subset(extraction.source_rows)
+        # Some files could not be read: their rows go from the stream's lists, the labels and the metadata.
+        rows = extraction.source_rows
+        labels = None if labels is None else labels[rows]
+        metadata = _rows_of(metadata, rows)
+        images = image_set = images.subset(rows)
     if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
     if labels is None and extraction.labels is not None:
@@ -854,17 +858,13 @@ def analyze(
     return analysis
 
 
-def _rows_of(metadata: Any, rows: np.ndarray, n_files: int) -> Any:
-    """``metadata`` at ``rows`` when it has one row per file of a stream (a DataFrame or a dict of columns)."""
-    if isinstance(metadata, pd.DataFrame) and len(metadata) == n_files:
+def _rows_of(metadata: Any, rows: np.ndarray) -> Any:
+    """``metadata`` (a DataFrame or a dict of columns, one row per listed file of a stream) at ``rows``."""
+    if isinstance(metadata, pd.DataFrame):
         return metadata.iloc[rows].reset_index(drop=True)
-    if (
-        isinstance(metadata, Mapping)
-        and metadata
-        and all(np.ndim(v) == 1 and len(v) == n_files for v in metadata.values())
-    ):
+    if isinstance(metadata, Mapping):
         return {name: np.asarray(values, dtype=object)[rows] for name, values in metadata.items()}
-    return metadata  # another length: check_metadata names the mismatch
+    return metadata
 
 
 def architecture(model: keras.Model) -> tuple[LayerRow, ...]:

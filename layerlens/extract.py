@@ -43,6 +43,7 @@ from layerlens._layers import (
     trace,
 )
 from layerlens._progress import Progress
+from layerlens.datasets._skipped import warn_skipped
 from layerlens.exceptions import InvalidInputError
 
 __all__ = [
@@ -446,6 +447,8 @@ def extract(
             bar.add(len(x))
     if bar is not None:
         bar.close()
+    if source.unreadable:  # said once the progress line is complete, not across it
+        warn_skipped(source.unreadable, "the warning's files")
     if step is None:
         raise InvalidInputError("images: expected at least one image; received none.")
     results = [[rows.result() for rows in parts] for parts in columns]
@@ -498,7 +501,8 @@ class _Rows:
 
     def result(self) -> np.ndarray:
         if self.array is not None:
-            return self.array[: self.filled]
+            # Fewer rows than announced (a stream's unreadable files): a copy, so the unused rows are freed.
+            return self.array if self.filled == len(self.array) else self.array[: self.filled].copy()
         joined, self.parts = np.concatenate(self.parts), []  # the parts go as soon as they are joined
         return joined
 

@@ -634,7 +634,7 @@ def test_layer_figure_colours_points_by_a_metadata_column(toy):
     df = df.assign(scanner=[("GE", "Siemens", HOSTILE)[i % 3] if i % 10 else None for i in range(N)])
     fig = layer_figure(coords, df, "dense", CLASSES, colour_by="scanner")
     groups = [t for t in fig.data if t.legendgroup and t.showlegend and t.marker.symbol == "circle"]
-    assert sorted(t.name for t in groups) == sorted(["GE", "Siemens", "missing", figures_style.esc(HOSTILE)])
+    assert sorted(t.name for t in groups) == sorted(["GE", "Siemens", "(missing)", figures_style.esc(HOSTILE)])
     assert len({t.marker.color for t in groups}) == 4
     # Every image once, by its value; misclassified ones still diamonds, now in their group's colour.
     shown = {}
@@ -645,7 +645,7 @@ def test_layer_figure_colours_points_by_a_metadata_column(toy):
             for i in trace.customdata:
                 shown[int(i)] = trace.name.removesuffix(" misclassified")
     assert sorted(shown) == list(range(N))
-    expected = df["scanner"].fillna("missing").map(lambda v: figures_style.esc(v) if v == HOSTILE else v)
+    expected = df["scanner"].fillna("(missing)").map(lambda v: figures_style.esc(v) if v == HOSTILE else v)
     assert all(shown[i] == expected.iloc[i] for i in range(N))
     assert "cluster centres" in [t.name for t in fig.data]  # the clusters stay named on the map
     assert fig.layout.legend.title.text == "scanner"
@@ -654,12 +654,23 @@ def test_layer_figure_colours_points_by_a_metadata_column(toy):
 
 
 def test_colour_groups_keep_the_most_frequent_values_and_pool_the_rest():
+    most = figure_maps.MAX_COLOUR_GROUPS
     values = [f"site {i}" for i in range(14) for _ in range(14 - i)] + [None, None]
     codes, names, colours = figure_maps.colour_groups(values)
-    assert names[: figure_maps.MAX_COLOUR_GROUPS - 1] == [f"site {i}" for i in range(figure_maps.MAX_COLOUR_GROUPS - 1)]
-    assert names[-2:] == ["other (5 values)", "missing"]
-    assert len(names) == figure_maps.MAX_COLOUR_GROUPS + 1 and len(set(colours[:-2])) == len(colours) - 2
-    assert names[codes[0]] == "site 0" and names[codes[-1]] == "missing" and names[codes[-3]].startswith("other")
+    assert names == [f"site {i}" for i in range(most - 1)] + [f"({14 - most + 1} other values)", "(missing)"]
+    assert len(set(colours[:-2])) == most - 1 and colours[-2:] == [figure_maps.OTHER_COLOUR, figure_maps.MISSING_COLOUR]
+    assert (
+        names[codes[0]] == "site 0" and names[codes[-1]] == "(missing)" and names[codes[-3]].endswith("other values)")
+    )
+    # Up to MAX_COLOUR_GROUPS values each keep their colour: no "other" group of a single value.
+    _, names, _ = figure_maps.colour_groups([f"v{i}" for i in range(most)])
+    assert names == sorted(f"v{i}" for i in range(most))
+    _, names, _ = figure_maps.colour_groups([f"v{i}" for i in range(most + 1)])
+    assert len(names) == most and names[-1] == "(2 other values)"
+    # Numbers become text; a column of one value or of missing values only still colours.
+    codes, names, _ = figure_maps.colour_groups([3, 3.5, 3])
+    assert names == ["3", "3.5"] and codes.tolist() == [0, 1, 0]
+    assert figure_maps.colour_groups([None, np.nan])[1] == ["(missing)"]
 
 
 def test_colour_by_must_be_a_metadata_column(toy):

@@ -14,7 +14,7 @@ def test_line_gives_count_rate_and_time_left():
     bar = Progress(1000, "image", stream=io.StringIO())
     bar.done = 250
     line = bar.line(5.0)
-    assert line.startswith("[######..................] 250/1,000 images")
+    assert line.startswith("[#####...............] 250/1,000 images")
     assert "50 images/s" in line
     assert line.endswith("15 s left")  # 750 more at 50 per second
 
@@ -34,7 +34,7 @@ def test_unknown_total_has_no_bar_and_no_time_left():
 
 
 @pytest.mark.parametrize(
-    ("done", "seconds", "expected"), [(3, 2.0, "1.5 explanations/s"), (1, 4.0, "4.0 s per explanation")]
+    ("done", "seconds", "expected"), [(3, 2.0, "1.5 explanations/s"), (1, 4.0, "4.0 s each")]
 )
 def test_slow_rates_stay_readable(done, seconds, expected):
     bar = Progress(10, "explanation", stream=io.StringIO())
@@ -59,3 +59,12 @@ def test_a_log_gets_whole_lines_and_a_terminal_one_redrawn_line():
     bar.close()
     text = terminal.getvalue()
     assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_a_long_pass_stays_on_one_short_line():
+    bar = Progress(2000, "explanation", stream=io.StringIO())
+    bar.done = 10
+    line = bar.line(33.0)
+    assert line.endswith("3.3 s each · 1 h 49 min left") and len(line) <= 80
+    bar.done = 1800
+    assert bar.line(1800.0).endswith("3 min 20 s left")  # 200 more at 1 per second

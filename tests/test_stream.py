@@ -97,7 +97,7 @@ def test_an_unreadable_file_found_during_the_pass_is_left_out_everywhere(sequent
     root = tmp_path / "digits"
     shutil.copytree(digit_folder, root)
     broken = sorted((root / "3").glob("*.png"))[1]
-    broken.write_bytes(broken.read_bytes()[:40])  # truncated mid-header
+    broken.write_bytes(broken.read_bytes()[:60])  # the header reads, the pixels do not
     stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
     assert len(stream) == 120  # listing does not decode
     stream = replace(stream, metadata=pd.DataFrame({"scanner": [f"s{i % 7}" for i in range(120)]}))
@@ -148,7 +148,8 @@ def test_bad_streams_are_named(digit_folder, tmp_path, sequential_model):
     (empty / "a").mkdir(parents=True)
     (empty / "b").mkdir()
     io.imsave(empty / "a" / "x.png", np.zeros((8, 8), np.uint8), check_contrast=False)
-    with pytest.raises(InvalidInputError, match="path: class folder 'b' .* holds no file"):
+    (empty / "b" / "notes.txt").write_text("not an image")
+    with pytest.raises(InvalidInputError, match="path: class folder 'b' .* holds no readable image"):
         from_directory(empty, stream=True)
     with pytest.raises(InvalidInputError, match="probes: expected images without labels.*received an ImageStream"):
         ll.analyze(sequential_model, stream, probes=stream, progress=False, explain=0)
@@ -180,3 +181,73 @@ def test_a_dicom_stream_leaves_out_only_the_slice_it_cannot_decode(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkippedFilesWarning)
         list(stream.subset(kept).batches(4))  # the readable rest reads without a word
+
+
+def test_files_that_are_no_images_are_left_out_when_listed_and_the_split_is_the_loaded_one(digit_folder, tmp_path):
+    import shutil
+
+    root = tmp_path / "digits"
+    shutil.copytree(digit_folder, root)
+    (root / "3" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 a thumbnail cache")
+    (root / "7" / "scan.json").write_text('{"scanner": "GE"}')
+    (root / "labels.csv").write_text("file,label\n")
+    with pytest.warns(SkippedFilesWarning, match=r"Skipped 3 file\(s\).*labels.csv.*3/Thumbs.db.*7/scan.json"):
+        stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
+    with pytest.warns(SkippedFilesWarning):
+        loaded = from_directory(root, image_size=16, color_mode="grayscale")
+    assert stream.files == loaded.files and stream.skipped == loaded.skipped
+    streamed, split = stream.split(0.3, seed=1), loaded.split(0.3, seed=1)
+    assert streamed.test.files == split.test.files and streamed.train.files == split.train.files
+
+
+def test_labels_and_metadata_for_a_stream_are_checked_before_any_file_is_read(sequential_model, digit_folder):
+    stream = from_directory(digit_folder, image_size=16, color_mode="grayscale", stream=True)
+    counting = _CountingReader(stream.reader)
+    stream = replace(stream, reader=counting)
+    with pytest.raises(InvalidInputError, match="labels: expected 120 labels"):
+        ll.analyze(sequential_model, stream, labels=stream.labels[:-1], progress=False, explain=0)
+    with pytest.raises(InvalidInputError, match="metadata: expected 120 rows"):
+        ll.analyze(sequential_model, stream, metadata={"site": ["a"] * 119}, progress=False, explain=0)
+    assert counting.calls == 0
+
+
+def test_labels_given_per_listed_file_follow_the_files_that_could_be_read(sequential_model, digit_folder, tmp_path):
+    import shutil
+
+    root = tmp_path / "digits"
+    shutil.copytree(digit_folder, root)
+    broken = sorted((root / "5").glob("*.png"))[0]
+    broken.write_bytes(broken.read_bytes()[:60])  # the header reads, the pixels do not
+    stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
+    gone = stream.files.index(broken.relative_to(root).as_posix())
+    given = stream.labels.copy()
+    given[::7] = (given[::7] + 1) % 10  # some other labels than the folders', to see them used
+    with pytest.warns(SkippedFilesWarning):
+        analysis = ll.analyze(sequential_model, stream, labels=given, n_clusters=3, explain=0, progress=False)
+    np.testing.assert_array_equal(analysis.labels, np.delete(given, gone))
+
+
+def test_unreadable_files_are_reported_after_the_progress_line_ends(
+    sequential_model, digit_folder, tmp_path, monkeypatch
+):
+    import shutil
+
+    from layerlens import extract as extract_module
+    from layerlens._progress import Progress
+
+    root = tmp_path / "digits"
+    shutil.copytree(digit_folder, root)
+    broken = sorted((root / "1").glob("*.png"))[0]
+    broken.write_bytes(broken.read_bytes()[:60])
+    events = []
+    close = Progress.close
+    monkeypatch.setattr(Progress, "close", lambda self: (events.append("line ended"), close(self))[1])
+    stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *args, **kwargs: events.append(type(message).__name__)
+        extraction = extract_module.extract(sequential_model, stream, layers=["conv1"], batch_size=32)
+    assert events == ["line ended", "SkippedFilesWarning"]
+    # The arrays hold the 119 rows read, not a view of room for the 120 listed.
+    assert len(extraction.outputs) == 119
+    assert extraction.features[0].base is None and extraction.thumbnails.base is None

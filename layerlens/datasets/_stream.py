@@ -91,7 +91,7 @@ class ImageStream:
         return f"ImageStream({self.name!r}, {len(self)} files of {self.image_shape}, {per_class})"
 
     def batches(
-        self, batch_size: int | None = None, *, kept: list[int] | None = None
+        self, batch_size: int | None = None, *, kept: list[int] | None = None, unreadable: list[str] | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Decode the files in order and yield ``(x, y)`` batches of float32 images and int64 labels.
 
@@ -102,6 +102,9 @@ class ImageStream:
         kept : list of int, optional
             Filled as the batches go with the position of each image yielded (files that could not be
             read have none).
+        unreadable : list of str, optional
+            Filled with the files that could not be read, which are then the caller's to report; without
+            it they are named in one :class:`~layerlens.exceptions.SkippedFilesWarning` after the last batch.
 
         Yields
         ------
@@ -109,16 +112,16 @@ class ImageStream:
             One batch; ``n`` is smaller than ``batch_size`` for the last one and where files were unreadable.
         """
         size = _check_batch_size(self.batch_size if batch_size is None else batch_size)
-        unreadable: list[str] = []
+        failures: list[str] = [] if unreadable is None else unreadable
         for start in range(0, len(self.files), size):
             images, rows, failed = self._decode(range(start, min(start + size, len(self.files))))
-            unreadable += failed
+            failures += failed
             if kept is not None:
                 kept.extend(rows)
             if rows:
                 yield images, self.labels[rows]
-        if unreadable:
-            warn_skipped(unreadable, "the warning's files")
+        if failures and unreadable is None:
+            warn_skipped(failures, "the warning's files")
 
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """The images at ``indices`` (positions in ``files``), decoded now.

@@ -157,8 +157,10 @@ def from_directory(
 
     With ``stream=True`` the files are only listed: an :class:`ImageStream`
     reads them batch by batch as ``analyze`` goes, so a folder of 50,000
-    images never sits in memory (an unreadable file is then found, left out
-    and warned about during that pass).
+    images never sits in memory. Files that are no images are told from
+    their headers and skipped now, so the stream lists (and splits) the
+    files this function would read; a file whose pixels turn out damaged
+    is left out during the pass and named at its end.
 
     Parameters
     ----------
@@ -236,17 +238,24 @@ def from_directory(
 def _listed_stream(
     root: Path, folders: list[Path], size: tuple[int, int], color_mode: str, name: str | None
 ) -> ImageStream:
-    """The files of the class folders as an :class:`ImageStream`; nothing decoded yet."""
+    """The image files of the class folders as an :class:`ImageStream`: each file's header is read now (what
+    is no image is skipped and warned about, as when the folder is read whole), the pixels during the pass."""
     files: list[str] = []
     labels: list[int] = []
+    skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
     for label, folder in enumerate(folders):
         listed = _list_tree(folder, root)
-        if not listed:
+        images = [f for f in listed if _looks_like_image(root / f, size, color_mode)]
+        skipped += sorted(set(listed) - set(images))
+        if not images:
             raise InvalidInputError(
-                f"path: class folder {folder.name!r} in {str(root)!r} holds no file; every class needs at least one."
+                f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
+                "every class needs at least one."
             )
-        files += listed
-        labels += [label] * len(listed)
+        files += images
+        labels += [label] * len(images)
+    if skipped:
+        warn_skipped(skipped)
     return ImageStream(
         root,
         tuple(files),
@@ -255,8 +264,21 @@ def _listed_stream(
         (*size, 1 if color_mode == "grayscale" else 3),
         partial(_read_quietly, size=size, color_mode=color_mode),
         name=name if name is not None else root.resolve().name,
-        skipped=tuple(p.name for p in sorted(root.iterdir()) if p.is_file()),
+        skipped=tuple(skipped),
     )
+
+
+def _looks_like_image(path: Path, size: tuple[int, int], color_mode: str) -> bool:
+    """Whether a file is an image, from its header when Pillow knows the format (it reads no pixels to
+    say so), else by reading it whole as the in-memory loader does. So a stream lists the files the
+    in-memory loader reads (and splits them alike), but for files whose pixels turn out to be damaged."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return _read_or_none(path, size, color_mode) is not None
 
 
 def read_images(

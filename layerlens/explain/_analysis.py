@@ -110,9 +110,10 @@ def explain_images(
     x = fetch_rows(images, chosen, batch_size, input_shape)
     if x is None:
         warn_user(
-            "explain: the images came as a one-shot iterator (or a stream that ended early the second time), so "
-            "the images to explain cannot be read again; no explanations were made. Pass an array, an ImageSet or "
-            "a tf.data.Dataset, or call layerlens.explain on the images.",
+            "explain: the images to explain could not be read a second time (they came as a one-shot iterator, a "
+            "stream that ended early the second time, or files that went away during the analysis); no "
+            "explanations were made. Pass an array, an ImageSet, an ImageStream or a tf.data.Dataset, or call "
+            "layerlens.explain on the images.",
             ExplanationWarning,
         )
         return [], None

@@ -159,15 +159,16 @@ def metadata_columns(paths: pd.DataFrame) -> list[str]:
 def colour_groups(values: pd.Series | Sequence) -> tuple[np.ndarray, list[str], list[str]]:
     """The groups a metadata column colours a map by: each row's group, the groups' names and colours.
 
-    The :data:`MAX_COLOUR_GROUPS` most frequent values (ties by name) keep their own colour, in order of
-    frequency; any others share "other (n values)", and missing values "missing", both grey.
+    Up to :data:`MAX_COLOUR_GROUPS` values each keep a colour of their own, in order of frequency (ties by
+    name); with more, the ``MAX_COLOUR_GROUPS - 1`` most frequent do and the rest share "(n other values)";
+    missing values are "(missing)". Those two are grey and come last.
     """
     series = pd.Series(values, dtype=object).reset_index(drop=True)
     missing = series.isna().to_numpy()
     text = series.where(~missing, "").astype(str)
     counts = text[~missing].value_counts()
     ranked = sorted(counts.index, key=lambda v: (-counts[v], v))
-    own = ranked[:MAX_COLOUR_GROUPS] if len(ranked) <= MAX_COLOUR_GROUPS + 1 else ranked[: MAX_COLOUR_GROUPS - 1]
+    own = ranked if len(ranked) <= MAX_COLOUR_GROUPS else ranked[: MAX_COLOUR_GROUPS - 1]
     names = list(own)
     colours = palette(len(own), GROUP_COLOURS)
     position = {value: i for i, value in enumerate(own)}
@@ -175,11 +176,11 @@ def colour_groups(values: pd.Series | Sequence) -> tuple[np.ndarray, list[str], 
     rest = (codes == -1) & ~missing
     if rest.any():
         codes[rest] = len(names)
-        names.append(f"other ({len(ranked) - len(own)} values)")
+        names.append(f"({len(ranked) - len(own)} other values)")
         colours.append(OTHER_COLOUR)
     if missing.any():
         codes[missing] = len(names)
-        names.append("missing")
+        names.append("(missing)")
         colours.append(MISSING_COLOUR)
     return codes, names, colours
 
@@ -214,11 +215,10 @@ def _compute_layer_figure(
     if colour_by is None:
         groups, group_names, group_colours = codes, names, colours
     else:
-        groups, group_names, group_colours = colour_groups(paths[colour_by][images])
-        shown = [esc(v) for v in group_names]
-        hover = np.array(
-            [f"{h}<br>{esc(colour_by)}: {shown[g]}" for h, g in zip(hover, groups, strict=True)], dtype=object
-        )
+        values = paths[colour_by][images]
+        groups, group_names, group_colours = colour_groups(values)
+        said = ["(missing)" if pd.isna(v) else esc(str(v)) for v in values]  # the value itself, also in "other"
+        hover = np.array([f"{h}<br>{esc(colour_by)}: {v}" for h, v in zip(hover, said, strict=True)], dtype=object)
     traces = _point_traces(
         xy[images], paths[images], groups, group_names, group_colours, wrong, classes, hover, scatter,
         fill_wrong_by_class=colour_by is None,

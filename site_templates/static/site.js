@@ -187,7 +187,7 @@
 
   /* The map with its image points regrouped by a metadata column: one trace per value (then one of its
      misclassified images, diamonds on top); probes, doubt rings and cluster centres stay as they were. */
-  function colouredBy(json, by) {
+  function colouredBy(json, by, labelled) {
     var groups = by.names.map(function () { return { right: [], wrong: [] }; });
     var kept = [];
     var looks = {};
@@ -224,7 +224,7 @@
     var title = layout.title && layout.title.text ? String(layout.title.text).split("<br>")[0] : "";
     layout.title = Object.assign({}, layout.title, {
       text: title + "<br><span style='font-size:12px;color:#555555'>colour = " + by.title +
-        "; × = cluster centre; ◆ = misclassified image</span>"
+        "; × = cluster centre" + (labelled ? "; ◆ = misclassified image" : "") + "</span>"
     });
     return { data: right.concat(wrong, kept), layout: layout };
   }
@@ -258,7 +258,7 @@
       whenLoaded("map-" + layer, figure.getAttribute("data-src") + layer + ".js", function (json) {
         if (current !== layer) { return; }
         var by = colouring();
-        plot(figure, by ? colouredBy(json, by) : json, false).then(bindHover);
+        plot(figure, by ? colouredBy(json, by, Boolean(images.true)) : json, false).then(bindHover);
       });
     }
     if (colour) { colour.addEventListener("change", function () { if (current !== null) { draw(current); } }); }
