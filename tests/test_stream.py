@@ -1,5 +1,6 @@
 """ImageStream: folders and DICOM trees read batch by batch, and analyze over them."""
 
+import shutil
 import warnings
 from dataclasses import replace
 
@@ -34,6 +35,15 @@ def digit_folder(tmp_path_factory, digits):
 @pytest.fixture(scope="module")
 def in_memory(digit_folder):
     return from_directory(digit_folder, image_size=16, color_mode="grayscale")
+
+
+def _copy_with_a_damaged_file(digit_folder, tmp_path, folder, position=0):
+    """A copy of the digit folder whose ``position``-th PNG of ``folder`` keeps its header but loses its pixels."""
+    root = tmp_path / "digits"
+    shutil.copytree(digit_folder, root)
+    broken = sorted((root / folder).glob("*.png"))[position]
+    broken.write_bytes(broken.read_bytes()[:60])
+    return root, broken.relative_to(root).as_posix()
 
 
 class _CountingReader:
@@ -92,16 +102,10 @@ def test_analyze_of_a_stream_equals_analyze_of_the_loaded_set(sequential_model, 
 
 
 def test_an_unreadable_file_found_during_the_pass_is_left_out_everywhere(sequential_model, digit_folder, tmp_path):
-    import shutil
-
-    root = tmp_path / "digits"
-    shutil.copytree(digit_folder, root)
-    broken = sorted((root / "3").glob("*.png"))[1]
-    broken.write_bytes(broken.read_bytes()[:60])  # the header reads, the pixels do not
+    root, gone = _copy_with_a_damaged_file(digit_folder, tmp_path, "3", position=1)
     stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
     assert len(stream) == 120  # listing does not decode
     stream = replace(stream, metadata=pd.DataFrame({"scanner": [f"s{i % 7}" for i in range(120)]}))
-    gone = broken.relative_to(root).as_posix()
     with pytest.warns(SkippedFilesWarning, match=rf"Skipped 1 file\(s\).*{gone}") as caught:
         analysis = ll.analyze(sequential_model, stream, n_clusters=3, explain=0, progress=False)
     assert [w.message.files for w in caught if w.category is SkippedFilesWarning] == [(gone,)]
@@ -184,8 +188,6 @@ def test_a_dicom_stream_leaves_out_only_the_slice_it_cannot_decode(tmp_path):
 
 
 def test_files_that_are_no_images_are_left_out_when_listed_and_the_split_is_the_loaded_one(digit_folder, tmp_path):
-    import shutil
-
     root = tmp_path / "digits"
     shutil.copytree(digit_folder, root)
     (root / "3" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 a thumbnail cache")
@@ -212,14 +214,9 @@ def test_labels_and_metadata_for_a_stream_are_checked_before_any_file_is_read(se
 
 
 def test_labels_given_per_listed_file_follow_the_files_that_could_be_read(sequential_model, digit_folder, tmp_path):
-    import shutil
-
-    root = tmp_path / "digits"
-    shutil.copytree(digit_folder, root)
-    broken = sorted((root / "5").glob("*.png"))[0]
-    broken.write_bytes(broken.read_bytes()[:60])  # the header reads, the pixels do not
+    root, damaged = _copy_with_a_damaged_file(digit_folder, tmp_path, "5")
     stream = from_directory(root, image_size=16, color_mode="grayscale", stream=True)
-    gone = stream.files.index(broken.relative_to(root).as_posix())
+    gone = stream.files.index(damaged)
     given = stream.labels.copy()
     given[::7] = (given[::7] + 1) % 10  # some other labels than the folders', to see them used
     with pytest.warns(SkippedFilesWarning):
@@ -230,15 +227,10 @@ def test_labels_given_per_listed_file_follow_the_files_that_could_be_read(sequen
 def test_unreadable_files_are_reported_after_the_progress_line_ends(
     sequential_model, digit_folder, tmp_path, monkeypatch
 ):
-    import shutil
-
     from layerlens import extract as extract_module
     from layerlens._progress import Progress
 
-    root = tmp_path / "digits"
-    shutil.copytree(digit_folder, root)
-    broken = sorted((root / "1").glob("*.png"))[0]
-    broken.write_bytes(broken.read_bytes()[:60])
+    root, _ = _copy_with_a_damaged_file(digit_folder, tmp_path, "1")
     events = []
     close = Progress.close
     monkeypatch.setattr(Progress, "close", lambda self: (events.append("line ended"), close(self))[1])
