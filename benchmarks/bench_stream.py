@@ -7,7 +7,8 @@ worker), then, each in a fresh subprocess:
 
 - ``stream``: ``from_directory(folder, stream=True)`` (the listing, timed) and ``layerlens.analyze`` of the
   stream with ``explain=0`` (the pass, clusters, maps, paths and doubt; explanations cost the same at any N),
-  measured from a settled baseline (TensorFlow imported, model loaded, files listed) to its peak;
+  measured from a settled baseline (TensorFlow imported, model loaded, files listed) to its peak; three runs
+  per N (``--repeats``), the median reported;
 - ``predict``: the plain pass a user would write instead (decode each batch, ``model.predict_on_batch``), the
   time ``analyze`` is compared with;
 - ``loaded`` (at the largest N only): ``from_directory`` reading the whole folder into memory, then
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,6 +147,21 @@ def _mib(kib: float) -> float:
     return kib / KIB_PER_MIB
 
 
+def _growth_mib(run: dict[str, Any]) -> float:
+    return _mib(run["peak_kib"] - run["baseline_kib"])
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median peak growth (separability runs on a second thread beside the next layer's work, so
+    the peak moves by some MiB from run to run), with every run's growth and time beside it."""
+    ordered = sorted(runs, key=_growth_mib)
+    median = dict(ordered[len(ordered) // 2])
+    median["growths_mib"] = [_growth_mib(r) for r in runs]
+    median["all_seconds"] = [r["seconds"] for r in runs]
+    median["seconds"] = statistics.median(median["all_seconds"])
+    return median
+
+
 def report(sizes: tuple[int, ...], streamed: dict[int, Any], plain: dict[int, Any], loaded: Any) -> dict[str, Any]:
     """Print the table and the target's figures; return them."""
     print(
@@ -159,6 +176,10 @@ def report(sizes: tuple[int, ...], streamed: dict[int, Any], plain: dict[int, An
             f"{n:>7,} {s['list_s']:>7.2f} {s['seconds']:>10.2f} {p['seconds']:>10.2f} {ratio:>6.2f} "
             f"{growth:>14.1f} {s['arrays_bytes'] / MIB:>9.1f} {s['thumbnails_bytes'] / MIB:>10.1f}"
         )
+    for n in sizes:
+        growths = ", ".join(f"{g:.1f}" for g in streamed[n]["growths_mib"])
+        times = ", ".join(f"{t:.2f}" for t in streamed[n]["all_seconds"])
+        print(f"  N = {n:,}: peak growth of each run {growths} MiB; analyze {times} s")
     small, large = streamed[sizes[0]], streamed[sizes[-1]]
     peak_growth = _mib((large["peak_kib"] - large["baseline_kib"]) - (small["peak_kib"] - small["baseline_kib"]))
     kept_growth = (
@@ -187,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"N = {QUICK_SIZES} (a smoke run)")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of analyze per N; the median is reported")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -208,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             folder = tmp / f"pngs{n}"
             written = run_worker("generate", tmp, n=n, folder=folder)
             print(f"  wrote {n:,} PNGs ({written['bytes'] / MIB:.1f} MiB) in {written['seconds']:.1f} s")
-            streamed[n] = run_worker("stream", tmp, n=n, folder=folder, model=model)
+            runs = [run_worker("stream", tmp, n=n, folder=folder, model=model) for _ in range(args.repeats)]
+            streamed[n] = _median_run(runs)
             plain[n] = run_worker("predict", tmp, n=n, folder=folder, model=model)
         loaded = run_worker("loaded", tmp, n=sizes[-1], folder=tmp / f"pngs{sizes[-1]}", model=model)
         figures = report(sizes, streamed, plain, loaded)

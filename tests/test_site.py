@@ -455,3 +455,31 @@ def test_the_model_page_gives_the_accuracy_of_each_metadata_group(tmp_path, site
         assert f'<th scope="row">{value}</th><td class="num">{int(row["images"])}</td>' in page
     worst = table["accuracy"].idxmin()
     assert f"Lowest: <strong>{worst}</strong>" in page
+
+
+def test_every_metadata_column_that_groups_images_colours_the_maps_and_filters_the_gallery(tmp_path, site_runs):
+    import pandas as pd
+
+    from layerlens._metadata import check_metadata
+
+    analysis = ll.load(site_runs[0])
+    n = analysis.n_images
+    meta = pd.DataFrame(
+        {"patient": [f"p{i // 3}" for i in range(n)], "slice": range(n), "site": ["a", "b", None] * (n // 3)}
+    )
+    with_meta = dataclasses.replace(analysis, metadata=check_metadata(meta, n, ()))
+    build_site([with_meta], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits"
+    script = (run / "data" / "images.js").read_text(encoding="utf-8")
+    data = json.loads(script[script.index("{") : script.rindex("}") + 1])
+    colourings = {entry["column"]: entry for entry in data["colourBy"]}
+    assert sorted(colourings) == ["patient", "site"]  # one slice per image groups nothing
+    patient = colourings["patient"]
+    assert len(patient["codes"]) == n and len(patient["names"]) == len(patient["colours"]) == 10
+    assert patient["names"][-1] == f"({n // 3 - 9} other values)"
+    assert colourings["site"]["names"] == ["a", "b", "(missing)"]
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    assert '<option value="0">patient</option>' in model_page and '<option value="1">site</option>' in model_page
+    gallery = (run / "gallery.html").read_text(encoding="utf-8")
+    assert 'name="meta-0"' in gallery and 'name="meta-1"' in gallery and 'name="meta-2"' not in gallery
+    assert ">p99<" in gallery  # the patient filter lists every patient

@@ -209,19 +209,29 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
 # A metadata column gets an accuracy table on the model page when it splits the images into this many groups
 # at most (a patient id, one group per image, would not tell a reviewer anything).
 _MAX_GROUPS = 30
+# A metadata column with more values than this gets no gallery filter (a select of thousands of options helps
+# nobody); a patient id shared by a few slices each is still a filter, and any column colours the maps.
+_MAX_FILTER_VALUES = 1000
+
+
+def _groups_images(values: pd.Series, most: int | None = None) -> bool:
+    """Whether a metadata column groups the images: at least 2 values, fewer than the images (so some share
+    one), and at most ``most``."""
+    count = values.nunique(dropna=True)
+    return 2 <= count < len(values) and (most is None or count <= most)
 
 
 def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str, Any]], dict[int, list[int]]]:
-    """The gallery's metadata filters (columns of 2 to :data:`_MAX_GROUPS` values) and each shown image's codes
-    (the value's position in its filter, -1 when missing)."""
+    """The gallery's metadata filters (columns that group the images, of at most :data:`_MAX_FILTER_VALUES`
+    values) and each shown image's codes (the value's position in its filter, -1 when missing)."""
     if analysis.metadata is None:
         return [], {int(i): [] for i in shown}
     filters, codes = [], []
     for column in analysis.metadata.columns:
         values = analysis.metadata[column]
-        kinds = sorted(values.dropna().unique())
-        if not 2 <= len(kinds) <= _MAX_GROUPS:
+        if not _groups_images(values, _MAX_FILTER_VALUES):
             continue
+        kinds = sorted(values.dropna().unique())
         position = {value: i for i, value in enumerate(kinds)}
         filters.append({"column": str(column), "values": [str(v) for v in kinds]})
         codes.append([-1 if pd.isna(v) else position[v] for v in values.tolist()])
@@ -229,9 +239,9 @@ def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str,
 
 
 def _map_colours(analysis: Analysis) -> list[dict[str, Any]]:
-    """What the layer maps can be coloured by instead of clusters: each metadata column of 2 to
-    :data:`_MAX_GROUPS` values, with every image's group (probes have none) and the groups' names
-    (as text, and escaped for plotly's legend) and colours."""
+    """What the layer maps can be coloured by instead of clusters: each metadata column that groups the
+    images, with every image's group (probes have none; see :func:`~layerlens.figures.maps.colour_groups`)
+    and the groups' names (as text, and escaped for plotly's legend) and colours."""
     from layerlens.figures.maps import colour_groups
 
     if analysis.metadata is None:
@@ -239,7 +249,7 @@ def _map_colours(analysis: Analysis) -> list[dict[str, Any]]:
     colourings = []
     for column in analysis.metadata.columns:
         values = analysis.metadata[column]
-        if not 2 <= values.nunique(dropna=True) <= _MAX_GROUPS:
+        if not _groups_images(values):
             continue
         codes, names, colours = colour_groups(values)
         colourings.append(
