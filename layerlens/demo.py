@@ -35,6 +35,7 @@ class DemoModel:
     paths: str = ""
     explained: str = ""
     probes: str = ""
+    groups: str = ""
 
     def summary(self) -> str:
         """Lines for a terminal: accuracy and timings, what the paths say, what was explained, the files."""
@@ -44,6 +45,7 @@ class DemoModel:
             f"{'':<9} {self.paths}",
             f"{'':<9} {self.explained}" if self.explained else "",
             f"{'':<9} {self.probes}" if self.probes else "",
+            f"{'':<9} {self.groups}" if self.groups else "",
             f"{'':<9} model {self.path}  run {self.run}",
         ]
         return "\n".join(line for line in lines if line)
@@ -127,6 +129,7 @@ def run_demo(
             _paths_line(analysis.path_statistics, [layer.clusters.k for layer in analysis.layers]),
             _explained_line(analysis),
             _probes_line(analysis, OTHER_KIND[name]),
+            _groups_line(analysis),
         )
         if report is not None:
             report(result)
@@ -161,6 +164,17 @@ def _probes_line(analysis: Any, other: str) -> str:
         f"{probes.n_images} probes ({other}, structured noise): median confidence {np.median(probes.confidence):.2f}, "
         f"doubt >= 0.5 for {doubted:.0%} of them and {np.mean(analysis.doubt.doubt >= 0.5):.0%} of the test images"
     )
+
+
+def _groups_line(analysis: Any) -> str:
+    """Accuracy by each metadata column of a few values (the phantoms' scanner noise), largest group first."""
+    parts = []
+    for column in () if analysis.metadata is None or analysis.labels is None else analysis.metadata.columns:
+        table = analysis.accuracy_by(column)
+        if 2 <= len(table) <= 5:
+            shown = ", ".join(f"{value} {row['accuracy']:.3f}" for value, row in table.iterrows())
+            parts.append(f"accuracy by {column}: {shown}")
+    return "; ".join(parts)
 
 
 def _paths_line(stats: Any, ks: list[int]) -> str:

@@ -161,11 +161,17 @@ def load_data_for(
     parts = _bundled(data, size, channels, seed, test_size)
     if split == "all":
         train, test = parts
+        metadata = None
+        if train.metadata is not None and test.metadata is not None:
+            import pandas as pd
+
+            metadata = pd.concat([train.metadata, test.metadata], ignore_index=True)
         return ImageSet(
             np.concatenate([train.images, test.images]),
             np.concatenate([train.labels, test.labels]),
             train.class_names,
             name=train.name,
+            metadata=metadata,
         )
     return getattr(parts, split or "test")
 

@@ -187,3 +187,27 @@ def test_save_preview_rejects_empty_rows(tmp_path):
 @pytest.mark.parametrize("name", [n for n in phantoms.__all__ if n != "CLASS_NAMES"])
 def test_public_functions_have_docstrings(name):
     assert getattr(phantoms, name).__doc__.strip()
+
+
+def test_each_phantom_carries_the_level_of_its_scanner_noise():
+    from layerlens.datasets.phantoms import NOISE_LEVELS, NOISE_SIGMA, noise_levels
+
+    data = render_phantoms(60, size=32, seed=3)
+    levels = data.metadata["noise"]
+    assert set(levels) == set(NOISE_LEVELS) and len(levels) == 60
+    low, high = NOISE_SIGMA
+    third = (high - low) / 3
+    assert noise_levels(np.array([low, low + third - 1e-9, low + third, high - 1e-9])).tolist() == [
+        "low",
+        "low",
+        "medium",
+        "high",
+    ]
+    # The level is a property of each image, kept by the split.
+    train, test = make_phantoms(60, size=32, seed=3)
+    by_image = dict(zip(map(bytes, data.images), levels))
+    assert all(by_image[bytes(image)] == level for image, level in zip(test.images, test.metadata["noise"]))
+    # Noisier scans are noisier: the pixel noise of the background rises with the level.
+    background = data.images[:, :3, :3, 0].std(axis=(1, 2)) + data.images[:, :3, :3, 0].mean(axis=(1, 2))
+    means = [background[(levels == level).to_numpy()].mean() for level in NOISE_LEVELS]
+    assert means[0] < means[1] < means[2]

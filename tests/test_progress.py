@@ -33,9 +33,7 @@ def test_unknown_total_has_no_bar_and_no_time_left():
     assert line == "30 images · 15 images/s"
 
 
-@pytest.mark.parametrize(
-    ("done", "seconds", "expected"), [(3, 2.0, "1.5 explanations/s"), (1, 4.0, "4.0 s each")]
-)
+@pytest.mark.parametrize(("done", "seconds", "expected"), [(3, 2.0, "1.5 explanations/s"), (1, 4.0, "4.0 s each")])
 def test_slow_rates_stay_readable(done, seconds, expected):
     bar = Progress(10, "explanation", stream=io.StringIO())
     bar.done = done

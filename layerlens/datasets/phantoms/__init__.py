@@ -9,7 +9,23 @@ Run ``python -m layerlens.datasets.phantoms --preview grid.png`` to draw a
 labelled grid of examples.
 """
 
-from layerlens.datasets.phantoms._render import CLASS_NAMES, make_phantoms, render_phantoms
+from layerlens.datasets.phantoms._render import (
+    CLASS_NAMES,
+    NOISE_LEVELS,
+    NOISE_SIGMA,
+    make_phantoms,
+    noise_levels,
+    render_phantoms,
+)
 from layerlens.datasets.phantoms.preview import main, save_preview
 
-__all__ = ["CLASS_NAMES", "main", "make_phantoms", "render_phantoms", "save_preview"]
+__all__ = [
+    "CLASS_NAMES",
+    "NOISE_LEVELS",
+    "NOISE_SIGMA",
+    "main",
+    "make_phantoms",
+    "noise_levels",
+    "render_phantoms",
+    "save_preview",
+]

@@ -13,16 +13,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 
 from layerlens._validation import check_int, check_seed
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["CLASS_NAMES", "make_phantoms", "render_phantoms"]
+__all__ = ["CLASS_NAMES", "NOISE_LEVELS", "NOISE_SIGMA", "make_phantoms", "noise_levels", "render_phantoms"]
 
 CLASS_NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")
 GLIOMA, MENINGIOMA, NO_TUMOR, PITUITARY = range(len(CLASS_NAMES))
+
+#: Range of the standard deviation of each phantom's Rician noise, and the words for its thirds (the
+#: ``noise`` column of the phantoms' metadata: what a scanner's field strength and coil change in real scans).
+NOISE_SIGMA = (0.015, 0.045)
+NOISE_LEVELS = ("low", "medium", "high")
 
 MIN_IMAGES = 2 * len(CLASS_NAMES)
 MIN_SIZE = 32
@@ -75,11 +81,13 @@ class _Frame:
 
 @dataclass(frozen=True, eq=False)
 class _Phantom:
-    """One rendered phantom: image (H, W) in [0, 1], lesion mask (H, W) and its head frame."""
+    """One rendered phantom: image (H, W) in [0, 1], lesion mask (H, W), its head frame and the standard
+    deviation of its scanner noise."""
 
     image: np.ndarray
     mask: np.ndarray
     frame: _Frame
+    noise: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,7 +267,7 @@ def _draw_acquisition(rng: np.random.Generator, size: int) -> _Acquisition:
         bias=np.exp(log_bias),
         gamma=float(rng.uniform(0.75, 1.3)),
         scale=float(rng.uniform(0.6, 1.0)),
-        sigma=float(rng.uniform(0.015, 0.045)),
+        sigma=float(rng.uniform(*NOISE_SIGMA)),
         noise=rng.standard_normal((2, size, size)),
     )
 
@@ -344,7 +352,7 @@ def _render_one(label: int, size: int, rng: np.random.Generator, *, with_lesion:
     mask = np.zeros((size, size), dtype=bool)
     if with_lesion and label in _LESIONS:
         image, mask = _LESIONS[label](image, frame, rng, wm)
-    return _Phantom(_apply_acquisition(image, acq).astype(np.float32), mask, frame)
+    return _Phantom(_apply_acquisition(image, acq).astype(np.float32), mask, frame, acq.sigma)
 
 
 def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
@@ -356,13 +364,28 @@ def _compute_phantoms(n: int, size: int, seed: int) -> ImageSet:
     # copied out at once: its head frame holds four full-size coordinate grids.
     images = np.empty((n, size, size, 1), dtype=np.float32)
     masks = np.empty((n, size, size), dtype=bool)
+    noise = np.empty(n)
     for i, (label, child) in enumerate(zip(labels, images_seq.spawn(n))):
         phantom = _render_one(int(label), size, np.random.default_rng(child))
         images[i, ..., 0] = phantom.image
         masks[i] = phantom.mask
+        noise[i] = phantom.noise
     return ImageSet(
-        images=images, labels=labels.astype(np.int64), class_names=CLASS_NAMES, name="phantoms", masks=masks
+        images=images,
+        labels=labels.astype(np.int64),
+        class_names=CLASS_NAMES,
+        name="phantoms",
+        masks=masks,
+        metadata=pd.DataFrame({"noise": noise_levels(noise)}),
     )
+
+
+def noise_levels(sigma: np.ndarray) -> np.ndarray:
+    """The scanner noise of each phantom in words: ``"low"``, ``"medium"`` or ``"high"``, the thirds of the
+    range its standard deviation is drawn from (:data:`NOISE_SIGMA`)."""
+    low, high = NOISE_SIGMA
+    edges = np.linspace(low, high, 4)[1:-1]
+    return np.array(NOISE_LEVELS, dtype=object)[np.digitize(sigma, edges)]
 
 
 def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
@@ -385,7 +408,11 @@ def render_phantoms(n: int, *, size: int = 64, seed: int = 0) -> ImageSet:
     ImageSet
         ``images`` float32 ``(n, size, size, 1)`` in [0, 1], ``labels`` int64
         indexing :data:`CLASS_NAMES`, ``masks`` bool ``(n, size, size)`` that
-        mark the lesion (all False for ``no_tumor``), name ``"phantoms"``.
+        mark the lesion (all False for ``no_tumor``), name ``"phantoms"``,
+        and ``metadata`` with each image's scanner ``noise`` (``"low"``,
+        ``"medium"`` or ``"high"``; see :func:`noise_levels`), which
+        ``analyze`` carries into the run (accuracy by noise level, maps
+        coloured by it).
 
     Raises
     ------
