@@ -31,7 +31,7 @@ __all__ = ["DOUBT_MARKED", "MAX_COLOUR_GROUPS", "WEBGL_THRESHOLD", "colour_group
 WEBGL_THRESHOLD = 5000
 #: A map coloured by a metadata column gives this many values a colour of their own at most.
 MAX_COLOUR_GROUPS = 10
-#: Colour-blind-safe qualitative colours (Paul Tol's, as plotly's ``Safe`` without its grey).
+#: Colour-blind-safe qualitative colours (CARTO's "Safe", as plotly ships it, without its grey).
 GROUP_COLOURS = tuple(plotly.colors.qualitative.Safe[:-1])
 OTHER_COLOUR = "#888888"
 MISSING_COLOUR = "#c8c8c8"
