@@ -398,8 +398,8 @@ def extract(
     bar = Progress(source.total, "image") if progress else None
 
     widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
-    width = sum(widths) + int(model.outputs[0].shape[-1])  # one copy: features, then outputs
-    edges = np.cumsum([0, *widths, int(model.outputs[0].shape[-1])])
+    edges = np.cumsum([0, *widths, int(model.outputs[0].shape[-1])])  # one copy: features, then outputs
+    width = int(edges[-1])
     # Each batch's packed row is cut into one growing array per layer and copy (and the outputs), so that
     # no table of every feature is kept beside them.
     columns = [

@@ -11,7 +11,7 @@ from _dicom import write_tree
 from skimage import io
 
 import layerlens as ll
-from layerlens.datasets import ImageSet, ImageStream, from_dicom, from_directory
+from layerlens.datasets import ImageSet, ImageStream, from_dicom, from_directory, match_shape
 from layerlens.exceptions import InvalidInputError, SkippedFilesWarning
 
 # Two computations of the same float32 features (one batch layout each) agree to this.
@@ -138,6 +138,10 @@ def test_channels_are_converted_on_reading(digit_folder, in_memory):
     assert stream.with_channels(3) is stream
     with pytest.raises(InvalidInputError, match="channels: expected 1 or 3; received 2"):
         stream.with_channels(2)
+    # Colour to gray as match_shape turns a loaded set gray, so a stream reads as its loaded set.
+    colour = from_directory(digit_folder, image_size=16, color_mode="rgb", stream=True)
+    x, _ = next(colour.with_channels(1).batches(4))
+    np.testing.assert_allclose(x, match_shape(next(colour.batches(4))[0], in_memory.images[:1]), atol=1e-6)
 
 
 def test_bad_streams_are_named(digit_folder, tmp_path, sequential_model):

@@ -11,6 +11,7 @@ import numpy as np
 
 from layerlens.datasets._imageset import ImageSet, Split, stratified_split
 from layerlens.datasets._skipped import warn_skipped
+from layerlens.datasets.probes import match_shape
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["ImageStream"]
@@ -131,7 +132,7 @@ class ImageStream:
         InvalidInputError
             If one of them cannot be read.
         """
-        images, rows, failed = self._decode([int(i) for i in np.asarray(indices, dtype=np.intp).reshape(-1)])
+        images, _, failed = self._decode([int(i) for i in np.asarray(indices, dtype=np.intp).reshape(-1)])
         if failed:
             raise InvalidInputError(f"files: could not read {failed[0]!r} as an image.")
         return images
@@ -158,14 +159,13 @@ class ImageStream:
         return Split(train=self.subset(train), test=self.subset(test))
 
     def with_channels(self, channels: int) -> ImageStream:
-        """The same files read with ``channels`` channels: gray repeated into RGB, or RGB turned to luminance."""
+        """The same files read with ``channels`` channels: gray repeated into RGB, or RGB averaged to gray."""
         if channels not in (1, 3):
             raise InvalidInputError(f"channels: expected 1 or 3; received {channels!r}.")
         if channels == self.image_shape[-1]:
             return self
-        return replace(
-            self, reader=_ChannelReader(self.reader, channels), image_shape=(*self.image_shape[:2], channels)
-        )
+        shape = (*self.image_shape[:2], channels)
+        return replace(self, reader=_ChannelReader(self.reader, np.zeros((1, *shape), np.float32)), image_shape=shape)
 
     def load(self) -> ImageSet:
         """Every image read into memory, as an :class:`ImageSet` (unreadable files left out, with a warning)."""
@@ -209,20 +209,14 @@ class ImageStream:
 
 @dataclass(frozen=True)
 class _ChannelReader:
-    """A reader whose images are given ``channels`` channels."""
+    """A reader whose images are brought to the channels of ``like`` as :func:`match_shape` brings a whole set
+    (gray repeated, colour averaged), so a stream reads as its loaded set does."""
 
     reader: Reader
-    channels: int
+    like: np.ndarray
 
     def __call__(self, path: Path) -> np.ndarray:
-        image = self.reader(path)
-        if image.shape[-1] == self.channels:
-            return image
-        if self.channels == 3:
-            return np.repeat(image, 3, axis=-1)
-        from skimage.color import rgb2gray
-
-        return rgb2gray(image)[..., np.newaxis].astype(np.float32)
+        return match_shape(self.reader(path)[np.newaxis], self.like)[0]
 
 
 def _check_batch_size(batch_size: Any) -> int:
