@@ -604,7 +604,9 @@ def test_explain_options_are_checked_first(sequential_model, options, message):
 def test_the_architecture_and_the_day_are_recorded(nested_model, digits):
     import datetime
 
-    result = ll.analyze(nested_model, digits[1].subset(range(30)), n_clusters=2, progress=False, explain=0)
+    # Without labels: this weakly trained model's 30 predictions can look like swapped classes on some CPUs (a
+    # ClassOrderWarning, an error in the suite), and the architecture does not depend on them.
+    result = ll.analyze(nested_model, digits[1].images[:30], n_clusters=2, progress=False, explain=0)
     rows = {row.name: row for row in result.model.layers}
     assert "base/block1_conv" in rows and "base" not in rows  # a nested model is its layers
     conv = nested_model.get_layer("base").get_layer("block1_conv")
