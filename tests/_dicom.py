@@ -71,3 +71,34 @@ def write_tree(root: Path, n_patients: int, n_slices: int, *, seed: int = 0, seq
     csv = root.parent / f"{root.name}_labels.csv"
     csv.write_text("BraTS21ID,MGMT_value\n" + "".join(f"{p},{p % 2}\n" for p in range(n_patients)))
     return csv
+
+
+def write_report(path: Path, *, number: int = 1) -> None:
+    """A DICOM object that is no image: a Basic Text SR, with an instance number as a slice would have."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import BasicTextSRStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = BasicTextSRStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = BasicTextSRStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.InstanceNumber = "SR", number
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_stray(path: Path) -> None:
+    """A file that is not DICOM, of the kind its name says: a note, a JPEG or PNG preview, a thumbnail cache."""
+    from PIL import Image
+
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg", ".png"):
+        Image.fromarray(slice_pixels(0, 2).astype(np.uint8)).save(path)
+    elif path.name == "Thumbs.db":
+        path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))  # an OLE compound file
+    elif path.name == ".DS_Store":
+        path.write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(600))
+    else:
+        path.write_text("Series exported from the scanner on 2021-07-01; FLAIR looks fine.\n" * 5)

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 
 import numpy as np
 import pytest
-from _dicom import bar_column, slice_pixels, write_slice, write_tree
+from _dicom import bar_column, slice_pixels, write_report, write_slice, write_stray, write_tree
 
 from layerlens.datasets import from_dicom
 from layerlens.exceptions import InvalidInputError, MissingDependencyError, SkippedFilesWarning
@@ -149,3 +149,127 @@ def test_of_an_even_number_of_slices_the_upper_middle_one_is_taken(tmp_path):
     assert bar_column(image) == bar_column(slice_pixels(3, 6)[..., None])
     four = from_dicom(root, csv, image_size=32, slices=4).images
     assert [bar_column(i) for i in four] == [bar_column(slice_pixels(p, 6)[..., None]) for p in (1, 2, 3, 4)]
+
+
+@pytest.fixture
+def series_tree(tmp_path):
+    """3 patients with a FLAIR series of 5 slices, and the images both loaders read from them."""
+    root = tmp_path / "train"
+    csv = write_tree(root, 3, 5, sequences=("FLAIR",))
+    return root, csv, from_dicom(root, csv, image_size=16, slices=3)
+
+
+def load_both(root, csv, warned):
+    """The in-memory set and the streamed one, each under ``warned`` (a context that checks their warning)."""
+    with warned() as memory_warning:
+        loaded = from_dicom(root, csv, image_size=16, slices=3)
+    with warned() as stream_warning:
+        stream = from_dicom(root, csv, image_size=16, slices=3, stream=True)
+    return loaded, stream, [memory_warning, stream_warning]
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("notes.txt", "not a DICOM file"),
+        ("preview.jpg", "not a DICOM file"),
+        ("preview.png", "not a DICOM file"),
+        ("Thumbs.db", "not a DICOM file"),
+        ("README", "not a DICOM file"),
+        ("report.dcm", "not a DICOM image: Basic Text SR Storage"),
+    ],
+    ids=["text-note", "jpeg-preview", "png-preview", "thumbnail-cache", "readme-without-suffix", "structured-report"],
+)
+def test_a_stray_file_in_a_series_is_skipped_and_named_and_its_patient_kept(series_tree, name, why):
+    root, csv, clean = series_tree
+    stray = root / "00001" / "FLAIR" / name
+    (write_report if name.endswith(".dcm") else write_stray)(stray)
+    line = f"00001/FLAIR/{name} ({why})"
+    message = rf"^Skipped 1 file\(s\) that are not DICOM images in '.*train': {re.escape(line)}\.$"
+    loaded, stream, caught = load_both(root, csv, lambda: pytest.warns(SkippedFilesWarning, match=message))
+    assert loaded.files == stream.files == clean.files
+    np.testing.assert_array_equal(loaded.images, clean.images)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in stream.batches(4)]), clean.images)
+    np.testing.assert_array_equal(stream.labels, loaded.labels)
+    assert loaded.skipped == stream.skipped == (line,)
+    assert [w[0].message.files for w in caught] == [(line,), (line,)]
+
+
+@pytest.mark.parametrize(
+    "name", [".DS_Store", "._Image-1.dcm"], ids=["finder-folder-settings", "apple-double-of-a-slice"]
+)
+def test_a_hidden_file_in_a_series_is_ignored_without_a_word(series_tree, name):
+    root, csv, clean = series_tree
+    write_stray(root / "00001" / "FLAIR" / name)
+    loaded, stream, _ = load_both(root, csv, nullcontext)  # the suite turns any layerlens warning into an error
+    assert loaded.files == stream.files == clean.files and loaded.skipped == stream.skipped == ()
+    np.testing.assert_array_equal(loaded.images, clean.images)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in stream.batches(4)]), clean.images)
+
+
+def test_slices_without_a_suffix_are_read_by_their_content(series_tree):
+    root, csv, clean = series_tree
+    for path in list(root.glob("*/FLAIR/*.dcm")):
+        path.rename(path.with_suffix(""))
+    data = from_dicom(root, csv, image_size=16, slices=3)
+    np.testing.assert_array_equal(data.images, clean.images)
+    assert [f.removesuffix(".dcm") for f in clean.files] == list(data.files)
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"DICM? no, a copy cut short"], ids=["empty-slice-file", "slice-file-without-signature"]
+)
+def test_a_file_named_as_a_slice_that_is_not_dicom_still_leaves_its_patient_out(series_tree, content):
+    root, csv, _ = series_tree
+    broken = root / "00001" / "FLAIR" / "Image-3.dcm"
+    broken.write_bytes(content)
+    line = "00001 (unreadable slice Image-3.dcm)"
+    loaded, stream, _ = load_both(
+        root, csv, lambda: pytest.warns(SkippedFilesWarning, match=rf"Left out 1 patient\(s\) of .*{re.escape(line)}")
+    )
+    assert {f.split("/")[0] for f in loaded.files} == {f.split("/")[0] for f in stream.files} == {"00000", "00002"}
+    assert loaded.skipped == stream.skipped == (line,)
+
+
+def test_stray_files_and_patients_left_out_share_the_one_warning(series_tree):
+    root, csv, _ = series_tree
+    write_stray(root / "00000" / "FLAIR" / "notes.txt")
+    write_stray(root / "00001" / "FLAIR" / "Thumbs.db")
+    (root / "00002" / "FLAIR").rename(root / "00002" / "T2w")
+    expected = (
+        "00002 (no FLAIR series)",
+        "00000/FLAIR/notes.txt (not a DICOM file)",
+        "00001/FLAIR/Thumbs.db (not a DICOM file)",
+    )
+    message = (
+        r"^Left out 1 patient\(s\) of '.*train': 00002 \(no FLAIR series\)\. Skipped 2 file\(s\) that are not "
+        r"DICOM images: 00000/FLAIR/notes\.txt \(not a DICOM file\); 00001/FLAIR/Thumbs\.db \(not a DICOM file\)\.$"
+    )
+    loaded, stream, caught = load_both(root, csv, lambda: pytest.warns(SkippedFilesWarning, match=message))
+    assert loaded.labels.tolist() == [0, 0, 0, 1, 1, 1] and loaded.files == stream.files
+    assert loaded.skipped == stream.skipped == expected
+    assert [w[0].message.files for w in caught] == [expected, expected]
+
+
+def test_a_series_of_stray_files_only_leaves_its_patient_out_and_says_why(series_tree):
+    root, csv, _ = series_tree
+    for path in (root / "00001" / "FLAIR").iterdir():
+        path.unlink()
+    write_stray(root / "00001" / "FLAIR" / "notes.txt")
+    line = "00001 (0 slice(s), 3 asked for (besides 1 file(s) that are not DICOM images))"
+    with pytest.warns(SkippedFilesWarning, match=re.escape(line)) as caught:
+        data = from_dicom(root, csv, image_size=16, slices=3)
+    assert data.skipped == (line,) and caught[0].message.files == (line,)
+
+
+def test_a_slice_whose_pixels_cannot_be_decoded_leaves_out_its_patient_or_only_itself_when_streamed(series_tree):
+    root, csv, clean = series_tree
+    broken = root / clean.files[4]  # the middle slice of patient 00001
+    broken.write_bytes(broken.read_bytes()[:-200])  # pixel data cut short; the header still reads
+    with pytest.warns(SkippedFilesWarning, match=r"Left out 1 patient\(s\) of .*00001 \(unreadable pixels: "):
+        loaded = from_dicom(root, csv, image_size=16, slices=3)
+    assert [f.split("/")[0] for f in loaded.files] == ["00000"] * 3 + ["00002"] * 3
+    stream = from_dicom(root, csv, image_size=16, slices=3, stream=True)
+    assert stream.files == clean.files and stream.skipped == ()
+    with pytest.warns(SkippedFilesWarning, match=rf"Skipped 1 file\(s\).*{re.escape(clean.files[4])}"):
+        assert len(np.concatenate([x for x, _ in stream.batches(4)])) == 8

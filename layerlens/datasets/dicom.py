@@ -10,6 +10,13 @@ Slices are put in anatomical order by their position along the slice normal (``I
 projected on the cross product of ``ImageOrientationPatient``), else by ``InstanceNumber``, never by file
 name. Pixels get the modality LUT (rescale slope and intercept) and, where present, the window or VOI LUT,
 then a robust scaling to [0, 1]. Needs pydicom (``pip install "layerlens[dicom]"``).
+
+A series folder may hold other files, as DICOM readers such as GDCM and SimpleITK allow: hidden ones
+(``.DS_Store``) are ignored, as :func:`~layerlens.datasets.from_directory` ignores them; files that are not DICOM
+(no ``DICM`` signature at byte 128: ``notes.txt``, ``Thumbs.db``, a JPEG preview) and DICOM objects that are not
+images (a structured report, a presentation state) are skipped and named in the warning, and the series is read
+from its slices. A file named ``*.dcm`` (or ``*.dicom``) that cannot be read is a slice gone bad, not a stray
+file, and leaves its patient out: reading the series without it would move its middle.
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ __all__ = ["from_dicom"]
 # Share of the darkest and of the brightest pixels of a slice clipped before scaling it to [0, 1]: a few hot
 # pixels must not leave the tissue dark.
 _CLIP_PERCENT = 0.5
+#: Names of files that are meant as slices, whatever their content.
+_SLICE_SUFFIXES = (".dcm", ".dicom")
+#: The DICOM file format's signature (PS3.10 7.1): ``DICM`` after a 128-byte preamble.
+_SIGNATURE_AT, _SIGNATURE = 128, b"DICM"
 
 
 @dataclass(frozen=True)
@@ -106,8 +117,9 @@ def from_dicom(
     ImageSet or ImageStream
         Grayscale float32 images ``(N, H, W, 1)`` in [0, 1], patient by patient in the order of their folders;
         ``files`` holds ``patient/sequence/file.dcm`` of each image, ``metadata`` its ``patient``, ``series`` and
-        slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out. With
-        ``stream=True``, the same slices to be read batch by batch.
+        slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out, then one
+        per file of a series skipped as not a DICOM image. With ``stream=True``, the same slices to be read
+        batch by batch.
 
     Raises
     ------
@@ -120,7 +132,8 @@ def from_dicom(
     -----
     SkippedFilesWarning
         Once, naming every patient left out and why: no label, no such sequence, an unreadable slice, no slice
-        position, fewer slices than asked for. Its ``files`` attribute lists them.
+        position, fewer slices than asked for; and every file of a series read that is not a DICOM image
+        (``00012/FLAIR/notes.txt (not a DICOM file)``). Its ``files`` attribute lists them.
     """
     pydicom = _pydicom()
     size = check_image_size(image_size)
@@ -131,10 +144,10 @@ def from_dicom(
     if not folder.is_dir():
         raise InvalidInputError(f"root: expected a folder of patient folders; received {str(folder)!r}.")
     labels_by_id, classes = _read_labels(labels_csv, id_column, label_column, class_names)
-    listed, skipped = _list_slices(pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count)
+    listed, skipped, strays = _list_slices(pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count)
     set_name = name if name is not None else f"{folder.resolve().name} {sequence}"
     if stream:
-        _warn_left_out(folder, skipped)
+        _warn_left_out(folder, skipped, strays)
         if not listed:
             raise InvalidInputError(
                 f"root: expected patients with a {sequence} series and a label; found none in {str(folder)!r}."
@@ -147,7 +160,7 @@ def from_dicom(
             (*size, 1),
             partial(_slice_image, pydicom, size=size),
             name=set_name,
-            skipped=tuple(skipped),
+            skipped=(*skipped, *strays),
             metadata=_metadata(listed),
         )
     images: list[np.ndarray] = []
@@ -161,7 +174,7 @@ def from_dicom(
             continue
         images += pictures
         kept += chosen
-    _warn_left_out(folder, skipped)
+    _warn_left_out(folder, skipped, strays)
     if not images:
         raise InvalidInputError(
             f"root: expected patients with a readable {sequence} series and a label; found none in {str(folder)!r}."
@@ -172,17 +185,19 @@ def from_dicom(
         classes,
         name=set_name,
         files=tuple(s.path.relative_to(folder).as_posix() for s in kept),
-        skipped=tuple(skipped),
+        skipped=(*skipped, *strays),
         metadata=_metadata(kept),
     )
 
 
 def _list_slices(
     pydicom: Any, folder: Path, csv_name: str, labels_by_id: dict[str, int], sequence: str, count: int
-) -> tuple[list[_Slice], list[str]]:
-    """The chosen slices of every labelled patient, from their headers only; and one line per patient left out."""
+) -> tuple[list[_Slice], list[str], list[str]]:
+    """The chosen slices of every labelled patient, from their headers only; one line per patient left out; and
+    one per file of the series read that is not a DICOM image."""
     listed: list[_Slice] = []
     skipped: list[str] = []
+    strays: list[str] = []
     patients = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     seen = set()
     for patient in patients:
@@ -195,23 +210,33 @@ def _list_slices(
         if series is None:
             skipped.append(f"{patient.name} (no {sequence} series)")
             continue
-        chosen, problem = _central_slices(pydicom, series, count)
+        chosen, others, problem = _central_slices(pydicom, series, count)
         if problem:
             skipped.append(f"{patient.name} ({problem})")
             continue
         listed += [replace(s, patient=patient.name, series=series.name, label=labels_by_id[key]) for s in chosen]
+        strays += [f"{path.relative_to(folder).as_posix()} ({why})" for path, why in others]
     missing = sorted(set(labels_by_id) - seen)
     if missing:
         skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:SHOWN_SKIPPED])}")
-    return listed, skipped
+    return listed, skipped, strays
 
 
-def _warn_left_out(folder: Path, skipped: list[str]) -> None:
+def _warn_left_out(folder: Path, skipped: list[str], strays: list[str]) -> None:
+    """One warning for the patients left out and the files skipped, each list shortened to its first few."""
+    parts = []
     if skipped:
-        shown = "; ".join(skipped[:SHOWN_SKIPPED]) + (
-            f"; and {len(skipped) - SHOWN_SKIPPED} more" if len(skipped) > SHOWN_SKIPPED else ""
-        )
-        warn_user(SkippedFilesWarning(f"Left out {len(skipped)} patient(s) of {str(folder)!r}: {shown}.", skipped))
+        parts.append(f"Left out {len(skipped)} patient(s) of {str(folder)!r}: {_first_few(skipped)}.")
+    if strays:
+        where = "" if skipped else f" in {str(folder)!r}"
+        parts.append(f"Skipped {len(strays)} file(s) that are not DICOM images{where}: {_first_few(strays)}.")
+    if parts:
+        warn_user(SkippedFilesWarning(" ".join(parts), [*skipped, *strays]))
+
+
+def _first_few(lines: list[str]) -> str:
+    more = len(lines) - SHOWN_SKIPPED
+    return "; ".join(lines[:SHOWN_SKIPPED]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _metadata(slices: list[_Slice]) -> pd.DataFrame:
@@ -289,27 +314,78 @@ def _series_folder(patient: Path, sequence: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def _central_slices(pydicom: Any, series: Path, count: int) -> tuple[list[_Slice], str]:
-    """The ``count`` central slices of a series in anatomical order, or the reason there are none."""
-    ordered: list[tuple[Path, Any]] = []
-    for path in sorted(p for p in series.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - any failure to parse means "unreadable"
-            return [], f"unreadable slice {path.name}"
-        ordered.append((path, header))
+def _central_slices(pydicom: Any, series: Path, count: int) -> tuple[list[_Slice], list[tuple[Path, str]], str]:
+    """The ``count`` central slices of a series in anatomical order and the files that are not slices (with why),
+    or the reason there are none."""
+    ordered, others, problem = _read_headers(pydicom, series)
+    if problem:
+        return [], [], problem
     if len(ordered) < count:
-        return [], f"{len(ordered)} slice(s), {count} asked for"
+        besides = f" (besides {len(others)} file(s) that are not DICOM images)" if others else ""
+        return [], [], f"{len(ordered)} slice(s), {count} asked for{besides}"
     places = [_place(header) for _, header in ordered]
     if any(p is None for p in places):
-        return [], "slices without a position or instance number"
+        return [], [], "slices without a position or instance number"
     # Sorted by place, ties by file name only so the order is the same everywhere.
     slices = sorted(
         (_Slice(path, float(place)) for (path, _), place in zip(ordered, places)), key=lambda s: (s.place, s.path.name)
     )
     # The middle of n slices is slice n // 2 (of two middle ones, the upper); k slices are centred on it.
     start = len(slices) // 2 - count // 2
-    return slices[start : start + count], ""
+    return slices[start : start + count], others, ""
+
+
+def _read_headers(pydicom: Any, series: Path) -> tuple[list[tuple[Path, Any]], list[tuple[Path, str]], str]:
+    """The header of each slice of a series folder, the files that are not slices (with why), or the reason the
+    series cannot be read: a file named as a slice, or with the DICOM signature, that does not parse.
+
+    Hidden files are ignored. A file without the DICOM signature is not a slice unless its name says it is one
+    (``*.dcm``: then it is a slice cut short or overwritten, which must not silently leave a gap in the series).
+    A DICOM object whose SOP class is known and not an image storage class is not a slice either.
+    """
+    headers: list[tuple[Path, Any]] = []
+    others: list[tuple[Path, str]] = []
+    for path in sorted(p for p in series.iterdir() if p.is_file() and not p.name.startswith(".")):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - any failure to parse means "unreadable", unless it is no DICOM at all
+            if path.suffix.lower() in _SLICE_SUFFIXES or _has_signature(path):
+                return [], [], f"unreadable slice {path.name}"
+            others.append((path, "not a DICOM file"))
+            continue
+        kind = _non_image_kind(pydicom, header)
+        if kind:
+            others.append((path, f"not a DICOM image: {kind}"))
+        else:
+            headers.append((path, header))
+    return headers, others, ""
+
+
+def _has_signature(path: Path) -> bool:
+    """Whether the file starts as a DICOM file does: ``DICM`` after the 128-byte preamble."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(_SIGNATURE_AT + len(_SIGNATURE))[_SIGNATURE_AT:] == _SIGNATURE
+    except OSError:
+        return True  # cannot tell: taken for a slice gone bad, the cautious reading
+
+
+def _non_image_kind(pydicom: Any, header: Any) -> str:
+    """The name of a DICOM object's SOP class when it is known and not an image (``Basic Text SR Storage``), else "".
+
+    The SOP class comes first in the file (its meta information), so a slice cut short still names it; a header
+    without Rows or a position may just be such a slice, and is not taken for a stray object.
+    """
+    meta = getattr(header, "file_meta", None)
+    value = header.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else None)
+    if not value:
+        return ""
+    sop_class = pydicom.uid.UID(str(value))
+    # Every image storage class of the standard is named "... Image Storage" (MR, Enhanced MR, Secondary
+    # Capture, ...); unknown and private classes are given the benefit of the doubt.
+    if sop_class.type != "SOP Class" or "Image Storage" in sop_class.name:
+        return ""
+    return sop_class.name
 
 
 def _place(header: Any) -> float | None:
