@@ -5,6 +5,10 @@ The reduced space (a :class:`LayerSpace`) is shared by the clusters, the 2-D map
 space and its clusters are fitted on one set of images (the analysed images, or a reference set such
 as the training images) and any other set is placed in them: :meth:`LayerSpace.transform`, then
 :meth:`LayerClusters.assign` to the nearest centre.
+
+A cluster is named after a class only when that class clearly stands out in it (see
+:data:`LEAD_RATIO`); the others are *mixed*. How much the clusters of a layer say about the classes
+at all is :attr:`LayerClusters.class_information`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.decomposition import PCA
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import adjusted_mutual_info_score, pairwise_distances
 from sklearn.preprocessing import StandardScaler
 
 from layerlens._json import decode_float, encode_float
@@ -35,6 +40,9 @@ from layerlens.exceptions import InvalidInputError
 __all__ = [
     "AUTO_K_RANGE",
     "K_RULES",
+    "LEAD_P_VALUE",
+    "LEAD_RATIO",
+    "NO_CLASS_INFORMATION",
     "LayerClusters",
     "LayerSpace",
     "cluster_layer",
@@ -46,6 +54,15 @@ __all__ = [
 AUTO_K_RANGE: tuple[int, ...] = tuple(range(2, 13))
 #: How ``n_clusters`` can pick k: faithful paths (``"auto"``) or the highest silhouette.
 K_RULES: tuple[str, ...] = ("auto", "silhouette")
+#: A cluster's most frequent class *leads* it (and names it) when its share of the cluster is at least this
+#: many times its share of the whole fit set, and the excess is unlikely by chance (:data:`LEAD_P_VALUE`).
+LEAD_RATIO = 1.5
+#: The excess must also be unlikely by chance: a one-sided binomial test of the class's count in the cluster,
+#: against its share of the fit set, must give a p-value below this. A cluster that fails either test is *mixed*.
+LEAD_P_VALUE = 0.01
+#: Below this adjusted mutual information with the classes, a layer's clusters carry no class information:
+#: they follow something else (intensity, size, position), whatever their names would suggest.
+NO_CLASS_INFORMATION = 0.02
 _DESCRIPTIVE_SILHOUETTE_SAMPLES = 1000
 
 
@@ -166,21 +183,30 @@ def _compute_space(x: np.ndarray, n_components: int, seed: int) -> LayerSpace:
 
 @dataclass(frozen=True, eq=False)
 class LayerClusters:
-    """The k-means clusters of one layer, named after the class that dominates each.
+    """The k-means clusters of one layer, each named after the class that leads it, or mixed.
 
-    The clusters are fitted on one set of images (the *fit set*); names, dominant classes, purity
-    and sizes describe that set. ``labels`` are the clusters of the images at hand: the fit set's
-    own as :func:`cluster_layer` returns them, other images' after :meth:`assign`. Clusters are
-    numbered ``0..k-1`` in the stable order described in :func:`cluster_layer`.
+    The clusters are fitted on one set of images (the *fit set*); names, leading and dominant
+    classes, purity, sizes and class information describe that set. ``labels`` are the clusters of
+    the images at hand: the fit set's own as :func:`cluster_layer` returns them, other images' after
+    :meth:`assign`. Clusters are numbered ``0..k-1`` in the stable order described in
+    :func:`cluster_layer`.
+
+    A class *leads* a cluster when it is clearly over-represented there (:data:`LEAD_RATIO`,
+    :data:`LEAD_P_VALUE`); a cluster no class leads is *mixed*. ``dominant`` and ``purity`` only
+    describe: the most frequent class of a mixed cluster is in ``dominant`` too.
 
     Parameters
     ----------
     labels : ndarray of shape (N,), int64
         Cluster of each image, in ``range(k)``.
     names : tuple of str
-        One per cluster, e.g. ``"c3 · 91% glioma"``: 1-based number, purity, dominant class.
+        One per cluster: ``"c3 · 91% glioma"`` (1-based number, purity, leading class) for a led
+        cluster, ``"c2 · mixed"`` for a mixed one.
+    leading : ndarray of shape (k,), int64
+        Class index that leads each cluster in the fit set, -1 for a mixed cluster. The names, the
+        colours of the maps and ``layers_agreeing`` of the paths table go by it.
     dominant : ndarray of shape (k,), int64
-        Class index that dominates each cluster in the fit set (ties go to the smaller class index).
+        Most frequent class index of each cluster in the fit set (ties go to the smaller class index).
     purity : ndarray of shape (k,), float64
         Share of each cluster's fit images that belong to its dominant class, in (0, 1].
     sizes : ndarray of shape (k,), int64
@@ -190,6 +216,11 @@ class LayerClusters:
     silhouette : float
         Mean silhouette of the chosen clustering on a seeded sample of the fit set, in [-1, 1];
         NaN when it is undefined (fewer than 2 clusters, or as many clusters as points).
+    class_information : float
+        Adjusted mutual information between the fit set's clusters and the classes they are named
+        by: about 0 for clusters independent of the classes (however they are named), 1 when the
+        clusters are the classes. NaN when undefined (a fit set of one class) or unknown (a run
+        stored before layerlens measured it). See :attr:`carries_class_information`.
     k_scores : dict of int to dict of str to float
         For every k tried: ``"decision_alignment"`` (share of fit images predicted as the majority
         prediction of their cluster), ``"paths"`` (distinct paths through this and the earlier
@@ -202,11 +233,13 @@ class LayerClusters:
 
     labels: np.ndarray
     names: tuple[str, ...]
+    leading: np.ndarray
     dominant: np.ndarray
     purity: np.ndarray
     sizes: np.ndarray
     centers: np.ndarray
     silhouette: float
+    class_information: float
     k_scores: dict[int, dict[str, float]] = field(default_factory=dict)
     k_rule: str = "fixed"
     k_reason: str = ""
@@ -215,6 +248,12 @@ class LayerClusters:
     def k(self) -> int:
         """Number of clusters."""
         return len(self.names)
+
+    @property
+    def carries_class_information(self) -> bool:
+        """False when the clusters carry no class information (:attr:`class_information` below
+        :data:`NO_CLASS_INFORMATION`); True otherwise, also when it is unknown (NaN)."""
+        return not self.class_information < NO_CLASS_INFORMATION
 
     def assign(self, reduced: np.ndarray) -> np.ndarray:
         """The nearest cluster (Euclidean, to the k-means centres) of each row of ``reduced`` ``(M, d)``.
@@ -234,10 +273,12 @@ class LayerClusters:
         return {
             "k": self.k,
             "names": list(self.names),
+            "leading": self.leading.tolist(),
             "dominant": self.dominant.tolist(),
             "purity": self.purity.tolist(),
             "sizes": self.sizes.tolist(),
             "silhouette": encode_float(self.silhouette),
+            "class_information": encode_float(self.class_information),
             "k_scores": {str(k): {m: encode_float(v) for m, v in s.items()} for k, s in self.k_scores.items()},
             "k_rule": self.k_rule,
             "k_reason": self.k_reason,
@@ -245,15 +286,22 @@ class LayerClusters:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, labels: np.ndarray, centers: np.ndarray) -> LayerClusters:
-        """Rebuild clusters from :meth:`to_dict` and the two arrays it leaves out."""
+        """Rebuild clusters from :meth:`to_dict` and the two arrays it leaves out.
+
+        A dict written before clusters could be mixed (no ``"leading"`` key) named every cluster
+        after its dominant class, so that is its leading class; its class information is unknown (NaN).
+        """
+        dominant = np.asarray(data["dominant"], dtype=np.int64)
         return cls(
             labels=labels,
             names=tuple(data["names"]),
-            dominant=np.asarray(data["dominant"], dtype=np.int64),
+            leading=np.asarray(data["leading"], dtype=np.int64) if "leading" in data else dominant.copy(),
+            dominant=dominant,
             purity=np.asarray(data["purity"], dtype=np.float64),
             sizes=np.asarray(data["sizes"], dtype=np.int64),
             centers=centers,
             silhouette=decode_float(data["silhouette"]),
+            class_information=decode_float(data.get("class_information")),
             k_scores={int(k): {m: decode_float(v) for m, v in s.items()} for k, s in data["k_scores"].items()},
             k_rule=data["k_rule"],
             k_reason=data["k_reason"],
@@ -275,7 +323,7 @@ def cluster_layer(
     max_search_samples: int = 2000,
     max_silhouette_samples: int = 2000,
 ) -> LayerClusters:
-    """Group one layer's images with k-means and name each cluster after its dominant class.
+    """Group one layer's images with k-means and name each cluster after the class that leads it.
 
     Parameters
     ----------
@@ -309,8 +357,9 @@ def cluster_layer(
     Returns
     -------
     LayerClusters
-        Labels, names, dominant class, purity, size and centre of each cluster, the chosen
-        clustering's silhouette, the scores of every k tried and the reason for the choice.
+        Labels, names, leading and dominant class, purity, size and centre of each cluster, the
+        chosen clustering's silhouette and class information, the scores of every k tried and the
+        reason for the choice.
 
     Raises
     ------
@@ -337,9 +386,25 @@ def cluster_layer(
 
     Clusters are then renumbered so that a path through the layers reads left to right: by
     dominant class index, then by size (largest first), then by the mean position of their
-    members in the input (a deterministic final tiebreak). Cluster ``j`` is named
-    ``f"c{j + 1} · {round(100 * purity)}% {class_names[dominant]}"`` (U+00B7 middle dot; Python's
-    ``round``, so an exact half rounds to even).
+    members in the input (a deterministic final tiebreak).
+
+    A cluster's dominant class *leads* it when it is clearly over-represented there against its
+    share of the whole fit set: its share in the cluster is at least :data:`LEAD_RATIO` (1.5) times
+    its share of the set, and a one-sided binomial test of its count in the cluster gives a p-value
+    below :data:`LEAD_P_VALUE` (0.01): ``scipy.stats.binomtest(count, size, p=share of the set,
+    alternative="greater")``. A class that makes up 25 % of the set must make up at least 37.5 % of
+    a cluster, and a cluster of 3 images all of it is still mixed (p = 0.25³ = 1/64). Only the
+    dominant class is tested, once per cluster, with no correction for the k tests.
+
+    Cluster ``j`` led by class ``c`` is named ``f"c{j + 1} · {round(100 * purity)}% {class_names[c]}"``
+    (U+00B7 middle dot; Python's ``round``, so an exact half rounds to even); a mixed cluster is
+    named ``f"c{j + 1} · mixed"``. Without the rule, clusters at chance purity (27 % of a class that
+    makes up 25 %) would be named after a class they say nothing about.
+
+    ``class_information`` is the adjusted mutual information [4]_ between the clusters and
+    ``classes`` on the fit set: mutual information corrected for what clusterings of the same sizes
+    share by chance, so about 0 for clusters that follow something else than the classes, however
+    many, and 1 when they are the classes.
 
     Automatic rules never try more clusters than the points have distinct positions; an int k
     above that leaves clusters empty (scikit-learn warns with a ``ConvergenceWarning``), and empty
@@ -353,16 +418,28 @@ def cluster_layer(
        Proc. 18th ACM-SIAM Symposium on Discrete Algorithms (SODA), 2007, pp. 1027-1035.
     .. [3] P. J. Rousseeuw, "Silhouettes: a graphical aid to the interpretation and validation of
        cluster analysis", J. Comput. Appl. Math. 20, 1987, pp. 53-65.
+    .. [4] N. X. Vinh, J. Epps and J. Bailey, "Information Theoretic Measures for Clusterings
+       Comparison: Variants, Properties, Normalization and Correction for Chance", J. Mach. Learn.
+       Res. 11, 2010, pp. 2837-2854.
 
     Examples
     --------
     >>> import numpy as np
-    >>> x = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
-    >>> c = cluster_layer(x, np.array([1, 1, 0, 0, 0, 0]), ["cat", "dog"], n_clusters=2)
-    >>> c.k, c.names
-    (2, ('c1 · 100% cat', 'c2 · 67% dog'))
-    >>> c.labels.tolist()
-    [1, 1, 1, 0, 0, 0]
+
+    Three groups of 8 images: all cats, all dogs, half and half. Cats and dogs each make up half
+    of the set; 8 cats of 8 is twice that share and has p = 0.5⁸ ≈ 0.004, the even group is mixed.
+
+    >>> x = np.repeat([[0.0, 0.0], [5.0, 5.0], [0.0, 5.0]], 8, axis=0)
+    >>> classes = np.repeat([0, 1, 0, 1], [8, 8, 4, 4])
+    >>> c = cluster_layer(x, classes, ["cat", "dog"], n_clusters=3)
+    >>> c.names
+    ('c1 · 100% cat', 'c2 · mixed', 'c3 · 100% dog')
+    >>> c.leading.tolist(), c.dominant.tolist()
+    ([0, -1, 1], [0, 0, 1])
+    >>> c.labels[::4].tolist()
+    [0, 0, 2, 2, 1, 1]
+    >>> round(c.class_information, 2), c.carries_class_information
+    (0.49, True)
     """
     # float32 like the output of reduce_features: k-means runs 2-3x faster than in float64 and the
     # result no longer depends on which of the two float types the caller passed.
@@ -445,19 +522,54 @@ def _name_clusters(
         sample = sample_rows(len(x), min(max_silhouette_samples, _DESCRIPTIVE_SILHOUETTE_SAMPLES), seed)
         chosen["silhouette"] = silhouette_of(pairwise_distances(x[sample].astype(np.float64)), renumbered[sample])
     silhouette = chosen["silhouette"]
-    names = tuple(f"c{j + 1} · {round(100 * purity[i])}% {class_names[dominant[i]]}" for j, i in enumerate(order))
+    leading = _leading_classes(counts)
+    names = tuple(
+        f"c{j + 1} · mixed" if leading[i] < 0 else f"c{j + 1} · {round(100 * purity[i])}% {class_names[leading[i]]}"
+        for j, i in enumerate(order)
+    )
     return LayerClusters(
         labels=renumbered,
         names=names,
+        leading=leading[order],
         dominant=dominant[order].astype(np.int64),
         purity=purity[order].astype(np.float64),
         sizes=sizes[order].astype(np.int64),
         centers=choice.centers[used[order]].astype(np.float32),
         silhouette=silhouette,
+        class_information=_class_information(classes, renumbered),
         k_scores=scores,
         k_rule=choice.rule,
         k_reason=choice.reason,
     )
+
+
+def _leading_classes(counts: np.ndarray) -> np.ndarray:
+    """The class that leads each cluster, -1 for a mixed one, from the ``(k, K)`` class counts of the clusters.
+
+    Only a cluster's most frequent class (ties: the smaller index) is a candidate; see :func:`cluster_layer`.
+    """
+    sizes = counts.sum(axis=1)
+    totals = counts.sum(axis=0)
+    n = int(totals.sum())
+    leading = np.full(len(counts), -1, dtype=np.int64)
+    for i, (row, size) in enumerate(zip(counts, sizes, strict=True)):
+        c = int(row.argmax())
+        # share >= LEAD_RATIO * set share, compared as counts: exact for a ratio like 1.5, so a share of
+        # exactly 1.5 times counts. A class that is the whole set never qualifies (its ratio is 1).
+        if row[c] * n < LEAD_RATIO * size * totals[c]:
+            continue
+        test = binomtest(int(row[c]), int(size), p=float(totals[c] / n), alternative="greater")
+        if test.pvalue < LEAD_P_VALUE:
+            leading[i] = c
+    return leading
+
+
+def _class_information(classes: np.ndarray, labels: np.ndarray) -> float:
+    """Adjusted mutual information between clusters and classes; NaN when the set holds a single class."""
+    if len(np.unique(classes)) < 2:
+        # scikit-learn calls one class against one cluster a perfect match (1.0); there is nothing to inform about.
+        return float("nan")
+    return float(adjusted_mutual_info_score(classes, labels))
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -11,15 +11,17 @@ can be rebuilt from a stored run anywhere.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from layerlens._validation import check_label_vector, check_names
-from layerlens.exceptions import InvalidInputError
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = ["FIXED_COLUMNS", "PATH_PATTERN", "build_paths", "layer_columns", "path_id_strings", "probe_rows"]
 
@@ -53,10 +55,34 @@ PATH_PATTERN = re.compile(r"c[1-9][0-9]*(?:-c[1-9][0-9]*)*")
 _ROUNDING = 1e-5
 
 
+def _renamed_keyword(old: str, new: str) -> Callable:
+    """Accept the keyword ``old`` for ``new`` for one release, with a DeprecationWarning."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise InvalidTypeError(f"{new}: expected it once; received both {old}= and {new}=.")
+                warnings.warn(
+                    f"{func.__name__}: {old}= is renamed {new}= (the class leading each cluster, -1 for a "
+                    "mixed one); the old name will be removed in the next release.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@_renamed_keyword("cluster_dominant", "cluster_classes")
 def build_paths(
     cluster_labels: Sequence[np.ndarray],
     cluster_names: Sequence[Sequence[str]],
-    cluster_dominant: Sequence[np.ndarray],
+    cluster_classes: Sequence[np.ndarray],
     layer_names: Sequence[str],
     *,
     predicted: np.ndarray,
@@ -74,8 +100,10 @@ def build_paths(
         ``0 .. len(cluster_names[l]) - 1``.
     cluster_names : sequence of L sequences of str
         Display name of each cluster of each layer, in cluster order; unique within a layer.
-    cluster_dominant : sequence of L ndarrays of shape (k_l,), int
-        Class index that dominates each cluster of each layer, in ``0 .. K - 1``.
+    cluster_classes : sequence of L ndarrays of shape (k_l,), int
+        The class each cluster of each layer is led by (``LayerClusters.leading``), in ``0 .. K - 1``,
+        or -1 for a mixed cluster, which no class leads. (Called ``cluster_dominant`` before clusters
+        could be mixed; that keyword still works, with a ``DeprecationWarning``.)
     layer_names : sequence of L str
         Name of each layer; unique, and none equal to a name in :data:`FIXED_COLUMNS`.
     predicted : ndarray of shape (N,), int
@@ -104,24 +132,25 @@ def build_paths(
         - one column per layer, named exactly as the layer: Categorical whose categories are that
           layer's cluster names in cluster order, so ``.cat.codes`` equals ``cluster_labels[l]``.
         - ``"path"``: str id of the cluster sequence from 1-based cluster numbers, e.g. ``"c1-c3-c2"``.
-        - ``"layers_agreeing"``: int64, the number of layers in which the image sits in a cluster whose
-          dominant class is the image's predicted class. A confident prediction whose image sat
-          among other classes' images in most layers (few layers agreeing) is worth a second look;
-          a prediction the layers agreed on early was an easy one.
+        - ``"layers_agreeing"``: int64, the number of layers in which the image sits in a cluster led
+          by the image's predicted class; a mixed cluster never agrees. A confident prediction whose
+          image sat among other classes' images in most layers (few layers agreeing) is worth a
+          second look; a prediction the layers agreed on early was an easy one.
 
     Raises
     ------
     InvalidInputError
         If a length or shape disagrees (the message names the argument and the expected length), a
-        label is out of range, names repeat, or a layer name clashes with a fixed column.
+        label or cluster class is out of range, names repeat, or a layer name clashes with a fixed
+        column.
 
     Examples
     --------
     >>> import numpy as np
     >>> df = build_paths(
     ...     [np.array([0, 0, 1]), np.array([1, 0, 0])],
-    ...     [["c1 · a", "c2 · b"], ["c1 · b", "c2 · a"]],
-    ...     [np.array([0, 1]), np.array([1, 0])],
+    ...     [["c1 · 90% a", "c2 · mixed"], ["c1 · 80% b", "c2 · 95% a"]],
+    ...     [np.array([0, -1]), np.array([1, 0])],
     ...     ["conv", "dense"],
     ...     predicted=np.array([0, 0, 1]),
     ...     confidence=np.array([0.9, 0.6, 0.8]),
@@ -131,12 +160,12 @@ def build_paths(
     >>> df["path"].tolist()
     ['c1-c2', 'c1-c1', 'c2-c1']
     >>> df["layers_agreeing"].tolist()
-    [2, 1, 2]
+    [2, 1, 1]
     """
     arrays = _validate_build_inputs(
         cluster_labels,
         cluster_names,
-        cluster_dominant,
+        cluster_classes,
         layer_names,
         predicted=predicted,
         confidence=confidence,
@@ -150,7 +179,7 @@ def build_paths(
 def _validate_build_inputs(
     cluster_labels: Sequence[np.ndarray],
     cluster_names: Sequence[Sequence[str]],
-    cluster_dominant: Sequence[np.ndarray],
+    cluster_classes: Sequence[np.ndarray],
     layer_names: Sequence[str],
     *,
     predicted: np.ndarray,
@@ -172,7 +201,7 @@ def _validate_build_inputs(
     for name, seq in (
         ("cluster_labels", cluster_labels),
         ("cluster_names", cluster_names),
-        ("cluster_dominant", cluster_dominant),
+        ("cluster_classes", cluster_classes),
     ):
         if len(seq) != n_layers:
             raise InvalidInputError(
@@ -204,17 +233,33 @@ def _validate_build_inputs(
         check_label_vector(cluster_labels[i], f"cluster_labels[{i}]", length=n, n_classes=len(names[i]))
         for i in range(n_layers)
     )
-    dominant = tuple(
-        check_label_vector(cluster_dominant[i], f"cluster_dominant[{i}]", length=len(names[i]), n_classes=len(classes))
+    leading = tuple(
+        check_cluster_classes(
+            cluster_classes[i], f"cluster_classes[{i}]", n_clusters=len(names[i]), n_classes=len(classes)
+        )
         for i in range(n_layers)
     )
-    return labels, names, dominant, layers, pred, conf, classes, true_arr, files
+    return labels, names, leading, layers, pred, conf, classes, true_arr, files
+
+
+def check_cluster_classes(value: Any, name: str, *, n_clusters: int, n_classes: int) -> np.ndarray:
+    """Return the class leading each cluster as int64 of shape (n_clusters,), or raise unless each is in -1..K-1.
+
+    Shared with the figures, which take the same per-layer array.
+    """
+    arr = check_label_vector(value, name, length=n_clusters, n_classes=None)
+    if arr.min() < -1 or arr.max() >= n_classes:
+        raise InvalidInputError(
+            f"{name}: expected class indices in -1..{n_classes - 1} (one per cluster, -1 for a mixed cluster); "
+            f"received range {arr.min()}..{arr.max()}."
+        )
+    return arr
 
 
 def _compute_paths(
     labels: tuple[np.ndarray, ...],
     names: tuple[tuple[str, ...], ...],
-    dominant: tuple[np.ndarray, ...],
+    leading: tuple[np.ndarray, ...],
     layers: tuple[str, ...],
     predicted: np.ndarray,
     confidence: np.ndarray,
@@ -237,7 +282,8 @@ def _compute_paths(
     for layer, codes, cats in zip(layers, labels, names, strict=True):
         columns[layer] = pd.Categorical.from_codes(codes, categories=list(cats))
     columns["path"] = path_id_strings(labels, [len(cats) for cats in names])
-    agreeing = sum((dom[codes] == predicted).astype(np.int64) for codes, dom in zip(labels, dominant, strict=True))
+    # A mixed cluster's -1 equals no prediction, so it never agrees.
+    agreeing = sum((led[codes] == predicted).astype(np.int64) for codes, led in zip(labels, leading, strict=True))
     columns["layers_agreeing"] = np.asarray(agreeing, dtype=np.int64)
     return pd.DataFrame(columns, index=pd.RangeIndex(n, name="image"))
 

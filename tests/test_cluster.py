@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -12,7 +13,15 @@ import threadpoolctl
 from sklearn.exceptions import ConvergenceWarning
 
 from layerlens import _kchoice
-from layerlens.cluster import AUTO_K_RANGE, LayerClusters, cluster_layer, reduce_features
+from layerlens.cluster import (
+    AUTO_K_RANGE,
+    LEAD_P_VALUE,
+    LEAD_RATIO,
+    NO_CLASS_INFORMATION,
+    LayerClusters,
+    cluster_layer,
+    reduce_features,
+)
 from layerlens.exceptions import InvalidInputError
 
 CLASSES = ("alpha", "beta", "gamma")
@@ -218,8 +227,10 @@ def test_dominant_tie_goes_to_smaller_class_index():
     x = _blobs([(0.0,), (10.0,)], [4, 4])
     reference = np.array([2, 1, 2, 1, 0, 0, 0, 0])
     c = cluster_layer(x, reference, CLASSES, n_clusters=2)
-    assert c.names == ("c1 · 100% alpha", "c2 · 50% beta")
     np.testing.assert_array_equal(c.dominant, [0, 1])
+    np.testing.assert_allclose(c.purity, [1.0, 0.5])
+    # Too few images for either class to lead: 4 of 4 alpha (half the set) has p = 0.5^4 = 0.0625.
+    assert c.names == ("c1 · mixed", "c2 · mixed")
 
 
 def test_same_dominant_class_orders_by_size():
@@ -227,7 +238,9 @@ def test_same_dominant_class_orders_by_size():
     c = cluster_layer(x, np.zeros(30, np.int64), CLASSES, n_clusters=2)
     np.testing.assert_array_equal(c.sizes, [20, 10])
     np.testing.assert_array_equal(c.labels, np.repeat([1, 0], [10, 20]))
-    assert c.names == ("c1 · 100% alpha", "c2 · 100% alpha")
+    # A class that is the whole set stands out nowhere.
+    assert c.names == ("c1 · mixed", "c2 · mixed")
+    np.testing.assert_array_equal(c.leading, [-1, -1])
 
 
 @pytest.mark.parametrize(
@@ -359,9 +372,115 @@ def test_empty_clusters_are_dropped():
     with pytest.warns(ConvergenceWarning):
         c = cluster_layer(x, np.array([0, 0, 0, 1, 1, 1]), CLASSES, n_clusters=4)
     assert c.k == 2
-    assert c.names == ("c1 · 100% alpha", "c2 · 100% beta")
+    assert c.names == ("c1 · mixed", "c2 · mixed")  # 3 of 3 images of a half-share class: p = 0.125
+    np.testing.assert_array_equal(c.dominant, [0, 1])
     np.testing.assert_array_equal(c.labels, [0, 0, 0, 1, 1, 1])
     assert c.centers.shape == (2, 1)
+
+
+# -- cluster_layer: which class leads a cluster, how much the clusters say about the classes -------
+
+FOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
+
+
+def _upper_tail(count, size, share):
+    """P(X >= count) for X ~ Binomial(size, share), summed term by term: the p-value the lead rule tests."""
+    return sum(math.comb(size, j) * share**j * (1 - share) ** (size - j) for j in range(count, size + 1))
+
+
+def _composed(counts):
+    """Clusters of blobs far apart, blob ``b`` holding ``counts[b][c]`` images of class ``c``; each blob's cluster."""
+    counts = np.asarray(counts)
+    sizes = counts.sum(axis=1)
+    x = _blobs([(10.0 * b,) for b in range(len(counts))], sizes, dim=2)
+    classes = np.concatenate([np.repeat(np.arange(counts.shape[1]), row) for row in counts])
+    c = cluster_layer(x, classes, FOUR, n_clusters=len(counts))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return c, c.labels[starts]
+
+
+@pytest.mark.parametrize(
+    ("counts", "share", "p_value", "leads"),
+    [
+        # 27 of 100 glioma, a class that makes up 25 % of the set: 1.08 times its share.
+        ([[27, 25, 24, 24], [23, 25, 26, 26]], 0.25, 0.35826, False),
+        # 12 of 20 glioma (60 %) against 25 %: 2.4 times, p = P(X >= 12 | 20, 0.25) = 0.000935.
+        ([[12, 3, 3, 2], [8, 17, 17, 18]], 0.25, 0.000935, True),
+        # 6 of 10 glioma (60 %) against 25 %: 2.4 times too, but p = 0.0197 on so few images.
+        ([[6, 2, 1, 1], [14, 18, 19, 19]], 0.25, 0.019728, False),
+        # 3 of 3 glioma (100 %) against 25 %: 4 times, p = 0.25^3 = 1/64 = 0.015625.
+        ([[3, 0, 0, 0], [0, 3, 3, 3]], 0.25, 1 / 64, False),
+        # 30 of 40 (75 %) of a half-share class: exactly 1.5 times, p = 0.00111.
+        ([[30, 10, 0, 0], [10, 30, 0, 0]], 0.5, 0.001111, True),
+        # 29 of 40 (72.5 %): p = 0.00321 is small, but the share is short of 1.5 times.
+        ([[29, 11, 0, 0], [11, 29, 0, 0]], 0.5, 0.003213, False),
+    ],
+    ids=["27-of-25-percent", "60-percent-of-20", "60-percent-of-10", "3-of-3", "exactly-1.5-times", "just-short"],
+)
+def test_a_class_leads_a_cluster_only_when_clearly_over_represented(counts, share, p_value, leads):
+    count, size = counts[0][0], sum(counts[0])
+    assert _upper_tail(count, size, share) == pytest.approx(p_value, rel=1e-3)
+    assert leads == (count / size >= LEAD_RATIO * share and p_value < LEAD_P_VALUE)
+    c, cluster = _composed(counts)
+    first = cluster[0]
+    assert c.dominant[first] == 0 and c.purity[first] == pytest.approx(count / size)  # descriptive, either way
+    assert c.leading[first] == (0 if leads else -1)
+    expected = f"c{first + 1} · {round(100 * count / size)}% glioma" if leads else f"c{first + 1} · mixed"
+    assert c.names[first] == expected
+
+
+def test_only_the_most_frequent_class_is_a_candidate():
+    # Blob 0: 40 no_tumor (a third of the set: 0.89 times) and 35 pituitary (a tenth: 4.7 times). Mixed.
+    c, cluster = _composed([[0, 0, 40, 35], [0, 0, 80, 0], [40, 0, 0, 0], [0, 70, 0, 0]])
+    assert c.dominant[cluster[0]] == 2
+    assert c.leading[cluster[0]] == -1 and c.names[cluster[0]].endswith(" · mixed")
+
+
+def test_mixed_clusters_keep_their_place_in_the_numbering():
+    # Ordered by dominant class, then size, as before: the mixed blob (dominant glioma on a tie, 20 images)
+    # comes after the 30 gliomas and before the meningiomas.
+    c, cluster = _composed([[0, 30, 0, 0], [10, 10, 0, 0], [30, 0, 0, 0]])
+    assert cluster.tolist() == [2, 1, 0]
+    assert c.names == ("c1 · 100% glioma", "c2 · mixed", "c3 · 100% meningioma")
+    np.testing.assert_array_equal(c.leading, [0, -1, 1])
+    np.testing.assert_array_equal(c.dominant, [0, 0, 1])
+    assert c.leading.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("classes", "expected"),
+    [
+        (np.repeat([2, 0, 1], 30), 1.0),  # the clusters are the classes
+        # Every blob holds 10 images of each class: no mutual information, and the correction for chance
+        # takes AMI a little below 0 (-0.021 on 90 images).
+        (np.tile([0, 1, 2], 30), 0.0),
+    ],
+    ids=["identical", "independent"],
+)
+def test_class_information_is_the_adjusted_mutual_information(three_blobs, classes, expected):
+    x, _ = three_blobs
+    c = cluster_layer(x, classes, CLASSES, n_clusters=3)
+    assert c.class_information == pytest.approx(expected, abs=0.03)
+    assert c.carries_class_information == (expected == 1.0)
+    assert (c.leading >= 0).all() == (expected == 1.0)
+
+
+def test_class_information_of_a_single_class_is_undefined_and_not_marked(three_blobs):
+    x, _ = three_blobs
+    c = cluster_layer(x, np.zeros(90, np.int64), CLASSES, n_clusters=3)
+    assert np.isnan(c.class_information)
+    assert c.carries_class_information
+    np.testing.assert_array_equal(c.leading, [-1, -1, -1])
+
+
+@pytest.mark.parametrize(
+    ("class_information", "carries"),
+    [(0.0, False), (NO_CLASS_INFORMATION - 1e-9, False), (NO_CLASS_INFORMATION, True), (0.6, True), (np.nan, True)],
+    ids=["none", "just-below", "at-the-threshold", "high", "unknown"],
+)
+def test_carries_class_information_from_the_threshold(class_information, carries):
+    assert NO_CLASS_INFORMATION == 0.02
+    assert _stored_clusters(class_information).carries_class_information is carries
 
 
 # -- cluster_layer: errors ------------------------------------------------------------------------
@@ -434,25 +553,48 @@ def test_module_imports_neither_umap_nor_tensorflow():
     assert out.split() == ["False", "False", "False"]
 
 
-def test_to_dict_round_trips_through_strict_json():
-    clusters = LayerClusters(
+def _stored_clusters(class_information=0.25):
+    return LayerClusters(
         labels=np.array([0, 1, 1]),
-        names=("c1 · 100% a", "c2 · 100% b"),
+        names=("c1 · 100% a", "c2 · mixed"),
+        leading=np.array([0, -1]),
         dominant=np.array([0, 1]),
         purity=np.array([1.0, 1.0]),
         sizes=np.array([1, 2]),
         centers=np.zeros((2, 3), np.float32),
         silhouette=float("nan"),
+        class_information=class_information,
         k_scores={2: {"decision_alignment": 0.5, "silhouette": float("nan")}, 3: {"decision_alignment": 0.25}},
         k_rule="faithful",
         k_reason="because <it> said so",
     )
+
+
+@pytest.mark.parametrize("class_information", [0.25, float("nan")], ids=["measured", "undefined"])
+def test_to_dict_round_trips_through_strict_json(class_information):
+    clusters = _stored_clusters(class_information)
     text = json.dumps(clusters.to_dict(), allow_nan=False)
     back = LayerClusters.from_dict(json.loads(text), labels=clusters.labels, centers=clusters.centers)
     assert back.names == clusters.names and back.k == 2 and back.k_scores[3] == {"decision_alignment": 0.25}
     assert (back.k_rule, back.k_reason) == (clusters.k_rule, clusters.k_reason)
     np.testing.assert_array_equal(back.sizes, clusters.sizes)
+    np.testing.assert_array_equal(back.leading, [0, -1])
+    assert back.leading.dtype == np.int64
+    np.testing.assert_equal(back.class_information, class_information)
     assert np.isnan(back.silhouette) and np.isnan(back.k_scores[2]["silhouette"])
+
+
+def test_from_dict_reads_clusters_stored_before_they_could_be_mixed():
+    # An older layerlens named every cluster after its dominant class and measured no class information.
+    stored = _stored_clusters().to_dict()
+    del stored["leading"], stored["class_information"]
+    stored["names"] = ["c1 · 100% a", "c2 · 100% b"]
+    back = LayerClusters.from_dict(stored, labels=np.array([0, 1, 1]), centers=np.zeros((2, 3), np.float32))
+    np.testing.assert_array_equal(back.leading, back.dominant)
+    np.testing.assert_array_equal(back.leading, [0, 1])
+    assert back.leading.dtype == np.int64
+    assert np.isnan(back.class_information)
+    assert back.carries_class_information  # unknown is not marked
 
 
 def test_a_gap_of_exactly_the_tolerance_counts_as_within(monkeypatch):

@@ -272,6 +272,62 @@ def test_paths_figure_errors(toy, layer_names, class_names, message):
         paths_figure(toy[0], layer_names, class_names)
 
 
+@pytest.mark.parametrize(
+    ("uninformative", "parallel", "labels"),
+    [
+        ([True, False, False], None, ["block1 (k=3) ○", "block2 (k=4)", "dense (k=3)"]),
+        ([False, True, True], [False, True, False], ["block1 (k=3)", "block2 (k=4) ○ ∥", "dense (k=3) ○"]),
+    ],
+    ids=["first-layer", "beside-a-parallel-mark"],
+)
+def test_paths_figure_marks_layers_whose_clusters_carry_no_class_information(toy, uninformative, parallel, labels):
+    df, _, _ = toy
+    marked = paths_figure(df, LAYERS, CLASSES, uninformative=uninformative, parallel=parallel)
+    assert [d.label for d in marked.data[0].dimensions] == [*labels, "prediction"]
+    assert (
+        "<br>○ = the layer's clusters carry no class information: they follow something else, such as intensity"
+        in marked.layout.title.text
+    )
+    # The layers keep their axes and the ribbons stay as they were: only the labels and the subtitle change.
+    plain = paths_figure(df, LAYERS, CLASSES, parallel=parallel)
+    np.testing.assert_array_equal(marked.data[0].counts, plain.data[0].counts)
+    for a, b in zip(marked.data[0].dimensions, plain.data[0].dimensions, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert list(a.ticktext) == list(b.ticktext)
+
+
+@pytest.mark.parametrize("uninformative", [None, [False, False, False]], ids=["default", "none-marked"])
+def test_paths_figure_without_uninformative_layers_explains_no_mark(toy, uninformative):
+    fig = paths_figure(toy[0], LAYERS, CLASSES, uninformative=uninformative)
+    assert "○" not in fig.layout.title.text
+    assert not any("○" in d.label for d in fig.data[0].dimensions)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"uninformative": [True, False]},
+            r"uninformative: expected 3 bools \(one per layer in layer_names\); received \[True, False\]",
+        ),
+        ({"uninformative": [1, 0, 0]}, r"uninformative: expected 3 bools .*; received \[1, 0, 0\]"),
+        ({"uninformative": "yes"}, r"uninformative: expected 3 bools .*; received 'yes'"),
+        ({"uninformative": True}, r"uninformative: expected 3 bools .*; received True"),
+        ({"parallel": [False] * 4}, r"parallel: expected 3 bools \(one per layer in layer_names\)"),
+    ],
+    ids=[
+        "uninformative-too-few",
+        "uninformative-ints",
+        "uninformative-str",
+        "uninformative-scalar",
+        "parallel-too-many",
+    ],
+)
+def test_paths_figure_layer_marks_are_checked(toy, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        paths_figure(toy[0], LAYERS, CLASSES, **kwargs)
+
+
 # --------------------------------------------------------------------------------------------- layer_figure
 
 
@@ -342,6 +398,76 @@ def test_layer_figure_without_labels_marks_nothing():
     fig = layer_figure(coords, df, "dense", CLASSES)
     assert not [t for t in fig.data if "misclassified" in (t.name or "")]
     assert sum(len(t.x) for t in fig.data if t.name in names[2]) == N
+
+
+def _named_map(cluster_classes=None):
+    """Three clusters of 10 images; cluster 0 holds mostly class-0 images (8 of 10), clusters 1 and 2 class 2."""
+    true = np.concatenate([[0] * 8 + [1] * 2, [2] * 10, [2] * 10])
+    df = build_paths([np.repeat([0, 1, 2], 10)], [["c1 · 40% meningioma", "c2 · mixed", "c3 · mixed"]],
+                     [np.array([1, -1, -1])], ["dense"], predicted=true, confidence=np.full(30, 0.9),
+                     class_names=CLASSES, true=true)  # fmt: skip
+    coords = np.c_[np.repeat([0.0, 5.0, 10.0], 10), np.zeros(30)]
+    fig = layer_figure(coords, df, "dense", CLASSES, cluster_classes=cluster_classes)
+    colours = [next(t.marker.color for t in fig.data if t.name == name) for name in df["dense"].cat.categories]
+    return fig, colours
+
+
+def _is_grey(colour):
+    return len({colour[1:3], colour[3:5], colour[5:7]}) == 1
+
+
+def test_layer_figure_colours_clusters_by_the_class_they_are_named_after():
+    fig, colours = _named_map(np.array([1, -1, -1]))
+    base = figures_style.class_colours(len(CLASSES))
+    # Named after meningioma (fitted on another set), drawn in meningioma's colour, though 8 of its 10 images
+    # drawn here are gliomas.
+    assert colours[0] == base[1]
+    # The two mixed clusters: greys, in two shades, neither a class colour.
+    assert _is_grey(colours[1]) and _is_grey(colours[2]) and colours[1] != colours[2]
+    assert not set(colours[1:]) & set(base)
+    assert "grey = mixed cluster" in fig.layout.title.text
+    assert "in the hue of the class it is named after" in fig.layout.title.text
+
+
+def test_layer_figure_with_one_mixed_cluster_draws_the_mixed_grey():
+    _, colours = _named_map(np.array([1, -1, 0]))
+    assert colours == [figures_style.class_colours(3)[1], figures_style.MIXED_COLOUR, figures_style.class_colours(3)[0]]
+
+
+@pytest.mark.parametrize(
+    ("cluster_classes", "subtitle", "first"),
+    [
+        (np.array([1, 2, 0]), "in the hue of the class it is named after", 1),
+        (None, "in the hue of its dominant class", 0),
+    ],
+    ids=["all-led", "without-cluster-classes"],
+)
+def test_layer_figure_says_grey_only_when_a_mixed_cluster_is_drawn(cluster_classes, subtitle, first):
+    fig, colours = _named_map(cluster_classes)
+    assert subtitle in fig.layout.title.text and "grey" not in fig.layout.title.text
+    # Without cluster_classes, as before: the most frequent class among the images drawn (glioma for cluster 0).
+    assert colours[0] == figures_style.class_colours(3)[first]
+    assert not any(_is_grey(c) for c in colours)
+
+
+@pytest.mark.parametrize(
+    ("cluster_classes", "message"),
+    [
+        (np.array([0, 1]), r"cluster_classes: expected integers of shape \(3,\); received int64 of shape \(2,\)"),
+        (np.array([0.0, 1.0, 2.0]), r"cluster_classes: expected integers of shape \(3,\); received float64"),
+        (
+            np.array([0, 1, 3]),
+            r"cluster_classes: expected class indices in -1\.\.2 \(one per cluster, -1 for a mixed cluster\); "
+            r"received range 0\.\.3",
+        ),
+        (np.array([-2, 1, 0]), r"cluster_classes: expected class indices in -1\.\.2 .*received range -2\.\.1"),
+    ],
+    ids=["too-few", "floats", "class-out-of-range", "below-mixed"],
+)
+def test_layer_figure_cluster_classes_are_checked(toy, cluster_classes, message):
+    df, _, coords = toy
+    with pytest.raises(InvalidInputError, match=message):
+        layer_figure(coords, df, "dense", CLASSES, cluster_classes=cluster_classes)
 
 
 @pytest.mark.parametrize(("threshold", "kind"), [(10_000, go.Scatter), (10, go.Scattergl)], ids=["svg", "webgl"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _toy_paths import CLASSES, CONF, DOMINANT, LABELS, LAYERS, NAMES, TRUE, _build
+from _toy_paths import CLASSES, CONF, LABELS, LAYERS, LEADING, NAMES, PRED, TRUE, _build
 
-from layerlens.exceptions import InvalidInputError
-from layerlens.paths import FIXED_COLUMNS
+from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.paths import FIXED_COLUMNS, build_paths
 
 
 @pytest.fixture
@@ -83,13 +83,13 @@ def test_layer_names_clashing_with_fixed_columns(name):
     [
         (dict(cluster_labels=LABELS[:1]), r"cluster_labels: expected 2 entries \(one per layer"),
         (dict(cluster_names=NAMES[:1]), r"cluster_names: expected 2 entries"),
-        (dict(cluster_dominant=DOMINANT * 2), r"cluster_dominant: expected 2 entries .*; received 4"),
+        (dict(cluster_classes=LEADING * 2), r"cluster_classes: expected 2 entries .*; received 4"),
         (dict(confidence=CONF[:5]), r"confidence: expected real numbers of shape \(6,\)"),
         (dict(true=TRUE[:4]), r"true: expected integers of shape \(6,\); received int64 of shape \(4,\)"),
         (dict(cluster_labels=[LABELS[0], LABELS[1][:5]]), r"cluster_labels\[1\]: expected integers of shape \(6,\)"),
         (
-            dict(cluster_dominant=[np.array([0, 1, 1]), DOMINANT[1]]),
-            r"cluster_dominant\[0\]: expected integers of shape \(2,\)",
+            dict(cluster_classes=[np.array([0, 1, 1]), LEADING[1]]),
+            r"cluster_classes\[0\]: expected integers of shape \(2,\)",
         ),
         (dict(files=["a.png"] * 5), r"files: expected 6 file names \(one str per image in predicted\); received list"),
         (dict(files="scans"), r"files: expected 6 file names .*; received a str"),
@@ -97,11 +97,11 @@ def test_layer_names_clashing_with_fixed_columns(name):
     ids=[
         "layers-labels",
         "layers-names",
-        "layers-dominant",
+        "layers-cluster-classes",
         "confidence",
         "true",
         "labels-of-a-layer",
-        "dominant-of-a-layer",
+        "cluster-classes-of-a-layer",
         "files",
         "files-string",
     ],
@@ -119,7 +119,15 @@ def test_length_errors_name_argument_and_expected_length(changes, message):
             r"cluster_labels\[0\]: expected values in 0..1; received range 0..2",
         ),
         (dict(predicted=np.array([0, 1, 0, 0, 1, 2])), r"predicted: expected values in 0..1"),
-        (dict(cluster_dominant=[np.array([0, 5]), DOMINANT[1]]), r"cluster_dominant\[0\]: expected values in 0..1"),
+        (
+            dict(cluster_classes=[np.array([0, 5]), LEADING[1]]),
+            r"cluster_classes\[0\]: expected class indices in -1\.\.1 \(one per cluster, -1 for a mixed cluster\); "
+            r"received range 0\.\.5",
+        ),
+        (
+            dict(cluster_classes=[np.array([-2, 1]), LEADING[1]]),
+            r"cluster_classes\[0\]: expected class indices in -1\.\.1 .*; received range -2\.\.1",
+        ),
         (dict(confidence=CONF + 0.5), r"confidence: expected probabilities in \[0, 1\]"),
         (dict(cluster_labels=[LABELS[0].astype(float), LABELS[1]]), r"cluster_labels\[0\]: expected integers"),
         (dict(cluster_names=[["a", "a"], NAMES[1]]), r"cluster_names\[0\]: expected distinct, .*\['a'\]"),
@@ -130,7 +138,8 @@ def test_length_errors_name_argument_and_expected_length(changes, message):
     ids=[
         "label-out-of-range",
         "prediction-out-of-range",
-        "dominant-out-of-range",
+        "cluster-class-out-of-range",
+        "cluster-class-below-mixed",
         "confidence-above-1",
         "float-labels",
         "repeated-cluster-names",
@@ -142,3 +151,45 @@ def test_length_errors_name_argument_and_expected_length(changes, message):
 def test_value_errors(changes, message):
     with pytest.raises(InvalidInputError, match=message):
         _build(**changes)
+
+
+# Mixed clusters (-1) in the toy: layer A's c2 and layer B's c1. Images and their predictions:
+#
+#   image  pred  layer A      layer B      layers agreeing
+#   0      0     c1 (0) ✓     c1 (mixed)   1
+#   1      1     c1 (0) ✗     c1 (mixed)   0
+#   2      0     c1 (0) ✓     c2 (1) ✗     1
+#   3      0     c2 (mixed)   c3 (1) ✗     0
+#   4      1     c2 (mixed)   c2 (1) ✓     1
+#   5      1     c2 (mixed)   c2 (1) ✓     1
+@pytest.mark.parametrize(
+    ("leading", "expected"),
+    [
+        (LEADING, [2, 0, 1, 0, 2, 2]),
+        ([np.array([0, -1]), np.array([-1, 1, 1])], [1, 0, 1, 0, 1, 1]),
+        ([np.array([-1, -1]), np.array([-1, -1, -1])], [0, 0, 0, 0, 0, 0]),
+    ],
+    ids=["all-led", "some-mixed", "all-mixed"],
+)
+def test_a_mixed_cluster_never_agrees(leading, expected):
+    paths = _build(cluster_classes=leading)
+    assert paths["layers_agreeing"].tolist() == expected
+    assert paths["path"].tolist() == ["c1-c1", "c1-c1", "c1-c2", "c2-c3", "c2-c2", "c2-c2"]  # paths unchanged
+
+
+def test_cluster_classes_is_the_third_positional_argument():
+    leading = [np.array([0, -1]), np.array([-1, 1, 1])]
+    positional = build_paths(
+        LABELS, NAMES, leading, LAYERS, predicted=PRED, confidence=CONF, class_names=CLASSES, true=TRUE
+    )
+    keyword = _build(cluster_classes=leading)
+    pd.testing.assert_frame_equal(positional, keyword)
+
+
+def test_the_old_keyword_cluster_dominant_still_works_with_a_deprecation_warning():
+    kwargs = dict(predicted=PRED, confidence=CONF, class_names=CLASSES, true=TRUE)
+    with pytest.warns(DeprecationWarning, match=r"build_paths: cluster_dominant= is renamed cluster_classes="):
+        old = build_paths(LABELS, NAMES, cluster_dominant=LEADING, layer_names=LAYERS, **kwargs)
+    pd.testing.assert_frame_equal(old, _build())
+    with pytest.raises(InvalidTypeError, match=r"cluster_classes: expected it once; received both"):
+        build_paths(LABELS, NAMES, cluster_dominant=LEADING, cluster_classes=LEADING, layer_names=LAYERS, **kwargs)

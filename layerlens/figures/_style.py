@@ -19,6 +19,8 @@ from layerlens.paths import layer_columns, probe_rows
 
 FONT = "Helvetica Neue, Helvetica, Arial, sans-serif"
 MISCLASSIFIED_EDGE = "#1a1a1a"
+# A mixed cluster (no class leads it) on the maps: grey, in darker and lighter shades when there are several.
+MIXED_COLOUR = "#8c8c8c"
 # Share of white mixed into a class colour for correctly classified paths (see paths_figure).
 PALE = 0.62
 # Share of black mixed into a class colour for misclassified paths.
@@ -68,9 +70,14 @@ def mix_black(colour: str, share: float) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c * (1 - share)) for c in rgb))
 
 
+# D3's Category10 with its grey (the eighth colour) made indigo: grey means a mixed cluster on the maps and the
+# rare paths in the diagram, and must never also name a class.
+_CLASS_BASE = tuple("#393b79" if c.lower() == "#7f7f7f" else c for c in plotly.colors.qualitative.D3)
+
+
 def class_colours(n_classes: int) -> list[str]:
-    """Colour of each class (D3 Category10, then Dark24, then evenly spaced hues)."""
-    return palette(n_classes, plotly.colors.qualitative.D3)
+    """Colour of each class (D3 Category10 without its grey, then Dark24, then evenly spaced hues)."""
+    return palette(n_classes, _CLASS_BASE)
 
 
 def layout(title: str, **extra) -> dict:

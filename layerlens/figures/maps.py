@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from layerlens.exceptions import InvalidInputError
 from layerlens.figures._style import (
     MISCLASSIFIED_EDGE,
+    MIXED_COLOUR,
     check_paths,
     class_colours,
     esc,
@@ -24,6 +25,7 @@ from layerlens.figures._style import (
     palette,
     probe_mask,
 )
+from layerlens.paths import check_cluster_classes
 
 __all__ = ["DOUBT_MARKED", "MAX_COLOUR_GROUPS", "WEBGL_THRESHOLD", "colour_groups", "layer_figure", "metadata_columns"]
 
@@ -48,6 +50,7 @@ def layer_figure(
     centers: np.ndarray | None = None,
     title: str | None = None,
     colour_by: str | None = None,
+    cluster_classes: np.ndarray | None = None,
 ) -> go.Figure:
     """Draw the 2-D map of one layer, points coloured by cluster, misclassified and doubtful images marked.
 
@@ -76,6 +79,11 @@ def layer_figure(
         :data:`MAX_COLOUR_GROUPS` values, the rest together as "other"); misclassified images stay
         diamonds with a dark outline, the cluster centres and names stay. A site whose images sit
         apart from the others in a layer shows as a patch of one colour.
+    cluster_classes : ndarray of shape (k,), int, optional
+        The class each of the layer's k clusters is named after, in ``-1 .. K - 1``: the class that
+        leads it (``LayerClusters.leading``), -1 for a mixed cluster. Each cluster is then drawn in
+        the colour of its name, whatever images this map shows (see Notes). Default: the class that
+        dominates the cluster among the images drawn, as before clusters could be mixed.
 
     Returns
     -------
@@ -91,13 +99,20 @@ def layer_figure(
     InvalidInputError
         If ``coords`` or ``centers`` has the wrong shape or non-finite values, ``layer_name`` is not a
         layer of ``paths`` (the message lists the layers), ``class_names`` differs from the classes
-        of ``paths``, or ``colour_by`` is not a metadata column of ``paths`` (the message lists them).
+        of ``paths``, ``colour_by`` is not a metadata column of ``paths`` (the message lists them), or
+        ``cluster_classes`` is not k integers in -1..K-1.
 
     Notes
     -----
-    Each cluster gets the colour of the class that dominates it (the most frequent true class, or
-    predicted class without labels; clusters sharing a dominant class get darker and lighter shades
-    of it), so a colour means the same class here as in :func:`paths_figure`. Misclassified images
+    Each cluster gets the colour of its class (clusters sharing one get darker and lighter shades
+    of it), so a colour means the same class here as in :func:`paths_figure`. With
+    ``cluster_classes`` that is the class the cluster is named after; mixed clusters are grey
+    (several in distinct shades of grey), and the subtitle says so. The names come from the set the
+    clusters were fitted on (a reference set, say), which need not be the images drawn, so only
+    ``cluster_classes`` keeps colour and name in agreement: a cluster named after glioma is drawn in
+    glioma's colour even where the analysed images in it are mostly of another class. Without it a
+    cluster takes the colour of its most frequent class among the images drawn (true class, or
+    predicted class without labels). Misclassified images
     are larger diamonds with a dark outline, drawn on top, and filled with the colour of their
     *true* class: an orange diamond inside a blue cluster is a meningioma image that the layer
     files among gliomas. Shape and outline mark them whatever the colours, also for colour-blind
@@ -119,6 +134,10 @@ def layer_figure(
     >>> fig = layer_figure(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), df, "dense", ["a", "b"])
     >>> [t.name for t in fig.data]
     ['c1', 'c2', 'c2 misclassified', 'cluster centres', 'misclassified (1)']
+    >>> fig = layer_figure(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), df, "dense", ["a", "b"],
+    ...                    cluster_classes=np.array([0, -1]))
+    >>> [t.marker.color for t in fig.data[:2]]
+    ['#1f77b4', '#8c8c8c']
     """
     classes = check_paths(paths, class_names)
     column = layer_column(paths, layer_name)
@@ -144,8 +163,14 @@ def layer_figure(
             raise InvalidInputError(
                 f"colour_by: expected one of the metadata columns of paths {columns}; received {colour_by!r}."
             )
+    if cluster_classes is not None:
+        cluster_classes = check_cluster_classes(
+            cluster_classes, "cluster_classes", n_clusters=n_clusters, n_classes=len(classes)
+        )
     # float32 halves the figure's coordinate payload; a map needs no more precision.
-    return _compute_layer_figure(xy.astype(np.float32), paths, layer_name, column, classes, centers, title, colour_by)
+    return _compute_layer_figure(
+        xy.astype(np.float32), paths, layer_name, column, classes, centers, title, colour_by, cluster_classes
+    )
 
 
 def metadata_columns(paths: pd.DataFrame) -> list[str]:
@@ -194,6 +219,7 @@ def _compute_layer_figure(
     centers: np.ndarray | None,
     title: str | None,
     colour_by: str | None = None,
+    cluster_classes: np.ndarray | None = None,
 ) -> go.Figure:
     """Build the map figure from validated input (see :func:`layer_figure`)."""
     all_codes = column.cat.codes.to_numpy(np.int64)
@@ -204,7 +230,10 @@ def _compute_layer_figure(
     codes = all_codes[images]
     wrong = misclassified_mask(paths, labelled)[images]
     reference = paths["true" if labelled else "predicted"].cat.codes.to_numpy(np.int64)[images]
-    colours = _cluster_colours(codes, reference, len(names), len(classes))
+    cluster_given = cluster_classes is not None
+    if cluster_classes is None:
+        cluster_classes = _dominant_classes(codes, reference, len(names), len(classes))
+    colours = _cluster_colours(cluster_classes, len(classes))
     scatter = go.Scattergl if len(all_codes) > WEBGL_THRESHOLD else go.Scatter
     if centers is None:
         own = xy[images]
@@ -248,12 +277,7 @@ def _compute_layer_figure(
         if title is not None
         else f"Layer {esc(layer_name)}: {len(codes)} images{probed} in {len(names)} clusters"
     )
-    sub = (
-        "colour = cluster, in the hue of its dominant class; ◆ = misclassified image, "
-        "filled with the colour of its true class"
-        if labelled
-        else "colour = cluster, in the hue of its dominant predicted class (no true labels)"
-    )
+    sub = _colour_note(labelled, named=cluster_given, mixed=bool((cluster_classes < 0).any()))
     if colour_by is not None:
         sub = f"colour = {esc(colour_by)}; × = cluster centre" + ("; ◆ = misclassified image" if labelled else "")
     axis = dict(
@@ -303,21 +327,41 @@ def _doubt_rings(xy: np.ndarray, doubt: np.ndarray, scatter: type) -> list:
     ]
 
 
-def _cluster_colours(codes: np.ndarray, reference: np.ndarray, n_clusters: int, n_classes: int) -> list[str]:
-    """One colour per cluster, in the hue of the class that dominates it.
+def _colour_note(labelled: bool, *, named: bool, mixed: bool) -> str:
+    """The subtitle's account of the cluster colours and markers (no metadata colouring)."""
+    if named:
+        hue = "colour = cluster, in the hue of the class it is named after"
+        if mixed:
+            hue += "; grey = mixed cluster (no class stands out in it)"
+    else:
+        hue = f"colour = cluster, in the hue of its dominant {'' if labelled else 'predicted '}class"
+    if labelled:
+        return f"{hue}; ◆ = misclassified image, filled with the colour of its true class"
+    return hue if named else f"{hue} (no true labels)"
+
+
+def _dominant_classes(codes: np.ndarray, reference: np.ndarray, n_clusters: int, n_classes: int) -> np.ndarray:
+    """The most frequent ``reference`` class of each cluster among the images drawn (ties: lowest index)."""
+    return np.array(
+        [int(np.bincount(reference[codes == k], minlength=n_classes).argmax()) for k in range(n_clusters)],
+        dtype=np.int64,
+    )
+
+
+def _cluster_colours(cluster_classes: np.ndarray, n_classes: int) -> list[str]:
+    """One colour per cluster, in the hue of its class (``cluster_classes``), grey for a mixed one (-1).
 
     Cluster colours reuse the class colours of :func:`paths_figure`, so blue means the same class
-    in every figure of a run; clusters sharing a dominant class get darker and lighter shades of it.
-    The dominant class is the most frequent ``reference`` class in the cluster (ties: lowest index).
+    in every figure of a run; clusters sharing a class get darker and lighter shades of it, and
+    several mixed clusters shades of grey.
     """
-    base = class_colours(n_classes)
-    dominant = [int(np.bincount(reference[codes == k], minlength=n_classes).argmax()) for k in range(n_clusters)]
-    colours = [""] * n_clusters
-    for c in range(n_classes):
-        members = [k for k in range(n_clusters) if dominant[k] == c]
+    bases = {c: colour for c, colour in enumerate(class_colours(n_classes))} | {-1: MIXED_COLOUR}
+    colours = [""] * len(cluster_classes)
+    for c, base in bases.items():
+        members = [k for k, owner in enumerate(cluster_classes) if owner == c]
         shades = np.linspace(-0.35, 0.45, len(members)) if len(members) > 1 else [0.0] * len(members)
         for k, t in zip(members, shades, strict=True):
-            colours[k] = mix_black(base[c], -t) if t < 0 else mix_white(base[c], t)
+            colours[k] = mix_black(base, -t) if t < 0 else mix_white(base, t)
     return colours
 
 

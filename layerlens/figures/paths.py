@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,8 @@ _CHAR_PX = 6.3  # mean width of a character of the 11 px label font
 _MAX_MARGIN = 260
 # Appended to the label of a layer that runs beside the previous one instead of after it.
 _PARALLEL_MARK = " ∥"
+# Appended to the label of a layer whose clusters carry no class information (LayerClusters.carries_class_information).
+_UNINFORMATIVE_MARK = " ○"
 # The ribbon of the images on rare paths: a grey that no class colour takes.
 _OTHER_COLOUR = "#9e9e9e"
 # The ribbon of the probes (images of no class): near black, far from every class colour.
@@ -57,6 +59,7 @@ def paths_figure(
     class_names: Sequence[str],
     *,
     parallel: Sequence[bool] | None = None,
+    uninformative: Sequence[bool] | None = None,
     min_share: float = 0.005,
     max_ribbons: int = 30,
     colour_by: str = "class",
@@ -77,6 +80,12 @@ def paths_figure(
         (the two sit in parallel branches of the network). Such a layer's label ends in " ∥" and the
         subtitle says what the mark means, so the ribbons into it are not read as one layer feeding
         the next. Default: no layer is parallel.
+    uninformative : sequence of bool, optional
+        One per layer: True when the layer's clusters carry no class information (``not
+        LayerClusters.carries_class_information``). Such a layer keeps its axis, but its label ends
+        in " ○" and the subtitle says the mark means its clusters follow something else than the
+        classes (such as intensity), so its splits are not read as steps towards the decision.
+        Default: no layer is marked.
     min_share : float, default=0.005
         Paths that hold fewer than this share of the images are folded into one grey "other"
         category per layer, so the diagram stays readable at any number of clusters; 0 keeps every
@@ -107,9 +116,9 @@ def paths_figure(
     ------
     InvalidInputError
         If ``paths`` lacks a column, ``layer_names`` is empty or names a column that is not a layer,
-        ``parallel`` does not hold one bool per layer, ``min_share`` is not in [0, 1), ``max_ribbons``
-        is below 2, ``class_names`` differs from the classes of ``paths``, or ``colour_by`` is
-        unknown or ``"doubt"`` for a table without a ``doubt`` column.
+        ``parallel`` or ``uninformative`` does not hold one bool per layer, ``min_share`` is not in
+        [0, 1), ``max_ribbons`` is below 2, ``class_names`` differs from the classes of ``paths``,
+        or ``colour_by`` is unknown or ``"doubt"`` for a table without a ``doubt`` column.
 
     Notes
     -----
@@ -154,18 +163,26 @@ def paths_figure(
     if isinstance(layer_names, str) or len(layer_names) == 0:
         raise InvalidInputError(f"layer_names: expected a non-empty sequence of layer names; received {layer_names!r}.")
     layers = {name: layer_column(paths, name, "layer_names") for name in layer_names}
-    flags = [False] * len(layers) if parallel is None else list(parallel)
-    if len(flags) != len(layers) or not all(isinstance(f, (bool, np.bool_)) for f in flags):
-        raise InvalidInputError(
-            f"parallel: expected {len(layers)} bools (one per layer in layer_names); received {parallel!r}."
-        )
+    marks = _Marks(
+        _layer_flags(parallel, "parallel", len(layers)), _layer_flags(uninformative, "uninformative", len(layers))
+    )
     real = isinstance(min_share, (int, float, np.floating, np.integer)) and not isinstance(min_share, bool)
     if not real or not 0.0 <= float(min_share) < 1.0:
         raise InvalidInputError(f"min_share: expected a share in [0, 1); received {min_share!r}.")
     max_ribbons = check_int(max_ribbons, "max_ribbons", minimum=2)
     folding = (float(min_share), max_ribbons)
     scheme = _colour_scheme(paths, classes, colour_by)
-    return _compute_paths_figure(paths, layers, classes, [bool(f) for f in flags], folding, scheme, title)
+    return _compute_paths_figure(paths, layers, classes, marks, folding, scheme, title)
+
+
+def _layer_flags(flags: Sequence[bool] | None, name: str, n_layers: int) -> tuple[bool, ...]:
+    """One bool per layer (all False by default), or an error naming ``name``."""
+    values = [False] * n_layers if flags is None else list(flags) if isinstance(flags, Iterable) else []
+    if len(values) != n_layers or not all(isinstance(f, (bool, np.bool_)) for f in values):
+        raise InvalidInputError(
+            f"{name}: expected {n_layers} bools (one per layer in layer_names); received {flags!r}."
+        )
+    return tuple(bool(f) for f in values)
 
 
 def paths_figure_rows(
@@ -186,7 +203,8 @@ def paths_figure_rows(
     Parameters
     ----------
     paths, layer_names, class_names, min_share, max_ribbons, colour_by
-        As for :func:`paths_figure`, which must be called with the same values.
+        As for :func:`paths_figure`, which must be called with the same values. Its ``parallel``
+        and ``uninformative`` marks only change labels, not rows, so they are not needed here.
 
     Returns
     -------
@@ -213,7 +231,7 @@ def _compute_paths_figure(
     paths: pd.DataFrame,
     layers: dict[str, pd.Series],
     classes: tuple[str, ...],
-    parallel: list[bool],
+    marks: _Marks,
     folding: tuple[float, int],
     scheme: _Scheme,
     title: str | None,
@@ -226,7 +244,7 @@ def _compute_paths_figure(
     if folded.n_images:
         colours = [*colours, _OTHER_COLOUR]
     order = order_categories(grouped, len(layers), folded.other_code)
-    dimensions = _paths_dimensions(grouped, layers, classes, parallel, order, folded)
+    dimensions = _paths_dimensions(grouped, layers, classes, marks, order, folded)
     trace = go.Parcats(
         dimensions=dimensions,
         counts=grouped["count"].to_numpy(np.int64),
@@ -251,7 +269,7 @@ def _compute_paths_figure(
         domain=dict(x=[0.0, 1.0], y=[0.0, 1.0]),
     )
     fig = go.Figure(data=[trace, *_paths_legend(classes, scheme, folded.n_images)])
-    heading = _paths_title(title, scheme, len(layers), any(parallel), folded)
+    heading = _paths_title(title, scheme, len(layers), marks, folded)
     legend_rows = 22 * min(n_classes, 8)
     fig.update_layout(
         **layout(
@@ -280,6 +298,14 @@ def _compute_paths_figure(
         )
     )
     return fig
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """Per layer: does it run beside the layer before (``parallel``), do its clusters carry no class information."""
+
+    parallel: tuple[bool, ...]
+    uninformative: tuple[bool, ...]
 
 
 @dataclass(frozen=True)
@@ -360,7 +386,7 @@ def _paths_dimensions(
     grouped: pd.DataFrame,
     layers: dict[str, pd.Series],
     classes: tuple[str, ...],
-    parallel: list[bool],
+    marks: _Marks,
     order: list[list[int]],
     folded: Folded,
 ) -> list[go.parcats.Dimension]:
@@ -377,9 +403,11 @@ def _paths_dimensions(
     # Dimension titles are centred over their bar in a 13 px font (about 7.4 px a character).
     title_chars = max(8, int(gap / 7.4))
     labels = []
-    for name, col, side_by_side in zip(layers, layers.values(), parallel, strict=True):
+    for name, col, side_by_side, no_information in zip(
+        layers, layers.values(), marks.parallel, marks.uninformative, strict=True
+    ):
         k = f" (k={len(col.cat.categories)})"
-        mark = _PARALLEL_MARK if side_by_side else ""
+        mark = (_UNINFORMATIVE_MARK if no_information else "") + (_PARALLEL_MARK if side_by_side else "")
         labels.append(_shorten(str(name), title_chars - len(k) - len(mark)) + k + mark)
     labels.append("prediction")
     return [
@@ -460,8 +488,8 @@ def _paths_legend(classes: tuple[str, ...], scheme: _Scheme, n_folded: int) -> l
     ]
 
 
-def _paths_title(title: str | None, scheme: _Scheme, n_layers: int, parallel: bool, folded: Folded) -> str:
-    """Escaped title with a subtitle that says what the colours, the grey ribbon and the parallel mark mean."""
+def _paths_title(title: str | None, scheme: _Scheme, n_layers: int, marks: _Marks, folded: Folded) -> str:
+    """Escaped title with a subtitle that says what the colours, the grey ribbon and the layer marks mean."""
     n = scheme.n_images
     probes = f" and {scheme.n_probes} probes" if scheme.n_probes else ""
     main = esc(title) if title is not None else f"Paths of {n} images{probes} through {n_layers} layers"
@@ -477,8 +505,13 @@ def _paths_title(title: str | None, scheme: _Scheme, n_layers: int, parallel: bo
         marked = " in doubt" if scheme.mode == "doubt" else " misclassified" + (" or probes" if scheme.n_probes else "")
         wrong = f", {folded.n_wrong} of them{marked}" if scheme.mode == "doubt" or scheme.labelled else ""
         sub += f"<br>grey = {folded.n_images} images on {folded.n_paths} rare paths, folded into 'other'{wrong}"
-    if parallel:
+    if any(marks.parallel):
         sub += f"<br>{_PARALLEL_MARK.strip()} = a parallel branch: it runs beside the layer to its left, not after it"
+    if any(marks.uninformative):
+        sub += (
+            f"<br>{_UNINFORMATIVE_MARK.strip()} = the layer's clusters carry no class information: "
+            "they follow something else, such as intensity"
+        )
     return f"{main}<br><span style='font-size:12px;color:#555555'>{sub}</span>"
 
 
