@@ -23,12 +23,15 @@ from layerlens._version import __version__
 
 if TYPE_CHECKING:
     from layerlens import datasets, explain
+    from layerlens._explain_run import explain_run
     from layerlens.analysis import Analysis, analyze
     from layerlens.explain import Explanation
     from layerlens.site import build_site
     from layerlens.store import load
 
-__all__ = ["Analysis", "Explanation", "__version__", "analyze", "build_site", "datasets", "explain", "load"]
+__all__ = [
+    "Analysis", "Explanation", "__version__", "analyze", "build_site", "datasets", "explain", "explain_run", "load",
+]  # fmt: skip
 
 # Where each public name lives. pandas and scikit-learn alone take over a second to import.
 _HOMES = {
@@ -37,6 +40,7 @@ _HOMES = {
     "build_site": "layerlens.site",
     "datasets": "layerlens.datasets",
     "explain": "layerlens.explain",
+    "explain_run": "layerlens._explain_run",
     "Explanation": "layerlens.explain",
     "load": "layerlens.store",
 }

@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from layerlens._labels import check_labels, renumber_by_name
+from layerlens._names import short_layer_names
 from layerlens._pathmeasures import extend_path_ids
 from layerlens._warnings import warn_user
 from layerlens.analysis import (
@@ -44,6 +45,7 @@ from layerlens.doubt import disagreement as neighbour_disagreement
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, SkippedFilesWarning
 from layerlens.metrics import classification_metrics
 from layerlens.outputs import to_probabilities
+from layerlens.paths import FIXED_COLUMNS
 from layerlens.pathstats import path_statistics
 from layerlens.project import map_centers, project_2d, project_with_fit
 from layerlens.separability import Separability, separability
@@ -63,6 +65,8 @@ class FitSet:
     features: tuple[np.ndarray, ...]
     labels: np.ndarray
     predictions: np.ndarray
+    thumbnails: np.ndarray | None = None
+    files: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,14 +93,24 @@ def compute_analysis(
     reference: FitSet | None,
     noisy_probabilities: Mapping[float, np.ndarray],
     probes: ProbeInput | None = None,
+    metadata: Any = None,
 ) -> Analysis:
-    """Build the :class:`~layerlens.analysis.Analysis` of one extraction (and a reference set's and probes', if any)."""
+    """Build the :class:`~layerlens.analysis.Analysis` of one extraction (and a reference set's and probes', if any).
+
+    ``metadata`` is the checked table of :func:`layerlens._metadata.check_metadata`, or None.
+    """
     predictions = probabilities.argmax(axis=1)
     if reference is None:
         fit_classes = labels if labels is not None else predictions
         fit = FitSet("", extraction.features, fit_classes, predictions)
     else:
         fit = reference
+    # The fit works on its images in an order of their content, so the clusters do not depend on the order
+    # the images came in (a shuffled tf.data set, a reference listed another way); results go back after.
+    order = content_order(fit.features)
+    inverse = np.argsort(order)
+    features = tuple(f[order] for f in fit.features)
+    fit = replace(fit, features=features, labels=fit.labels[order], predictions=fit.predictions[order])
     layers: list[LayerAnalysis] = []
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # reference: reduced, clusters, coords per layer
     placed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # probes: reduced, clusters, coords per layer
@@ -124,6 +138,7 @@ def compute_analysis(
                 info,
                 extraction,
                 fit,
+                inverse,
                 reference is not None,
                 class_names,
                 settings,
@@ -132,10 +147,14 @@ def compute_analysis(
             )
             scores.append(beside.submit(_separability, layer.reduced, labels, settings.seed))
             layers.append(layer)
-            kept.append(fit_part)
+            kept.append(tuple(part[inverse] for part in fit_part))
             placed.append(probe_part)
             paths_before = extend_path_ids(paths_before, fit_part[1])
-        layers = [replace(layer, separability=score.result()) for layer, score in zip(layers, scores)]
+        shorts = short_layer_names([info.parts for info in extraction.layers], {*FIXED_COLUMNS, "probe"})
+        layers = [
+            replace(layer, separability=score.result(), short_name=short)
+            for layer, score, short in zip(layers, scores, shorts)
+        ]
         metrics = None if metrics is None else metrics.result()
     reference_space = None
     if reference is not None:
@@ -154,7 +173,7 @@ def compute_analysis(
             coords=tuple(part[2] for part in placed),
             doubt=probe_doubt,
         )
-    paths = paths_table(layers, probabilities, labels, class_names, files, doubt, probe_set)
+    paths = paths_table(layers, probabilities, labels, class_names, files, doubt, probe_set, metadata)
     kept_reference = None
     if reference is not None:
         kept_reference = ReferenceSet(
@@ -195,6 +214,7 @@ def compute_analysis(
         noisy_predictions=noisy_predictions,
         doubt=doubt,
         probes=probe_set,
+        metadata=metadata,
     )
 
 
@@ -285,7 +305,11 @@ def reference_fit_set(
     labels = check_labels(found, class_names, len(fitted.labels), "reference (its labels)")
     predictions = to_probabilities(fitted.outputs, head).argmax(axis=1).astype(np.int64)
     name = reference_set.name if reference_set is not None else "reference"
-    return FitSet(name, fitted.features, labels, predictions)
+    files = None
+    if reference_set is not None and reference_set.files is not None:
+        rows = fitted.source_rows if fitted.source_rows is not None else np.arange(len(fitted.labels))
+        files = tuple(reference_set.files[i] for i in rows)
+    return FitSet(name, fitted.features, labels, predictions, fitted.thumbnails, files)
 
 
 def probe_input(
@@ -354,11 +378,35 @@ def _renamed(message: Warning | str, argument: str) -> Warning | str:
     return type(message)(renamed)
 
 
+def content_order(features: Sequence[np.ndarray], columns: int = 4) -> np.ndarray:
+    """An order of images that follows their content, whatever order they came in.
+
+    Sorted by the first ``columns`` features of every layer, each rounded to a thousandth of its spread:
+    float32 sums that differ in their last bits between batch sizes seldom cross a rounding step, and
+    images that tie on every key are alike enough that their order does not move the clusters.
+
+    Examples
+    --------
+    >>> f = np.array([[3.0], [1.0], [2.0]])
+    >>> content_order([f]).tolist(), content_order([f[::-1]]).tolist()
+    ([1, 2, 0], [0, 1, 2])
+    """
+    keys = []
+    for layer in features:
+        part = np.asarray(layer[:, :columns], dtype=np.float64)
+        spread = part.std(axis=0)
+        spread[~(spread > 0)] = 1.0
+        keys.append(np.round((part - part.mean(axis=0)) / spread, 3))
+    table = np.concatenate(keys, axis=1)
+    return np.lexsort(table.T[::-1]) if table.shape[1] else np.arange(len(table))
+
+
 def _analyse_layer(
     i: int,
     info: Any,
     extraction: Any,
     fit: FitSet,
+    inverse: np.ndarray,
     has_reference: bool,
     class_names: tuple[str, ...],
     settings: AnalysisSettings,
@@ -367,8 +415,10 @@ def _analyse_layer(
 ) -> tuple[LayerAnalysis, tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """One layer: space and clusters fitted on the fit set, the analysed images placed in them (separability later).
 
-    Returns the layer and, of the fit set and of the probes (empty without), their reduced features,
-    clusters and map positions.
+    ``fit`` holds its images in their content order; ``inverse`` takes them back to the order they came
+    in (for the analysed images themselves, when they are the fit set). Returns the layer and, of the fit
+    set (in its content order) and of the probes (empty without), their reduced features, clusters and
+    map positions.
     """
     seed = settings.seed
     space = fit_space(fit.features[i], seed=seed)
@@ -395,7 +445,8 @@ def _analyse_layer(
         coords, probe_coords = placed_coords[: len(reduced)], placed_coords[len(reduced) :]
         own = clusters.assign(reduced)
     else:
-        coords, probe_coords, own = fit_coords, placed_coords, clusters.labels
+        reduced, coords, own = reduced[inverse], fit_coords[inverse], clusters.labels[inverse]
+        probe_coords = placed_coords
     noisy = {
         level: clusters.assign(space.transform(features[i])) for level, features in extraction.noisy_features.items()
     }

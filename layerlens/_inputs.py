@@ -6,9 +6,12 @@ and plain iterables of batches all become one iterator of ``(x, y_or_None)`` num
 
 from __future__ import annotations
 
+import itertools
 import numbers
+import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +19,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from layerlens._pixelscale import AUTO, SAMPLE_SIZE
 from layerlens._warnings import warn_user
 from layerlens.datasets import ImageSet, ImageStream
-from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
+from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError
 
 __all__ = [
     "AUTO",
     "Batches",
+    "DatasetOrigin",
     "NoiseSource",
     "batches",
     "check_batch",
     "check_pixel_scale",
+    "dataset_origin",
     "display_range",
     "fetch_rows",
-    "resolve_pixel_scale",
+    "scale_sample",
+    "spread_positions",
     "split_element",
 ]
 
-#: ``pixel_scale="auto"``: 255 for [0, 1] images and a model that starts with ``Rescaling(1/255)``, else 1.
-AUTO = "auto"
-# Pixel values above this (and none negative) look like bytes, not [0, 1] intensities; a little
-# above 1 is left alone, as resizing with overshoot or augmentation can push values there.
-_BYTE_LIKE_ABOVE = 1.5
+# Bytes of images a peek at a stream may hold while it looks for a sample of two classes.
+_PEEK_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +56,11 @@ class Batches:
         Number of images, when known in advance.
     whole : ndarray or None
         All images at once, when they came as one array (its pixel range is then exact).
+    whole_labels : ndarray or None
+        Their labels, when they came with the array (an ImageSet, ``(images, labels)``).
+    total_batches : int or None
+        Number of batches, when known in advance but the number of images is not (a ``tf.data`` dataset
+        whose cardinality is known).
     rows : list of int or None
         For an :class:`~layerlens.datasets.ImageStream`: filled as the batches are read with the position in
         its ``files`` of each image given (unreadable files have none).
@@ -65,6 +74,8 @@ class Batches:
     whole: np.ndarray | None
     rows: list[int] | None = None
     unreadable: list[str] = field(default_factory=list)
+    whole_labels: np.ndarray | None = None
+    total_batches: int | None = None
 
 
 def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -> Batches:
@@ -85,7 +96,7 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         x_all, y_all = images
         _refuse_single_image(x_all.shape, input_shape, "images")
         chunks = ((x_all[i : i + batch_size], y_all[i : i + batch_size]) for i in range(0, len(x_all), batch_size))
-        return Batches(chunks, len(x_all), x_all)
+        return Batches(chunks, len(x_all), x_all, whole_labels=np.asarray(y_all))
     if isinstance(images, np.ndarray):
         _refuse_single_image(images.shape, input_shape, "images")
         chunks = ((images[i : i + batch_size], None) for i in range(0, len(images), batch_size))
@@ -95,7 +106,10 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         first = spec[0] if isinstance(spec, (tuple, list)) else spec
         if isinstance(first, tf.TensorSpec):
             _refuse_single_image(tuple(first.shape), input_shape, "images (the tf.data.Dataset's elements)")
-        return Batches((split_element(e) for e in images.as_numpy_iterator()), None, None)
+        origin = dataset_origin(images)
+        total = None if origin.files is None else len(origin.files)
+        stream = (split_element(e) for e in images.as_numpy_iterator())
+        return Batches(stream, total, None, total_batches=None if total is not None else origin.batches)
     if isinstance(images, Mapping):
         raise InvalidTypeError(
             "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "
@@ -108,13 +122,221 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
             "layerlens.datasets.from_directory)."
         )
     if isinstance(images, keras.utils.PyDataset) or (hasattr(images, "__getitem__") and hasattr(images, "__len__")):
-        return Batches((split_element(images[i]) for i in range(len(images))), None, None)
+        stream = (split_element(images[i]) for i in range(len(images)))
+        return Batches(stream, None, None, total_batches=len(images))
     if isinstance(images, Iterable) and not isinstance(images, (str, bytes)):
         return Batches((split_element(e) for e in images), None, None)
     raise InvalidTypeError(
         "images: expected a numpy array (N, H, W, C), an ImageSet, a tf.data.Dataset or an iterable of batches; "
         f"received {type(images).__name__}."
     )
+
+
+# tf.data transformations that keep every element and its order: a dataset made of these on top of Keras'
+# image_dataset_from_directory still yields its files in the order of its file_paths.
+_ORDER_KEEPING = {
+    "_PrefetchDataset", "PrefetchDataset", "CacheDataset", "_CacheDataset", "_MapDataset", "MapDataset",
+    "_ParallelMapDataset", "ParallelMapDataset", "_BatchDataset", "BatchDataset", "_ParallelBatchDataset",
+    "_PaddedBatchDataset", "_UnbatchDataset", "_RestructuredDataset", "_OptionsDataset", "_RebatchDataset",
+    "_MapAndBatchDataset", "_AssertCardinalityDataset", "_IgnoreErrorsDataset",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetOrigin:
+    """What a ``tf.data.Dataset`` made by Keras' ``image_dataset_from_directory`` tells of its images.
+
+    Attributes
+    ----------
+    files : tuple of str or None
+        Each image's file, in the order the dataset yields them, relative to ``root``; None when the order
+        is unknown (the dataset shuffles, or drops or repeats elements).
+    root : str or None
+        The folder the files are relative to (the one given to Keras).
+    class_names : tuple of str or None
+        The class sub-folders, in the order of the labels.
+    why_no_files : str or None
+        Why ``files`` is None although the dataset lists them.
+    batches : int or None
+        How many batches the dataset yields, when it knows.
+    """
+
+    files: tuple[str, ...] | None = None
+    root: str | None = None
+    class_names: tuple[str, ...] | None = None
+    why_no_files: str | None = None
+    batches: int | None = None
+
+
+def dataset_origin(dataset: Any) -> DatasetOrigin:
+    """The file names, class names and length a ``tf.data.Dataset`` carries (see :class:`DatasetOrigin`).
+
+    Keras sets ``file_paths`` and ``class_names`` on the dataset it returns; a ``.map``, ``.cache`` or
+    ``.prefetch`` on top returns a new dataset without them, so the chain of input datasets is walked down
+    to the one that has them. Every step above it must keep the elements and their order, and no step may
+    shuffle (``shuffle=True``, Keras' default, shuffles the files and then the batches, anew each epoch).
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        return DatasetOrigin()
+    cardinality = int(dataset.cardinality().numpy())
+    batches = cardinality if cardinality >= 0 else None
+    chain, node = [], dataset
+    while node is not None and len(chain) < 200:
+        chain.append(node)
+        node = getattr(node, "_input_dataset", None)
+    origin = next((i for i, step in enumerate(chain) if hasattr(step, "file_paths")), None)
+    if origin is None:
+        return DatasetOrigin(batches=batches)
+    listed = chain[origin]
+    names = getattr(listed, "class_names", None)
+    class_names = tuple(str(n) for n in names) if names else None
+    kinds = [type(step).__name__ for step in chain]
+    why = None
+    if any("Shuffle" in kind for kind in kinds):
+        why = (
+            "the tf.data.Dataset shuffles its images (image_dataset_from_directory(..., shuffle=True) is Keras' "
+            "default), so which file each image came from is unknown and the analysis names none; make the "
+            "dataset with shuffle=False to see the file names"
+        )
+    elif any(kind not in _ORDER_KEEPING for kind in kinds[:origin]):
+        odd = sorted({kind.strip("_") for kind in kinds[:origin] if kind not in _ORDER_KEEPING})
+        why = (
+            f"the tf.data.Dataset changes which images it yields or their order ({', '.join(odd)}), so which "
+            "file each image came from is unknown"
+        )
+    paths = [str(p) for p in listed.file_paths]
+    if why is not None or not paths:
+        return DatasetOrigin(None, None, class_names, why, batches)
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    if class_names and os.path.basename(root) in class_names:
+        root = os.path.dirname(root)  # the images of one class only: the folder Keras read is the one above
+    files = tuple(Path(p).relative_to(root).as_posix() for p in paths)
+    return DatasetOrigin(files, root, class_names, None, batches)
+
+
+def spread_positions(n: int, labels: np.ndarray | None, size: int = SAMPLE_SIZE) -> np.ndarray:
+    """Sorted positions of at most ``size`` of ``n`` images, evenly spread, every class present when labelled.
+
+    Folders are listed class by class, so the first images of a set may all be of one class; each class
+    gets its share of the sample (at least one image), taken evenly through its images.
+    """
+    if n <= size:
+        return np.arange(n)
+    if labels is None:
+        return np.unique(np.linspace(0, n - 1, size).round().astype(np.int64))
+    labels = np.asarray(labels)
+    chosen = []
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        count = max(1, round(size * len(members) / n))
+        chosen.append(members[np.linspace(0, len(members) - 1, min(count, len(members))).round().astype(np.int64)])
+    return np.unique(np.concatenate(chosen))
+
+
+def scale_sample(
+    source: Batches,
+    images: Any,
+    labels: np.ndarray | None,
+    label_order: np.ndarray | None,
+    input_shape: tuple[int | None, ...],
+) -> tuple[Batches, np.ndarray, np.ndarray | None, np.ndarray]:
+    """A sample of the images to decide the pixel scale on, spread over the whole set.
+
+    Arrays and ImageSets are indexed; an ImageStream decodes the sampled files; any other stream is
+    peeked at (until :data:`SAMPLE_SIZE` images of two classes at least, or ``_PEEK_BYTES`` of them) and
+    the batches read are put back in front of it. Returns the stream to read, the sample's images as
+    given (raw, for their dtype) and as checked float32, and its labels in the model's class order
+    (``labels`` given beside the images, or those of the data renumbered by ``label_order``).
+    """
+    known = labels
+    if known is None and source.whole_labels is not None:
+        known = source.whole_labels
+    if source.whole is not None:
+        picked = spread_positions(len(source.whole), known)
+        raw = np.asarray(source.whole[picked])
+        y = None if known is None else np.asarray(known)[picked]
+        found = labels is None  # labels of the data itself are in its own order
+    elif isinstance(images, ImageStream):
+        picked = spread_positions(len(images), images.labels if labels is None else labels)
+        raw = _read_readable(images, picked)
+        y = (images.labels if labels is None else np.asarray(labels))[picked[: len(raw)]] if len(raw) else None
+        found = labels is None
+    else:
+        source, raw, y = _peeked(source)
+        found = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChannelWarning)  # the pass says so, once
+        x = check_batch(raw, input_shape, 0) if len(raw) else raw.astype(np.float32)
+    if y is not None:
+        y = _label_vector(y)
+        if found and label_order is not None and y is not None:
+            y = label_order[y]
+    return source, raw, y, x
+
+
+def _label_vector(y: np.ndarray) -> np.ndarray | None:
+    """Labels as class indices (one-hot rows decoded); None when they cannot be read as such."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        y = y.argmax(axis=1)
+    y = y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y
+    numeric = np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating) or y.dtype == bool
+    if y.ndim != 1 or not numeric:
+        return None
+    if np.issubdtype(y.dtype, np.floating) and not np.all(y == np.round(y)):
+        return None
+    return y.astype(np.int64)
+
+
+def _read_readable(stream: ImageStream, positions: np.ndarray) -> np.ndarray:
+    """The stream's files at ``positions`` that can be read (a damaged one is left for the pass to report)."""
+    try:
+        return stream.read(positions)
+    except InvalidInputError:
+        parts = []
+        for position in positions:
+            try:
+                parts.append(stream.read([position]))
+            except InvalidInputError:
+                continue
+        return np.concatenate(parts) if parts else np.zeros((0, *stream.image_shape), np.float32)
+
+
+def _peeked(source: Batches) -> tuple[Batches, np.ndarray, np.ndarray | None]:
+    """Batches read ahead for a sample (put back in front of the stream), their images and labels."""
+    taken: list[tuple[np.ndarray, np.ndarray | None]] = []
+    count, size, classes = 0, 0, set()
+    for raw_x, y in source.stream:
+        raw_x = np.asarray(raw_x)
+        taken.append((raw_x, y))
+        count += len(raw_x)
+        size += raw_x.nbytes
+        if y is not None:
+            decoded = _label_vector(np.asarray(y))
+            classes.update(() if decoded is None else np.unique(decoded).tolist())
+        two_classes = y is None or len(classes) >= 2
+        if (count >= SAMPLE_SIZE and two_classes) or size >= _PEEK_BYTES:
+            break
+    stream = itertools.chain(taken, source.stream)
+    source = replace(source, stream=stream)
+    parts = [x for x, _ in taken if len(x)]
+    if not parts:
+        return source, np.zeros((0,)), None
+    try:
+        raw = np.concatenate(parts)
+    except ValueError:
+        return source, parts[0], None  # batches of different sizes: the pass will say so
+    labels = None
+    if all(y is not None for _, y in taken):
+        try:
+            labels = np.concatenate([np.asarray(y) for x, y in taken if len(x)])
+        except ValueError:
+            labels = None
+    if len(raw) > SAMPLE_SIZE:
+        picked = spread_positions(len(raw), None if labels is None else _label_vector(labels))
+        raw = raw[picked]
+        labels = None if labels is None else labels[picked]
+    return source, raw, labels
 
 
 def fetch_rows(
@@ -241,36 +463,6 @@ def check_pixel_scale(pixel_scale: Any) -> float | str:
     if not ok or not np.isfinite(pixel_scale) or pixel_scale <= 0:
         raise InvalidInputError(f"pixel_scale: expected 'auto' or a positive number; received {pixel_scale!r}.")
     return float(pixel_scale)
-
-
-def resolve_pixel_scale(
-    requested: float | str, expects_bytes: bool, lo: float, hi: float, *, integer_pixels: bool
-) -> float:
-    """The factor to multiply the images by, and a :class:`PixelScaleWarning` when they disagree with the model.
-
-    ``lo..hi`` is the images' range as given (the whole array, or the first batch of a stream).
-    ``expects_bytes`` says the model starts with ``Rescaling(1/255)`` (or 1/127.5), so it wants 0..255.
-    ``"auto"`` multiplies [0, 1] float images by 255 for such a model and leaves everything else alone.
-    """
-    unit_range = not integer_pixels and lo >= 0.0 and hi <= 1.0
-    scale = (255.0 if expects_bytes and unit_range else 1.0) if requested == AUTO else float(requested)
-    low, high = lo * scale, hi * scale
-    if expects_bytes and (high <= 1.0 or low < 0.0) and hi > lo:
-        # What the model's own Rescaling layer says is known, so this warns even for an explicit scale.
-        warn_user(
-            f"images: the model starts with a Rescaling layer that divides by about 255, so it expects pixel "
-            f"values 0..255, but receives values in [{low:.3g}, {high:.3g}] (pixel_scale={scale:g}); its "
-            "predictions are likely wrong. Pass pixel_scale='auto' or the factor that brings the images to 0..255.",
-            PixelScaleWarning,
-        )
-    elif not expects_bytes and requested == AUTO and low >= 0.0 and high > _BYTE_LIKE_ABOVE:
-        warn_user(
-            f"images: pixel values reach {high:.3g}, but the model has no Rescaling layer, and most models without "
-            "one are trained on [0, 1] images. If this one was, pass pixel_scale=1/255; if it was trained on "
-            f"values like these, pass pixel_scale=1 to say so.",
-            PixelScaleWarning,
-        )
-    return scale
 
 
 class NoiseSource:

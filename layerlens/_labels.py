@@ -55,12 +55,12 @@ def warn_about_class_order(metrics: ClassificationMetrics) -> None:
 
 
 def resolve_class_names(
-    class_names: Sequence[str] | None, image_set: ImageSet | ImageStream | None, n_classes: int
+    class_names: Sequence[str] | None, own: Sequence[str] | None, n_classes: int
 ) -> tuple[tuple[str, ...], np.ndarray | None]:
-    """The class names to use, and how to renumber the ImageSet's labels to them (None: keep them)."""
+    """The class names to use, and how to renumber the data's labels (over its ``own`` class names) to them."""
     if class_names is None:
-        class_names = image_set.class_names if image_set is not None else [f"class {k}" for k in range(n_classes)]
-        source = "the ImageSet's class_names"
+        class_names = own if own is not None else [f"class {k}" for k in range(n_classes)]
+        source = "the data's class names list"
     else:
         source = "class_names"
         if isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names):
@@ -73,9 +73,9 @@ def resolve_class_names(
             f"received {len(names)}: {list(names)}."
         )
     names = check_names(names, "class_names")
-    if image_set is None:
+    if own is None:
         return names, None
-    return names, renumber_by_name(image_set.class_names, names, "class_names")
+    return names, renumber_by_name(tuple(own), names, "class_names")
 
 
 def renumber_by_name(own: tuple[str, ...], names: tuple[str, ...], argument: str) -> np.ndarray | None:

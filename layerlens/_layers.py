@@ -24,12 +24,10 @@ __all__ = [
     "Traced",
     "check_model",
     "default_infos",
-    "expects_byte_pixels",
     "output_activation",
     "output_units",
     "parallel_to_previous",
     "select_layers",
-    "starts_with_byte_rescaling",
     "trace",
 ]
 
@@ -71,6 +69,10 @@ class LayerInfo:
         True when every path from the model's input to its output passes
         through this layer; False inside a parallel branch (the two towers of
         an Inception block, the convolutions a residual connection bypasses).
+    scope : tuple of str, default=()
+        The nested models it sits in, outermost first (``name`` is their
+        names and its own, joined by ``/``; a ``/`` inside a layer's own name
+        is not a level).
     """
 
     name: str
@@ -79,6 +81,13 @@ class LayerInfo:
     transforms: bool
     is_block: bool
     on_trunk: bool = True
+    scope: tuple[str, ...] = ()
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """``name`` cut into its levels: the nested models' names, then the layer's own."""
+        prefix = "/".join(self.scope)
+        return (*self.scope, self.name[len(prefix) + 1 :] if prefix else self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,26 +153,6 @@ def output_units(model: keras.Model) -> int:
             f"model: expected a classifier whose output has shape (batch, classes); received {shape}."
         )
     return int(shape[1])
-
-
-def expects_byte_pixels(model: keras.Model) -> bool:
-    """True when the model's first layer that changes pixel values is ``Rescaling`` by about 1/255 or 1/127.5.
-
-    Such models (the Keras tutorials' way, for images from ``image_dataset_from_directory``) expect pixel
-    values 0..255; layerlens' loaders give [0, 1].
-    """
-    return starts_with_byte_rescaling(trace(model))
-
-
-def starts_with_byte_rescaling(traced: Traced) -> bool:
-    """:func:`expects_byte_pixels` of a model already traced."""
-    for op in traced.operations:
-        if isinstance(op, _L.Rescaling):
-            scale = np.asarray(op.scale, dtype=np.float64)
-            return bool(np.all((scale > 0) & (scale < 0.01)))
-        if isinstance(op, TRANSFORM_LAYERS + BLOCK_LAYERS):
-            return False
-    return False
 
 
 # Traces by model, with the layers they were made of: tracing takes tens of milliseconds, as much as
@@ -234,8 +223,25 @@ def _trace(model: keras.Model) -> Traced:
     spec = tf.TensorSpec(model.inputs[0].shape, dtype=tf.float32)
     tf.function(replay, autograph=False).get_concrete_function(spec)
     trunk = _on_trunk(parents)
-    infos = [_info(*entry) for entry in zip(names, operations, shapes, trunk)]
+    scopes = _scopes(names, operations)
+    infos = [_info(*entry) for entry in zip(names, operations, shapes, trunk, scopes)]
     return Traced(tuple(infos), tuple(operations), tuple(_ancestors(parents)))
+
+
+def _scopes(names: list[str], operations: list[Any]) -> list[tuple[str, ...]]:
+    """The nested models each operation sits in: the entered models whose recorded name starts its own."""
+    from layerlens._graph import functional_graph_or_none
+
+    models = [n for n, op in zip(names, operations) if isinstance(op, keras.Model) and functional_graph_or_none(op)]
+    scopes = []
+    for name in names:
+        levels: list[str] = []
+        for model in sorted(models, key=len):  # outer models have the shorter names
+            if name.startswith(model + "/"):
+                levels.append(model)
+        # Each level keeps its own name only: "outer/mid" is the level "mid" inside "outer".
+        scopes.append(tuple(level[len(levels[i - 1]) + 1 :] if i else level for i, level in enumerate(levels)))
+    return scopes
 
 
 def _on_trunk(parents: list[list[int]]) -> list[bool]:
@@ -267,12 +273,14 @@ def _ancestors(parents: list[list[int]]) -> list[int]:
     return masks
 
 
-def _info(name: str, op: Any, shape: tuple[int | None, ...] | None, on_trunk: bool) -> LayerInfo:
+def _info(
+    name: str, op: Any, shape: tuple[int | None, ...] | None, on_trunk: bool, scope: tuple[str, ...]
+) -> LayerInfo:
     if shape is None:
-        return LayerInfo(name, type(op).__name__, (), False, False, on_trunk)
+        return LayerInfo(name, type(op).__name__, (), False, False, on_trunk, scope)
     is_block = isinstance(op, BLOCK_LAYERS)
     transforms = isinstance(op, TRANSFORM_LAYERS) or is_block
-    return LayerInfo(name, type(op).__name__, shape, transforms, is_block, on_trunk)
+    return LayerInfo(name, type(op).__name__, shape, transforms, is_block, on_trunk, scope)
 
 
 def parallel_to_previous(traced: Traced, chosen: Sequence[LayerInfo]) -> tuple[bool, ...]:
@@ -322,6 +330,7 @@ def select_layers(infos: Sequence[LayerInfo], layers: Sequence[str] | None) -> l
     if isinstance(layers, str) or not all(isinstance(name, str) for name in layers):
         raise InvalidTypeError(f"layers: expected a list of layer names; received {layers!r}.")
     by_name = {info.name: info for info in infos}
+    layers = [_by_suffix(name, by_name) for name in layers]
     unknown = [name for name in layers if name not in by_name]
     if unknown:
         names = list(by_name)
@@ -337,6 +346,14 @@ def select_layers(infos: Sequence[LayerInfo], layers: Sequence[str] | None) -> l
         )
     order = {info.name: i for i, info in enumerate(infos)}
     return sorted((by_name[name] for name in layers), key=lambda info: order[info.name])
+
+
+def _by_suffix(name: str, by_name: dict[str, LayerInfo]) -> str:
+    """``name``, or the one full ``"outer/inner"`` name that ends with it (a nested layer named as figures name it)."""
+    if name in by_name:
+        return name
+    matches = [full for full in by_name if full.endswith("/" + name)]
+    return matches[0] if len(matches) == 1 else name
 
 
 def output_activation(traced: Traced) -> str | None:

@@ -8,16 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerlens._intervals import wilson_interval
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = ["check_metadata", "group_accuracy"]
 
 
-def check_metadata(metadata: Any, n_images: int, taken: Collection[str]) -> pd.DataFrame:
+def check_metadata(metadata: Any, n_images: int | None, taken: Collection[str]) -> pd.DataFrame:
     """``metadata`` as a DataFrame of ``"string"`` columns indexed 0..N-1, or an error naming what is wrong.
 
     Values become text (missing ones ``<NA>``): metadata is for grouping images (by scanner, site, sex, ...),
     and text reads back from a run exactly as it was written. ``taken`` are column names of the paths table.
+    ``n_images`` None (not known yet: a dataset before the pass) checks all but the length.
     """
     if isinstance(metadata, pd.DataFrame):
         frame = metadata
@@ -33,7 +35,7 @@ def check_metadata(metadata: Any, n_images: int, taken: Collection[str]) -> pd.D
             f"metadata: expected a pandas DataFrame (or a dict of columns), one row per image; received "
             f"{type(metadata).__name__}."
         )
-    if len(frame) != n_images:
+    if n_images is not None and len(frame) != n_images:
         raise InvalidInputError(f"metadata: expected {n_images} rows, one per image; received {len(frame)}.")
     names = [str(c) for c in frame.columns]
     if not names:
@@ -51,7 +53,7 @@ def check_metadata(metadata: Any, n_images: int, taken: Collection[str]) -> pd.D
         name: pd.array([None if pd.isna(v) else str(v) for v in frame[column].tolist()], dtype="string")
         for name, column in zip(names, frame.columns)
     }
-    return pd.DataFrame(text, index=pd.RangeIndex(n_images, name="image"))
+    return pd.DataFrame(text, index=pd.RangeIndex(len(frame), name="image"))
 
 
 def group_accuracy(correct: np.ndarray, groups: pd.Series) -> pd.DataFrame:
@@ -63,12 +65,9 @@ def group_accuracy(correct: np.ndarray, groups: pd.Series) -> pd.DataFrame:
     frame = frame[frame["group"].notna()]
     counts = frame.groupby("group", sort=True)["correct"].agg(["size", "sum"])
     n, k = counts["size"].to_numpy(np.float64), counts["sum"].to_numpy(np.float64)
-    z = 1.959963984540054
-    share = k / n
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    low, high = wilson_interval(k, n)
     table = pd.DataFrame(
-        {"images": counts["size"].astype(np.int64), "accuracy": share, "low": centre - half, "high": centre + half},
+        {"images": counts["size"].astype(np.int64), "accuracy": k / n, "low": low, "high": high},
         index=pd.Index(counts.index.astype(str), name=str(groups.name)),
     )
     return table.sort_values("images", ascending=False, kind="stable")

@@ -54,7 +54,7 @@ class Progress:
 
     def line(self, elapsed: float, *, final: bool = False) -> str:
         """The progress line after ``elapsed`` seconds."""
-        plural = f"{self.unit}s"
+        plural = self.unit + ("es" if self.unit.endswith(("ch", "sh", "s", "x")) else "s")
         rate = self.done / elapsed if elapsed > 0 else 0.0
         parts = [f"{self.done:,}/{self.total:,} {plural}" if self.total else f"{self.done:,} {plural}"]
         parts.append(_rate(rate, plural))

@@ -17,7 +17,7 @@ from layerlens._png import png_bytes
 from layerlens.exceptions import RunFormatError
 from layerlens.explain._explanation import Explanation
 from layerlens.explain._methods import METHODS
-from layerlens.explain._overlay import display_size, overlay, upscale
+from layerlens.explain._overlay import display_size, overlay_on, upscale
 
 __all__ = ["explanation_arrays", "explanation_entries", "explanation_pictures", "picture_names", "read_explanations"]
 
@@ -60,18 +60,25 @@ def explanation_entries(explanations: Sequence[Explanation]) -> list[dict[str, A
     return [{**e.to_dict(timing=False), "heat_scale": encode_float(_scaled(e.heatmap)[1])} for e in explanations]
 
 
-def explanation_pictures(explanations: Sequence[Explanation], images: Mapping[int, np.ndarray]) -> dict[str, bytes]:
+def explanation_pictures(
+    explanations: Sequence[Explanation],
+    images: Mapping[int, np.ndarray],
+    large: Mapping[int, np.ndarray] | None = None,
+) -> dict[str, bytes]:
     """PNGs by file name: each explained image (``00012.png``) and its heat map over it (``00012_lime.png``).
 
-    Enlarged by a whole factor to at least 128 pixels, ready for a web page.
+    Drawn over the image's picture at its own size when ``large`` has one (see
+    :attr:`~layerlens.analysis.Analysis.pictures`), else over the image as the model took it; either
+    enlarged by a whole factor to at least 128 pixels, ready for a web page.
     """
     pictures: dict[str, bytes] = {}
     for index, image in images.items():
-        factor = display_size(*image.shape[:2])
-        pictures[f"{index:05d}.png"] = png_bytes(upscale(image, factor))
+        base = image if large is None or index not in large else large[index]
+        factor = display_size(*base.shape[:2])
+        pictures[f"{index:05d}.png"] = png_bytes(upscale(base, factor))
         for explanation in explanations:
             if explanation.image_index == index:
-                shown = overlay(image, _as_stored(explanation.heatmap))
+                shown = overlay_on(base, _as_stored(explanation.heatmap))
                 pictures[f"{index:05d}_{explanation.method}.png"] = png_bytes(upscale(shown, factor))
     return pictures
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from layerlens.exceptions import InvalidInputError
 
 FORMAT = "layerlens-run"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 THUMBNAILS = "thumbnails"
+PICTURES = "pictures"
+REFERENCE_THUMBNAILS = "reference"
 EXPLANATIONS = "explanations"
 PATHS_CSV = "paths.csv"
 METADATA_CSV = "metadata.csv"

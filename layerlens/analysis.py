@@ -11,23 +11,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from layerlens._data import check_files, data_facts, split_file_column
 from layerlens._labels import (
     check_labels,
     precheck_probes,
     precheck_reference,
-    resolve_class_names,
     warn_about_class_order,
 )
+from layerlens._metadata import check_metadata
+from layerlens._names import short_layer_names
+from layerlens._pictures import PICTURES_MAX
 from layerlens._validation import check_seed
+from layerlens._warnings import warn_user
 from layerlens.cluster import K_RULES, LayerClusters
-from layerlens.datasets import ImageSet, ImageStream
+from layerlens.datasets import ImageStream
 from layerlens.doubt import Doubt
-from layerlens.exceptions import InvalidInputError
+from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
 from layerlens.explain._analysis import DEFAULT_METHODS, check_explain
 from layerlens.explain._explanation import Explanation
 from layerlens.metrics import ClassificationMetrics
 from layerlens.outputs import detect_head, to_probabilities
-from layerlens.paths import build_paths, path_id_strings
+from layerlens.paths import FIXED_COLUMNS, build_paths, path_id_strings
 from layerlens.pathstats import PathStatistics
 from layerlens.project import PROJECTIONS
 from layerlens.separability import Separability
@@ -69,7 +73,8 @@ class ModelSummary:
     """What a run records of the model it analysed: its name, kind of output, input, size and layers.
 
     ``layers`` lists every layer in execution order (those of a nested model as ``"outer/inner"``);
-    runs written before layerlens recorded it have none.
+    runs written before layerlens recorded it have none. ``file`` is the model file the analysis
+    loaded, when it loaded one (the command line does), for the commands the site suggests.
     """
 
     name: str
@@ -77,6 +82,7 @@ class ModelSummary:
     input_shape: tuple[int | None, ...]
     n_parameters: int
     layers: tuple[LayerRow, ...] = ()
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,13 @@ class AnalysisSettings:
     """The options an analysis ran with (enough to run it again).
 
     ``pixel_scale`` is the factor the images were multiplied by on their way into the model, as
-    resolved (``"auto"`` gives 255 or 1, see :func:`analyze`). ``reference`` names the reference set
+    resolved (see :func:`analyze`), ``pixel_scale_reason`` says why in a sentence, and ``preprocess``
+    names what was applied after it (``preprocess=``), if anything. ``reference`` names the reference set
     the clusters were fitted on (None: the analysed images themselves); ``stability`` says whether
-    paths were measured under noise; ``explain`` is how many images were to be explained and
-    ``explain_methods`` by which methods.
+    paths were measured under noise; ``explain`` is how many images were explained, by
+    ``explain_methods``, of what ``explain_asked`` asked (a number, ``"auto"`` or ``"mistakes"``)
+    within ``explain_budget`` seconds (None: no limit); ``explain_note`` says so in a sentence, and
+    why fewer when fewer.
     """
 
     n_clusters: int | str | dict[str, int | str]
@@ -101,6 +110,11 @@ class AnalysisSettings:
     stability: bool = False
     explain: int = 0
     explain_methods: tuple[str, ...] = ()
+    pixel_scale_reason: str = ""
+    preprocess: str | None = None
+    explain_asked: int | str = 0
+    explain_budget: float | None = None
+    explain_note: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +148,11 @@ class LayerAnalysis:
     noisy_labels : dict of float to ndarray of shape (N,), int64
         With ``stability=True``: per noise level, the cluster of each image's
         noisy copy.
+    short_name : str
+        How tables and figures name the layer: for a layer inside a nested
+        model, the shortest end of its path that no other analysed layer
+        shares (``"block_15_add"``); empty for runs stored before layerlens
+        shortened names (``name`` is used then).
     """
 
     name: str
@@ -148,6 +167,7 @@ class LayerAnalysis:
     separability: Separability | None
     parallel_to_previous: bool = False
     noisy_labels: dict[float, np.ndarray] = field(default_factory=dict)
+    short_name: str = ""
 
     def __repr__(self) -> str:
         shape = "x".join("?" if d is None else str(d) for d in self.output_shape)
@@ -166,7 +186,8 @@ class LayerAnalysis:
 class ReferenceSet:
     """The images the layers' spaces and clusters were fitted on (e.g. the training images), as a run keeps them.
 
-    A run keeps the reference's reduced features, clusters and map positions, never its images.
+    A run keeps the reference's reduced features, clusters and map positions, and small copies of the
+    reference images nearest to the images with a page (unless ``keep_reference_images=False``).
 
     Attributes
     ----------
@@ -182,6 +203,11 @@ class ReferenceSet:
         Per layer, the cluster of each reference image.
     coords : tuple of ndarray of shape (R, 2), float32
         Per layer, the reference images' map positions.
+    thumbnails : dict of int to ndarray of shape (h, w, C), uint8
+        Small copies of the reference images that are some page image's nearest neighbours (see
+        :meth:`Analysis.reference_neighbours`), by position; none with ``keep_reference_images=False``.
+    files : tuple of str or None
+        The file of each reference image, when they came from files.
     """
 
     name: str
@@ -190,6 +216,8 @@ class ReferenceSet:
     reduced: tuple[np.ndarray, ...]
     clusters: tuple[np.ndarray, ...]
     coords: tuple[np.ndarray, ...]
+    thumbnails: dict[int, np.ndarray] = field(default_factory=dict)
+    files: tuple[str, ...] | None = None
 
     @property
     def n_images(self) -> int:
@@ -340,6 +368,17 @@ class Analysis(_Predicted):
         What ``analyze(metadata=...)`` was given of each image (patient id,
         scanner, site, ...), as text, one row per image; its columns are also
         in ``paths`` (missing for probes). See :meth:`accuracy_by`.
+    source : dict or None
+        Where the images came from, enough to read them again from their
+        files (a folder read by ``from_directory``, a dataset of Keras'
+        ``image_dataset_from_directory``, a bundled data set); None for
+        arrays and other batches. :func:`layerlens.explain_run` reads it.
+    display_range : (float, float)
+        The pixel values shown as black and white in the run's pictures.
+    pictures : dict of int to ndarray of shape (h, w, 1 or 3), uint8
+        The images with a page on the site (mistakes, explained and doubtful
+        ones) at their own size: the file read again at up to 512 pixels on
+        its longer side, else as the model took them; by image index.
     """
 
     name: str
@@ -362,6 +401,9 @@ class Analysis(_Predicted):
     doubt: Doubt | None = None
     probes: ProbeSet | None = None
     metadata: pd.DataFrame | None = None
+    source: dict[str, Any] | None = None
+    display_range: tuple[float, float] = (0.0, 1.0)
+    pictures: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def path_stats(self) -> PathStatistics:
@@ -369,9 +411,27 @@ class Analysis(_Predicted):
         return self.path_statistics
 
     @property
+    def problems(self) -> tuple[str, ...]:
+        """Why this analysis cannot be right, in sentences; empty when nothing says so.
+
+        Predictions collapsed onto one class, or a balanced accuracy at chance level (see
+        :func:`layerlens._problems.problems`): most often the images reached the model in another pixel
+        range or preprocessing than it was trained with (``settings.pixel_scale_reason`` says what was
+        done; ``analyze(..., preprocess=...)`` applies a preprocessing done outside the model).
+        """
+        from layerlens._problems import problems
+
+        return problems(self.probabilities, self.labels, self.class_names, self.metrics)
+
+    @property
     def layer_names(self) -> tuple[str, ...]:
-        """Names of the analysed layers, in depth order."""
-        return tuple(layer.name for layer in self.layers)
+        """Names of the analysed layers in depth order, as tables and figures show them.
+
+        A layer inside a nested model is named by the shortest end of its path that no other analysed
+        layer shares (``"block_15_add"`` for ``"mobilenetv2_1.00_128/block_15_add"``); its full path
+        is ``layer.name`` (see :attr:`layers`). :meth:`layer` takes either.
+        """
+        return layer_labels(self.layers)
 
     @property
     def separability(self) -> pd.DataFrame | None:
@@ -398,8 +458,8 @@ class Analysis(_Predicted):
 
     def layer(self, name: str) -> LayerAnalysis:
         """The :class:`LayerAnalysis` of layer ``name``; the error lists the analysed layers."""
-        for layer in self.layers:
-            if layer.name == name:
+        for layer, short in zip(self.layers, self.layer_names):
+            if name in (layer.name, short):
                 return layer
         raise InvalidInputError(f"layer_name: expected one of {list(self.layer_names)}; received {name!r}.")
 
@@ -425,6 +485,7 @@ class Analysis(_Predicted):
             self.layer_names,
             self.class_names,
             parallel=[layer.parallel_to_previous for layer in self.layers],
+            uninformative=[not layer.clusters.carries_class_information for layer in self.layers],
             min_share=min_share,
             max_ribbons=max_ribbons,
             colour_by=colour_by,
@@ -437,16 +498,18 @@ class Analysis(_Predicted):
         from layerlens.figures import layer_figure
 
         layer = self.layer(layer_name)
+        column = self.layer_names[self.layers.index(layer)]
         coords = layer.coords
         if self.probes is not None:
             coords = np.concatenate([coords, self.probes.coords[self.layers.index(layer)]])
         return layer_figure(
             coords,
             self.paths,
-            layer.name,
+            column,
             self.class_names,
             centers=layer.centers,
-            title=title or f"{self.name}: {layer.name} ({self.settings.projection.upper()})",
+            cluster_classes=layer.clusters.leading,
+            title=title or f"{self.name}: {_full(column, layer.name)} ({self.settings.projection.upper()})",
             colour_by=colour_by,
         )
 
@@ -509,6 +572,29 @@ class Analysis(_Predicted):
         found = NearestNeighbors(n_neighbors=count + 1).fit(space).kneighbors(space[wanted], return_distance=False)
         return without_self(found, wanted).astype(np.int64)
 
+    def reference_neighbours(self, images: Sequence[int], n: int = 8) -> np.ndarray:
+        """The ``n`` reference images nearest to each of ``images`` in the last layer's space, nearest first.
+
+        Returns ``(len(images), min(n, R))`` int64 positions among the reference images (see
+        :attr:`reference`); the thumbnails of those that were some page image's neighbours are in
+        ``reference.thumbnails``.
+
+        Raises
+        ------
+        InvalidInputError
+            If the analysis has no reference set, or a position is outside the analysed images.
+        """
+        from layerlens._pictures import reference_neighbours
+
+        if self.reference is None:
+            raise InvalidInputError("reference: this analysis has no reference set; analyse with reference=...")
+        wanted = np.asarray(images, dtype=np.int64).reshape(-1)
+        if wanted.size and (wanted.min() < 0 or wanted.max() >= self.n_images):
+            raise InvalidInputError(
+                f"images: expected positions in 0..{self.n_images - 1}; received {wanted.tolist()}."
+            )
+        return reference_neighbours(self.reference.reduced[-1], self.layers[-1].reduced[wanted], n)
+
     def explanations_of(self, image: int) -> tuple[Explanation, ...]:
         """The explanations of the image at position ``image`` (empty when it was not explained)."""
         return tuple(e for e in self.explanations if e.image_index == image)
@@ -558,12 +644,13 @@ class Analysis(_Predicted):
 
     def __repr__(self) -> str:
         accuracy = "" if self.metrics is None else f", accuracy {self.metrics.accuracy:.3f}"
-        layers = ", ".join(f"{layer.name}(k={layer.clusters.k})" for layer in self.layers)
+        layers = ", ".join(f"{name}(k={layer.clusters.k})" for name, layer in zip(self.layer_names, self.layers))
         explained = f"; {len(self.explained_images)} images explained" if self.explained_images else ""
         probes = f"; {self.probes.n_images} probes" if self.probes is not None else ""
+        alarm = "".join(f"\n  WARNING, this analysis cannot be right: {problem}." for problem in self.problems)
         return (
             f"<Analysis {self.name!r}: {self.n_images} images, {len(self.class_names)} classes{accuracy}; "
-            f"{len(self.layers)} layers: {layers}{explained}{probes}>"
+            f"{len(self.layers)} layers: {layers}{explained}{probes}{alarm}>"
         )
 
 
@@ -583,13 +670,16 @@ def analyze(
     conv_features: str = "mean",
     negative_class: str | None = None,
     pixel_scale: float | str = "auto",
+    preprocess: Any = None,
     reference: Any = None,
     probes: Any = None,
     probe_files: Sequence[str] | None = None,
     metadata: Any = None,
     stability: bool = False,
-    explain: int = 20,
+    explain: int | str = "auto",
     explain_methods: Sequence[str] = DEFAULT_METHODS,
+    explain_budget: float | None = None,
+    keep_reference_images: bool = True,
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -657,10 +747,29 @@ def analyze(
         and specificity of "any lesion" against it.
     pixel_scale : float or "auto", default="auto"
         Images are multiplied by this on their way into the model. ``"auto"``
-        gives 255 for float images in [0, 1] (what layerlens' loaders return)
-        and a model that starts with ``Rescaling(1/255)``, which expects
-        0..255, and 1 otherwise. The factor used is recorded in
-        ``settings.pixel_scale``.
+        reads the pixel range the model takes from its graph (what happens
+        before its first learned layer: ``Rescaling``, an adapted
+        ``Normalization``, a ``keras.applications`` family's
+        ``preprocess_input``, any arithmetic on the input) and checks it on up
+        to 256 images spread over the set: with labels, a scale whose accuracy
+        is clearly better (by 0.2, with 95% intervals apart) wins, with a
+        :class:`PixelScaleWarning`. Images in [0, 1] (what layerlens' loaders
+        give) and 0..255 (what Keras' ``image_dataset_from_directory`` gives)
+        are brought to that range; others are passed as they are. The factor
+        and why are recorded in ``settings.pixel_scale`` and
+        ``settings.pixel_scale_reason`` and shown on the model page.
+    preprocess : callable or str, optional
+        For a model trained on a ``tf.data`` pipeline that preprocessed its
+        images outside the model (nothing in its graph says so): applied to
+        the images after ``pixel_scale``, before the model. A
+        ``keras.applications`` family name (``"mobilenet_v2"``,
+        ``"resnet50"``, ``"efficientnet"``, or a model's class name such as
+        ``"MobileNetV2"``) means its ``preprocess_input``; a callable takes a
+        float32 batch tensor of 0..255 pixel values (as ``dataset.map`` gives
+        them) and returns what the model takes. Gradients of the explanations
+        are taken through it. A ``tf.data.Dataset`` that preprocesses its
+        images already is analysed as it is, without ``preprocess``. Its name
+        is recorded in ``settings.preprocess``.
     reference : ImageSet, (images, labels) or iterable of (x, y) batches, optional
         Labelled images the model was trained on. Each layer's space,
         clusters and map are then fitted on them and the analysed images are
@@ -699,21 +808,43 @@ def analyze(
         ``path_statistics`` reports the share of images whose whole path,
         whose cluster in each layer, and whose prediction stay the same.
         Runs the model three times per batch.
-    explain : int, default=20
-        How many images to explain: the misclassified ones first (most
-        confident mistakes first), then the correct ones the model was least
-        sure of, then the most confident correct image of each class (up to
-        half of ``explain`` is kept for those). Each is explained for its
-        predicted class; ``explain=0`` makes no explanations. The images are
-        read a second time, so a one-shot generator, or a stream that
-        shuffles, gets none (with an :class:`ExplanationWarning`).
-    explain_methods : sequence of str, default=("lime", "gradcam")
+    explain : int, "auto" or "mistakes", default="auto"
+        Which images to explain, in this order: the misclassified ones
+        (most confident mistakes first), then the correct ones most in
+        doubt, then the most confident correct image of each class. An int
+        explains that many (up to half of them kept for the typical images);
+        ``"mistakes"`` every misclassified image (without labels: the 100
+        least confident predictions, as the gallery lists them); ``"auto"``
+        every mistake and up to 10 doubtful correct images and one typical
+        image per class, as many as ``explain_budget`` allows. ``0`` makes
+        none. Each is explained for its predicted class. The candidates are
+        kept during the pass (a buffer of at most 256 MB of images), so a
+        shuffled ``tf.data`` set or a one-shot generator is explained too;
+        ``settings.explain_note`` says how many were explained, and why fewer
+        when fewer. Images left out can be explained later with
+        :func:`layerlens.explain_run` (``layerlens explain RUN MODEL
+        --images ...``).
+    explain_methods : sequence of str, default=("integrated_gradients",)
         Methods of :func:`layerlens.explain.explain` to explain them by, with
-        their default options (LIME takes about 0.2 s per 64x64 image on two
-        cores, the others a few hundredths; LIME runs the model 1,000 times
-        per image, so for a large model it is the slow part). Grad-CAM is left
-        out for a model without a convolution layer (with a warning when it
-        was asked for by name).
+        their default options. Integrated gradients is the default because
+        ``benchmarks/bench_explain.py`` measured it best at pointing at small
+        lesions, and cheap (32 gradient passes an image); LIME runs the model
+        1,000 times an image, so for a large network on a CPU it costs most
+        of a budget. Grad-CAM is left out for a model without a convolution
+        layer (with a warning when it was asked for by name).
+    keep_reference_images : bool, default=True
+        Keep small copies (thumbnails) of the reference images that are the
+        nearest neighbours of some image with a page on the site, which the
+        site shows beside it. They are images of the reference set (patients'
+        scans, perhaps): ``False`` keeps none.
+    explain_budget : float, optional
+        Seconds the explanations may take; with ``explain="auto"`` 120 by
+        default, otherwise no limit. Images are explained in order and the
+        phase stops before an image that would not fit (measured on the
+        images explained so far), so it ends within the budget plus about
+        one image. The number explained then depends on the machine's
+        speed; an int ``explain`` without a budget gives the same run every
+        time.
 
     Returns
     -------
@@ -747,7 +878,7 @@ def analyze(
     >>> a.paths_figure().show()                                  # doctest: +SKIP
     """
     _check_options(n_clusters, projection, seed, stability)
-    n_explained, explain_methods = check_explain(explain, explain_methods)
+    explain_asked, explain_methods, explain_budget = check_explain(explain, explain_methods, explain_budget)
     if reference is not None:
         precheck_reference(reference)
     if probes is not None:
@@ -758,29 +889,56 @@ def analyze(
     from layerlens.extract import extract, output_units
 
     n_classes = max(output_units(model), 2)
-    image_set = images if isinstance(images, (ImageSet, ImageStream)) else None
-    class_names, renumber = resolve_class_names(class_names, image_set, n_classes)
+    facts = data_facts(images, class_names, n_classes)
+    class_names, renumber = facts.class_names, facts.renumber
     if negative_class is not None and negative_class not in class_names:
         raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
     # A stream's labels and metadata given here have one entry per listed file (unreadable ones dropped after).
-    known_n = len(images) if isinstance(images, (np.ndarray, ImageSet, ImageStream)) else None
+    known_n = facts.count
     if labels is not None:
         labels = check_labels(labels, class_names, known_n, "labels")
-    if metadata is not None and known_n is not None:
-        from layerlens._metadata import check_metadata
-
-        check_metadata(metadata, known_n, ())  # its length and type now, rather than after the pass
-    options = dict(batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress)
-    extraction = extract(
-        model, images, layers=layers, pixel_scale=pixel_scale, noise=NOISE_LEVELS if stability else (), **options
+    files = facts.files
+    if metadata is not None:
+        metadata, named = split_file_column(metadata)
+        files = files if named is None else named
+        if metadata is not None:  # its type, columns and (when known) length now, rather than after the pass
+            check_metadata(metadata, known_n, {*FIXED_COLUMNS, "probe"})
+    if files is not None and known_n is not None:
+        files = check_files(files, known_n, "metadata (its file column)")
+    metadata = facts.metadata if metadata is None else metadata
+    options = dict(
+        batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress, preprocess=preprocess
     )
+    from layerlens.explain._candidates import Candidates
+    from layerlens.extract import model_output_activation
+
+    # Kept during the pass: the images to explain, and the pictures of the pages when no file can be read again.
+    candidates = Candidates(
+        max(_candidate_capacity(explain_asked), PICTURES_MAX),
+        model_output_activation(model),
+        labels=labels,
+        label_order=renumber,
+    )
+    extraction = extract(
+        model,
+        images,
+        layers=layers,
+        pixel_scale=pixel_scale,
+        noise=NOISE_LEVELS if stability else (),
+        labels=labels,
+        label_order=renumber,
+        keep=candidates.add,
+        **options,
+    )
+    options["model_range"] = extraction.pixels.target
     n_images = len(extraction.outputs)
     if isinstance(images, ImageStream) and n_images < len(images):
         # Some files could not be read: their rows go from the stream's lists, the labels and the metadata.
         rows = extraction.source_rows
         labels = None if labels is None else labels[rows]
         metadata = _rows_of(metadata, rows)
-        images = image_set = images.subset(rows)
+        files = None if files is None else tuple(files[i] for i in rows)
+    files = check_files(files, n_images, "metadata (its file column)") if files is not None else None
     if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
         raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
     if labels is None and extraction.labels is not None:
@@ -796,7 +954,10 @@ def analyze(
     if probes is not None:
         probe_set = probe_input(model, probes, extraction, head, pixel_scale, options, probe_files)
     k = _check_k_per_layer(
-        n_clusters, [info.name for info in extraction.layers], n_images if fit is None else len(fit.labels)
+        n_clusters,
+        [info.name for info in extraction.layers],
+        n_images if fit is None else len(fit.labels),
+        [info.parts for info in extraction.layers],
     )
     settings = AnalysisSettings(
         k,
@@ -808,13 +969,18 @@ def analyze(
         extraction.pixel_scale,
         None if fit is None else fit.name,
         bool(stability),
-        n_explained,
+        0,
         explain_methods,
+        extraction.pixels.reason,
+        extraction.preprocess,
+        explain_asked,
+        explain_budget,
     )
     summary = ModelSummary(
         model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
     )
-    default_name = image_set.name if image_set is not None else model.name
+    taken = {*FIXED_COLUMNS, *short_layer_names([info.parts for info in extraction.layers]), "probe"}
+    table = None if metadata is None else check_metadata(metadata, n_images, taken)
     analysis = compute_analysis(
         extraction,
         to_probabilities(extraction.outputs, head),
@@ -822,40 +988,65 @@ def analyze(
         class_names,
         settings,
         summary,
-        name=name or default_name,
-        files=image_set.files if image_set is not None else None,
+        name=name or facts.name or model.name,
+        files=files,
         reference=fit,
         probes=probe_set,
         noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
+        metadata=table,
     )
-    if metadata is None and image_set is not None:
-        metadata = image_set.metadata
-    if metadata is not None:
-        from layerlens._metadata import check_metadata
-        from layerlens.paths import FIXED_COLUMNS
-
-        taken = {*FIXED_COLUMNS, *analysis.layer_names, "probe"}
-        table = check_metadata(metadata, analysis.n_images, taken)
-        analysis = replace(
-            analysis,
-            metadata=table,
-            paths=paths_table(
-                analysis.layers,
-                analysis.probabilities,
-                analysis.labels,
-                analysis.class_names,
-                analysis.files,
-                analysis.doubt,
-                analysis.probes,
-                table,
-            ),
-        )
+    analysis = replace(analysis, source=facts.source, display_range=extraction.display_range)
     if analysis.metrics is not None:
         warn_about_class_order(analysis.metrics)
+    _warn_about_problems(analysis)
     analysis = replace(analysis, created=datetime.now(timezone.utc).date().isoformat())
-    if n_explained:
-        analysis = _with_explanations(analysis, model, images, extraction.display_range, progress)
-    return analysis
+    if explain_asked != 0:
+        analysis = _with_explanations(analysis, model, candidates, extraction, progress, preprocess)
+    return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))
+
+
+def _with_pictures(analysis: Analysis, kept: dict[int, np.ndarray], fit: Any, keep_reference: bool) -> Analysis:
+    """``analysis`` with its page images at their own size, and the thumbnails of their nearest reference images."""
+    from layerlens._pages import page_images
+    from layerlens._pictures import page_pictures
+
+    doubt = None if analysis.doubt is None else analysis.doubt.doubt
+    gallery, others = page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
+    pages = np.concatenate([gallery[:PICTURES_MAX], others]).astype(np.int64)
+    channels = int(analysis.thumbnails.shape[-1])
+    pictures = page_pictures(pages, analysis.files, analysis.source, kept, analysis.display_range, channels)
+    analysis = replace(analysis, pictures=pictures)
+    if analysis.reference is None:
+        return analysis
+    near = np.unique(analysis.reference_neighbours(pages).reshape(-1)) if keep_reference and len(pages) else []
+    thumbnails = {int(i): fit.thumbnails[int(i)] for i in near}
+    return replace(analysis, reference=replace(analysis.reference, thumbnails=thumbnails, files=fit.files))
+
+
+def _candidate_capacity(explain: int | str) -> int:
+    """How many mistakes (and unsure correct images) the pass keeps to choose the ones to explain from."""
+    if explain == "mistakes":
+        return 1_000_000  # all of them, as far as the buffer's bytes go
+    if explain == "auto":
+        return 2000
+    return 3 * int(explain) + 10
+
+
+def _warn_about_problems(analysis: Analysis) -> None:
+    """One :class:`UnreliableAnalysisWarning` naming what makes the analysis wrong, and what to try."""
+    found = analysis.problems
+    if not found:
+        return
+    settings = analysis.settings
+    how = settings.pixel_scale_reason or f"×{settings.pixel_scale:g}"
+    preprocess = f", then preprocess {settings.preprocess!r}" if settings.preprocess else ""
+    warn_user(
+        f"images: this analysis cannot be right: {'; '.join(found)}. The images reached the model {how}"
+        f"{preprocess}. If the model was trained on images preprocessed outside it (in tf.data), pass "
+        "preprocess= (a keras.applications family such as 'mobilenet_v2', or the function; on the command line "
+        "--preprocess NAME); else check pixel_scale and the class order.",
+        UnreliableAnalysisWarning,
+    )
 
 
 def _rows_of(metadata: Any, rows: np.ndarray) -> Any:
@@ -887,30 +1078,73 @@ def _parameters(op: Any) -> int:
 
 
 def _with_explanations(
-    analysis: Analysis, model: keras.Model, images: Any, display_range: tuple[float, float], progress: bool
+    analysis: Analysis,
+    model: keras.Model,
+    candidates: Any,
+    extraction: Any,
+    progress: bool,
+    preprocess: Any = None,
 ) -> Analysis:
-    """``analysis`` with explanations of the images :func:`~layerlens.explain._analysis.choose_images` picks."""
-    from layerlens.explain._analysis import choose_images, explain_images, to_display
+    """``analysis`` with explanations of the images chosen among the candidates kept during the pass."""
+    from layerlens.explain._analysis import (
+        choose_images,
+        explain_images,
+        explanation_note,
+        images_to_choose,
+        to_display,
+    )
 
     settings = analysis.settings
-    doubt = None if analysis.doubt is None else analysis.doubt.doubt
-    chosen = choose_images(analysis.predictions, analysis.confidence, analysis.labels, settings.explain, doubt)
-    explanations, x = explain_images(
-        model,
-        images,
-        chosen=chosen,
-        probabilities=analysis.probabilities,
-        methods=settings.explain_methods,
-        head=analysis.model.head,
-        pixel_scale=settings.pixel_scale,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-        progress=progress,
+    kept = candidates.images()
+    positions = np.array(sorted(kept), dtype=np.int64)
+    count = images_to_choose(settings.explain_asked, analysis.predictions, analysis.labels, len(analysis.class_names))
+    order = np.zeros(0, dtype=np.int64)
+    if len(positions) and count:
+        labels = None if analysis.labels is None else analysis.labels[positions]
+        doubt = None if analysis.doubt is None else analysis.doubt.doubt[positions]
+        order = choose_images(
+            analysis.predictions[positions],
+            analysis.confidence[positions],
+            labels,
+            count,
+            doubt,
+            mistakes_only=settings.explain_asked == "mistakes",
+        )
+    chosen = positions[order]
+    made = None
+    if len(chosen):
+        made = explain_images(
+            model,
+            np.stack([kept[int(i)] for i in chosen]),
+            chosen,
+            targets=analysis.predictions[chosen],
+            methods=settings.explain_methods,
+            head=analysis.model.head,
+            pixel_scale=settings.pixel_scale,
+            preprocess=preprocess,
+            seed=settings.seed,
+            progress=progress,
+            budget=settings.explain_budget,
+        )
+    note = explanation_note(
+        settings.explain_asked,
+        analysis.predictions,
+        analysis.labels,
+        chosen,
+        made,
+        settings.explain_budget,
+        truncated=candidates.truncated,
     )
-    if x is None or not explanations:
-        return analysis
-    shown = dict(zip(chosen.tolist(), to_display(x, display_range)))
-    return replace(analysis, explanations=tuple(explanations), explained_images=shown)
+    if made is None or not made.explanations:
+        return replace(analysis, settings=replace(settings, explain=0, explain_note=note))
+    done = chosen[: made.n_explained]
+    shown = dict(zip(done.tolist(), to_display(np.stack([kept[int(i)] for i in done]), extraction.display_range)))
+    return replace(
+        analysis,
+        settings=replace(settings, explain=int(made.n_explained), explain_methods=made.methods, explain_note=note),
+        explanations=made.explanations,
+        explained_images=shown,
+    )
 
 
 def paths_table(
@@ -937,7 +1171,7 @@ def paths_table(
             paths[column] = paths[column].astype("string")
     if probes is None:
         return paths
-    if any(layer.name == "probe" for layer in layers):
+    if "probe" in layer_labels(layers):
         raise InvalidInputError(
             "probes: the paths table marks probes in a 'probe' column, and the model has a layer of that name; "
             "leave the layer out of layers=[...] to show this model probes."
@@ -965,8 +1199,8 @@ def _paths_rows(
     return build_paths(
         clusters,
         [layer.clusters.names for layer in layers],
-        [layer.clusters.dominant for layer in layers],
-        [layer.name for layer in layers],
+        [layer.clusters.leading for layer in layers],
+        layer_labels(layers),
         predicted=probabilities.argmax(axis=1),
         confidence=probabilities.max(axis=1),
         class_names=class_names,
@@ -980,6 +1214,16 @@ def _add_doubt(paths: pd.DataFrame, doubt: Doubt | None) -> None:
         paths["doubt"] = doubt.doubt
         paths["disagreement"] = doubt.disagreement
         paths["unfamiliarity"] = doubt.unfamiliarity
+
+
+def layer_labels(layers: Sequence[LayerAnalysis]) -> tuple[str, ...]:
+    """The names the paths table and the figures give the layers (see :attr:`LayerAnalysis.short_name`)."""
+    return tuple(layer.short_name or layer.name for layer in layers)
+
+
+def _full(short: str, full: str) -> str:
+    """A layer's short name, with its full path beside it when they differ."""
+    return short if short == full else f"{short} ({full})"
 
 
 def path_ids(clusters: Sequence[np.ndarray], n_clusters: Sequence[int]) -> np.ndarray:
@@ -1015,10 +1259,24 @@ def _check_k_rule(rule: Any) -> None:
 
 
 def _check_k_per_layer(
-    n_clusters: int | str | Mapping[str, int | str], layer_names: list[str], n_fit: int
+    n_clusters: int | str | Mapping[str, int | str],
+    layer_names: list[str],
+    n_fit: int,
+    paths: Sequence[Sequence[str]] | None = None,
 ) -> int | str | dict[str, int | str]:
-    """``n_clusters`` as stored in the settings, checked against the analysed layers and the fit images."""
-    rules = dict(n_clusters) if isinstance(n_clusters, Mapping) else {name: n_clusters for name in layer_names}
+    """``n_clusters`` as stored in the settings, checked against the analysed layers and the fit images.
+
+    A dict may name a layer by its full path or by its short name (see :attr:`Analysis.layer_names`); the
+    settings keep full paths.
+    """
+    from layerlens._names import short_layer_names
+
+    shorts = short_layer_names(paths if paths is not None else [(name,) for name in layer_names])
+    full = dict(zip(shorts, layer_names)) | {name: name for name in layer_names}
+    if isinstance(n_clusters, Mapping):
+        rules = {full.get(name, name): rule for name, rule in n_clusters.items()}
+    else:
+        rules = {name: n_clusters for name in layer_names}
     unknown = sorted(set(rules) - set(layer_names))
     if unknown:
         raise InvalidInputError(

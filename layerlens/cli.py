@@ -18,6 +18,7 @@ from typing import Any
 
 from layerlens._version import __version__
 from layerlens.explain._methods import METHODS as EXPLANATION_METHODS
+from layerlens.options import DEFAULT_EXPLAIN_METHODS, EXPLAIN_CHOICES, PREPROCESS_FAMILIES, preprocess_family
 
 __all__ = ["main"]
 
@@ -62,6 +63,27 @@ _middle_or_count = _argument_type(
 _pixel_scale = _argument_type(
     _auto_or(_fraction), lambda x: x == "auto" or x > 0, "'auto' or a positive number such as 255 or 1/255"
 )
+_explain_choice = _argument_type(
+    lambda v: v if v in EXPLAIN_CHOICES else int(v),
+    lambda x: isinstance(x, str) or x >= 0,
+    f"a number of images or one of {', '.join(EXPLAIN_CHOICES)}",
+)
+_seconds = _argument_type(float, lambda x: x > 0, "a positive number of seconds")
+_preprocess = _argument_type(
+    lambda v: preprocess_family(v) or "", bool, f"a keras.applications family: {', '.join(PREPROCESS_FAMILIES)}"
+)
+
+
+def _positions(value: str) -> list[int] | str:
+    if value == "mistakes":
+        return value
+    try:
+        positions = [int(part) for part in value.replace(" ", "").split(",") if part]
+    except ValueError:
+        positions = []
+    if not positions or min(positions) < 0:
+        raise argparse.ArgumentTypeError(f"expected image numbers such as 12,40 or 'mistakes'; received {value!r}")
+    return positions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,19 +160,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--explain",
-        type=_count,
-        default=20,
-        metavar="N",
-        help="explain N images: the misclassified first, then the least confident correct ones, then one per "
-        "class (default: 20; 0 for none)",
+        type=_explain_choice,
+        default="auto",
+        metavar="N|auto|mistakes",
+        help="which images to explain: 'auto' (default) every misclassified one and a few others, as many as "
+        "--explain-budget allows; 'mistakes' every misclassified one; N that many (0 for none)",
     )
     analyze.add_argument(
-        "--explain-methods",
-        nargs="+",
-        choices=EXPLANATION_METHODS,
-        default=["lime", "gradcam"],
-        metavar="METHOD",
-        help=f"how to explain them: any of {', '.join(EXPLANATION_METHODS)} (default: lime gradcam)",
+        "--explain-budget",
+        type=_seconds,
+        metavar="SECONDS",
+        help="seconds the explanations may take (default: 120 with --explain auto, else no limit)",
+    )
+    _add_methods(analyze)
+    analyze.add_argument(
+        "--preprocess",
+        type=_preprocess,
+        metavar="NAME",
+        help="the preprocess_input of a keras.applications family (mobilenet_v2, resnet50, efficientnet, ...) "
+        "applied to the images before the model, for a model trained on a tf.data pipeline that preprocessed "
+        "its images outside the model",
     )
     analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
     analyze.add_argument(
@@ -179,6 +208,30 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_seed, default=0, help="seed of splits, weights, training and analysis")
     demo.add_argument("--site", default="output_site", help="folder for the website of the runs (default: output_site)")
 
+    explain = commands.add_parser(
+        "explain", help="explain more images of a stored run (the ones its analysis had no time for)"
+    )
+    explain.add_argument("run", help="a run folder written by 'layerlens analyze'")
+    explain.add_argument("model", help="the .keras model file the run analysed")
+    explain.add_argument(
+        "--images",
+        type=_positions,
+        required=True,
+        metavar="N,N,...|mistakes",
+        help="the image numbers to explain (as the site and paths.csv number them), or 'mistakes' for every "
+        "misclassified image not explained yet",
+    )
+    explain.add_argument(
+        "--data",
+        metavar="FOLDER",
+        help="the folder of class sub-folders the run analysed, when the run cannot read its images again itself",
+    )
+    explain.add_argument("--budget", type=_seconds, metavar="SECONDS", help="seconds the explanations may take")
+    _add_methods(explain, default=None)
+    explain.add_argument("--preprocess", type=_preprocess, metavar="NAME", help="as for 'layerlens analyze'")
+    explain.add_argument("--unsafe", action="store_true", help="as for 'layerlens analyze'")
+    explain.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     site = commands.add_parser("site", help="build the website of stored runs (needs no TensorFlow)")
     site.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by 'layerlens analyze' or demo")
     site.add_argument(
@@ -187,6 +240,18 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the site (default: output_site); it must be new, empty or an earlier layerlens site",
     )
     return parser
+
+
+def _add_methods(parser: argparse.ArgumentParser, default: Sequence[str] | None = DEFAULT_EXPLAIN_METHODS) -> None:
+    shown = " ".join(default) if default else "the run's"
+    parser.add_argument(
+        "--explain-methods",
+        nargs="+",
+        choices=EXPLANATION_METHODS,
+        default=None if default is None else list(default),
+        metavar="METHOD",
+        help=f"how to explain them: any of {', '.join(EXPLANATION_METHODS)} (default: {shown})",
+    )
 
 
 def _check_analyze(args: argparse.Namespace) -> None:
@@ -246,6 +311,8 @@ def _analyze(args: argparse.Namespace) -> int:
         stability=args.stability,
         explain=args.explain,
         explain_methods=args.explain_methods,
+        explain_budget=args.explain_budget,
+        preprocess=args.preprocess,
         overwrite=args.force,
         unsafe=args.unsafe,
         pixel_scale=args.pixel_scale,
@@ -258,7 +325,38 @@ def _analyze(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(analysis)
+    print(f"Pixels: {analysis.settings.pixel_scale_reason}")
+    if analysis.settings.explain_note:
+        print(f"Explanations: {analysis.settings.explain_note}")
     print(f"Run saved in {run.resolve()}")
+    return 0
+
+
+def _explain_more(args: argparse.Namespace) -> int:
+    from layerlens._run_format import holds_run
+    from layerlens.exceptions import InvalidInputError
+    from layerlens.workflows import check_model_path, explain_files
+
+    if not holds_run(Path(args.run)):
+        raise InvalidInputError(f"RUN: expected a run folder written by 'layerlens analyze'; received {args.run!r}.")
+    check_model_path(args.model)
+    if args.data is not None and not Path(args.data).is_dir():
+        raise InvalidInputError(
+            f"--data: expected the folder of class sub-folders the run analysed; received {args.data!r}."
+        )
+    analysis = explain_files(
+        args.run,
+        args.model,
+        args.images,
+        data=args.data,
+        methods=args.explain_methods,
+        preprocess=args.preprocess,
+        budget=args.budget,
+        unsafe=args.unsafe,
+        progress=not args.no_progress,
+    )
+    print(f"Explanations: {analysis.settings.explain_note}")
+    print(f"Run saved in {Path(args.run).resolve()}; build its site again to see them (layerlens site).")
     return 0
 
 
@@ -298,7 +396,7 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"analyze": _analyze, "demo": _demo, "site": _site}
+_COMMANDS = {"analyze": _analyze, "demo": _demo, "explain": _explain_more, "site": _site}
 
 
 @contextlib.contextmanager

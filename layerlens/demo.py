@@ -187,10 +187,5 @@ def _paths_line(stats: Any, ks: list[int]) -> str:
 
 
 def _explained_line(analysis: Any) -> str:
-    """How many images were explained, how many of them misclassified, and by which methods."""
-    shown = sorted(analysis.explained_images)
-    if not shown:
-        return ""
-    wrong = int((~analysis.paths.loc[shown, "correct"].astype(bool)).sum()) if analysis.labels is not None else 0
-    methods = sorted({e.method for e in analysis.explanations}, key=analysis.settings.explain_methods.index)
-    return f"{len(shown)} images explained ({wrong} misclassified) by {', '.join(methods)}"
+    """How many images were explained, how many of them misclassified, and by which methods (the run's note)."""
+    return analysis.settings.explain_note

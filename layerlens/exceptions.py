@@ -12,6 +12,7 @@ from collections.abc import Sequence
 __all__ = [
     "ChannelWarning",
     "ClassOrderWarning",
+    "DatasetWarning",
     "ExplanationWarning",
     "InvalidInputError",
     "InvalidTypeError",
@@ -21,6 +22,7 @@ __all__ = [
     "PixelScaleWarning",
     "RunFormatError",
     "SkippedFilesWarning",
+    "UnreliableAnalysisWarning",
 ]
 
 
@@ -78,3 +80,15 @@ class ClassOrderWarning(LayerlensWarning):
 
 class ExplanationWarning(LayerlensWarning):
     """Some explanations asked of :func:`layerlens.analyze` could not be made, and were left out."""
+
+
+class UnreliableAnalysisWarning(LayerlensWarning):
+    """The analysis cannot be right: the predictions collapsed onto one class, or the accuracy is at chance level.
+
+    Most often the images reached the model in another pixel range or preprocessing than it was trained
+    with; the run, its repr and the site say so too.
+    """
+
+
+class DatasetWarning(LayerlensWarning):
+    """A ``tf.data`` pipeline hides something the analysis would show (e.g. it shuffles, so file names are unknown)."""

@@ -10,7 +10,8 @@ the graph, so memory never holds an activation map for every image.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,26 +22,33 @@ from sklearn.random_projection import GaussianRandomProjection
 
 from layerlens._graph import run_graph
 from layerlens._inputs import (
-    AUTO,
     NoiseSource,
     batches,
     check_batch,
     check_pixel_scale,
     display_range,
-    resolve_pixel_scale,
+    scale_sample,
 )
 from layerlens._layers import (
     LayerInfo,
     Recorder,
     check_model,
     default_infos,
-    expects_byte_pixels,
     output_activation,
     output_units,
     parallel_to_previous,
     select_layers,
-    starts_with_byte_rescaling,
     trace,
+)
+from layerlens._pixelscale import (
+    AUTO,
+    PixelDecision,
+    PixelMap,
+    Sample,
+    choose_pixel_scale,
+    forward_at_scale,
+    read_stretch,
+    resolve_preprocess,
 )
 from layerlens._progress import Progress
 from layerlens.datasets._skipped import warn_skipped
@@ -91,6 +99,13 @@ class Extraction:
         Small copies of the images (longest side at most 64 pixels).
     pixel_scale : float
         The factor every image was multiplied by on its way into the model.
+    pixels : PixelDecision or None
+        How that factor was chosen: the range the model takes and why.
+    preprocess : str or None
+        The name of the preprocessing applied after the factor (``preprocess=``), if any.
+    seconds : float
+        Wall time of the pass (reading, the model and the reductions), for estimates of what more
+        model runs will cost.
     display_range : tuple of float
         The pixel values shown as black and white in the thumbnails.
     noisy_features : dict of float to tuple of ndarray
@@ -118,6 +133,26 @@ class Extraction:
     noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
     image_shape: tuple[int, ...] = ()
     source_rows: np.ndarray | None = None
+    pixels: PixelDecision | None = None
+    preprocess: str | None = None
+    seconds: float = float("nan")
+
+
+def model_output_activation(model: keras.Model) -> str | None:
+    """The activation of the layer that makes ``model``'s output (``"softmax"``, ``"sigmoid"``, ...), when readable."""
+    check_model(model)
+    return output_activation(trace(model))
+
+
+def expects_byte_pixels(model: keras.Model) -> bool:
+    """True when the model's graph takes pixel values 0..255 (it rescales them before its first learned layer).
+
+    Such models (``Rescaling(1/255)``, a ``keras.applications`` family's ``preprocess_input``, a
+    ``Normalization`` adapted on 0..255) expect what Keras' ``image_dataset_from_directory`` gives;
+    layerlens' loaders give [0, 1].
+    """
+    check_model(model)
+    return read_stretch(model).preferred == "bytes"
 
 
 def list_layers(model: keras.Model) -> list[LayerInfo]:
@@ -262,6 +297,7 @@ def _step_function(
     thumbnail_shape: tuple[int, int],
     input_shape: tuple[int, ...],
     n_levels: int,
+    preprocess: Any = None,
 ) -> Any:
     wanted = {info.name: i for i, info in enumerate(chosen)}
     constants = [None if p is None else tf.constant(p) for p in projections]
@@ -284,9 +320,10 @@ def _step_function(
 
     def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, *noisy: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """Packed features and outputs of the images, then of each noisy copy (``noisy[0][j]``); thumbnails."""
-        packed = [features_and_outputs(x * scale)]
+        to_model = PixelMap(1.0, preprocess)
+        packed = [features_and_outputs(to_model(x * scale))]
         for j in range(n_levels):
-            packed.append(features_and_outputs(noisy[0][j] * scale))
+            packed.append(features_and_outputs(to_model(noisy[0][j] * scale)))
         scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
@@ -316,6 +353,11 @@ def extract(
     progress: bool = True,
     pixel_scale: float | str = AUTO,
     noise: Sequence[float] = (),
+    preprocess: Any = None,
+    labels: np.ndarray | None = None,
+    label_order: np.ndarray | None = None,
+    model_range: str | None = None,
+    keep: Callable[[int, np.ndarray, np.ndarray, np.ndarray | None], None] | None = None,
 ) -> Extraction:
     """Run the images through the model once and keep reduced activations of the chosen layers.
 
@@ -348,10 +390,15 @@ def extract(
         Show a progress bar.
     pixel_scale : float or "auto", default="auto"
         Every batch is multiplied by this before it reaches the model.
-        ``"auto"`` gives 255 when the images are floats in [0, 1] and the
-        model starts with ``Rescaling(1/255)`` (it expects 0..255), else 1;
-        the images' range is read from the whole array, or from the first
-        batch of a stream.
+        ``"auto"`` works out the pixel range the model takes from its graph
+        (the operations before its first learned layer: ``Rescaling``,
+        ``Normalization``, a ``keras.applications`` family's
+        ``preprocess_input``, arithmetic) and checks it on up to 256 images
+        spread over the set (with labels, by accuracy: a scale that is
+        clearly better wins, with a :class:`PixelScaleWarning`); images in
+        [0, 1] and 0..255 are brought to that range (see
+        :mod:`layerlens._pixelscale`). The choice and why are returned in
+        ``pixels``.
     noise : sequence of float, default=()
         Noise levels, as shares of the images' pixel range (e.g. ``(0.02,
         0.05)``): for each, a copy of every batch with seeded Gaussian noise of
@@ -360,6 +407,28 @@ def extract(
         too. Each image's noise depends on its position in the images, the
         level and ``seed``, not on ``batch_size``; the clean images' results do
         not change with it.
+    preprocess : callable or str, optional
+        Applied to every batch after ``pixel_scale``, before the model: a
+        function of a batch tensor of 0..255 pixels (as in ``dataset.map``),
+        or a ``keras.applications`` family name (its ``preprocess_input``),
+        for models trained on a ``tf.data`` pipeline that preprocessed the
+        images outside the model.
+    labels : ndarray of shape (N,), optional
+        Labels of the images in the model's class order, when they come
+        apart from them (an array of images); only used to check the pixel
+        scale.
+    label_order : ndarray, optional
+        How labels found in the data (an ImageSet, ImageStream or ``(x, y)``
+        batches) become the model's class indices, for that check.
+    model_range : {"unit", "bytes"}, optional
+        The pixel range the model takes, already decided on other images
+        (an analysis' reference and probes follow its analysed images):
+        ``"auto"`` then brings these images to it from their own range.
+    keep : callable, optional
+        Called after each batch with the position of its first image, the
+        images (float32, as given), the model's raw outputs and the batch's
+        labels (None without): how an analysis keeps the images it may
+        explain without reading the data twice.
 
     Returns
     -------
@@ -387,6 +456,7 @@ def extract(
     if conv_features not in CONV_FEATURES:
         raise InvalidInputError(f"conv_features: expected one of {CONV_FEATURES}; received {conv_features!r}.")
     requested_scale = check_pixel_scale(pixel_scale)
+    transform, preprocess_name = resolve_preprocess(preprocess)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InvalidInputError(f"batch_size: expected a positive integer; received {batch_size!r}.")
     levels = _check_noise(noise)
@@ -395,7 +465,16 @@ def extract(
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
     input_shape = tuple(model.inputs[0].shape[1:])
     source = batches(images, batch_size, input_shape)
-    bar = Progress(source.total, "image") if progress else None
+    source, decision = _decide_pixels(
+        model, traced, source, images, requested_scale, transform, labels, label_order, model_range
+    )
+    scale = decision.factor
+    # Counted in images when their number is known, else in batches when theirs is (a tf.data set of known
+    # cardinality), so the line can say how far it is and how long is left.
+    by_batch = source.total is None and source.total_batches is not None
+    bar = None
+    if progress:
+        bar = Progress(source.total_batches, "batch") if by_batch else Progress(source.total, "image")
 
     widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
     edges = np.cumsum([0, *widths, int(model.outputs[0].shape[-1])])  # one copy: features, then outputs
@@ -409,6 +488,7 @@ def extract(
     thumbnails: _Rows | None = None
     labels: list[np.ndarray | None] = []
     step = None
+    started = time.perf_counter()
     for index, (raw_x, y) in enumerate(source.stream):
         x = check_batch(raw_x, input_shape, index)
         if len(x) == 0:
@@ -418,13 +498,10 @@ def extract(
             # Pixel range as given: of the whole array when there is one, else of the first batch.
             ranged = x if source.whole is None else source.whole
             lo, hi = float(ranged.min()), float(ranged.max())
-            integer_pixels = np.issubdtype(np.asarray(raw_x).dtype, np.integer)
-            expects_bytes = starts_with_byte_rescaling(traced)
-            scale = resolve_pixel_scale(requested_scale, expects_bytes, lo, hi, integer_pixels=integer_pixels)
             shown = display_range(lo, hi)
             constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
             step = _step_function(
-                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels)
+                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels), transform
             )
             noise_source = NoiseSource(seed, levels, first_shape)
         elif x.shape[1:] != first_shape:
@@ -432,9 +509,12 @@ def extract(
                 f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
                 f"of {x.shape[1:]}."
             )
-        copies = [tf.constant(noise_source.copies(x, columns[0][0].filled, lo, hi))] if levels else []
+        start = columns[0][0].filled
+        copies = [tf.constant(noise_source.copies(x, start, lo, hi))] if levels else []
         values, thumbs = step(tf.constant(x), *constants, *copies)
         values = values.numpy()
+        if keep is not None:
+            keep(start, x, values[:, edges[-2] : edges[-1]], y)
         for j, parts in enumerate(columns):
             for rows, a, b in zip(parts, edges[:-1], edges[1:]):
                 rows.add(values[:, width * j + a : width * j + b])
@@ -444,7 +524,8 @@ def extract(
         thumbnails.add(thumbs)
         labels.append(y)
         if bar is not None:
-            bar.add(len(x))
+            bar.add(1 if by_batch else len(x))
+    seconds = time.perf_counter() - started
     if bar is not None:
         bar.close()
     if source.unreadable:  # said once the progress line is complete, not across it
@@ -464,11 +545,43 @@ def extract(
         thumbnails=thumbnails.result(),
         pixel_scale=scale,
         display_range=shown,
+        pixels=decision,
+        preprocess=preprocess_name,
+        seconds=seconds,
         noisy_features={level: features for level, (features, _) in noisy.items()},
         noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
         image_shape=tuple(int(d) for d in first_shape),
         source_rows=None if source.rows is None else np.asarray(source.rows, dtype=np.int64),
     )
+
+
+def _decide_pixels(
+    model: keras.Model,
+    traced: Any,
+    source: Any,
+    images: Any,
+    requested: float | str,
+    transform: Any,
+    labels: np.ndarray | None,
+    label_order: np.ndarray | None,
+    model_range: str | None,
+) -> tuple[Any, PixelDecision]:
+    """The factor the images are multiplied by (see :mod:`layerlens._pixelscale`), decided before the pass."""
+    input_shape = tuple(model.inputs[0].shape[1:])
+    source, raw, sample_labels, x = scale_sample(source, images, labels, label_order, input_shape)
+    if len(x) == 0:
+        return source, PixelDecision(1.0 if requested == AUTO else float(requested), model_range, "no images")
+    whole = source.whole if source.whole is not None else x
+    lo, hi = float(np.min(whole)), float(np.max(whole))
+    integer = np.issubdtype(np.asarray(raw).dtype, np.integer)
+    stretch = read_stretch(model, transform)
+    probabilities_at = forward_at_scale(model, transform, x, output_activation(traced))
+    sample = Sample(x, sample_labels)
+    decision = choose_pixel_scale(
+        requested, stretch, lo, hi, integer=integer, sample=sample, probabilities_at=probabilities_at,
+        target=model_range,
+    )  # fmt: skip
+    return source, decision
 
 
 def _check_noise(noise: Sequence[float]) -> tuple[float, ...]:

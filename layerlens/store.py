@@ -28,6 +28,7 @@ import json
 import math
 import zipfile
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ from layerlens._run_format import (
     MANIFEST,
     METADATA_CSV,
     PATHS_CSV,
+    PICTURES,
     README,
+    REFERENCE_THUMBNAILS,
     THUMBNAILS,
     check_run_target,
 )
@@ -192,6 +195,16 @@ def _layer_manifest(layer: LayerAnalysis) -> dict[str, Any]:
         "clusters": layer.clusters.to_dict(),
         "separability": None if layer.separability is None else layer.separability.to_dict(),
         "parallel_to_previous": layer.parallel_to_previous,
+        "short_name": layer.short_name,
+    }
+
+
+def _settings_manifest(settings: AnalysisSettings) -> dict[str, Any]:
+    """Every field of the settings, tuples as lists (the dataclass is the one list of what a run records)."""
+    return {
+        f.name: list(value) if isinstance(value, tuple) else value
+        for f in fields(settings)
+        for value in [getattr(settings, f.name)]
     }
 
 
@@ -220,26 +233,17 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
                 }
                 for row in model.layers
             ],
+            "file": model.file,
         },
         "created": analysis.created,
-        "settings": {
-            "n_clusters": settings.n_clusters,
-            "projection": settings.projection,
-            "batch_size": settings.batch_size,
-            "seed": settings.seed,
-            "conv_features": settings.conv_features,
-            "negative_class": settings.negative_class,
-            "pixel_scale": settings.pixel_scale,
-            "reference": settings.reference,
-            "stability": settings.stability,
-            "explain": settings.explain,
-            "explain_methods": list(settings.explain_methods),
-        },
+        "settings": _settings_manifest(settings),
         "reference": None
         if analysis.reference is None
         else {
             "name": analysis.reference.name,
             "n_images": analysis.reference.n_images,
+            "files": None if analysis.reference.files is None else list(analysis.reference.files),
+            "thumbnails": sorted(analysis.reference.thumbnails),
         },
         "probes": None
         if analysis.probes is None
@@ -249,6 +253,9 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
             "files": None if analysis.probes.files is None else list(analysis.probes.files),
         },
         "metadata": None if analysis.metadata is None else [str(c) for c in analysis.metadata.columns],
+        "source": analysis.source,
+        "display_range": [encode_float(v) for v in analysis.display_range],
+        "pictures": sorted(analysis.pictures),
         "noise_levels": sorted(analysis.noisy_predictions),
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
@@ -303,6 +310,23 @@ def _thumbnail_name(index: int) -> str:
     return f"{index:05d}.png"
 
 
+def _pngs(images: Mapping[int, np.ndarray]) -> dict[str, bytes]:
+    """PNG files by name (the image's position), in the order of the positions."""
+    return {_thumbnail_name(i): png_bytes(images[i]) for i in sorted(images)}
+
+
+def _read_pngs(folder: Path, name: str, positions: list[int], checksums: Mapping[str, str]) -> dict[int, np.ndarray]:
+    """The PNGs of ``folder/name`` at ``positions`` (checked against their checksum) as uint8 ``(h, w, C)``."""
+    from PIL import Image
+
+    if not positions:
+        return {}
+    data = [_read_file(folder, f"{name}/{_thumbnail_name(i)}") for i in positions]
+    _verified(folder, name, b"".join(data), checksums)
+    images = [np.asarray(Image.open(io.BytesIO(png))) for png in data]
+    return {i: image[..., np.newaxis] if image.ndim == 2 else image for i, image in zip(positions, images)}
+
+
 def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = True) -> Path:
     """Write ``analysis`` to the run folder ``path`` atomically; see the module docstring for the layout.
 
@@ -330,13 +354,19 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     target = check_run_target(path, overwrite=overwrite)
     npz = _npz_bytes(_analysis_arrays(analysis))
     pngs = [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
-    explained = explanation_pictures(analysis.explanations, analysis.explained_images)
+    explained = explanation_pictures(analysis.explanations, analysis.explained_images, analysis.pictures)
     csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
+    folders = {PICTURES: _pngs(analysis.pictures)}
+    if analysis.reference is not None:
+        folders[REFERENCE_THUMBNAILS] = _pngs(analysis.reference.thumbnails)
     checksums = {
         ARRAYS: _sha256(npz),
         THUMBNAILS: _sha256(b"".join(pngs)),
         PATHS_CSV: _sha256(csv),
     }
+    for folder, files in folders.items():
+        if files:
+            checksums[folder] = _sha256(b"".join(files.values()))
     if explained:
         checksums[EXPLANATIONS] = _sha256(b"".join(explained[name] for name in sorted(explained)))
     metadata_csv = None
@@ -357,6 +387,11 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
             (staging / EXPLANATIONS).mkdir()
             for name, png in explained.items():
                 (staging / EXPLANATIONS / name).write_bytes(png)
+        for folder, files in folders.items():
+            if files:
+                (staging / folder).mkdir()
+                for name, png in files.items():
+                    (staging / folder / name).write_bytes(png)
         readme = _README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
@@ -466,14 +501,19 @@ def _layer_from(
         separability=None if entry["separability"] is None else Separability.from_dict(entry["separability"]),
         parallel_to_previous=bool(entry["parallel_to_previous"]),
         noisy_labels={level: arrays[f"{prefix}clusters_{_noise_key(level)}"] for level in noise_levels},
+        short_name=str(entry.get("short_name", "")),
     )
 
 
-def _reference_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ReferenceSet | None:
+def _reference_from(
+    folder: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray], checksums: Mapping[str, str]
+) -> ReferenceSet | None:
     entry = manifest["reference"]
     if entry is None:
         return None
     layers = range(len(manifest["layers"]))
+    files = entry.get("files")
+    thumbnails = [int(i) for i in entry.get("thumbnails", [])]
     return ReferenceSet(
         name=entry["name"],
         labels=arrays["reference_labels"],
@@ -481,6 +521,8 @@ def _reference_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray
         reduced=tuple(arrays[f"layer{i}_reference_reduced"] for i in layers),
         clusters=tuple(arrays[f"layer{i}_reference_clusters"] for i in layers),
         coords=tuple(arrays[f"layer{i}_reference_coords"] for i in layers),
+        thumbnails=_read_pngs(folder, REFERENCE_THUMBNAILS, thumbnails, checksums),
+        files=None if files is None else tuple(files),
     )
 
 
@@ -510,7 +552,9 @@ def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
         )
         for row in entry.get("layers", ())
     )
-    return ModelSummary(entry["name"], entry["head"], tuple(entry["input_shape"]), entry["n_parameters"], rows)
+    return ModelSummary(
+        entry["name"], entry["head"], tuple(entry["input_shape"]), entry["n_parameters"], rows, entry.get("file")
+    )
 
 
 def load(path: str | Path) -> Analysis:
@@ -572,7 +616,7 @@ def load(path: str | Path) -> Analysis:
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
             thumbnails=_read_thumbnails(folder, n, checksums),
             files=None if files is None else tuple(files),
-            reference=_reference_from(manifest, arrays),
+            reference=_reference_from(folder, manifest, arrays, checksums),
             noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
             explanations=explanations,
             explained_images=explained_images,
@@ -580,6 +624,9 @@ def load(path: str | Path) -> Analysis:
             doubt=doubt,
             probes=probes,
             metadata=metadata,
+            source=manifest.get("source"),
+            display_range=tuple(decode_float(v) for v in manifest.get("display_range", [0.0, 1.0])),
+            pictures=_read_pngs(folder, PICTURES, [int(i) for i in manifest.get("pictures", [])], checksums),
         )
     except (AttributeError, IndexError, KeyError, OverflowError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):

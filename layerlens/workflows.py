@@ -19,7 +19,7 @@ from layerlens.exceptions import InvalidInputError
 if TYPE_CHECKING:
     from layerlens.datasets import ImageSet, ImageStream
 
-__all__ = ["BUNDLED_DATA", "SPLITS", "analyze_files", "load_data_for", "load_model"]
+__all__ = ["BUNDLED_DATA", "SPLITS", "analyze_files", "explain_files", "load_data_for", "load_model"]
 
 BUNDLED_DATA = ("phantoms", "mnist", "digits", "faces")
 #: Which images of a data set to analyse: all of them, or one side of a seeded, stratified split.
@@ -281,6 +281,9 @@ def analyze_files(
     common = dict(seed=seed, test_size=test_size, class_names=class_names)
     # Folders are read batch by batch as the pass goes: 50,000 scans need not fit in memory.
     images = load_data_for(data, shape, split=split, dicom=dicom, stream=True, **common)
+    if data in BUNDLED_DATA and dicom is None:  # made again on demand (layerlens explain), as here
+        source = {"reader": "bundled", "data": data, "split": split or "test", "seed": seed, "test_size": test_size}
+        images = replace(images, source=source)
     fit = None
     if reference is not None:
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
@@ -298,4 +301,31 @@ def analyze_files(
         probe_files=names,
         **options,
     )
+    analysis = replace(analysis, model=replace(analysis.model, file=str(Path(model_path).resolve())))
     return analysis.save(out, overwrite=overwrite), analysis
+
+
+def explain_files(
+    run: str | Path,
+    model_path: str | Path,
+    images: Sequence[int] | str,
+    *,
+    data: str | None = None,
+    unsafe: bool = False,
+    **options: Any,
+) -> Any:
+    """Load a model file and explain more images of the run folder ``run`` (see :func:`layerlens.explain_run`).
+
+    ``data`` is the folder of class sub-folders the run analysed, read as ``layerlens analyze`` read it,
+    when the run cannot read its images again itself. Returns the updated analysis (the run is written anew).
+    """
+    from layerlens._explain_run import explain_run
+    from layerlens.store import load
+
+    model = load_model(model_path, unsafe=unsafe)
+    stream = None
+    if data is not None:
+        analysis = load(run)
+        names = list(analysis.class_names)
+        stream = load_data_for(data, tuple(model.inputs[0].shape[1:]), split="all", class_names=names, stream=True)
+    return explain_run(run, model, images, data=stream, **options)

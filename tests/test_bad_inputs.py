@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import keras
@@ -23,6 +24,7 @@ from layerlens.exceptions import (
     PixelScaleWarning,
     RunFormatError,
     SkippedFilesWarning,
+    UnreliableAnalysisWarning,
 )
 from layerlens.workflows import load_model
 
@@ -143,12 +145,17 @@ WARNINGS = {
     "0..255 images for a model trained on [0, 1]": (
         lambda m, d, t, r: _analyze(m, d.images[:20] * 255),
         PixelScaleWarning,
-        "images: pixel values reach 255, but the model has no Rescaling layer",
+        "images: pixel values reach 255, but the model passes pixel values unchanged before its first learned layer",
     ),
     "grayscale images for an RGB model": (
-        lambda m, d, t, r: _analyze(_rgb_model(), d.images[:20]),
+        lambda m, d, t, r: _quietly(_analyze, _rgb_model(), d.images[:20]),
         ChannelWarning,
         "images: received grayscale images to a colour model (1 and 3 channels); they were repeated into its 3",
+    ),
+    "a model that predicts one class for every image": (
+        lambda m, d, t, r: _analyze(_one_class_model(), d.images[:30], d.labels[:30]),
+        UnreliableAnalysisWarning,
+        "images: this analysis cannot be right: the model predicted 'class 3' for 30 of 30 images (100%)",
     ),
     "unreadable files in an image folder": (
         lambda m, d, t, r: ll.datasets.from_directory(_broken_folder(t), image_size=8),
@@ -161,6 +168,23 @@ WARNINGS = {
         "Left out 1 patient(s) of",
     ),
 }
+
+
+def _quietly(call, *args):
+    """``call(*args)`` without the warning that an untrained model's predictions cannot be right."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableAnalysisWarning)
+        return call(*args)
+
+
+def _one_class_model():
+    """A model whose head always answers class 3: what a model fed the wrong pixel range often does."""
+    inputs = keras.Input((16, 16, 1))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    head = keras.layers.Dense(10, activation="softmax", name="out")
+    outputs = head(features)
+    head.set_weights([np.zeros((4, 10), np.float32), np.eye(10, dtype=np.float32)[3] * 5])
+    return keras.Model(inputs, outputs)
 
 
 def _rgb_model():

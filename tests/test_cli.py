@@ -30,7 +30,7 @@ def test_demo_trains_analyses_and_says_where(tmp_path, capsys):
     assert (models / "faces.keras").is_file()
     assert ll.load(runs / "faces").class_names == ("non_face", "face")
     assert "faces     test accuracy" in out
-    assert re.search(r"20 images explained \(\d+ misclassified\) by lime, gradcam", out)
+    assert re.search(r"explained \d+ (of the \d+ misclassified images|others?) .*by integrated gradients", out)
     assert re.search(r"200 probes \(phantoms, structured noise\): median confidence 0\.\d\d, doubt >= 0\.5 for", out)
     assert ll.load(runs / "faces").probes.n_images == 200
     assert f"Models saved in {models.resolve()}" in out and f"Runs saved in {runs.resolve()}" in out
@@ -155,7 +155,7 @@ def test_a_model_with_code_needs_unsafe(tmp_path, capsys):
         (["analyze", "{model}", "faces", "--layers", "nope"], r"layers: unknown layer name\(s\) \['nope'\]"),
         (
             ["analyze", "{model}", "mnist"],
-            "model predicts 2 classes, so the ImageSet's class_names needs 2 names; received 10",
+            "model predicts 2 classes, so the data's class names list needs 2 names; received 10",
         ),
         (["demo", "--only", "cifar"], r"names: expected names from \('mnist', 'phantoms', 'faces'\)"),
         (["analyze", "{model}", "faces", "--probes", "nowhere/"], r"--probes: expected one of .* or a folder of"),
@@ -258,7 +258,7 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         ),
         (["analyze", "{model}", "cifar", "--out", "{tmp}/r"], "data: expected one of"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--test-size", "2"], "--test-size: expected a share"),
-        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain", "-3"], "--explain: expected an integer >= 0"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain", "-3"], "--explain: expected a number of"),
         (
             ["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain-methods", "shap"],
             "--explain-methods: invalid",

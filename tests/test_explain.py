@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import plotly.graph_objects as go
@@ -835,7 +836,11 @@ def test_a_subclassed_model_inside_is_scored_at_its_output():
     features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs))
     model = keras.Model(inputs, Head()(features))
     x = np.random.default_rng(0).random((20, 16, 16, 1), np.float32)
-    analysis = ll.analyze(model, x, progress=False, n_clusters=2, explain=2, explain_methods=["integrated_gradients"])
+    with warnings.catch_warnings():  # an untrained model may answer one class: not what this test is about
+        warnings.simplefilter("ignore", ll.exceptions.UnreliableAnalysisWarning)
+        analysis = ll.analyze(
+            model, x, progress=False, n_clusters=2, explain=2, explain_methods=["integrated_gradients"]
+        )
     assert len(analysis.explanations) == 2
     # Completeness against the log-probability of the explained class.
     explanation = ll.explain(model, x[0], method="integrated_gradients", steps=256)
@@ -871,3 +876,48 @@ def test_the_output_activation_is_restored_after_a_failure(sequential_model, ima
     with pytest.raises(RuntimeError, match="failed while reading the logits"):
         ll.explain(sequential_model, images[:2], method="integrated_gradients", steps=2)
     assert output.activation is activation
+
+
+def test_a_budget_stops_the_explanations_within_it_and_says_how_many(sequential_model, digits):
+    test = digits[1]
+    budget = 3.0
+    result = ll.analyze(
+        sequential_model, test, explain="auto", explain_budget=budget, explain_methods=["lime"], progress=False
+    )
+    settings = result.settings
+    per_image = {}
+    for explanation in result.explanations:
+        per_image[explanation.image_index] = per_image.get(explanation.image_index, 0.0) + explanation.seconds
+    spent = sum(per_image.values())
+    # The phase stops before an image that would not fit: it ends within the budget plus about one image.
+    assert spent <= budget + max(per_image.values()) + 0.5
+    assert settings.explain == len(result.explained_images) == len(per_image) > 0
+    chosen = int((result.predictions != result.labels).sum()) + 10 + 10  # mistakes, doubtful, one per class
+    if settings.explain < chosen:
+        assert f"allowed {settings.explain} of the" in settings.explain_note
+        assert "3-second budget" in settings.explain_note
+
+
+def test_mistakes_are_all_explained(sequential_model, digits):
+    test = digits[1]
+    result = ll.analyze(sequential_model, test, explain="mistakes", progress=False)
+    wrong = set(np.flatnonzero(result.predictions != result.labels).tolist())
+    assert set(result.explained_images) == wrong and result.settings.explain == len(wrong)
+    assert f"explained {len(wrong)} of the {len(wrong)} misclassified images" in result.settings.explain_note
+
+
+def test_the_candidates_kept_during_the_pass_are_the_most_telling():
+    from layerlens.explain._candidates import Candidates
+
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    first = np.array([0.9, 0.8, 0.6, 0.3, 0.55, 0.99, 0.2, 0.4])
+    outputs = np.stack([first, 1 - first], axis=1)
+    kept = Candidates(2, "softmax", labels=labels)
+    images = np.arange(8, dtype=np.float32).reshape(8, 1, 1, 1)
+    kept.add(0, images[:5], outputs[:5], None)
+    kept.add(5, images[5:], outputs[5:], None)
+    # Mistakes: 1 (0.8), 5 (0.99), 6 (0.8): the two most confident kept, the earlier one on a tie.
+    assert sorted(kept.mistakes.images) == [1, 5]
+    # Unsure correct: 2 (0.6) and 4 (0.55) are the least confident correct ones.
+    assert sorted(kept.unsure.images) == [2, 4]
+    assert set(kept.images()) >= {0, 1, 2, 4, 5}

@@ -1,55 +1,11 @@
 """Input adapters: single images and unbatched datasets are named as such; the pixel scale a model needs."""
 
-import warnings
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from layerlens._inputs import resolve_pixel_scale
 from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
 from layerlens.extract import extract
-
-
-@pytest.mark.parametrize(
-    ("requested", "expects_bytes", "lo", "hi", "integer", "scale"),
-    [
-        ("auto", True, 0.0, 1.0, False, 255.0),  # [0, 1] floats for a model that divides by 255
-        ("auto", True, 0.0, 0.2, False, 255.0),  # dark images are still [0, 1]
-        ("auto", True, 0.0, 255.0, False, 1.0),  # already bytes
-        ("auto", True, 0.0, 200.0, True, 1.0),
-        ("auto", False, 0.0, 1.0, False, 1.0),  # no Rescaling layer: left alone
-        ("auto", False, -1.0, 1.0, False, 1.0),
-        (2.0, False, 0.0, 1.0, False, 2.0),  # an explicit factor is taken as given
-    ],
-    ids=["unit-to-bytes", "dark-unit", "bytes", "uint8", "plain", "minus-one", "explicit"],
-)
-def test_pixel_scale_resolution(requested, expects_bytes, lo, hi, integer, scale):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert resolve_pixel_scale(requested, expects_bytes, lo, hi, integer_pixels=integer) == scale
-
-
-@pytest.mark.parametrize(
-    ("requested", "expects_bytes", "lo", "hi", "integer", "match"),
-    [
-        (1.0, True, 0.0, 1.0, False, r"expects pixel values 0..255, but receives values in \[0, 1\]"),
-        ("auto", True, -1.0, 1.0, False, r"expects pixel values 0..255, but receives values in \[-1, 1\]"),
-        ("auto", False, 0.0, 255.0, False, r"pixel values reach 255, but the model has no Rescaling layer"),
-        # Integer pixels are never scaled up: uint8 images of 0s and 1s (masks) are not [0, 1] intensities.
-        ("auto", True, 0.0, 1.0, True, r"receives values in \[0, 1\] \(pixel_scale=1\)"),
-    ],
-    ids=["unit-for-bytes-model", "normalised-for-bytes-model", "bytes-for-plain-model", "uint8-zeros-and-ones"],
-)
-def test_pixel_ranges_that_disagree_with_the_model_warn(requested, expects_bytes, lo, hi, integer, match):
-    with pytest.warns(PixelScaleWarning, match=match):
-        resolve_pixel_scale(requested, expects_bytes, lo, hi, integer_pixels=integer)
-
-
-def test_an_explicit_scale_silences_the_guess_about_plain_models():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert resolve_pixel_scale(1.0, False, 0.0, 255.0, integer_pixels=False) == 1.0
 
 
 def test_auto_scale_reaches_the_model_and_is_reported(normalised_model):
@@ -65,12 +21,12 @@ def test_auto_scale_reaches_the_model_and_is_reported(normalised_model):
 
 def test_unit_images_forced_into_a_byte_model_warn_at_the_callers_line(normalised_model):
     x = np.random.default_rng(2).random((6, 8, 8, 1), dtype=np.float32)
-    with pytest.warns(PixelScaleWarning, match="divides by about 255") as record:
+    with pytest.warns(PixelScaleWarning, match=r"expects pixel values 0..255 \(the model's Rescaling") as record:
         extract(normalised_model, x, layers=["conv"], pixel_scale=1.0, progress=False)
     assert record[0].filename == __file__
 
 
-def test_streams_are_judged_by_their_first_batch(normalised_model):
+def test_streams_are_judged_on_a_sample_read_ahead(normalised_model):
     x = np.random.default_rng(3).random((10, 8, 8, 1), dtype=np.float32)
     stream = [(x[:5], None), (x[5:], None)]
     assert extract(normalised_model, [b for b, _ in stream], layers=["conv"], progress=False).pixel_scale == 255.0

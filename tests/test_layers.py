@@ -125,10 +125,16 @@ def test_towers_are_parallel_until_they_join():
 def test_unknown_layer_lists_the_choices(nested_model, images):
     with pytest.raises(
         InvalidInputError,
-        match=r"layers: unknown layer name\(s\) \['block1_conv'\]; available "
+        match=r"layers: unknown layer name\(s\) \['block9_conv'\]; available "
         r"layers: base/block1_conv, base/block1_pool",
     ):
-        extract(nested_model, images, layers=["block1_conv"], progress=False)
+        extract(nested_model, images, layers=["block9_conv"], progress=False)
+
+
+def test_a_nested_layer_may_be_named_by_its_own_name(nested_model, images):
+    found = extract(nested_model, images[:8], layers=["block1_conv", "gap"], progress=False)
+    assert [info.name for info in found.layers] == ["base/block1_conv", "gap"]
+    assert found.layers[0].parts == ("base", "block1_conv")
 
 
 class Subclassed(keras.Model):

@@ -190,7 +190,7 @@ def edit_manifest(**changes):
         (lambda run: (run / "manifest.json").unlink(), "is not a layerlens run folder"),
         (
             edit_manifest(format_version=99),
-            "has format version 99.*reads versions up to 3. Upgrade layerlens",
+            "has format version 99.*reads versions up to 4. Upgrade layerlens",
         ),
         (edit_manifest(format="something-else"), "does not describe a 'layerlens-run'"),
         (edit_manifest(n_images=5), "do not match the manifest's 5 images"),

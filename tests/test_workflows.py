@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from layerlens.exceptions import InvalidInputError
+from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
 from layerlens.workflows import analyze_files, load_data_for, load_model
 
 
@@ -54,9 +54,11 @@ def test_models_that_expect_bytes_get_bytes(tmp_path):
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = keras.layers.Dense(10, activation="softmax", name="out")(x)
     keras.Model(inputs, outputs).save(tmp_path / "bytes.keras")
-    run, analysis = analyze_files(
-        tmp_path / "bytes.keras", "digits", tmp_path / "run", n_clusters=2, progress=False, explain=0
-    )
+    with pytest.warns(UnreliableAnalysisWarning):  # an untrained model: its predictions collapse, and it says so
+        run, analysis = analyze_files(
+            tmp_path / "bytes.keras", "digits", tmp_path / "run", n_clusters=2, progress=False, explain=0
+        )
+    assert analysis.settings.pixel_scale == 255.0 and "Rescaling" in analysis.settings.pixel_scale_reason
     model = load_model(tmp_path / "bytes.keras")
     images = load_data_for("digits", (8, 8, 1))
     np.testing.assert_allclose(analysis.probabilities, model.predict(images.images * 255, verbose=0), atol=1e-5)

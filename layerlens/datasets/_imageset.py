@@ -38,6 +38,10 @@ class ImageSet:
     metadata : DataFrame, optional
         One row per image (e.g. the patient and series of a DICOM slice); ``analyze`` carries it into the
         analysis unless given its own.
+    source : dict, optional
+        How to read the images again from their files (``files`` are relative to its ``"root"``), as
+        :func:`from_directory` records it; an analysis keeps it to read the images at their own size and to
+        explain more of them later.
 
     Raises
     ------
@@ -54,6 +58,7 @@ class ImageSet:
     files: tuple[str, ...] | None = None
     skipped: tuple[str, ...] = field(default=())
     metadata: Any = None
+    source: Any = None
 
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
@@ -115,6 +120,7 @@ class ImageSet:
             files=None if self.files is None else tuple(self.files[i] for i in idx),
             skipped=self.skipped,
             metadata=None if self.metadata is None else self.metadata.iloc[idx].reset_index(drop=True),
+            source=self.source,
         )
 
     def split(self, test_size: float = 0.25, *, seed: int = 0) -> Split:

@@ -55,6 +55,8 @@ class ImageStream:
         Files found while listing that are not images.
     metadata : DataFrame, optional
         One row per file.
+    source : dict, optional
+        How to read the files again (see :class:`ImageSet`).
     """
 
     root: Path
@@ -67,6 +69,7 @@ class ImageStream:
     batch_size: int = 64
     skipped: tuple[str, ...] = ()
     metadata: Any = None
+    source: Any = None
 
     def __post_init__(self) -> None:
         n = len(self.files)
@@ -165,7 +168,9 @@ class ImageStream:
         if channels == self.image_shape[-1]:
             return self
         shape = (*self.image_shape[:2], channels)
-        return replace(self, reader=_ChannelReader(self.reader, np.zeros((1, *shape), np.float32)), image_shape=shape)
+        source = None if self.source is None else {**self.source, "channels": channels}
+        reader = _ChannelReader(self.reader, np.zeros((1, *shape), np.float32))
+        return replace(self, reader=reader, image_shape=shape, source=source)
 
     def load(self) -> ImageSet:
         """Every image read into memory, as an :class:`ImageSet` (unreadable files left out, with a warning)."""
@@ -185,6 +190,7 @@ class ImageStream:
             files=chosen.files,
             skipped=self.skipped + tuple(f for i, f in enumerate(self.files) if i not in read),
             metadata=chosen.metadata,
+            source=self.source,
         )
 
     def _decode(self, positions: Sequence[int]) -> tuple[np.ndarray, list[int], list[str]]:

@@ -4,9 +4,10 @@ of a folder without labels (e.g. probes)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,15 +16,16 @@ from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
 from layerlens.datasets._skipped import warn_skipped
 from layerlens.datasets._stream import ImageStream
+from layerlens.datasets.probes import match_shape
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["from_directory", "read_images"]
+__all__ = ["folder_source", "from_directory", "read_images", "read_picture", "read_source"]
 
 COLOR_MODES = ("grayscale", "rgb")
 
 
-def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
-    """Read one file as a float32 (H, W, C) image in [0, 1]; raises on anything unreadable."""
+def _read_image(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
+    """Read one file as a float32 (H, W, C) image in [0, 1] (at ``size``, or its own); raises on anything unreadable."""
     from skimage import io
     from skimage.color import gray2rgb, rgb2gray, rgba2rgb
     from skimage.transform import resize
@@ -47,7 +49,7 @@ def _read_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarra
         image = (rgb2gray(image) if image.ndim == 3 else image)[..., np.newaxis]
     elif image.ndim == 2:
         image = gray2rgb(image)
-    if image.shape[:2] != tuple(size):
+    if size is not None and image.shape[:2] != tuple(size):
         shrinking = size[0] < image.shape[0] or size[1] < image.shape[1]
         image = resize(image, size, order=1, anti_aliasing=shrinking, preserve_range=True)
     return np.clip(image, 0.0, 1.0).astype(np.float32)
@@ -88,7 +90,7 @@ def _list_tree(folder: Path, root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file() and not _hidden(p, root))
 
 
-def _read_quietly(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
+def _read_quietly(path: Path, size: tuple[int, int] | None, color_mode: str) -> np.ndarray:
     """:func:`_read_image` without the ResourceWarnings a non-image file can cause."""
     with warnings.catch_warnings():
         # The image readers tried in turn may leave a file object of a non-image file to the garbage
@@ -232,6 +234,7 @@ def from_directory(
         name=name if name is not None else root.resolve().name,
         files=tuple(files),
         skipped=tuple(skipped),
+        source=folder_source(root, size, color_mode),
     )
 
 
@@ -265,7 +268,70 @@ def _listed_stream(
         partial(_read_quietly, size=size, color_mode=color_mode),
         name=name if name is not None else root.resolve().name,
         skipped=tuple(skipped),
+        source=folder_source(root, size, color_mode),
     )
+
+
+def folder_source(root: Path, size: tuple[int, int], color_mode: str) -> dict[str, Any]:
+    """How :func:`read_source` reads the files of a folder again, as :func:`from_directory` read them."""
+    return {"reader": "folder", "root": str(root.resolve()), "image_size": list(size), "color_mode": color_mode}
+
+
+def read_source(source: Mapping[str, Any], files: Sequence[str]) -> np.ndarray:
+    """The images of ``files`` (relative to the source's root) read again as the analysis read them.
+
+    ``"folder"`` sources (:func:`from_directory`) are read by its reader; ``"keras"`` sources (Keras'
+    ``image_dataset_from_directory``) as Keras reads them: decoded, resized bilinearly without
+    anti-aliasing, pixel values 0..255.
+
+    Raises
+    ------
+    InvalidInputError
+        If the source is of another kind or a file cannot be read.
+    """
+    root = Path(source["root"])
+    size = tuple(source["image_size"])
+    images = []
+    for file in files:
+        path = root / file
+        try:
+            if source["reader"] == "folder":
+                image = _read_quietly(path, size, source["color_mode"])
+            elif source["reader"] == "keras":
+                image = _read_as_keras(path, size, source.get("channels"))
+            else:
+                raise InvalidInputError(f"source: cannot read images of a {source['reader']!r} source again.")
+        except (OSError, ValueError) as err:
+            if isinstance(err, InvalidInputError):
+                raise
+            raise InvalidInputError(f"source: could not read {str(path)!r} again ({err}).") from err
+        images.append(image)
+    stacked = np.stack(images) if images else np.zeros((0, *size, 1), np.float32)
+    channels = source.get("channels")
+    if channels and stacked.shape[-1] != channels:
+        stacked = match_shape(stacked, np.zeros((1, *size, channels), np.float32))
+    return stacked
+
+
+def _read_as_keras(path: Path, size: tuple[int, ...], channels: int | None) -> np.ndarray:
+    import tensorflow as tf
+
+    data = tf.io.read_file(str(path))
+    image = tf.io.decode_image(data, channels=channels or 0, expand_animations=False)
+    return tf.image.resize(image, size, method="bilinear").numpy().astype(np.float32)
+
+
+def read_picture(path: Path, longest: int, color_mode: str) -> np.ndarray:
+    """An image file as uint8 ``(h, w, C)`` at its own size, shrunk (anti-aliased) so its longer side is at most
+    ``longest``: what a page shows large. Raises on a file that cannot be read."""
+    from skimage.transform import resize
+
+    image = _read_quietly(path, None, color_mode)
+    scale = min(1.0, longest / max(image.shape[:2]))
+    if scale < 1.0:
+        shape = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+        image = resize(image, shape, order=1, anti_aliasing=True, preserve_range=True)
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def _looks_like_image(path: Path, size: tuple[int, int], color_mode: str) -> bool:

@@ -1,9 +1,12 @@
-"""Which images of an analysis to explain, and their explanations, for ``analyze(..., explain=N)``."""
+"""Which images of an analysis to explain, and their explanations within a time budget (``analyze(explain=)``)."""
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,25 +15,52 @@ from layerlens._progress import Progress
 from layerlens._warnings import warn_user
 from layerlens.exceptions import ExplanationWarning, InvalidInputError, PixelScaleWarning
 from layerlens.explain._explanation import METHODS, Explanation, method_options, run_method
+from layerlens.options import DEFAULT_EXPLAIN_METHODS, EXPLAIN_CHOICES
 
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["DEFAULT_METHODS", "check_explain", "choose_images", "explain_images", "to_display"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "DEFAULT_METHODS",
+    "Explained",
+    "check_explain",
+    "choose_images",
+    "explain_images",
+    "explanation_note",
+    "images_to_choose",
+    "to_display",
+]
 
-#: The methods ``analyze`` explains by unless told otherwise.
-DEFAULT_METHODS: tuple[str, ...] = ("lime", "gradcam")
+#: The methods ``analyze`` explains by unless told otherwise (see :data:`layerlens.options.DEFAULT_EXPLAIN_METHODS`).
+DEFAULT_METHODS: tuple[str, ...] = DEFAULT_EXPLAIN_METHODS
+#: Seconds ``explain="auto"`` may spend on explanations unless ``explain_budget`` says otherwise.
+DEFAULT_BUDGET = 120.0
+#: Besides the mistakes, ``explain="auto"`` explains up to this many doubtful correct images, and the most
+#: confident correct image of each class.
+AUTO_OTHERS = 10
+# A budgeted run explains images in chunks of about this many seconds, so it stops close to its budget.
+_CHUNK_SECONDS = 2.0
 
-# Two passes over the same images give the same probabilities up to float32 rounding; a stream that
-# differs by more gave other images (shuffled or augmented on the fly).
-_SAME_PROBABILITY = 1e-3
 
+def check_explain(explain: Any, methods: Any, budget: Any = None) -> tuple[int | str, tuple[str, ...], float | None]:
+    """``explain`` (a count, "auto" or "mistakes"), ``methods`` as distinct known names and ``budget`` in seconds.
 
-def check_explain(explain: Any, methods: Any) -> tuple[int, tuple[str, ...]]:
-    """``explain`` as a count and ``methods`` as distinct known method names, or an error naming the argument."""
+    Raises
+    ------
+    InvalidInputError
+        Naming the argument that is wrong.
+    """
     from layerlens._validation import check_int
 
-    count = check_int(explain, "explain", minimum=0)
+    if isinstance(explain, str):
+        if explain not in EXPLAIN_CHOICES:
+            raise InvalidInputError(
+                f"explain: expected a number of images or one of {EXPLAIN_CHOICES}; received {explain!r}."
+            )
+        count: int | str = explain
+    else:
+        count = check_int(explain, "explain", minimum=0)
     if isinstance(methods, str):
         methods = (methods,)
     try:
@@ -39,7 +69,32 @@ def check_explain(explain: Any, methods: Any) -> tuple[int, tuple[str, ...]]:
         chosen = ()
     if not chosen or any(not isinstance(m, str) or m not in METHODS for m in chosen):
         raise InvalidInputError(f"explain_methods: expected one or more of {METHODS}; received {methods!r}.")
-    return count, chosen if count else ()
+    if budget is not None:
+        good = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
+        if not good or not math.isfinite(float(budget)) or float(budget) <= 0:
+            raise InvalidInputError(f"explain_budget: expected a positive number of seconds; received {budget!r}.")
+        budget = float(budget)
+    elif count == "auto":
+        budget = DEFAULT_BUDGET
+    return count, chosen if count != 0 else (), budget
+
+
+def images_to_choose(explain: int | str, predictions: np.ndarray, labels: np.ndarray | None, n_classes: int) -> int:
+    """How many images :func:`choose_images` is asked for: ``explain`` itself, or what "auto" and "mistakes" mean.
+
+    "mistakes": every misclassified image (without labels, the least confident predictions the gallery
+    lists). "auto": every mistake, then up to :data:`AUTO_OTHERS` doubtful correct images and the most
+    confident image of each class (the budget may stop it earlier).
+    """
+    from layerlens._pages import UNSURE_SHOWN
+
+    n_images = len(predictions)
+    mistakes = UNSURE_SHOWN if labels is None else int((predictions != labels).sum())
+    if explain == "mistakes":
+        return min(mistakes, n_images)
+    if explain == "auto":
+        return min(n_images, mistakes + AUTO_OTHERS + n_classes)
+    return min(int(explain), n_images)
 
 
 def choose_images(
@@ -48,14 +103,22 @@ def choose_images(
     labels: np.ndarray | None,
     count: int,
     doubt: np.ndarray | None = None,
+    *,
+    mistakes_only: bool = False,
 ) -> np.ndarray:
     """The images to explain, in the order to show them.
 
     With labels: the misclassified images, most confident mistakes first; then the most doubtful correct
     ones (by ``doubt``, else the least confident); then, for comparison, the most confident correct image
     of every class, for which up to half of ``count`` is kept free. Without labels: the most doubtful
-    images, then the most confident image of every predicted class.
+    images, then the most confident image of every predicted class. ``mistakes_only``: the mistakes alone
+    (without labels, the least confident predictions).
     """
+    if mistakes_only:
+        sure_first = np.argsort(-confidence, kind="stable")
+        if labels is None:
+            return sure_first[::-1][:count].astype(np.int64)
+        return np.array([i for i in sure_first if predictions[i] != labels[i]][:count], dtype=np.int64)
     n_images = len(predictions)
     count = min(count, n_images)
     sure_first = np.argsort(-confidence, kind="stable")
@@ -82,52 +145,45 @@ def to_display(images: np.ndarray, display_range: tuple[float, float]) -> np.nda
     return np.round(scaled * 255.0).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class Explained:
+    """What the explanation phase made: the explanations (image by image, each image's methods in order),
+    how many of the chosen images it explained, the methods it used and the seconds it took."""
+
+    explanations: tuple[Explanation, ...]
+    n_explained: int
+    methods: tuple[str, ...]
+    seconds: float
+
+
 def explain_images(
     model: keras.Model,
-    images: Any,
-    *,
+    x: np.ndarray,
     chosen: np.ndarray,
-    probabilities: np.ndarray,
+    *,
+    targets: np.ndarray,
     methods: Sequence[str],
     head: str,
     pixel_scale: float,
-    batch_size: int,
     seed: int,
     progress: bool,
-) -> tuple[list[Explanation], np.ndarray | None]:
-    """Explanations of the analysed images at positions ``chosen``, for their predicted classes.
+    preprocess: Any = None,
+    budget: float | None = None,
+) -> Explained:
+    """Explain the images ``x`` (the analysed images at positions ``chosen``, in that order) for ``targets``.
 
-    ``images`` is what was analysed; it is read again for the chosen images. Returns the explanations
-    (by image, then by method) and the chosen images as read, or nothing, with an
-    :class:`ExplanationWarning`, when they cannot be read again as they were (a generator, or a stream
-    that shuffles or augments). Grad-CAM is left out for a model without a convolution layer, with a
-    warning when it was asked for by name (``methods`` other than :data:`DEFAULT_METHODS`).
+    Images are explained in order, each by every method, until ``budget`` seconds are spent: once the first
+    image is done, the next chunk of images is started only when the time measured so far says it fits,
+    so the phase ends within the budget plus about one image. Grad-CAM is left out for a model without a
+    convolution layer, with a warning when it was asked for by name (``methods`` other than
+    :data:`DEFAULT_METHODS`).
     """
-    from layerlens._inputs import fetch_rows
     from layerlens.explain._model import Scorer
 
-    input_shape = tuple(model.inputs[0].shape[1:])
-    x = fetch_rows(images, chosen, batch_size, input_shape)
-    if x is None:
-        warn_user(
-            "explain: the images to explain could not be read a second time (they came as a one-shot iterator, a "
-            "stream that ended early the second time, or files that went away during the analysis); no "
-            "explanations were made. Pass an array, an ImageSet, an ImageStream or a tf.data.Dataset, or call "
-            "layerlens.explain on the images.",
-            ExplanationWarning,
-        )
-        return [], None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PixelScaleWarning)  # analyze has already said so, about all the images
-        scorer = Scorer(model, x, pixel_scale, head=head)
-    if np.abs(scorer.probabilities(x) - probabilities[chosen]).max() > _SAME_PROBABILITY:
-        warn_user(
-            "explain: the images read a second time are not the ones analysed (the stream shuffles or augments "
-            "them), so no explanations were made. Pass a stream without shuffling or random augmentation.",
-            ExplanationWarning,
-        )
-        return [], None
-
+        scorer = Scorer(model, x, pixel_scale, head=head, preprocess=preprocess)
+    methods = list(methods)
     if "gradcam" in methods and not scorer.has_convolution():
         if tuple(methods) != DEFAULT_METHODS:
             warn_user(
@@ -136,26 +192,79 @@ def explain_images(
                 ExplanationWarning,
             )
         methods = [m for m in methods if m != "gradcam"]
-    bar = Progress(len(chosen) * len(methods), "explanation") if progress else None
-    targets = probabilities[chosen].argmax(axis=1)
-    by_method = []
-    for method in methods:
-        run, options = method_options(method, {})
-        # LIME runs the model a thousand times per image: the bar moves image by image.
-        step = 1 if method == "lime" else len(chosen)
-        made: list[Explanation] = []
-        for start in range(0, len(chosen), step):
-            made += run_method(run, scorer, x[start : start + step], targets[start : start + step], seed, options)
-            if bar is not None:
-                bar.add(len(x[start : start + step]))
-        by_method.append(made)
+    runs = [(method, *method_options(method, {})) for method in methods]
+    bar = Progress(len(chosen), "image") if progress else None
+    started = time.perf_counter()
+    made: list[Explanation] = []
+    done, per_image = 0, math.nan
+    while done < len(chosen) and runs:
+        spent = time.perf_counter() - started
+        left = math.inf if budget is None else budget - spent
+        if done and per_image > left:
+            break
+        size = 1 if not done else _chunk(per_image, left, len(chosen) - done)
+        chunk_start = time.perf_counter()
+        rows = slice(done, done + size)
+        by_method = [run_method(run, scorer, x[rows], targets[rows], seed, options) for _, run, options in runs]
+        made += [replace(e, image_index=int(image)) for image, each in zip(chosen[rows], zip(*by_method)) for e in each]
+        measured = (time.perf_counter() - chunk_start) / size
+        # The first image pays for tracing the model: later chunks are the better estimate.
+        per_image = measured if not done or math.isnan(per_image) else 0.5 * (per_image + measured)
+        done += size
+        if bar is not None:
+            bar.add(size)
     if bar is not None:
         bar.close()
-    explanations = [_at(e, int(image)) for image, per_image in zip(chosen, zip(*by_method)) for e in per_image]
-    return explanations, x
+    return Explained(tuple(made), done if runs else 0, tuple(methods), time.perf_counter() - started)
 
 
-def _at(explanation: Explanation, image: int) -> Explanation:
-    from dataclasses import replace
+def _chunk(per_image: float, left: float, remaining: int) -> int:
+    """Images to explain next: as many as fit in the time left, in chunks of about :data:`_CHUNK_SECONDS`."""
+    fits = remaining if math.isinf(left) else int(left // per_image)
+    steady = max(1, int(_CHUNK_SECONDS // per_image)) if per_image > 0 else remaining
+    return max(1, min(fits, steady, remaining))
 
-    return replace(explanation, image_index=image)
+
+def explanation_note(
+    asked: int | str,
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    chosen: np.ndarray,
+    made: Explained | None,
+    budget: float | None,
+    *,
+    truncated: bool = False,
+) -> str:
+    """What the explanation phase did, in a sentence for the run: how many it explained, and why fewer."""
+    done = 0 if made is None else made.n_explained
+    methods = "" if made is None else " by " + ", ".join(m.replace("_", " ") for m in made.methods)
+    explained = set(chosen[:done].tolist())
+    if labels is None:
+        text = f"explained {done} image{'s' if done != 1 else ''}{methods}"
+    else:
+        wrong = np.flatnonzero(predictions != labels)
+        mistakes = len(explained & set(wrong.tolist()))
+        others = done - mistakes
+        text = f"explained {mistakes} of the {len(wrong)} misclassified images"
+        text += f" and {others} other{'s' if others != 1 else ''}" if others else ""
+        text += methods
+        if not len(wrong):
+            text = f"no image was misclassified; explained {done} other{'s' if done != 1 else ''}{methods}"
+    fewer = []
+    if made is not None and done < len(chosen) and budget is not None:
+        per_image = made.seconds / max(done, 1)
+        fewer.append(
+            f"the {_seconds(budget)} budget (explain_budget) allowed {done} of the {len(chosen)} chosen, at about "
+            f"{per_image:.2g} s an image here"
+        )
+    if truncated:
+        fewer.append("the pass kept as many mistakes as 256 MB of images hold, the most confident ones")
+    if asked not in ("auto", "mistakes") and labels is not None and len(chosen) < int((predictions != labels).sum()):
+        fewer.append(f"explain={asked} asked for {asked}")
+    if fewer:
+        text += " (" + "; ".join(fewer) + "); explain the others with layerlens.explain_run or `layerlens explain`"
+    return text + "."
+
+
+def _seconds(budget: float) -> str:
+    return f"{budget / 60:g}-minute" if budget >= 60 and budget % 60 == 0 else f"{budget:g}-second"

@@ -107,6 +107,7 @@ def explain(
     targets: Any = None,
     seed: int = 0,
     pixel_scale: float | str = "auto",
+    preprocess: Any = None,
     **options: Any,
 ) -> list[Explanation] | Explanation:
     """Explain a classifier's predictions for some images, by one of four methods.
@@ -127,6 +128,9 @@ def explain(
         gives the same heat maps.
     pixel_scale : float or "auto", default="auto"
         Factor applied to the images on their way into the model, as in :func:`layerlens.analyze`.
+    preprocess : callable or str, optional
+        Applied after ``pixel_scale``, as in :func:`layerlens.analyze` (a ``keras.applications`` family name
+        or a tensor function); gradients are taken through it.
     **options
         Options of the method: LIME ``num_samples`` (1000), ``n_segments`` (100); Grad-CAM ``layer``
         (default: found); integrated gradients ``steps`` (32); SmoothGrad ``samples`` (25) and ``noise``
@@ -157,7 +161,7 @@ def explain(
     check_model(model)
     x, single = check_images(images, tuple(model.inputs[0].shape[1:]))
     integer_pixels = np.issubdtype(np.asarray(images).dtype, np.integer)
-    scorer = Scorer(model, x, pixel_scale, integer_pixels=integer_pixels)
+    scorer = Scorer(model, x, pixel_scale, integer_pixels=integer_pixels, preprocess=preprocess)
     predicted = scorer.probabilities(x).argmax(axis=1)
     chosen = check_targets(targets, len(x), scorer.n_classes, predicted)
     explanations = run_method(run, scorer, x, chosen, seed, chosen_options)

@@ -17,15 +17,23 @@ import numpy as np
 import tensorflow as tf
 
 from layerlens._graph import run_graph
-from layerlens._inputs import AUTO, check_batch, check_pixel_scale, resolve_pixel_scale
+from layerlens._inputs import check_batch, check_pixel_scale, spread_positions
 from layerlens._layers import (
     BLOCK_LAYERS,
     Recorder,
     check_model,
     output_activation,
     output_units,
-    starts_with_byte_rescaling,
     trace,
+)
+from layerlens._pixelscale import (
+    AUTO,
+    PixelMap,
+    Sample,
+    choose_pixel_scale,
+    forward_at_scale,
+    read_stretch,
+    resolve_preprocess,
 )
 from layerlens.exceptions import InvalidInputError
 from layerlens.outputs import detect_head, to_probabilities
@@ -64,6 +72,8 @@ class Scorer:
         The kind of output (see :func:`layerlens.outputs.detect_head`), when already known.
     integer_pixels : bool, default=False
         The images came as integers (and may since have been converted to float): read as bytes.
+    preprocess : callable or str, optional
+        Applied after ``pixel_scale``, as in :func:`layerlens.analyze`; gradients are taken through it.
     """
 
     def __init__(
@@ -74,6 +84,7 @@ class Scorer:
         head: str | None = None,
         *,
         integer_pixels: bool = False,
+        preprocess: Any = None,
     ) -> None:
         check_model(model)
         self.model = model
@@ -82,10 +93,21 @@ class Scorer:
         self.input_shape = tuple(model.inputs[0].shape[1:])
         self.traced = trace(model)
         requested = check_pixel_scale(pixel_scale)
+        transform, _ = resolve_preprocess(preprocess)
         lo, hi = float(images.min()), float(images.max())
-        expects_bytes = starts_with_byte_rescaling(self.traced)
         integer = integer_pixels or np.issubdtype(images.dtype, np.integer)
-        self.pixel_scale = resolve_pixel_scale(requested, expects_bytes, lo, hi, integer_pixels=integer)
+        sample = np.asarray(images[spread_positions(len(images), None)], dtype=np.float32)
+        decision = choose_pixel_scale(
+            requested,
+            read_stretch(model, transform),
+            lo,
+            hi,
+            integer=integer,
+            sample=Sample(sample, None),
+            probabilities_at=forward_at_scale(model, transform, sample, output_activation(self.traced)),
+        )
+        self.pixel_scale = decision.factor
+        self.pixels = PixelMap(decision.factor, transform)
         image_bytes = 4 * int(np.prod(images.shape[1:]))  # the images' size: the input's may be unknown
         self.forward_rows = int(np.clip(_FORWARD_BYTES // image_bytes, 16, 4096))
         self.gradient_rows = int(np.clip(_GRADIENT_BYTES // image_bytes, 8, 1024))
@@ -99,8 +121,7 @@ class Scorer:
     # -- probabilities ----------------------------------------------------------------------------
 
     def _outputs(self, x: tf.Tensor) -> tf.Tensor:
-        scaled = x * np.float32(self.pixel_scale)
-        return tf.cast(run_graph(self.model, scaled, lambda name, op, inputs, output: output), tf.float32)
+        return tf.cast(run_graph(self.model, self.pixels(x), lambda name, op, inputs, output: output), tf.float32)
 
     def _trace_forward(self) -> Any:
         spec = tf.TensorSpec((None, *self.input_shape), tf.float32)
@@ -230,7 +251,7 @@ class Scorer:
                     chosen["logits"] = self._logits(op, inputs, output)
                 return output
 
-            run_graph(self.model, x * np.float32(self.pixel_scale), record)
+            run_graph(self.model, self.pixels(x), record)
             score = tf.reduce_sum(self._target_score(chosen["logits"], tf.constant(targets, tf.int64)))
         if layer is None:
             return tape.gradient(score, x).numpy(), None, None

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FOR_COLOUR", "AGAINST_COLOUR", "display_size", "heat_limit", "overlay", "to_rgb", "upscale"]
+__all__ = [
+    "FOR_COLOUR", "AGAINST_COLOUR", "display_size", "heat_limit", "overlay", "overlay_on", "to_rgb", "upscale",
+]  # fmt: skip
 
 #: Colours of attribution for the class and against it (RGB).
 FOR_COLOUR = (220, 38, 38)
@@ -78,3 +80,17 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, opacity: float = 0.65, li
     colour = np.where(heat[..., np.newaxis] >= 0, np.float32(FOR_COLOUR), np.float32(AGAINST_COLOUR))
     blended = base * (1.0 - strength[..., np.newaxis]) + colour * strength[..., np.newaxis]
     return np.round(blended).astype(np.uint8)
+
+
+def overlay_on(picture: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """The heat map over a picture of the same image at another size (its own, up to 512 pixels).
+
+    The map is resized bilinearly to the picture (the model's input and the picture show the same field of
+    view); its colour saturates where the map at its own size would, so both sizes read alike.
+    """
+    from skimage.transform import resize
+
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != picture.shape[:2]:
+        heat = resize(heat, picture.shape[:2], order=1, preserve_range=True, anti_aliasing=False).astype(np.float32)
+    return overlay(picture, heat, limit=heat_limit(heatmap))

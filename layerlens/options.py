@@ -1,0 +1,55 @@
+"""Choices that the library and the command line share, importable without numpy or TensorFlow.
+
+The command line checks its arguments against these names before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "preprocess_family"]
+
+#: The ``keras.applications`` families whose ``preprocess_input`` ``analyze(..., preprocess=NAME)`` takes.
+PREPROCESS_FAMILIES: tuple[str, ...] = (
+    "convnext", "densenet", "efficientnet", "efficientnet_v2", "inception_resnet_v2", "inception_v3",
+    "mobilenet", "mobilenet_v2", "mobilenet_v3", "nasnet", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
+    "xception",
+)  # fmt: skip
+
+#: What ``analyze(..., explain=...)`` takes besides a number of images.
+EXPLAIN_CHOICES: tuple[str, ...] = ("auto", "mistakes")
+#: The methods ``analyze`` explains by unless told otherwise. Chosen by ``benchmarks/bench_explain.py``: on
+#: held-out phantoms integrated gradients put its maximum on the lesion for 0.995 of the images at a few
+#: hundredths of a second each; Grad-CAM for 0.45 (its 16x16 maps are coarser than the lesions), LIME for 0.90
+#: at a thousand forward passes an image.
+DEFAULT_EXPLAIN_METHODS: tuple[str, ...] = ("integrated_gradients",)
+
+# ResNet50V2, ResNet101V2, ... preprocess as "resnet_v2" ("tf" mode), not as ResNet50 ("caffe" mode).
+_RESNET_V2 = re.compile(r"resnet\d*v2")
+
+
+def _squeezed(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def preprocess_family(name: str) -> str | None:
+    """The ``keras.applications`` module whose ``preprocess_input`` ``name`` means, or None.
+
+    Takes the module name (``"mobilenet_v2"``) or a model's class name (``"MobileNetV2"``,
+    ``"EfficientNetB0"``, ``"ResNet101"``), in any case, with or without underscores.
+
+    Examples
+    --------
+    >>> preprocess_family("MobileNetV2"), preprocess_family("ResNet50V2"), preprocess_family("vgg")
+    ('mobilenet_v2', 'resnet_v2', None)
+    """
+    squeezed = _squeezed(name)
+    if not squeezed:
+        return None
+    if _RESNET_V2.fullmatch(squeezed):
+        return "resnet_v2"
+    if re.fullmatch(r"resnet\d+", squeezed):
+        return "resnet50" if squeezed == "resnet50" else "resnet"
+    # The longest family that starts the name: "efficientnetv2b0" is efficientnet_v2, not efficientnet.
+    matches = [family for family in PREPROCESS_FAMILIES if squeezed.startswith(_squeezed(family))]
+    return max(matches, key=len) if matches else None
