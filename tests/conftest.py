@@ -147,10 +147,11 @@ def byte_model(digits):
 @pytest.fixture(scope="session")
 def site_runs(tmp_path_factory, sequential_model, digits):
     """Two stored runs of the tiny digits CNN for the site: labelled with a negative class, explanations,
-    probes (blurred noise) and a scanner for each image, and unlabelled (no mistakes known)."""
+    probes (blurred noise), a scanner for each image and 300 training images as its reference, and
+    unlabelled (no mistakes known)."""
     import layerlens as ll
 
-    test = digits[1]
+    train, test = digits
     folder = tmp_path_factory.mktemp("site_runs")
     labelled = ll.analyze(
         sequential_model,
@@ -163,6 +164,7 @@ def site_runs(tmp_path_factory, sequential_model, digits):
         explain_methods=("lime", "gradcam"),
         probes=blurred_noise(12, test.images.shape[1:]),
         metadata={"scanner": np.array(["GE", "Siemens", "Philips"])[np.arange(len(test)) % 3]},
+        reference=train.subset(range(300)),
         progress=False,
     )
     unlabelled = ll.analyze(

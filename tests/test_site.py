@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _browser import launch
 
 import layerlens as ll
-from layerlens.exceptions import InvalidInputError, InvalidTypeError, RunFormatError
+from layerlens._metadata import check_metadata
+from layerlens.exceptions import InvalidInputError, InvalidTypeError, RunFormatError, UnreliableAnalysisWarning
 from layerlens.site import _build, _content, build_site
 from layerlens.site._target import MARKER
 from layerlens.site._templates import script_json
@@ -80,12 +82,25 @@ def test_the_same_runs_give_a_byte_identical_site(tmp_path, site_runs, built_sit
     assert _digest(tmp_path / "again") == _digest(built_site)
 
 
+# The advice on how to explain an image, which names the run folder (or, in memory, the analysis "a").
+HINT = re.compile(r'<div class="explain-hint">.*?</div>', re.DOTALL)
+
+
 def test_an_analysis_in_memory_builds_the_same_site_as_its_folder(tmp_path, site_runs):
     # Explanation heat maps are stored as float16, so only a run without explanations reads back exactly.
     analysis = ll.load(site_runs[1])
     build_site(site_runs[1], out=tmp_path / "from_folder")
     build_site([analysis], out=tmp_path / "from_memory")
-    assert _digest(tmp_path / "from_folder") == _digest(tmp_path / "from_memory")
+    folder, memory = _digest(tmp_path / "from_folder"), _digest(tmp_path / "from_memory")
+    assert folder.keys() == memory.keys()
+    differ = sorted(name for name in folder if folder[name] != memory[name])
+    assert differ and all(re.fullmatch(r"runs/01-digits-unlabelled/samples/\d{5}\.html", name) for name in differ)
+    for name in differ:  # only the advice differs: explain the run folder, or the analysis in memory
+        pages = [(tmp_path / site / name).read_text(encoding="utf-8") for site in ("from_folder", "from_memory")]
+        assert HINT.sub("", pages[0]) == HINT.sub("", pages[1])
+        image = int(Path(name).stem)
+        assert f"ll.explain_run(&#34;{Path(site_runs[1]).resolve()}&#34;, model, [{image}], data=images)" in pages[0]
+        assert f"a = ll.explain_run(a, model, [{image}], data=images)" in pages[1]
 
 
 def test_building_a_site_never_imports_tensorflow(tmp_path, site_runs):
@@ -248,6 +263,8 @@ HOSTILE_CLASSES = {0: "<script>alert(1)</script>", 1: 'a"b', 2: "../../x"}
 HOSTILE_MODEL = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_FILE = "../../evil</script><script>window.__pwned=2</script>.png"
 HOSTILE_LAYER = '</script><img src=x onerror="window.__pwned=4">'
+HOSTILE_META = '<script>alert("meta")</script>'
+HOSTILE_TEXT = '<img src=x onerror="window.__pwned=5">'
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +286,7 @@ def hostile_site(tmp_path_factory, site_runs):
         dataclasses.replace(
             layer,
             name=layer_names[layer.name],
+            short_name=layer_names[layer.name],
             clusters=dataclasses.replace(
                 layer.clusters, names=tuple(HOSTILE_CLASSES[0] + n for n in layer.clusters.names)
             ),
@@ -276,17 +294,27 @@ def hostile_site(tmp_path_factory, site_runs):
         for layer in analysis.layers
     )
     rows = tuple(dataclasses.replace(row, name=layer_names.get(row.name, row.name)) for row in analysis.model.layers)
+    n = analysis.n_images
+    meta = pd.DataFrame({HOSTILE_META: np.where(np.arange(n) % 2, HOSTILE_TEXT, None)})
+    paths = paths.rename(columns={"scanner": HOSTILE_META})
+    paths[HOSTILE_META] = list(meta[HOSTILE_META]) + [None] * (len(paths) - n)
+    reference = analysis.reference
     hostile = dataclasses.replace(
         analysis,
         name="</title><script>window.__pwned=3</script>",
         class_names=classes,
-        model=dataclasses.replace(analysis.model, name=HOSTILE_MODEL, layers=rows),
+        model=dataclasses.replace(analysis.model, name=HOSTILE_MODEL, layers=rows, file=f"/m/{HOSTILE_TEXT}.keras"),
+        settings=dataclasses.replace(
+            analysis.settings, pixel_scale_reason=HOSTILE_TEXT, preprocess=HOSTILE_META, explain_note=HOSTILE_TEXT
+        ),
         paths=paths,
         files=files,
         layers=layers,
         metrics=dataclasses.replace(
             metrics, class_names=classes, per_class=per_class, negative_class=HOSTILE_CLASSES[0]
         ),
+        metadata=check_metadata(meta, n, ()),
+        reference=dataclasses.replace(reference, files=tuple([f"ref/{HOSTILE_TEXT}.png"] * reference.n_images)),
     )
     root = tmp_path_factory.mktemp("hostile")
     out = root / "out" / "site"
@@ -313,8 +341,15 @@ def test_hostile_names_are_escaped_in_every_page(hostile_site):
     assert "\\u003cscript\\u003ealert(1)" in images and "\\u003c/script\\u003e\\u003cimg" in images
     for script in data.iterdir():
         assert "<" not in script.read_text(), script.name
-    model_page = (out / "runs" / "01-title-script-window-pwned-3-script" / "index.html").read_text()
+    run = out / "runs" / "01-title-script-window-pwned-3-script"
+    model_page = (run / "index.html").read_text()
     assert "&lt;/script&gt;&lt;img src=x onerror=" in model_page  # the layer names, shown as text
+    assert "&lt;img src=x onerror=&#34;window.__pwned=5&#34;&gt;" in model_page  # pixels, preprocessing, note
+    gallery = (run / "gallery.html").read_text()
+    assert '\\u003cscript\\u003ealert(\\"meta\\")' in gallery  # the metadata column, for the CSV
+    samples = [page.read_text() for page in (run / "samples").iterdir()]
+    assert any('<th scope="row">&lt;script&gt;alert(&#34;meta&#34;)&lt;/script&gt;</th>' in page for page in samples)
+    assert any("ref/&lt;img src=x onerror=&#34;window.__pwned=5&#34;&gt;.png" in page for page in samples)
 
 
 def test_hostile_names_execute_nothing_in_the_browser(hostile_site, built_site):
@@ -439,10 +474,6 @@ def test_the_model_page_lists_the_probes_and_the_grid_knows_them(built_site, sit
 
 
 def test_the_model_page_gives_the_accuracy_of_each_metadata_group(tmp_path, site_runs):
-    import pandas as pd
-
-    from layerlens._metadata import check_metadata
-
     analysis = ll.load(site_runs[0])
     n = analysis.n_images
     meta = pd.DataFrame({"scanner": np.array(["GE", "Siemens"])[np.arange(n) % 2], "patient": range(n)})
@@ -458,10 +489,6 @@ def test_the_model_page_gives_the_accuracy_of_each_metadata_group(tmp_path, site
 
 
 def test_every_metadata_column_that_groups_images_colours_the_maps_and_filters_the_gallery(tmp_path, site_runs):
-    import pandas as pd
-
-    from layerlens._metadata import check_metadata
-
     analysis = ll.load(site_runs[0])
     n = analysis.n_images
     meta = pd.DataFrame(
@@ -483,3 +510,316 @@ def test_every_metadata_column_that_groups_images_colours_the_maps_and_filters_t
     gallery = (run / "gallery.html").read_text(encoding="utf-8")
     assert 'name="meta-0"' in gallery and 'name="meta-1"' in gallery and 'name="meta-2"' not in gallery
     assert ">p99<" in gallery  # the patient filter lists every patient
+
+
+# ------------------------------------------------------------------------------------------------ sample pages
+
+
+def _sample(folder: Path, index: int) -> str:
+    return (folder / "samples" / f"{index:05d}.html").read_text(encoding="utf-8")
+
+
+def _large_image(html: str) -> dict[str, str]:
+    tag = re.search(r'<figure class="large">\s*<img ([^>]*)>', html).group(1)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def test_sample_pages_show_each_image_at_its_own_size(built_site, site_runs):
+    from PIL import Image
+
+    analysis = ll.load(site_runs[0])
+    run = built_site / "runs" / "01-digits"
+    pages = sorted(int(p.stem) for p in (run / "samples").glob("*.html"))
+    assert set(analysis.pictures) <= set(pages) and analysis.pictures
+    for index in pages:
+        shown = _large_image(_sample(run, index))
+        if index not in analysis.pictures:
+            continue
+        height, width = analysis.pictures[index].shape[:2]
+        with Image.open(run / "pictures" / f"{index:05d}.png") as picture:
+            assert picture.size == (width, height)  # written at its own size, not enlarged
+        factor = _content.enlargement(height, width)
+        assert factor > 1  # the digits are 16 pixels: shown enlarged, their pixels sharp
+        assert shown["src"] == f"../pictures/{index:05d}.png"
+        assert (shown["width"], shown["height"]) == (str(width * factor), str(height * factor))
+        assert "pixelated" in shown["class"].split()
+
+
+def test_a_large_picture_is_shown_at_its_size_and_a_missing_one_falls_back(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    big, plain = [int(i) for i in _content.gallery_order(analysis) if i not in analysis.explained_images][:2]
+    explained = next(i for i in analysis.explained_images if i not in (big, plain))
+    pictures = {i: p for i, p in analysis.pictures.items() if i not in (plain, explained)}
+    pictures[big] = np.zeros((200, 300, 1), np.uint8)
+    build_site([dataclasses.replace(analysis, pictures=pictures)], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits"
+    shown = _large_image(_sample(run, big))
+    assert (shown["src"], shown["width"], shown["height"]) == (f"../pictures/{big:05d}.png", "300", "200")
+    assert "pixelated" not in shown["class"].split()  # at its own size, smoothed when the screen is smaller
+    shown = _large_image(_sample(run, plain))
+    assert shown["src"] == f"../images/{plain:05d}.png" and "pixelated" in shown["class"].split()
+    assert int(shown["width"]) >= _content.ENLARGED
+    assert "(its thumbnail: the run kept no larger picture of it)" in _sample(run, plain)
+    shown = _large_image(_sample(run, explained))
+    assert shown["src"] == f"../explanations/{explained:05d}.png"
+    assert not (run / "pictures" / f"{plain:05d}.png").exists()
+
+
+def test_sample_pages_list_every_metadata_value_and_the_csv_gets_the_columns(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    n = analysis.n_images
+    meta = pd.DataFrame(
+        {"scanner": np.array(["GE", "Siemens"])[np.arange(n) % 2], "site": [None, "Lyon, 2"] * (n // 2)}
+    )
+    build_site([dataclasses.replace(analysis, metadata=check_metadata(meta, n, ()))], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits"
+    gallery_order = _content.gallery_order(analysis)
+    for index in gallery_order[:4].tolist():
+        html = _sample(run, index)
+        table = html[html.index('<table class="metadata">') : html.index("</table>", html.index('class="metadata"'))]
+        rows = re.findall(r'<th scope="row">([^<]*)</th><td>([^<]*)</td>', table)
+        site = meta["site"][index]
+        assert rows == [("scanner", meta["scanner"][index]), ("site", "–" if pd.isna(site) else site)]
+    gallery = (run / "gallery.html").read_text(encoding="utf-8")
+    settings = json.loads(re.search(r'id="gallery-meta">(.*?)</script>', gallery).group(1))
+    assert settings["columns"] == ["scanner", "site"]
+    values = json.loads(re.search(r'id="gallery-values">(.*?)</script>', gallery).group(1))
+    assert sorted(map(int, values)) == sorted(gallery_order.tolist())
+    for index, row in values.items():
+        site = meta["site"][int(index)]
+        assert row == [meta["scanner"][int(index)], "" if pd.isna(site) else site]  # missing: an empty field
+
+
+def test_sample_pages_show_the_nearest_reference_images(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    reference = analysis.reference
+    assert reference is not None and reference.thumbnails
+    run = built_site / "runs" / "01-digits"
+    listed_any = False
+    for page in sorted((run / "samples").glob("*.html"))[:8]:
+        index = int(page.stem)
+        html = page.read_text(encoding="utf-8")
+        section = html[html.index("<h2>Nearest reference images</h2>") :]
+        assert "the images the layers' clusters were fitted on, such as the training images" in section
+        shown = [int(n) for n in re.findall(r'src="\.\./reference/(\d{5})\.png"', section)]
+        nearest = analysis.reference_neighbours([index])[0].tolist()
+        assert shown == [j for j in nearest if j in reference.thumbnails]
+        captions = re.findall(r'<span class="caption">([^<]*)</span>', section)
+        assert captions == [analysis.class_names[reference.labels[j]] for j in shown]
+        assert all((run / "reference" / f"{j:05d}.png").is_file() for j in shown)
+        listed_any |= bool(shown)
+    assert listed_any
+    assert "Nearest reference images" not in _sample(
+        built_site / "runs" / "02-digits-unlabelled", int(_content.gallery_order(ll.load(site_runs[1]))[0])
+    )  # no reference, no section
+
+
+def test_a_run_that_keeps_no_reference_images_says_so(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    kept_none = dataclasses.replace(analysis, reference=dataclasses.replace(analysis.reference, thumbnails={}))
+    build_site([kept_none], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits"
+    html = _sample(run, int(_content.gallery_order(analysis)[0]))
+    assert "This run keeps no reference images" in html and "../reference/" not in html
+    assert not list((run / "reference").iterdir())
+
+
+def test_path_steps_are_named_by_their_clusters_and_mixed_ones_say_so(built_site, site_runs):
+    analysis = ll.load(site_runs[0])
+    run = built_site / "runs" / "01-digits"
+    mixed_seen = False
+    for index in _content.gallery_order(analysis)[:10].tolist():
+        html = _sample(run, index)
+        steps = re.findall(r'<li class="(agrees|differs)"><span class="layer"[^>]*>([^<]*)</span> '
+                           r'<span class="cluster">([^<]*)</span>', html)  # fmt: skip
+        predicted = int(analysis.predictions[index])
+        for (kind, layer_name, cluster), layer, short in zip(steps, analysis.layers, analysis.layer_names):
+            c = int(layer.clusters.labels[index])
+            assert (layer_name, cluster) == (short, layer.clusters.names[c])
+            assert kind == ("agrees" if layer.clusters.leading[c] == predicted else "differs")
+            mixed_seen |= cluster.endswith("· mixed")
+        assert "by that class and the share of its images that belong to it" in html
+        assert "a cluster no class stands out in is “mixed”" in html
+    assert mixed_seen, "no mixed cluster on the first pages: the test shows nothing"
+
+
+def test_layer_tabs_give_the_full_path_and_mark_layers_without_class_information(tmp_path, site_runs):
+    analysis = ll.load(site_runs[0])
+    first = analysis.layers[0]
+    nested = dataclasses.replace(
+        first,
+        name=f"outer/{first.name}",
+        short_name=first.name,
+        clusters=dataclasses.replace(first.clusters, class_information=0.0),
+    )
+    rows = tuple(
+        dataclasses.replace(row, name=f"outer/{row.name}") if row.name == first.name else row
+        for row in analysis.model.layers
+    )
+    doctored = dataclasses.replace(
+        analysis, layers=(nested, *analysis.layers[1:]), model=dataclasses.replace(analysis.model, layers=rows)
+    )
+    build_site([doctored], out=tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / "01-digits" / "index.html").read_text(encoding="utf-8")
+    tabs = re.findall(r'<button type="button" role="tab"[^>]*>.*?</button>', page)
+    assert f'title="outer/{first.name}">{first.name} <span class="no-class"' in tabs[0]
+    for tab, layer in zip(tabs[1:], analysis.layers[1:]):
+        assert "title=" not in tab.split(">")[0]  # short name and full path are one
+        assert ("○" in tab) == (not layer.clusters.carries_class_information)
+    assert "A layer marked ○ has clusters that carry no information about the classes" in page
+    assert f'<th scope="row">outer/{first.name}</th>' in page  # the architecture keeps the full path
+    plain = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "○" not in plain
+
+
+# ------------------------------------------------------------------------------------------------ explaining later
+
+
+def test_a_sample_page_says_how_to_explain_its_image_from_the_command_line(tmp_path, site_runs):
+    import shlex
+
+    analysis = ll.load(site_runs[0])
+    model_file = "/models/my model's <best>.keras"
+    readable = dataclasses.replace(
+        analysis,
+        model=dataclasses.replace(analysis.model, file=model_file),
+        source={"reader": "folder", "root": "/data/digits", "image_size": [16, 16]},
+    )
+    folder = readable.save(tmp_path / "runs & co" / "it's digits").resolve()
+    build_site([folder], out=tmp_path / "site")
+    run = tmp_path / "site" / "runs" / "01-digits"
+    unexplained = int(next(i for i in _content.gallery_order(analysis) if i not in analysis.explained_images))
+    html = _sample(run, unexplained)
+    command = shlex.join(["layerlens", "explain", str(folder), model_file, "--images", str(unexplained)])
+    assert f"<pre><code>{_html(command)}</code></pre>" in html
+    assert f"<pre><code>ll.explain_run({_html(json.dumps(str(folder)))}, model, [{unexplained}])</code></pre>" in html
+    assert "data=images" not in html and "then build this site again" in html
+    for index in analysis.explained_images:
+        assert "explain-hint" not in _sample(run, index)  # explained already: nothing to advise
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    mistakes = shlex.join(["layerlens", "explain", str(folder), model_file, "--images", "mistakes"])
+    assert f"<pre><code>{_html(mistakes)}</code></pre>" in model_page
+    assert (
+        f"ll.explain_run({_html(json.dumps(str(folder)))}, model, {_html(chr(34))}mistakes{_html(chr(34))})"
+        in model_page
+    )
+
+
+def _html(text: str) -> str:
+    """``text`` as Jinja's autoescape writes it."""
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def test_without_a_model_file_or_a_source_the_advice_is_python_with_the_images(built_site, site_runs, tmp_path):
+    analysis = ll.load(site_runs[0])
+    assert analysis.source is None and analysis.model.file is None
+    folder = Path(site_runs[0]).resolve()
+    run = built_site / "runs" / "01-digits"
+    unexplained = int(next(i for i in _content.gallery_order(analysis) if i not in analysis.explained_images))
+    html = _sample(run, unexplained)
+    assert "layerlens explain" not in html
+    assert f"ll.explain_run(&#34;{folder}&#34;, model, [{unexplained}], data=images)" in html
+    assert "<code>images</code> the analysed images, in the order they were analysed" in html
+    model_page = (run / "index.html").read_text(encoding="utf-8")
+    wrong = int((analysis.predictions != analysis.labels).sum())
+    left = wrong - len(set(np.flatnonzero(analysis.predictions != analysis.labels)) & set(analysis.explained_images))
+    assert f"{left} misclassified images have no explanation" in model_page
+    assert f"ll.explain_run(&#34;{folder}&#34;, model, &#34;mistakes&#34;, data=images)" in model_page
+    assert _content.sentence(analysis.settings.explain_note) in model_page  # how many, and why fewer
+    # A model file alone is not enough for the command line: the run cannot read its images again.
+    with_file = dataclasses.replace(analysis, model=dataclasses.replace(analysis.model, file="/m.keras"))
+    hint = _content.explain_hint(with_file, folder, [3])
+    assert hint.shell is None and hint.python == f'll.explain_run("{folder}", model, [3], data=images)'
+    hint = _content.explain_hint(with_file, None, "mistakes")
+    assert hint.in_memory and hint.python == 'a = ll.explain_run(a, model, "mistakes", data=images)'
+
+
+# ------------------------------------------------------------------------------------------------ run names
+
+
+def _fake_run(name: str, model: str = "cnn", created: str | None = "2025-01-01"):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, model=SimpleNamespace(name=model), created=created)
+
+
+@pytest.mark.parametrize(
+    ("runs", "names"),
+    [
+        ([("Testing", "cnn"), ("Testing", "resnet")], ["Testing (cnn)", "Testing (resnet)"]),
+        ([("Testing", "cnn", "2025-01-01"), ("Testing", "cnn", "2025-02-03")],
+         ["Testing (2025-01-01)", "Testing (2025-02-03)"]),
+        ([("Testing",), ("Testing",)], ["Testing (run 1)", "Testing (run 2)"]),
+        ([("Testing", "a"), ("Testing", "a"), ("Testing", "b")],
+         ["Testing (a, run 1)", "Testing (a, run 2)", "Testing (b)"]),
+        ([("mnist",), ("  ",), ("phantoms",)], ["mnist", "run 2", "phantoms"]),
+        ([("Testing", "a", None), ("Testing", "a", "2025-01-01")],
+         ["Testing (date not recorded)", "Testing (2025-01-01)"]),
+    ],
+    ids=["model", "date", "position", "model-then-position", "distinct-or-blank", "unknown-date"],
+)  # fmt: skip
+def test_runs_of_the_same_name_are_told_apart(runs, names):
+    assert _content.run_names([_fake_run(*run) for run in runs]) == names
+
+
+def test_the_index_and_the_pages_tell_two_runs_of_one_name_apart(tmp_path, site_runs):
+    build_site([site_runs[1], site_runs[1]], out=tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    for n in (1, 2):
+        name = f"digits unlabelled (run {n})"
+        assert f'<h2><a href="runs/0{n}-digits-unlabelled/index.html">{name}</a></h2>' in index
+        assert f'<th scope="row"><a href="runs/0{n}-digits-unlabelled/index.html">{name}</a>' in index
+        page = (tmp_path / "site" / "runs" / f"0{n}-digits-unlabelled" / "index.html").read_text(encoding="utf-8")
+        assert f"<title>{name}: " in page and f"<h1>{name} <span" in page
+
+
+# ------------------------------------------------------------------------------------------------ problems
+
+COLLAPSED_CLASS = "<script>alert('three')</script>"
+
+
+@pytest.fixture(scope="module")
+def collapsed_run(tmp_path_factory, digits):
+    """A stored run of a model that answers class 3 for every image (named by markup): it cannot be right."""
+    import keras
+
+    inputs = keras.Input((16, 16, 1))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    head = keras.layers.Dense(10, activation="softmax", name="out")
+    model = keras.Model(inputs, head(features), name="one_class")
+    head.set_weights([np.zeros((4, 10), np.float32), np.eye(10, dtype=np.float32)[3] * 5])
+    test = digits[1]
+    names = [COLLAPSED_CLASS if i == 3 else name for i, name in enumerate(test.class_names)]
+    with pytest.warns(UnreliableAnalysisWarning, match="this analysis cannot be right"):
+        analysis = ll.analyze(
+            model, test.images[:40], test.labels[:40], class_names=names, name="collapsed", explain=0, progress=False
+        )
+    return analysis.save(tmp_path_factory.mktemp("collapsed") / "collapsed")
+
+
+def test_a_run_that_cannot_be_right_says_so_on_the_index_and_its_model_page(tmp_path, site_runs, collapsed_run):
+    analysis = ll.load(collapsed_run)
+    assert len(analysis.problems) == 2  # collapsed onto one class, and no better than chance
+    build_site([site_runs[1], collapsed_run], out=tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    model_page = (tmp_path / "site" / "runs" / "02-collapsed" / "index.html").read_text(encoding="utf-8")
+    healthy = (tmp_path / "site" / "runs" / "01-digits-unlabelled" / "index.html").read_text(encoding="utf-8")
+    for page in (index, model_page):
+        alert = page[page.index('<div class="alert" role="alert">') :]
+        alert = alert[: alert.index("</div>")]
+        assert "This analysis cannot be right:" in alert
+        for problem in analysis.problems:
+            assert f"<li>{_html(_content.sentence(problem))}</li>" in alert
+        assert _html("&lt;script&gt;alert(&#39;three&#39;)&lt;/script&gt;") not in alert  # escaped once
+        assert "&lt;script&gt;alert(&#39;three&#39;)&lt;/script&gt;" in alert
+        assert f"How the pixels reached the model: {_html(analysis.settings.pixel_scale_reason)}." in alert
+        assert "<code>--preprocess NAME</code>" in alert and "<code>preprocess=</code>" in alert
+    assert index.count('<div class="alert"') == 1 and '<div class="alert"' not in healthy
+    row = r'<tr( class="problem")?>\s*<th scope="row"><a [^>]*>([^<]*)</a>( <strong class="flag">⚠ cannot be right)?'
+    rows = re.findall(row, index)
+    assert [(bool(problem), name, bool(flag)) for problem, name, flag in rows] == [
+        (False, "digits unlabelled", False),
+        (True, "collapsed", True),
+    ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from _browser import launch
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -47,7 +48,7 @@ KINDS = [
     "sample-explained",
     "sample-unlabelled",
 ]
-CSV_HEADER = "file,true,predicted,confidence,path,doubt"
+CSV_HEADER = ["file", "true", "predicted", "confidence", "path", "doubt"]
 
 # The plotly figures of the page that have not drawn their SVG yet.
 UNDRAWN = "() => [...document.querySelectorAll('.figure')].filter(f => !f.querySelector('.main-svg')).map(f => f.id)"
@@ -175,13 +176,14 @@ def browser_tab(browser) -> Iterator[Page]:
 
 @pytest.fixture
 def open_page(browser_tab, built_site) -> Iterator[Callable[..., Watched]]:
-    """Open a page of the site (a path inside it) at a viewport size; the test's pages are watched together."""
+    """Open a page of the site (a path inside it; of another site with ``site=``) at a viewport size; the test's
+    pages are watched together."""
     watched = Watched(browser_tab)
 
-    def open_(relative: str, viewport: dict[str, int] = WIDE) -> Watched:
+    def open_(relative: str, viewport: dict[str, int] = WIDE, site: Path | None = None) -> Watched:
         browser_tab.set_viewport_size(viewport)
         browser_tab.mouse.move(0, 0)  # away from where the last page had its figures: no stray hover
-        browser_tab.goto((built_site / relative).as_uri())
+        browser_tab.goto(((site or built_site) / relative).as_uri())
         return watched
 
     yield open_
@@ -490,8 +492,8 @@ def test_gallery_filters_sort_and_csv(open_page, runs):
     download = started.value
     assert download.suggested_filename.endswith(".csv"), download.suggested_filename
     text = Path(download.path()).read_text(encoding="utf-8")
-    assert text.splitlines()[0] == CSV_HEADER
-    rows = list(csv.reader(io.StringIO(text)))[1:]
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == [*CSV_HEADER, *run.metadata.columns]  # then every metadata column: the scanner
     assert [row[0] for row in rows] == [f"image {i}" for i in listed]
     for row, i in zip(rows, listed):
         truth = run.paths.loc[i]
@@ -499,6 +501,7 @@ def test_gallery_filters_sort_and_csv(open_page, runs):
         assert float(row[3]) == pytest.approx(truth["confidence"], abs=5e-5)
         assert row[4] == truth["path"]
         assert float(row[5]) == pytest.approx(truth["doubt"], abs=5e-5)
+        assert row[6] == truth["scanner"]
     choose("sort", "doubt-desc")
     doubts = [float(item.get_attribute("data-doubt")) for item in shown.all()]
     assert doubts == sorted(doubts, reverse=True) and len(doubts) == len(listed)
@@ -634,4 +637,248 @@ def test_the_maps_colour_by_a_metadata_column(open_page, runs):
     expect(page.locator("#map-figure .legendtitletext")).to_have_text("scanner")
     select.select_option(label="cluster")
     expect(page.locator("#map-figure .legendtitletext")).to_have_text("cluster")
+    assert watched.problems == []
+
+
+# ------------------------------------------------------------------------------------------------ a second site
+# Two runs both named "Testing", as two folders of that name would be: the digits CNN on a tf.data dataset read by
+# Keras from a folder of 48-pixel PNG files (with a metadata column), and a model that answers one class for every
+# image, whose analysis cannot be right.
+
+FOLDER_RUN = "runs/01-testing"
+COLLAPSED_RUN = "runs/02-testing"
+PICTURE_SIZE = 48
+
+
+@pytest.fixture(scope="module")
+def folder_runs(tmp_path_factory, sequential_model, digits) -> list:
+    """The two runs of the second site, as analyses in memory: (the tf.data run, the collapsed run)."""
+    import keras
+    from PIL import Image
+
+    import layerlens as ll
+    from layerlens.exceptions import UnreliableAnalysisWarning
+
+    test = digits[1]
+    root = tmp_path_factory.mktemp("images") / "Testing"
+    for i in range(60):
+        folder = root / test.class_names[test.labels[i]]
+        folder.mkdir(parents=True, exist_ok=True)
+        big = np.kron(test.images[i, ..., 0], np.ones((PICTURE_SIZE // 16, PICTURE_SIZE // 16)))
+        Image.fromarray((255 * big).round().astype(np.uint8)).save(folder / f"scan {i:02d}.png")
+    for name in test.class_names:  # a class without images still has its folder, as Keras wants all ten
+        (root / name).mkdir(exist_ok=True)
+    dataset = keras.utils.image_dataset_from_directory(
+        root, color_mode="grayscale", image_size=(16, 16), shuffle=False, batch_size=16, verbose=False
+    )
+    sites = np.array(["Lyon", "Nice", None], dtype=object)[np.arange(60) % 3]
+    from_files = ll.analyze(
+        sequential_model,
+        dataset,
+        pixel_scale=1 / 255,
+        metadata={"site": sites},
+        n_clusters={"conv1": 6},
+        explain=2,
+        explain_methods=("gradcam",),
+        progress=False,
+    )
+    inputs = keras.Input((16, 16, 1))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    head = keras.layers.Dense(10, activation="softmax", name="out")
+    one_class = keras.Model(inputs, head(features), name="one_class")
+    head.set_weights([np.zeros((4, 10), np.float32), np.eye(10, dtype=np.float32)[3] * 5])
+    with pytest.warns(UnreliableAnalysisWarning, match="this analysis cannot be right"):
+        collapsed = ll.analyze(
+            one_class, test.images[:40], test.labels[:40], class_names=test.class_names, name="Testing", explain=0,
+            progress=False,
+        )  # fmt: skip
+    return [from_files, collapsed]
+
+
+@pytest.fixture(scope="module")
+def folder_site(tmp_path_factory, folder_runs) -> Path:
+    from layerlens.site import build_site
+
+    out = tmp_path_factory.mktemp("folder_site") / "site"
+    build_site(folder_runs, out=out)
+    return out
+
+
+def sample_with_a_mixed_cluster(run: Any) -> int:
+    """An image with a page whose path passes through a mixed cluster."""
+    from layerlens.site import _content
+
+    gallery, others = _content.sample_order(run)
+    for index in [*gallery.tolist(), *others.tolist()]:
+        if any(layer.clusters.leading[layer.clusters.labels[index]] < 0 for layer in run.layers):
+            return int(index)
+    pytest.fail("no image with a page passes through a mixed cluster: the test would show nothing")
+
+
+def test_two_runs_of_one_name_are_told_apart(open_page, folder_site, folder_runs):
+    assert [run.name for run in folder_runs] == ["Testing", "Testing"]
+    page = open_page("index.html", site=folder_site).page
+    expect(page.locator(".card h2")).to_have_text(["Testing (small_cnn)", "Testing (one_class)"])
+    expect(page.locator(".compare tbody th a")).to_have_text(["Testing (small_cnn)", "Testing (one_class)"])
+    page.locator(".card h2 a").nth(1).click()
+    page.wait_for_url(f"**/{COLLAPSED_RUN}/index.html")
+    expect(page.locator("h1")).to_contain_text("Testing (one_class)")
+    assert page.title().startswith("Testing (one_class):")
+
+
+def test_the_files_of_a_tf_data_dataset_name_the_images(open_page, folder_site, folder_runs):
+    run = folder_runs[0]
+    assert run.files is not None and run.source is not None  # Keras' dataset told layerlens its files
+    watched = open_page(f"{FOLDER_RUN}/gallery.html", site=folder_site)
+    page = watched.page
+    items = page.locator("#gallery > li")
+    indices = [int(i) for i in items.evaluate_all("all => all.map(li => li.dataset.index)")]
+    assert indices, "the gallery lists no image"
+    expect(items.locator(".file")).to_have_text([run.files[i] for i in indices])
+    first = indices[0]
+    items.first.locator("a").click()
+    page.wait_for_url(f"**/{FOLDER_RUN}/samples/{first:05d}.html")
+    expect(page.locator(".large figcaption")).to_have_text(run.files[first])
+    assert watched.problems == []
+
+
+def test_a_sample_page_shows_the_image_at_its_size_and_what_is_known_of_it(open_page, folder_site, folder_runs):
+    run = folder_runs[0]
+    index = next(i for i in sorted(run.pictures) if i not in run.explained_images)
+    watched = open_page(f"{FOLDER_RUN}/samples/{index:05d}.html", site=folder_site)
+    page = watched.page
+    large = page.locator(".large img")
+    expect(large).to_have_attribute("src", f"../pictures/{index:05d}.png")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=large.element_handle())
+    natural = large.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [PICTURE_SIZE, PICTURE_SIZE]  # the file itself, not the 16-pixel thumbnail
+    assert natural[0] > run.thumbnails.shape[2]
+    shown = large.bounding_box()
+    assert shown["width"] >= 256 and shown["width"] % PICTURE_SIZE == 0  # small: enlarged by a whole factor
+    assert large.evaluate("img => getComputedStyle(img).imageRendering") == "pixelated"
+    site = run.metadata["site"].iloc[index]
+    row = page.locator("table.metadata tr", has=page.locator("th", has_text="site"))
+    expect(row.locator("td")).to_have_text("–" if pd.isna(site) else site)
+    expect(page.locator("#explain pre code").last).to_contain_text(f"ll.explain_run(a, model, [{index}])")
+
+    page.set_viewport_size(PHONE)  # on a phone it is scaled down to the screen, never wider
+    width = large.bounding_box()["width"]
+    assert width <= PHONE["width"]
+    assert watched.problems == []
+
+
+def test_a_mixed_cluster_is_named_so_and_not_green(open_page, folder_site, folder_runs):
+    run = folder_runs[0]
+    index = sample_with_a_mixed_cluster(run)
+    watched = open_page(f"{FOLDER_RUN}/samples/{index:05d}.html", site=folder_site)
+    page = watched.page
+    steps = page.locator("ol.path > li")
+    expect(steps).to_have_count(len(run.layers))
+    for position, layer in enumerate(run.layers):
+        cluster = int(layer.clusters.labels[index])
+        step = steps.nth(position)
+        expect(step.locator(".cluster")).to_have_text(layer.clusters.names[cluster])
+        if layer.clusters.leading[cluster] < 0:
+            expect(step.locator(".cluster")).to_have_text(re.compile(r"^c\d+ · mixed$"))
+            colour = step.locator(".cluster").evaluate("e => getComputedStyle(e).color")
+            assert colour != "rgb(46, 125, 50)", "a mixed cluster is drawn in the green of agreement"
+    expect(page.locator("main")).to_contain_text("a cluster no class stands out in is “mixed”")
+    assert watched.problems == []
+
+
+def test_sample_pages_show_the_reference_images_the_layers_put_closest(open_page, page_paths, runs):
+    run = runs[0]
+    index = image_number(page_paths["sample"])
+    watched = open_page(page_paths["sample"])
+    page = watched.page
+    expect(page.get_by_role("heading", name="Nearest reference images")).to_be_visible()
+    nearest = [j for j in run.reference_neighbours([index])[0].tolist() if j in run.reference.thumbnails]
+    assert nearest, "no reference image kept for this page"
+    pictures = page.locator("ul.reference img")
+    expect(pictures).to_have_count(len(nearest))
+    sources = pictures.evaluate_all("all => all.map(img => img.getAttribute('src'))")
+    assert sources == [f"../reference/{j:05d}.png" for j in nearest]
+    expect(page.locator("ul.reference .caption")).to_have_text(
+        [run.class_names[run.reference.labels[j]] for j in nearest]
+    )
+    assert page.evaluate(LOAD_ALL_IMAGES) == []
+    assert watched.problems == []
+
+
+def test_a_run_that_cannot_be_right_is_flagged_on_the_index_and_its_pages(
+    open_page, folder_site, folder_runs, tmp_path
+):
+    run = folder_runs[1]
+    assert run.problems
+    folder = Path(os.environ.get("LAYERLENS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    watched = open_page("index.html", site=folder_site)
+    page = watched.page
+    alerts = page.locator(".card [role=alert]")
+    expect(alerts).to_have_count(1)
+    expect(page.locator(".card").nth(1).locator("[role=alert]")).to_be_visible()
+    expect(alerts).to_contain_text("This analysis cannot be right:")
+    expect(alerts).to_contain_text("its predictions have collapsed onto one class")
+    expect(page.locator(".compare tr.problem")).to_have_count(1)
+    expect(page.locator(".compare tr.problem")).to_contain_text("⚠ cannot be right")
+
+    open_page(f"{COLLAPSED_RUN}/index.html", site=folder_site)
+    wait_drawn(page)
+    alert = page.locator("main > [role=alert]")
+    expect(alert).to_be_visible()
+    assert alert.bounding_box()["y"] < WIDE["height"] / 2, "the alarm is not on the first screen"
+    for problem in run.problems:
+        expect(alert).to_contain_text(problem[1:])
+    expect(alert).to_contain_text(f"How the pixels reached the model: {run.settings.pixel_scale_reason}")
+    expect(alert).to_contain_text("--preprocess NAME")
+    page.screenshot(path=folder / "model-problems-1280.png", full_page=False)
+
+    mistake = int(np.flatnonzero(run.predictions != run.labels)[0])
+    open_page(f"{COLLAPSED_RUN}/samples/{mistake:05d}.html", site=folder_site)
+    expect(page.locator("main > [role=alert]")).to_contain_text("This analysis cannot be right:")
+    page.screenshot(path=folder / "sample-problems-1280.png", full_page=True)
+    healthy = open_page(f"{FOLDER_RUN}/index.html", site=folder_site).page
+    expect(healthy.locator("[role=alert]")).to_have_count(0)
+    expect(healthy.locator(".pixels")).to_contain_text("How the images reached the model:")
+    assert watched.problems == []
+
+
+@pytest.mark.parametrize("kind", ["index", "model", "model-collapsed", "gallery", "sample"])
+def test_the_second_site_loads_without_errors_and_fits_a_phone(open_page, folder_site, folder_runs, kind):
+    run = folder_runs[0]
+    index = sorted(run.pictures)[0]
+    relative = {
+        "index": "index.html",
+        "model": f"{FOLDER_RUN}/index.html",
+        "model-collapsed": f"{COLLAPSED_RUN}/index.html",
+        "gallery": f"{FOLDER_RUN}/gallery.html",
+        "sample": f"{FOLDER_RUN}/samples/{index:05d}.html",
+    }[kind]
+    watched = open_page(relative, site=folder_site)
+    wait_drawn(watched.page)
+    assert watched.page.evaluate(LOAD_ALL_IMAGES) == []
+    open_page(relative, viewport=PHONE, site=folder_site)
+    wait_drawn(watched.page)
+    scroll_width, client_width = watched.page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll_width <= client_width + 1, f"{kind} scrolls sideways: {watched.page.evaluate(TOO_WIDE)}"
+    assert watched.problems == []
+
+
+def test_layer_tabs_mark_the_layers_whose_clusters_carry_no_class_information(open_page, runs):
+    run = runs[0]
+    watched = open_page(f"{LABELLED}/index.html")
+    page = watched.page
+    tabs = page.get_by_role("tab")
+    expect(tabs).to_have_count(len(run.layers))
+    blind = [not layer.clusters.carries_class_information for layer in run.layers]
+    for position, (name, marked) in enumerate(zip(run.layer_names, blind)):
+        text = tabs.nth(position).text_content()
+        assert text.startswith(name) and ("○" in text) == marked, text
+    note = page.locator("#maps p").first
+    if any(blind):
+        expect(note).to_contain_text("A layer marked ○ has clusters that carry no information about the classes")
+    else:
+        expect(note).not_to_contain_text("○")
     assert watched.problems == []

@@ -61,7 +61,8 @@ def build_site(runs: Any, out: str | Path = "output_site") -> Path:
 
     items = _items(runs)
     target = check_site_target(out, runs=[item for item in items if isinstance(item, (str, os.PathLike))])
-    return write_site(_analyses(items), target)
+    analyses, folders = _analyses(items)
+    return write_site(analyses, target, folders)
 
 
 def _items(runs: Any) -> list[Any]:
@@ -83,8 +84,14 @@ def _items(runs: Any) -> list[Any]:
     return items
 
 
-def _analyses(items: list[Any]) -> list[Analysis]:
+def _analyses(items: list[Any]) -> tuple[list[Analysis], list[Path | None]]:
+    """The analyses of ``items``, loaded from their folders, and each one's folder (None when given in memory)."""
     from layerlens.analysis import Analysis
     from layerlens.store import load
 
-    return [item if isinstance(item, Analysis) else load(item) for item in items]
+    analyses, folders = [], []
+    for item in items:
+        folder = None if isinstance(item, Analysis) else Path(os.fspath(item)).expanduser().resolve()
+        analyses.append(item if folder is None else load(item))
+        folders.append(folder)
+    return analyses, folders

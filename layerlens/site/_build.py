@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +33,16 @@ ASSETS = "assets"
 RUNS = "runs"
 
 
-def write_site(analyses: Sequence[Analysis], target: Path) -> Path:
-    """Write the site of ``analyses`` to ``target``, already checked by :func:`check_site_target`; return its index."""
+def write_site(analyses: Sequence[Analysis], target: Path, folders: Sequence[Path | None] | None = None) -> Path:
+    """Write the site of ``analyses`` to ``target``, already checked by :func:`check_site_target`; return its index.
+
+    ``folders`` holds the run folder each analysis was read from (absolute; None for an analysis given in
+    memory), for the commands the pages suggest.
+    """
     env = environment()
     slugs = [content.run_slug(i, a.name) for i, a in enumerate(analyses)]
+    names = content.run_names(analyses)
+    folders = list(folders) if folders is not None else [None] * len(analyses)
     with staged_folder(target) as staging:
         (staging / MARKER).write_text(f"layerlens site, written by layerlens {__version__}\n", encoding="utf-8")
         assets = staging / ASSETS
@@ -44,30 +51,41 @@ def write_site(analyses: Sequence[Analysis], target: Path) -> Path:
             shutil.copyfile(path, assets / path.name)
         shutil.copyfile(plotly_js(), assets / "plotly.min.js")
         cards = []
-        for analysis, slug in zip(analyses, slugs):
-            cards.append(_write_run(env, analysis, staging / RUNS / slug, slug))
+        for analysis, slug, name, folder in zip(analyses, slugs, names, folders):
+            cards.append(_write_run(env, analysis, staging / RUNS / slug, _Run(slug, name, folder)))
         page = env.get_template("index.html").render(root="", runs=cards, version=__version__, page_kind="index")
         (staging / "index.html").write_text(page, encoding="utf-8")
     return target / "index.html"
 
 
-def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Run:
+    """Where a run's pages go, what they call it, and the folder it was read from (None: given in memory)."""
+
+    slug: str
+    name: str
+    folder: Path | None
+
+
+def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run) -> dict[str, Any]:
     """Write one run's pages, pictures and data; return what the index says of it."""
-    for sub in ("images", "samples", "data", "explanations"):
+    for sub in ("images", "samples", "data", "explanations", "pictures", "reference"):
         (folder / sub).mkdir(parents=True)
     thumbnails = list(analysis.thumbnails)
     if analysis.probes is not None:  # numbered after the images, as in the paths table
         thumbnails += list(analysis.probes.thumbnails)
     for index, thumbnail in enumerate(thumbnails):
         (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
-    for name, png in explanation_pictures(analysis.explanations, analysis.explained_images).items():
+    for name, png in explanation_pictures(analysis.explanations, analysis.explained_images, analysis.pictures).items():
         (folder / "explanations" / name).write_bytes(png)
 
     gallery, others = content.sample_order(analysis)
     pages = frozenset(gallery.tolist()) | frozenset(others.tolist())
+    for index in sorted(pages & analysis.pictures.keys()):
+        (folder / "pictures" / f"{content.image_name(index)}.png").write_bytes(png_bytes(analysis.pictures[index]))
     rows = figures.paths_rows(analysis)
     paths_json, mini_paths_json = figures.paths_jsons(analysis)
-    run = _run_summary(analysis, slug, len(gallery), mini_paths_json)
+    run = _run_summary(analysis, where, len(gallery), mini_paths_json)
     common = {"run": run, "version": __version__}
 
     data = content.image_data(analysis, rows, pages)
@@ -83,7 +101,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         root="../../",
         page_kind="model",
         **common,
-        **_model_context(analysis, pages, paths_json),
+        **_model_context(analysis, pages, paths_json, where.folder),
         map_colour_columns=[entry["column"] for entry in colourings],
     )
     (folder / "index.html").write_text(model_page, encoding="utf-8")
@@ -91,6 +109,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
     clusters = {int(i): [int(layer.clusters.labels[i]) for layer in analysis.layers] for i in gallery}
     meta_filters, meta_codes = _meta_filters(analysis, gallery)
+    meta_columns = [] if analysis.metadata is None else [str(column) for column in analysis.metadata.columns]
+    meta_values = {int(i): [value for _, value in content.metadata_values(analysis, int(i), "")] for i in gallery}
     gallery_page = env.get_template("gallery.html").render(
         root="../../",
         page_kind="gallery",
@@ -98,17 +118,20 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
         thumbs=thumbs,
         clusters=clusters,
         paths={int(i): str(analysis.paths["path"].iloc[int(i)]) for i in gallery},
-        layers=[(layer.name, list(layer.clusters.names)) for layer in analysis.layers],
+        layers=[(short, list(layer.clusters.names)) for short, layer in zip(analysis.layer_names, analysis.layers)],
         class_names=list(analysis.class_names),
         labelled=analysis.labels is not None,
         has_doubt=analysis.doubt is not None,
         meta_filters=meta_filters,
         meta_codes=meta_codes,
+        meta_columns=meta_columns,
+        meta_values=meta_values,
     )
     (folder / "gallery.html").write_text(gallery_page, encoding="utf-8")
 
     with_pages = np.concatenate([gallery, others]).astype(np.int64)
     near = dict(zip(with_pages.tolist(), analysis.neighbours(with_pages, content.NEIGHBOURS).tolist()))
+    near_reference = _write_reference(analysis, folder, with_pages)
     for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "other image", False)):
         for position, index in enumerate(sequence.tolist()):
             page = env.get_template("sample.html").render(
@@ -116,6 +139,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
                 page_kind="sample",
                 **common,
                 **_sample_context(analysis, folder, index, pages, near[index]),
+                **_sample_extras(analysis, index, near_reference.get(index, []), where.folder),
                 previous=None if position == 0 else content.image_name(int(sequence[position - 1])),
                 next=None if position + 1 == len(sequence) else content.image_name(int(sequence[position + 1])),
                 position=position + 1,
@@ -127,13 +151,48 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, slug: str) -> dict[st
     return run
 
 
-def _run_summary(analysis: Analysis, slug: str, n_gallery: int, mini_paths_json: str) -> dict[str, Any]:
+def _write_reference(analysis: Analysis, folder: Path, with_pages: np.ndarray) -> dict[int, list[int]]:
+    """Write the kept thumbnails of the reference images nearest to the images with a page; return, per page
+    image, its nearest reference images (positions, nearest first)."""
+    reference = analysis.reference
+    if reference is None or not len(with_pages):
+        return {}
+    near = analysis.reference_neighbours(with_pages, content.NEIGHBOURS)
+    for j in sorted(set(near.reshape(-1).tolist()) & reference.thumbnails.keys()):
+        (folder / "reference" / f"{content.image_name(j)}.png").write_bytes(png_bytes(reference.thumbnails[j]))
+    return dict(zip(with_pages.tolist(), near.tolist()))
+
+
+def _sample_extras(
+    analysis: Analysis, index: int, nearest_reference: list[int], run_folder: Path | None
+) -> dict[str, Any]:
+    """What a sample page shows besides its own numbers: what is known of the image, its nearest reference
+    images (None for a run without a reference), and how to explain it when it was not."""
+    reference = None
+    if analysis.reference is not None:
+        reference = {
+            "name": analysis.reference.name,
+            "thumbs": content.reference_thumbs(analysis, nearest_reference),
+            "kept_any": bool(analysis.reference.thumbnails),
+        }
+    unexplained = not analysis.explanations_of(index)
+    return {
+        "metadata": content.metadata_values(analysis, index),
+        "reference": reference,
+        "explain_hint": content.explain_hint(analysis, run_folder, [index]) if unexplained else None,
+    }
+
+
+def _run_summary(analysis: Analysis, where: _Run, n_gallery: int, mini_paths_json: str) -> dict[str, Any]:
     """What the index card, the comparison table and every page header say of a run."""
     metrics = analysis.metrics
     stats = analysis.path_statistics
     return {
-        "slug": slug,
-        "name": analysis.name.strip() or f"run {slug[:2].lstrip('0')}",
+        "slug": where.slug,
+        "name": where.name,
+        "problems": [content.sentence(problem) for problem in analysis.problems],
+        "pixels": content.pixels_sentence(analysis),
+        "preprocess": analysis.settings.preprocess,
         "model_name": analysis.model.name,
         "n_images": analysis.n_images,
         "n_probes": 0 if analysis.probes is None else analysis.probes.n_images,
@@ -153,7 +212,7 @@ def _run_summary(analysis: Analysis, slug: str, n_gallery: int, mini_paths_json:
     }
 
 
-def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -> dict[str, Any]:
+def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str, folder: Path | None) -> dict[str, Any]:
     analysed = {layer.name: layer for layer in analysis.layers}
     architecture = [
         {
@@ -182,12 +241,14 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
         "architecture": architecture,
         "layers": [
             {
-                "name": layer.name,
+                "name": short,
+                "full_name": layer.name,
                 "kind": layer.kind,
                 "k": len(layer.clusters.names),
                 "parallel": layer.parallel_to_previous,
+                "class_information": layer.clusters.carries_class_information,
             }
-            for layer in analysis.layers
+            for short, layer in zip(analysis.layer_names, analysis.layers)
         ],
         "per_class": per_class,
         "confusion_json": figures.confusion_json(analysis),
@@ -197,6 +258,8 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
         "separability_json": figures.separability_json(analysis),
         "statistics": analysis.path_statistics,
         "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
+        "explain_note": content.sentence(analysis.settings.explain_note),
+        **_unexplained_mistakes(analysis, folder),
         "doubtful": [content.thumb(analysis, int(i), pages) for i in content.doubtful_correct(analysis)],
         "probes": [content.thumb(analysis, int(i), pages) for i in content.probe_order(analysis)],
         "probe_summary": _probe_summary(analysis),
@@ -204,6 +267,16 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str) -
         "has_doubt": analysis.doubt is not None,
         "settings": analysis.settings,
     }
+
+
+def _unexplained_mistakes(analysis: Analysis, folder: Path | None) -> dict[str, Any]:
+    """How many misclassified images have no explanation, and how to explain them all."""
+    if analysis.labels is None:
+        return {"n_unexplained": 0, "mistakes_hint": None}
+    wrong = np.flatnonzero(analysis.predictions != analysis.labels)
+    left = len(set(wrong.tolist()) - set(analysis.explained_images))
+    hint = content.explain_hint(analysis, folder, "mistakes") if left else None
+    return {"n_unexplained": left, "mistakes_hint": hint}
 
 
 # A metadata column gets an accuracy table on the model page when it splits the images into this many groups
@@ -315,18 +388,18 @@ def _sample_context(
     true = int(analysis.labels[index]) if labelled else None
     predicted = int(analysis.probabilities[index].argmax())
     path = []
-    for layer in analysis.layers:
+    for short, layer in zip(analysis.layer_names, analysis.layers):
         cluster = int(layer.clusters.labels[index])
         path.append(
             {
-                "layer": layer.name,
+                "layer": short,
+                "full_name": layer.name,
                 "cluster": cluster + 1,
                 "name": layer.clusters.names[cluster],
-                "agrees": int(layer.clusters.dominant[cluster]) == predicted,
+                "agrees": int(layer.clusters.leading[cluster]) == predicted,
                 "parallel": layer.parallel_to_previous,
             }
         )
-    explained = index in analysis.explained_images
     views = []
     explanations = analysis.explanations_of(index)
     for explanation in explanations:
@@ -355,8 +428,8 @@ def _sample_context(
     return {
         "sample": content.thumb(analysis, index, pages),
         "name": name,
-        "large": f"../explanations/{name}.png" if explained else f"../images/{name}.png",
-        "large_is_thumbnail": not explained,
+        "large": content.large_picture(analysis, index),
+        "explanations_pixelated": content.explanation_pixelated(analysis, index),
         "probabilities_json": figures.figure_json(
             probabilities_spec(
                 analysis.probabilities[index], analysis.class_names, true=true, title="Class probabilities"

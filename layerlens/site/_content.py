@@ -6,12 +6,21 @@ and gathers each page's numbers, names and pictures.
 
 from __future__ import annotations
 
+import json
+import math
 import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from layerlens import _pages
+from layerlens._pages import DOUBTFUL_SHOWN, NEIGHBOURS, UNSURE_SHOWN
+from layerlens.explain._overlay import display_size
 from layerlens.figures.explanations import METHOD_TITLES
 
 if TYPE_CHECKING:
@@ -19,21 +28,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NEIGHBOURS",
+    "UNSURE_SHOWN",
+    "ExplainHint",
+    "LargePicture",
+    "ReferenceThumb",
     "Thumb",
     "doubtful_correct",
+    "explain_hint",
     "gallery_order",
     "image_data",
+    "large_picture",
+    "metadata_values",
+    "pixels_sentence",
     "probe_order",
+    "reference_thumbs",
+    "run_names",
     "run_slug",
     "sample_order",
+    "sentence",
     "thumb",
 ]
-
-# Unlabelled runs have no mistakes to list; their gallery shows the least confident predictions instead.
-UNSURE_SHOWN = 100
-# Correct predictions the model page lists as most in doubt.
-DOUBTFUL_SHOWN = 24
-NEIGHBOURS = 8
 
 
 def run_slug(position: int, name: str) -> str:
@@ -103,28 +117,14 @@ def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
 
 
 def gallery_order(analysis: Analysis) -> np.ndarray:
-    """The images the gallery lists: every mistake, most confident first (the ones a user trusts wrongly).
-
-    Without labels there are no mistakes to show; the :data:`UNSURE_SHOWN` least confident predictions
-    take their place, least confident first.
-    """
-    confidence = analysis.probabilities.max(axis=1).astype(np.float64)
-    if analysis.labels is None:
-        return np.argsort(confidence, kind="stable")[:UNSURE_SHOWN]
-    wrong = np.flatnonzero(analysis.probabilities.argmax(axis=1) != analysis.labels)
-    return wrong[np.argsort(-confidence[wrong], kind="stable")]
+    """The images the gallery lists (see :func:`layerlens._pages.gallery_order`)."""
+    return _pages.gallery_order(analysis.probabilities, analysis.labels)
 
 
 def doubtful_correct(analysis: Analysis, n: int = DOUBTFUL_SHOWN) -> np.ndarray:
-    """The correct predictions most in doubt, most doubtful first (none without labels or doubt).
-
-    Right for now, but unfamiliar or barely decided: the images a reviewer should not trust blindly.
-    """
-    if analysis.labels is None or analysis.doubt is None:
-        return np.zeros(0, dtype=np.int64)
-    correct = np.flatnonzero(analysis.probabilities.argmax(axis=1) == analysis.labels)
-    order = correct[np.argsort(-analysis.doubt.doubt[correct], kind="stable")]
-    return order[:n].astype(np.int64)
+    """The correct predictions most in doubt (see :func:`layerlens._pages.doubtful_correct`)."""
+    doubt = None if analysis.doubt is None else analysis.doubt.doubt
+    return _pages.doubtful_correct(analysis.probabilities, analysis.labels, doubt, n)
 
 
 def probe_order(analysis: Analysis) -> np.ndarray:
@@ -137,9 +137,8 @@ def probe_order(analysis: Analysis) -> np.ndarray:
 
 def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     """The images that get a sample page: the gallery's, then the other explained and the doubtful correct ones."""
-    gallery = gallery_order(analysis)
-    others = set(analysis.explained_images) | set(doubtful_correct(analysis).tolist())
-    return gallery, np.array(sorted(others - set(gallery.tolist())), dtype=np.int64)
+    doubt = None if analysis.doubt is None else analysis.doubt.doubt
+    return _pages.page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
 
 
 def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> dict:
@@ -197,3 +196,172 @@ _CAPTIONS = {
 def method_caption(method: str) -> str:
     """What the heat map of ``method`` shows, for the caption under it."""
     return f"{method_title(method)}: {_CAPTIONS.get(method, 'red for the class, blue against it')}"
+
+
+def run_names(analyses: Sequence[Analysis]) -> list[str]:
+    """What the pages call each run: its name, and where runs share a name, what tells them apart.
+
+    Two folders both named "Testing" must not look alike on the index: runs of the same name get the
+    model's name when their models differ, then the date when their dates differ, and where that is not
+    enough, their place on the index ("run 2"), in parentheses. A run without a name is "run N".
+    """
+    names = [a.name.strip() or f"run {i + 1}" for i, a in enumerate(analyses)]
+    details: list[list[str]] = [[] for _ in analyses]
+    tellers = (lambda a: a.model.name or "unnamed model", lambda a: a.created or "date not recorded")
+    for teller in tellers:
+        for group in _same_names(names, details):
+            values = [teller(analyses[i]) for i in group]
+            if len(set(values)) > 1:
+                for i, value in zip(group, values):
+                    details[i].append(value)
+    for group in _same_names(names, details):
+        for i in group:
+            details[i].append(f"run {i + 1}")
+    return [_run_label(name, detail) for name, detail in zip(names, details)]
+
+
+def _run_label(name: str, details: list[str]) -> str:
+    return f"{name} ({', '.join(details)})" if details else name
+
+
+def _same_names(names: list[str], details: list[list[str]]) -> list[list[int]]:
+    """The runs whose labels are still alike, in groups of two or more, in index order."""
+    groups: dict[str, list[int]] = {}
+    for i, (name, detail) in enumerate(zip(names, details)):
+        groups.setdefault(_run_label(name, detail), []).append(i)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter capitalised, a full stop at the end."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
+def pixels_sentence(analysis: Analysis) -> str:
+    """How the pixels reached the model (the scale they were multiplied by, and why), as the run recorded it."""
+    settings = analysis.settings
+    return settings.pixel_scale_reason or f"×{settings.pixel_scale:g} (the run does not say why)"
+
+
+@dataclass(frozen=True)
+class ExplainHint:
+    """How to explain images of a run later: a shell command (when the run can be named by folder and model
+    file and can read its images again) and a Python call, as a page shows them."""
+
+    shell: str | None
+    python: str
+    needs_data: bool
+    in_memory: bool
+
+
+def explain_hint(analysis: Analysis, folder: Path | None, images: Sequence[int] | str) -> ExplainHint:
+    """The commands that explain ``images`` (positions, or ``"mistakes"``) of a run given as ``folder`` (None:
+    an analysis in memory) with :func:`layerlens.explain_run` or ``layerlens explain``."""
+    mistakes = isinstance(images, str)
+    numbers = [str(int(i)) for i in ([] if mistakes else images)]
+    shell = None
+    if folder is not None and analysis.model.file and analysis.source is not None:
+        which = "mistakes" if mistakes else ",".join(numbers)
+        shell = shlex.join(["layerlens", "explain", str(folder), analysis.model.file, "--images", which])
+    chosen = '"mistakes"' if mistakes else "[" + ", ".join(numbers) + "]"
+    data = ", data=images" if analysis.source is None else ""
+    run = "a" if folder is None else json.dumps(str(folder), ensure_ascii=False)  # a Python string literal too
+    python = f"ll.explain_run({run}, model, {chosen}{data})"
+    return ExplainHint(
+        shell=shell,
+        python=f"a = {python}" if folder is None else python,
+        needs_data=analysis.source is None,
+        in_memory=folder is None,
+    )
+
+
+#: A picture smaller than this on its longer side is shown enlarged (by a whole factor, its pixels sharp).
+SMALL_PICTURE = 128
+#: ... to at least this many pixels on its longer side.
+ENLARGED = 256
+
+
+@dataclass(frozen=True)
+class LargePicture:
+    """The image of a sample page as it is shown: its file (relative to the page), its size on the page, and
+    whether it is enlarged (its pixels then drawn sharp)."""
+
+    src: str
+    width: int
+    height: int
+    pixelated: bool
+    kind: str  # "picture" (its own size), "explained" (as the model took it) or "thumbnail"
+
+
+def large_picture(analysis: Analysis, index: int) -> LargePicture:
+    """The biggest picture the site has of image ``index``: its picture at its own size (see
+    :attr:`Analysis.pictures`), else the explained image, else the thumbnail."""
+    name = image_name(index)
+    if index in analysis.pictures:
+        height, width = analysis.pictures[index].shape[:2]
+        src, kind = f"../pictures/{name}.png", "picture"
+    elif index in analysis.explained_images:
+        height, width = analysis.explained_images[index].shape[:2]
+        src, kind = f"../explanations/{name}.png", "explained"  # drawn enlarged already (display_size)
+    else:
+        height, width = analysis.thumbnails.shape[1:3]
+        src, kind = f"../images/{name}.png", "thumbnail"
+    factor = enlargement(height, width)
+    return LargePicture(src, int(width) * factor, int(height) * factor, factor > 1, kind)
+
+
+def enlargement(height: int, width: int) -> int:
+    """The whole factor a picture of this size is shown enlarged by on a sample page (1 from 128 pixels)."""
+    longest = max(int(height), int(width), 1)
+    return 1 if longest >= SMALL_PICTURE else math.ceil(ENLARGED / longest)
+
+
+def explanation_pixelated(analysis: Analysis, index: int) -> bool:
+    """Whether the explanation pictures of image ``index`` were enlarged (see :func:`display_size`)."""
+    base = analysis.pictures.get(index, analysis.explained_images.get(index))
+    return base is not None and display_size(*base.shape[:2]) > 1
+
+
+@dataclass(frozen=True)
+class ReferenceThumb:
+    """A reference image (one the layers were fitted on) near a sample, as its page lists it."""
+
+    position: int
+    true: str
+    file: str | None
+
+    @property
+    def picture(self) -> str:
+        """Its thumbnail's file in the run's ``reference/`` folder."""
+        return f"{image_name(self.position)}.png"
+
+
+def reference_thumbs(analysis: Analysis, nearest: Sequence[int]) -> list[ReferenceThumb]:
+    """The reference images among ``nearest`` (positions, nearest first) whose thumbnails the run kept."""
+    reference = analysis.reference
+    if reference is None:
+        return []
+    return [
+        ReferenceThumb(
+            position=int(j),
+            true=analysis.class_names[int(reference.labels[int(j)])],
+            file=None if reference.files is None else reference.files[int(j)],
+        )
+        for j in nearest
+        if int(j) in reference.thumbnails
+    ]
+
+
+#: How the pages show a metadata value that is missing.
+MISSING = "–"
+
+
+def metadata_values(analysis: Analysis, index: int, missing: str = MISSING) -> list[tuple[str, str]]:
+    """Every metadata column of image ``index`` and its value (``missing`` where it has none)."""
+    if analysis.metadata is None:
+        return []
+    row = analysis.metadata.iloc[index]
+    return [(str(column), missing if pd.isna(value) else str(value)) for column, value in row.items()]

@@ -39,7 +39,15 @@ def figure_json(figure: go.Figure | dict) -> str:
 
 def _paths(analysis: Analysis) -> go.Figure:
     parallel = [layer.parallel_to_previous for layer in analysis.layers]
-    return paths_figure(analysis.paths, analysis.layer_names, analysis.class_names, parallel=parallel, **PATHS_OPTIONS)
+    uninformative = [not layer.clusters.carries_class_information for layer in analysis.layers]
+    return paths_figure(
+        analysis.paths,
+        analysis.layer_names,
+        analysis.class_names,
+        parallel=parallel,
+        uninformative=uninformative,
+        **PATHS_OPTIONS,
+    )
 
 
 def paths_jsons(analysis: Analysis) -> tuple[str, str]:
@@ -116,7 +124,14 @@ def map_json(analysis: Analysis, index: int) -> str:
     coords = layer.coords
     if analysis.probes is not None:
         coords = np.concatenate([coords, analysis.probes.coords[index]])
-    figure = _layer_figure(coords, analysis.paths, layer.name, analysis.class_names, centers=layer.centers)
+    figure = _layer_figure(
+        coords,
+        analysis.paths,
+        analysis.layer_names[index],
+        analysis.class_names,
+        centers=layer.centers,
+        cluster_classes=layer.clusters.leading,
+    )
     for trace in figure.data:
         if trace.customdata is not None and len(trace.customdata) and np.ndim(trace.customdata) == 1:
             trace.customdata = np.asarray(trace.customdata).astype(np.int32)

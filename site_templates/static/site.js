@@ -318,6 +318,9 @@
     var status = document.getElementById("gallery-status");
     var clusterNames = JSON.parse(document.getElementById("gallery-layers").textContent);
     var meta = JSON.parse(document.getElementById("gallery-meta").textContent);
+    // Each listed image's metadata values (by image number), in the order of meta.columns; "" when missing.
+    var metaValues = JSON.parse(document.getElementById("gallery-values").textContent);
+    var metaColumns = meta.columns || [];
     var items = Array.prototype.slice.call(list.children);
 
     function fillClusters() {
@@ -375,15 +378,16 @@
 
     function saveCsv() {
       var header = ["file", "true", "predicted", "confidence", "path"].concat(meta.doubt ? ["doubt"] : []);
-      var lines = [header.join(",")];
+      var lines = [header.concat(metaColumns.map(csvField)).join(",")];  // the metadata columns are users' names
       visible().forEach(function (item) {
+        var values = metaValues[item.getAttribute("data-index")] || metaColumns.map(function () { return ""; });
         lines.push([
           item.getAttribute("data-file") || "image " + item.getAttribute("data-index"),
           item.getAttribute("data-true-name"),
           item.getAttribute("data-predicted-name"),
           Number(item.getAttribute("data-confidence")).toFixed(4),
           item.getAttribute("data-path")
-        ].concat(meta.doubt ? [Number(item.getAttribute("data-doubt")).toFixed(4)] : []).map(csvField).join(","));
+        ].concat(meta.doubt ? [Number(item.getAttribute("data-doubt")).toFixed(4)] : [], values).map(csvField).join(","));
       });
       var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
       var link = document.createElement("a");
