@@ -358,7 +358,8 @@ def _checked(
         return _decision(kind, first, why)
     first_p = probabilities_at(factor_between(kind, first))
     if sample.labels is not None:
-        return _checked_by_accuracy(kind, first, other, first_p, sample.labels, why, graph, probabilities_at)
+        silent = stretch.preferred is None
+        return _checked_by_accuracy(kind, first, other, first_p, sample.labels, why, graph, probabilities_at, silent)
     if stretch.preferred is not None or not _collapsed(first_p):
         return _decision(kind, first, why)
     other_p = probabilities_at(factor_between(kind, other))
@@ -381,13 +382,19 @@ def _checked_by_accuracy(
     why: str,
     graph: str,
     probabilities_at: Callable[[float], np.ndarray],
+    silent: bool,
 ) -> PixelDecision:
+    """The graph's range unless the other is clearly more accurate on the sample.
+
+    When the graph has spoken and its range is clearly better than chance on the sample, the other range is
+    not tried (one forward pass of the sample, not two); when it is silent, the data alone decide.
+    """
     n = len(labels)
     right = int((first_p.argmax(axis=1) == labels).sum())
     low, _ = wilson_interval(right, n)
     majority = np.bincount(labels).max() / n
     checked = f"{why}; accuracy {right / n:.2f} on {n} sampled images"
-    if float(low) > majority:
+    if not silent and float(low) > majority:
         return _decision(kind, first, checked)
     other_right = int((probabilities_at(factor_between(kind, other)).argmax(axis=1) == labels).sum())
     other_low, _ = wilson_interval(other_right, n)

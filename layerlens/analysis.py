@@ -740,8 +740,10 @@ def analyze(
         Name of the run; defaults to the ImageSet's name or the model's.
     progress : bool, default=True
         Show a progress bar during the forward pass.
-    conv_features : {"mean", "mean_max"}, default="mean"
-        Reduction of convolution maps: channel means, or means and maxima.
+    conv_features : {"mean", "mean_max", "grid"}, default="mean"
+        Reduction of convolution maps: channel means, means and maxima, or
+        channel means on a coarse 4x4 grid of the map (which keeps where a
+        channel fired; see :func:`layerlens.extract.extract`).
     negative_class : str, optional
         Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
         and specificity of "any lesion" against it.
@@ -863,11 +865,19 @@ def analyze(
     -----
     PixelScaleWarning
         If the images' pixel range disagrees with what the model expects
-        (see :func:`layerlens.extract.extract`).
+        (see :func:`layerlens.extract.extract`), or the images' accuracy at
+        another scale overruled what the model's graph says.
     ClassOrderWarning
         If the predictions match the labels far better (by 0.2 of accuracy or
         more) once the classes are renamed: the class names are then most
         likely in another order than the model's outputs.
+    UnreliableAnalysisWarning
+        If the analysis cannot be right: the predictions collapsed onto one
+        class, or the balanced accuracy is at chance level (see
+        :attr:`Analysis.problems`, which the repr and the site show too).
+    DatasetWarning
+        If a ``tf.data`` dataset lists its files but shuffles them (or drops
+        some), so that no file can be named.
     ExplanationWarning
         If some explanations asked for could not be made.
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from layerlens._version import __version__
 from layerlens.explain._methods import METHODS as EXPLANATION_METHODS
-from layerlens.options import DEFAULT_EXPLAIN_METHODS, EXPLAIN_CHOICES, PREPROCESS_FAMILIES, preprocess_family
+from layerlens.options import (
+    CONV_FEATURES,
+    DEFAULT_EXPLAIN_METHODS,
+    EXPLAIN_CHOICES,
+    PREPROCESS_FAMILIES,
+    preprocess_family,
+)
 
 __all__ = ["main"]
 
@@ -184,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
     analyze.add_argument(
         "--conv-features",
-        choices=("mean", "mean_max", "grid"),
+        choices=CONV_FEATURES,
         default="mean",
         help="convolution maps as channel means (default), means and maxima, or means on a 4x4 grid",
     )

@@ -53,6 +53,7 @@ from layerlens._pixelscale import (
 from layerlens._progress import Progress
 from layerlens.datasets._skipped import warn_skipped
 from layerlens.exceptions import InvalidInputError
+from layerlens.options import CONV_FEATURES
 
 __all__ = [
     "CONV_FEATURES",
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 MAX_FEATURE_DIM = 256
-CONV_FEATURES = ("mean", "mean_max", "grid")
 #: ``conv_features="grid"`` averages each channel over this many cells along each spatial axis.
 GRID_SIZE = 4
 THUMBNAIL_SIZE = 64

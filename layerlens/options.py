@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "preprocess_family"]
+__all__ = ["CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "preprocess_family"]
+
+#: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
+CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")
 
 #: The ``keras.applications`` families whose ``preprocess_input`` ``analyze(..., preprocess=NAME)`` takes.
 PREPROCESS_FAMILIES: tuple[str, ...] = (

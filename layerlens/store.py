@@ -8,6 +8,8 @@ A run folder holds::
     arrays.npz      numpy arrays (labels, probabilities, per-layer features,
                     reduced features, clusters, 2-D maps)
     thumbnails/     one PNG per image, 00000.png, 00001.png, ...
+    pictures/       the images with a page on the site, at their own size (up to 512 px)
+    reference/      thumbnails of the reference images nearest to those
     explanations/   per explained image, the image (00012.png) and its heat
                     map over it by each method (00012_lime.png, ...), enlarged
                     to at least 128 pixels, ready for a web page
@@ -280,7 +282,7 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   (N x 2 map), `layer<i>_map_centers` (k x 2). With a reference set (the images the
   clusters were fitted on): `reference_labels`, `reference_predictions` (R) and per layer
   `layer<i>_reference_reduced` (R x d), `layer<i>_reference_clusters` (R),
-  `layer<i>_reference_coords` (R x 2); never the reference images. Measured under noise
+  `layer<i>_reference_coords` (R x 2). Measured under noise
   (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
   noisy copies' predictions and clusters. Doubt: `doubt_doubt`, `doubt_mistake`,
   `doubt_disagreement`, `doubt_unfamiliarity` (N). Probes (images of no class shown beside
@@ -294,13 +296,17 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   image and Grad-CAM layer of each) and `explanation_segments` (LIME's superpixels, one map
   per LIME explanation in order; their weights are in the manifest).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
+- `pictures/`: the images with a page on the site (mistakes, explained and doubtful ones) at
+  their own size, up to 512 pixels on the longer side (listed in the manifest's `pictures`).
+- `reference/`: thumbnails of the reference images nearest to those images (listed in the
+  manifest's `reference.thumbnails`); the run keeps no other reference image.
 - `explanations/`: per explained image, `<image>.png` (the image) and `<image>_<method>.png`
-  (its heat map over it: red for the predicted class, blue against), enlarged to at least
-  128 pixels.
+  (its heat map over it: red for the predicted class, blue against), at the image's picture
+  size, enlarged to at least 128 pixels.
 - `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
   when the images did not come from files), true and predicted class, confidence, correct,
   the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
-  image sat in a cluster dominated by the class it was finally predicted as; its doubt,
+  image sat in a cluster led by the class it was finally predicted as; its doubt,
   disagreement and unfamiliarity; and `probe`: True for the probes' rows, which follow
   the images (numbered from N on).
 """

@@ -259,6 +259,7 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         (["analyze", "{model}", "cifar", "--out", "{tmp}/r"], "data: expected one of"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--test-size", "2"], "--test-size: expected a share"),
         (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain", "-3"], "--explain: expected a number of"),
+        (["analyze", "{model}", "faces", "--out", "{tmp}/r", "--preprocess", "alexnet"], "a keras.applications family"),
         (
             ["analyze", "{model}", "faces", "--out", "{tmp}/r", "--explain-methods", "shap"],
             "--explain-methods: invalid",
@@ -272,6 +273,7 @@ def test_skipped_files_are_one_plain_line(faces_file, faces_folder, tmp_path, ca
         "unknown-data",
         "test-size",
         "explain-count",
+        "preprocess-name",
         "explain-method",
         "existing-run",
         "repeated-class",
@@ -323,3 +325,21 @@ def test_a_folder_is_its_own_reference_on_the_other_side_of_the_split(faces_file
     assert main([*argv, *names]) == 0
     analysis = ll.load(run)
     assert analysis.n_images == 20 and analysis.reference.n_images == 30  # the 50 images, split 30 / 20
+
+
+def test_a_model_that_answers_one_class_is_reported_loudly(tmp_path, capsys):
+    """The analysis of a model whose predictions collapsed says so on the command line, not only in the run."""
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    head = keras.layers.Dense(10, activation="softmax", name="out")
+    model = keras.Model(inputs, head(features))
+    head.set_weights([np.zeros((4, 10), np.float32), np.eye(10, dtype=np.float32)[3] * 5])
+    model.save(tmp_path / "one.keras")
+    assert main(_analyze_argv(tmp_path / "one.keras", "digits", tmp_path / "run", "--no-progress")) == 0
+    captured = capsys.readouterr()
+    assert "WARNING, this analysis cannot be right: the model predicted '3' for" in captured.out
+    assert "warning: images: this analysis cannot be right" in captured.err
+    assert "Pixels: ×1" in captured.out
+

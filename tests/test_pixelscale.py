@@ -219,3 +219,19 @@ def test_bad_preprocess_is_named():
         resolve_preprocess("alexnet")
     with pytest.raises(InvalidTypeError, match=r"preprocess: expected a callable .* received int"):
         resolve_preprocess(3)
+
+
+def test_a_silent_graph_tries_both_scales_even_when_the_first_looks_good():
+    labels = np.tile(np.arange(10), 30)
+    good_enough = labels.copy()
+    good_enough[::3] = 0  # about 0.7 right at the images' own scale
+
+    def probabilities(factor):
+        return np.eye(10, dtype=np.float32)[labels if factor == 255.0 else good_enough]
+
+    with pytest.warns(PixelScaleWarning, match=r"accuracy 1.00 at 0..255 against 0.7"):
+        decision = choose_pixel_scale(
+            "auto", _stretch(None, True), 0.0, 1.0, integer=False, sample=Sample(np.zeros((300, 1)), labels),
+            probabilities_at=probabilities,
+        )  # fmt: skip
+    assert decision.factor == 255.0

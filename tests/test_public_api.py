@@ -38,6 +38,7 @@ PUBLIC_MODULES = [
     "layerlens.datasets.phantoms.preview",
     "layerlens.demo",
     "layerlens.exceptions",
+    "layerlens.options",
     "layerlens.zoo",
     "layerlens.cli",
     "layerlens.site",

@@ -262,7 +262,7 @@ def explanation_note(
     if asked not in ("auto", "mistakes") and labels is not None and len(chosen) < int((predictions != labels).sum()):
         fewer.append(f"explain={asked} asked for {asked}")
     if fewer:
-        text += " (" + "; ".join(fewer) + "); explain the others with layerlens.explain_run or `layerlens explain`"
+        text += " (" + "; ".join(fewer) + "); the others can be explained later by layerlens explain or ll.explain_run"
     return text + "."
 
 
