@@ -330,7 +330,9 @@ def choose_pixel_scale(
         )
         decision = PixelDecision(1.0, stretch.preferred, reason)
     elif target is not None:
-        decision = PixelDecision(factor_between(kind, target), target, f"to {RANGE_NAMES[target]}, as the images")
+        factor = factor_between(kind, target)
+        reason = f"×{factor:g}, from {RANGE_NAMES[kind]} to {RANGE_NAMES[target]}, the range the model takes"
+        decision = PixelDecision(factor, target, reason)
     else:
         decision = _checked(stretch, kind, sample, probabilities_at)
     _warn_if_wrong(decision, stretch, kind, lo, hi, requested, sample)

@@ -1,9 +1,8 @@
 """What the analysed data says of itself: class names, file names and order of a tf.data set, metadata checks."""
 
-import numpy as np
 import pandas as pd
 import pytest
-from skimage import io
+from _images import write_class_folders
 
 import layerlens as ll
 from layerlens._inputs import dataset_origin
@@ -13,14 +12,7 @@ from layerlens.exceptions import DatasetWarning, InvalidInputError
 @pytest.fixture(scope="module")
 def digit_tree(tmp_path_factory, digits):
     """90 test digits as 16x16 8-bit PNGs in one folder per class, as Keras' folder reader expects."""
-    root = tmp_path_factory.mktemp("tree") / "Testing"
-    test = digits[1]
-    for i in range(90):
-        folder = root / test.class_names[test.labels[i]]
-        folder.mkdir(parents=True, exist_ok=True)
-        io.imsave(folder / f"scan_{i:03d}.png", np.round(test.images[i, ..., 0] * 255).astype(np.uint8),
-                  check_contrast=False)  # fmt: skip
-    return root
+    return write_class_folders(tmp_path_factory.mktemp("tree") / "Testing", digits[1], 90, "scan_{:03d}.png")
 
 
 def _keras_dataset(root, **options):

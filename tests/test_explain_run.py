@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from skimage import io
+from _images import write_class_folders
 
 import layerlens as ll
 from layerlens.cli import main
@@ -12,13 +12,7 @@ from layerlens.exceptions import InvalidInputError
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, digits):
     """60 test digits as 8-bit PNGs, one folder per class."""
-    root = tmp_path_factory.mktemp("explain_later") / "digits"
-    test = digits[1]
-    for i in range(60):
-        (root / test.class_names[test.labels[i]]).mkdir(parents=True, exist_ok=True)
-        image = np.round(test.images[i, ..., 0] * 255).astype(np.uint8)
-        io.imsave(root / test.class_names[test.labels[i]] / f"{i:03d}.png", image, check_contrast=False)
-    return root
+    return write_class_folders(tmp_path_factory.mktemp("explain_later") / "digits", digits[1], 60)
 
 
 @pytest.fixture

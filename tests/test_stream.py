@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _dicom import write_tree
+from _images import write_class_folders
 from skimage import io
 
 import layerlens as ll
@@ -21,15 +22,7 @@ FEATURE_TOLERANCE = 1e-4
 @pytest.fixture(scope="module")
 def digit_folder(tmp_path_factory, digits):
     """120 of the test digits as 8-bit PNGs, one folder per class (file names by position, zero-padded)."""
-    root = tmp_path_factory.mktemp("digit_folder") / "digits"
-    test = digits[1]
-    for i in range(120):
-        folder = root / test.class_names[test.labels[i]]
-        folder.mkdir(parents=True, exist_ok=True)
-        io.imsave(
-            folder / f"{i:04d}.png", np.round(test.images[i, ..., 0] * 255).astype(np.uint8), check_contrast=False
-        )
-    return root
+    return write_class_folders(tmp_path_factory.mktemp("digit_folder") / "digits", digits[1], 120)
 
 
 @pytest.fixture(scope="module")
