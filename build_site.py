@@ -6,7 +6,7 @@ folder turns into a site in seconds on any machine with layerlens installed.
 
 import sys
 
-from layerlens.cli import main
+from layerlens.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["site", *sys.argv[1:]]))

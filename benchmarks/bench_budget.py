@@ -19,8 +19,8 @@ options; ``--quick`` is a smoke run of about a minute and a half). What is measu
     (``render_phantoms(N, size=224, seed=1)``, gray repeated to RGB by ``datasets.match_shape``) with
     every explanation setting left at its default (``explain="auto"``, integrated gradients, a
     120 s budget; ``--quick`` and ``--budget`` set ``explain_budget``). The pass
-    (``layerlens.extract.extract``) and the explanation phase
-    (``layerlens.explain._analysis.explain_images``) are timed by wrapping them for the call. Printed:
+    (``layerlens.model._extract.extract``) and the explanation phase
+    (``layerlens.explanations._choice.explain_images``) are timed by wrapping them for the call. Printed:
     the pass in images/s, the phase's own clock (``Explained.seconds``, the clock the budget is
     checked against) and its wall time with the setting up before that clock starts, the budget, how
     many images were explained of how many chosen, seconds per image (the first, which pays for any
@@ -30,7 +30,7 @@ options; ``--quick`` is a smoke run of about a minute and a half). What is measu
     printed, not shown.
 (c) Why the default changed. One image (the first one analyze explained) by integrated gradients
     (32 steps) and Grad-CAM, ``--repeats`` times each after one warm-up call, medians; then by LIME with
-    1,000 samples, once (it takes about a minute here). Each through ``layerlens.explain`` on the
+    1,000 samples, once (it takes about a minute here). Each through ``layerlens.explanations`` on the
     same model in the same run: the method's own seconds (``Explanation.seconds``) and the call's wall
     time (which also checks the model and images and picks the pixel scale). Ratios LIME / integrated
     gradients and LIME / Grad-CAM, and what the old default (``explain=20`` by LIME and Grad-CAM)
@@ -140,8 +140,8 @@ def default_analysis(model: Any, images: Any, labels: Any, budget: float | None)
     phases: list[dict[str, Any]] = []
     extra = {} if budget is None else {"explain_budget": budget}
     with (
-        timed("layerlens.extract", "extract", passes),
-        timed("layerlens.explain._analysis", "explain_images", phases),
+        timed("layerlens.model._extract", "extract", passes),
+        timed("layerlens.explanations._choice", "explain_images", phases),
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
@@ -295,7 +295,7 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     lime_samples = 250 if args.quick else LIME_SAMPLES
 
-    from layerlens._tensorflow import import_quietly
+    from layerlens._util.quiet_tensorflow import import_quietly
 
     started = time.perf_counter()
     print(f"load average at start: {load()}")

@@ -3,7 +3,7 @@
 Run ``.venv/bin/python benchmarks/bench_doubt.py`` from the repository root (``--help`` lists the
 options; ``--quick`` is a smoke run). What is measured, in one process, side by side:
 
-(a) Detection. The MNIST and phantoms example models of ``layerlens.zoo`` (seed 0) analyse their
+(a) Detection. The MNIST and phantoms example models of ``layerlens.app.zoo`` (seed 0) analyse their
     held-out test images with labels, their training images as the reference (``explain=0``). Each
     score is judged by its AUROC with a bootstrap 95% interval (1,000 resamples of each group; the
     paired differences resample both scores together):
@@ -28,7 +28,7 @@ options; ``--quick`` is a smoke run). What is measured, in one process, side by 
 (b) Cost. A reference of 3,750 and N = 8,000 analysed phantoms (``render_phantoms``, seeds 101 and
     102, never trained on) through the phantoms model: ``analyze`` as it is (``explain=0``, labels,
     reference; median of 2 runs after a warm-up) against the doubt step alone
-    (``layerlens._compute._doubt`` on the analysis' layers and reference, median of 3, split into the
+    (``layerlens.run._compute._doubt`` on the analysis' layers and reference, median of 3, split into the
     neighbour search and the rest), and doubt's share of ``analyze``.
 
 Targets (issue 10): doubt's AUROC above max-softmax's on every out-of-distribution set; no more than
@@ -253,9 +253,9 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
     import numpy as np
 
     import layerlens as ll
-    from layerlens import _compute
     from layerlens.datasets import render_phantoms
-    from layerlens.doubt import Familiarity
+    from layerlens.run import _compute as _compute
+    from layerlens.scores._doubt import Familiarity
 
     reference = render_phantoms(sizes["reference"], size=64, seed=101)
     data = render_phantoms(sizes["n"], size=64, seed=102)
@@ -440,7 +440,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     print(f"layerlens doubt benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.2f}")
     trained = {}

@@ -3,7 +3,7 @@
 Run ``.venv/bin/python benchmarks/bench_explain.py`` from the repository root (``--help`` lists the
 options; ``--quick`` is a smoke run of about a minute). What is measured, in one process:
 
-(a) Trust. The phantoms example model of ``layerlens.zoo`` (seed 0, trained here) explains held-out
+(a) Trust. The phantoms example model of ``layerlens.app.zoo`` (seed 0, trained here) explains held-out
     phantoms (``render_phantoms(N, size=64, seed=101)``, never seen in training) for their predicted
     class. Over the correctly classified images that hold a lesion, per method:
 
@@ -105,7 +105,7 @@ def trust(model: Any, images: Any, labels: Any, masks: Any, quick: bool) -> dict
 
     predicted = ll.explain(model, images[:1], method="gradcam")  # warm-up: traces the model once
     del predicted
-    from layerlens.explain._model import Scorer
+    from layerlens.explanations._model import Scorer
 
     scorer = Scorer(model, images)
     predictions = scorer.probabilities(images).argmax(axis=1)
@@ -243,8 +243,8 @@ def main() -> None:
     n = 60 if args.quick else args.n
     repeats = 5 if args.quick else 21
 
-    from layerlens import zoo
-    from layerlens._tensorflow import import_quietly
+    from layerlens._util.quiet_tensorflow import import_quietly
+    from layerlens.app import zoo as zoo
     from layerlens.datasets import render_phantoms
 
     import_quietly()

@@ -4,18 +4,18 @@ Run ``.venv/bin/python benchmarks/bench_extract.py`` from the repository root (`
 options; ``--quick`` is a smoke run of one to two minutes). What is measured, on synthetic brain-MRI
 phantoms at 64x64 (``render_phantoms(N, size=64, seed=1)``, N = 2,000 and 8,000 by default):
 
-(a) Extraction overhead. ``layerlens.extract.extract(model, x, batch_size=64)`` (default layers) and
+(a) Extraction overhead. ``layerlens.model._extract.extract(model, x, batch_size=64)`` (default layers) and
     ``model.predict(x, batch_size=64)`` on the same images, in the same process, alternating: one
     warm-up call each (it includes tracing), then 7 rounds; medians and their ratio
     (and the ratio of the fastest runs, less sensitive to other load on the machine). ``extract``
     builds and traces a fresh ``tf.function`` on every call, so each timed call includes that fixed
     cost, which is also reported alone (``extract`` of a single batch of 64 images).
 (b) Memory and time against the naive approach, which ``analyze`` replaces: one multi-output
-    ``predict`` of every default layer (``layerlens.extract.default_layers``; not every layer of the
+    ``predict`` of every default layer (``layerlens.model._extract.default_layers``; not every layer of the
     model), keeping the full activation maps, then per layer the maps flattened to (N, H*W*C) float32,
-    standardised, PCA-reduced to 50 components, clustered with ``layerlens.cluster.cluster_layer``
+    standardised, PCA-reduced to 50 components, clustered with ``layerlens.layers._clusters.cluster_layer``
     (k-means, k = 2..12 by silhouette, as ``analyze``) and mapped to 2-D. Two variants of the reduction:
-    "exact" calls ``layerlens.cluster.reduce_features``, the very kernel ``analyze`` uses (float64,
+    "exact" calls ``layerlens.layers._clusters.reduce_features``, the very kernel ``analyze`` uses (float64,
     exact PCA), so the only difference is where the reduction happens; "lean" is what a user might
     write instead, ``PCA(50).fit_transform(StandardScaler().fit_transform(flat))`` in float32 with
     scikit-learn's default (randomized) solver, cheaper in time and memory. The naive approach runs at
@@ -27,7 +27,7 @@ phantoms at 64x64 (``render_phantoms(N, size=64, seed=1)``, N = 2,000 and 8,000 
     compilation of whatever is not in its on-disk cache yet, the second is warm.
 
 Every measurement runs in a fresh subprocess (this script with ``--worker KIND``) that loads the
-model from a ``.keras`` file trained once by ``layerlens.zoo.train_example("phantoms", seed=0)``.
+model from a ``.keras`` file trained once by ``layerlens.app.zoo.train_example("phantoms", seed=0)``.
 Memory is the peak resident set size, ``getrusage(RUSAGE_SELF).ru_maxrss``. Before each measured
 phase the worker collects garbage, hands freed heap back to the OS (glibc ``malloc_trim``: rendering
 the phantoms leaves ~1 GB of freed small blocks at N = 8,000 that later allocations would silently
@@ -158,12 +158,12 @@ def _setup(model_path: str, n: int) -> tuple[Any, Any, Result]:
 
 def worker_train(args: argparse.Namespace) -> Result:
     """Train the example phantoms CNN and save it to ``args.model``."""
-    from layerlens.zoo import train_example
+    from layerlens.app.zoo import train_example
 
     epochs = QUICK_EPOCHS if args.quick else None
     trained, seconds = _timed(lambda: train_example("phantoms", seed=MODEL_SEED, epochs=epochs))
     trained.model.save(args.model)
-    from layerlens.extract import default_layers
+    from layerlens.model._extract import default_layers
 
     return {
         "train_s": seconds,
@@ -178,7 +178,7 @@ def worker_speed(args: argparse.Namespace) -> Result:
     """(a) ``extract`` against ``model.predict`` on the same images, alternating, in one process."""
     import numpy as np
 
-    from layerlens.extract import extract
+    from layerlens.model._extract import extract
 
     model, data, setup = _setup(args.model, args.n)
     x = data.images
@@ -235,9 +235,9 @@ def _naive(model: Any, x: Any, labels: Any, class_names: Any, variant: str) -> R
     """Full activation maps of every default layer from one predict, then reduce, cluster and map each."""
     import keras
 
-    from layerlens.cluster import cluster_layer, reduce_features
-    from layerlens.extract import default_layers
-    from layerlens.project import project_2d
+    from layerlens.layers._clusters import cluster_layer, reduce_features
+    from layerlens.layers._maps import project_2d
+    from layerlens.model._extract import default_layers
 
     reduce = _lean_reduce if variant == "lean" else (lambda flat: reduce_features(flat, seed=0))
 
@@ -414,7 +414,7 @@ def run_all(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="layerlens-bench-") as tmp_name:
         tmp = Path(tmp_name)
         model = tmp / "phantoms.keras"
-        print("Training the example phantoms CNN once (layerlens.zoo.train_example) ...")
+        print("Training the example phantoms CNN once (layerlens.app.zoo.train_example) ...")
         report["train"] = run_worker("train", tmp, model, quick=args.quick)
         jobs: list[tuple[str, int | str, str, tuple[str, ...]]] = []
         jobs += [("speed", n, "speed", ("--n", str(n), "--repeats", str(args.repeats))) for n in sizes]
@@ -537,7 +537,7 @@ def format_memory(report: Result) -> list[str]:
         lines.append(f"  naive, {variant}, per layer (flattened dim: reduce + cluster + map s): {per_layer}")
     if report["naive"]:
         lines.append(
-            "  naive exact = layerlens.cluster.reduce_features on the flattened maps (float64, exact PCA, "
+            "  naive exact = layerlens.layers._clusters.reduce_features on the flattened maps (float64, exact PCA, "
             "as analyze); lean = float32 StandardScaler + sklearn PCA(50), default randomized solver"
         )
     if any(not r["peak_reset"] for r in _measured(report)):

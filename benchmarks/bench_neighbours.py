@@ -2,7 +2,7 @@
 
 Run ``.venv/bin/python benchmarks/bench_neighbours.py`` from the repository root (``--help`` lists the
 options; ``--quick`` is a smoke run). It measures the k-nearest-neighbour query of
-``layerlens.doubt.disagreement``: a float32 reference of R images and N = R analysed images in one
+``layerlens.scores._doubt.disagreement``: a float32 reference of R images and N = R analysed images in one
 layer's reduced space (d = 16 and 50, the most PCA keeps), k = 50, Euclidean. R = N = 1,000, 4,000,
 16,000 and 64,000 (``--quick``: 1,000 and 8,000). Everything is measured in one process, side by side:
 

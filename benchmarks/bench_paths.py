@@ -4,7 +4,7 @@ Run ``.venv/bin/python benchmarks/bench_paths.py`` from the repository root (``-
 options; ``--quick`` is a smoke run of about two minutes). What is measured, in one process, side by
 side:
 
-(a) Paths. The MNIST and phantoms example models of ``layerlens.zoo`` (seed 0) are analysed with their
+(a) Paths. The MNIST and phantoms example models of ``layerlens.app.zoo`` (seed 0) are analysed with their
     training images as the reference (the fit set of every layer's space, clusters and map) and their
     held-out test images as the analysed set, ``stability=True``, for every combination of
     ``n_clusters`` in ("silhouette", "auto") and ``conv_features`` in ("mean", "grid"). Printed per
@@ -169,7 +169,7 @@ def _timed(fn: Any) -> tuple[Any, float]:
 
 def _analyze_full_search(model: Any, x: Any, y: Any) -> Any:
     """``analyze`` with the k search run on every image instead of a sample of 2,000."""
-    from layerlens import cluster
+    from layerlens.layers import _clusters as cluster
 
     original = cluster.cluster_layer.__kwdefaults__["max_search_samples"]
     cluster.cluster_layer.__kwdefaults__["max_search_samples"] = len(x)
@@ -277,7 +277,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     print(f"layerlens paths benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.2f}")
     trained = {}

@@ -37,7 +37,7 @@ What is measured, in one process:
 
 One build from the run folder is profiled with cProfile (``--no-profile`` skips it): the entries of
 ``layerlens/site``, ``layerlens/figures`` and what a build from a folder reads and re-encodes
-(``layerlens/store.py``, ``_run_explanations.py``, ``_png.py``) with the most cumulative time, then
+(``layerlens/run/_store.py``, ``_run_explanations.py``, ``_png.py``) with the most cumulative time, then
 the functions with the most own time. The machine's load average is printed at start and end:
 other work shows up in the timings.
 """
@@ -82,8 +82,8 @@ VIEWPORT = {"width": 1280, "height": 800}
 QUIET_MS = 500
 RENDER_TIMEOUT_MS = 60_000
 # Where the profile looks: the site, its figures, and what a build from a folder reads and re-encodes.
-PROFILED = ("layerlens/site/", "layerlens/figures/", "layerlens/store.py", "layerlens/_run_explanations.py",
-            "layerlens/_png.py")  # fmt: skip
+PROFILED = ("layerlens/site/", "layerlens/figures/", "layerlens/run/_store.py", "layerlens/run/_explanations_io.py",
+            "layerlens/_util/png.py")  # fmt: skip
 
 # What "first render" means on each page: every part drawn. Each part is checked on every animation frame
 # and stamped, in ms since navigation start, when it first holds.
@@ -193,7 +193,7 @@ def train_model() -> Any:
     import keras
     import numpy as np
 
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
     from layerlens.datasets import render_phantoms
 
     train = render_phantoms(N_TRAIN, size=SIZE, seed=RUN_SETTINGS["train_seed"])

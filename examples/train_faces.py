@@ -6,7 +6,7 @@ Run: python examples/train_faces.py [MODELS]
 
 import sys
 
-from layerlens import zoo
+from layerlens.app import zoo as zoo
 
 if __name__ == "__main__":
     trained = zoo.train_example("faces", seed=0, verbose=2)

@@ -3,7 +3,7 @@
 ``layerlens.analyze(model, images)`` runs the images through the model once
 and returns an :class:`Analysis`: per-layer clusters and 2-D maps, every
 image's path through the clusters, metrics and separability by depth, and
-explanations of the most telling images. ``layerlens.explain(model, images,
+explanations of the most telling images. ``layerlens.explanations(model, images,
 method=...)`` explains any images by LIME, Grad-CAM, integrated gradients or
 SmoothGrad.
 ``Analysis.save(dir)`` writes a run folder and ``layerlens.load(dir)`` reads it
@@ -22,12 +22,10 @@ from typing import TYPE_CHECKING, Any
 from layerlens._version import __version__
 
 if TYPE_CHECKING:
-    from layerlens import datasets, explain
-    from layerlens._explain_run import explain_run
-    from layerlens.analysis import Analysis, analyze
-    from layerlens.explain import Explanation
+    from layerlens import datasets
+    from layerlens.explanations import Explanation, explain
+    from layerlens.run import Analysis, analyze, explain_run, load
     from layerlens.site import build_site
-    from layerlens.store import load
 
 __all__ = [
     "Analysis", "Explanation", "__version__", "analyze", "build_site", "datasets", "explain", "explain_run", "load",
@@ -35,24 +33,22 @@ __all__ = [
 
 # Where each public name lives. pandas and scikit-learn alone take over a second to import.
 _HOMES = {
-    "Analysis": "layerlens.analysis",
-    "analyze": "layerlens.analysis",
+    "Analysis": "layerlens.run",
+    "analyze": "layerlens.run",
     "build_site": "layerlens.site",
     "datasets": "layerlens.datasets",
-    "explain": "layerlens.explain",
-    "explain_run": "layerlens._explain_run",
-    "Explanation": "layerlens.explain",
-    "load": "layerlens.store",
+    "explain": "layerlens.explanations",
+    "explain_run": "layerlens.run",
+    "Explanation": "layerlens.explanations",
+    "load": "layerlens.run",
 }
-# Packages that are themselves the public name (``layerlens.explain`` is callable as the function).
-_PACKAGES = ("datasets", "explain")
 
 
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'layerlens' has no attribute {name!r}")
     module = importlib.import_module(_HOMES[name])
-    value = module if name in _PACKAGES else getattr(module, name)
+    value = module if name == "datasets" else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "preprocess_family"]
+__all__ = [
+    "BUNDLED_DATA",
+    "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "SPLITS",
+    "preprocess_family",
+]
+
+#: The data sets the command line and ``explain_run`` know by name (resized to the model's input).
+BUNDLED_DATA: tuple[str, ...] = ("phantoms", "mnist", "digits", "faces")
+#: Which images of a data set to analyse: all of them, or one side of a seeded, stratified split.
+SPLITS: tuple[str, ...] = ("all", "train", "test")
 
 #: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
 CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")

@@ -1,8 +1,8 @@
-"""A six-image paths table worked out by hand, shared by the tests of layerlens.paths and layerlens.pathstats."""
+"""A six-image paths table worked out by hand, shared by the tests of the paths table and path statistics."""
 
 import numpy as np
 
-from layerlens.paths import build_paths
+from layerlens.paths._table import build_paths
 
 # Six images, two classes, two layers; every number below is worked out by hand.
 #

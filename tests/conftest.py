@@ -34,7 +34,7 @@ def _fit(model, train, *, loss="sparse_categorical_crossentropy", epochs=3):
 @pytest.fixture(scope="session")
 def sequential_model(digits):
     """The zoo's Sequential CNN (conv1, pool1, conv2, pool2, flatten, dense, dropout, output), softmax."""
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     return _fit(zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, seed=0), digits[0])
 
@@ -44,7 +44,7 @@ def logits_model(digits):
     """The same CNN with a linear head trained on logits."""
     import keras
 
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     model = zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, output="logits", seed=1)
     return _fit(model, digits[0], loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -92,7 +92,7 @@ def nested_model(digits):
 @pytest.fixture(scope="session")
 def faces_model():
     """The faces example model (single sigmoid unit), trained once: about 3 s."""
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     return zoo.train_example("faces", seed=0)
 
@@ -134,7 +134,7 @@ def byte_model(digits):
     """The zoo CNN behind Rescaling(1/255), trained on 0..255 digits: it expects byte pixel values."""
     import keras
 
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     inner = zoo.small_cnn(IMAGE_SHAPE, 10, filters=(8, 16), dense_units=32, seed=2)
     model = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Rescaling(1 / 255, name="rescale"), *inner.layers])

@@ -9,7 +9,6 @@ from scipy.special import softmax
 
 import layerlens as ll
 from layerlens.datasets import ImageSet
-from layerlens.doubt import DEFAULT_NEIGHBOURS
 from layerlens.exceptions import (
     ClassOrderWarning,
     InvalidInputError,
@@ -17,6 +16,7 @@ from layerlens.exceptions import (
     PixelScaleWarning,
     UnreliableAnalysisWarning,
 )
+from layerlens.scores._doubt import DEFAULT_NEIGHBOURS
 
 
 @pytest.fixture(scope="module")
@@ -500,9 +500,9 @@ def test_a_reference_places_even_a_single_image(sequential_model, digits):
 
 
 def test_an_unlabelled_reference_is_refused_before_any_pass(sequential_model, digits, monkeypatch):
-    import layerlens.extract
+    import layerlens.model._extract
 
-    monkeypatch.setattr(layerlens.extract, "extract", lambda *a, **k: pytest.fail("the images were read"))
+    monkeypatch.setattr(layerlens.model._extract, "extract", lambda *a, **k: pytest.fail("the images were read"))
     with pytest.raises(InvalidInputError, match="reference: expected labelled images"):
         ll.analyze(sequential_model, digits[1], reference=digits[0].images, progress=False, explain=0)
 
@@ -836,7 +836,7 @@ def test_a_layer_named_probe_is_analysed_and_only_probes_are_refused_for_it(digi
 
 
 def test_path_statistics_of_a_probed_table_leave_the_probes_out(probed):
-    from layerlens.pathstats import path_statistics
+    from layerlens.paths._statistics import path_statistics
 
     again = path_statistics(probed.paths, seed=probed.settings.seed)
     assert again.n_distinct == probed.path_statistics.n_distinct

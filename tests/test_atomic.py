@@ -1,4 +1,4 @@
-"""layerlens._atomic.staged_folder: whole folders or none, and the leftovers of killed writers cleaned up."""
+"""layerlens._util.atomic.staged_folder: whole folders or none, and the leftovers of killed writers cleaned up."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlens._atomic import _host, staged_folder
+from layerlens._util.atomic import _host, staged_folder
 
 DAY = 24 * 3600
 # A writer in its own process: enters staged_folder(argv[1]), writes argv[2] into it, tells the test its
@@ -21,7 +21,7 @@ DAY = 24 * 3600
 WRITER = """
 import os, sys
 from pathlib import Path
-from layerlens._atomic import staged_folder
+from layerlens._util.atomic import staged_folder
 
 with staged_folder(Path(sys.argv[1])) as staging:
     (staging / "who.txt").write_text(sys.argv[2])
@@ -33,7 +33,7 @@ with staged_folder(Path(sys.argv[1])) as staging:
 RETIRING = """
 import os, sys
 from pathlib import Path
-from layerlens import _atomic
+from layerlens._util import atomic as _atomic
 
 _atomic.shutil.rmtree = lambda *args, **kwargs: os._exit(1)
 with _atomic.staged_folder(Path(sys.argv[1])) as staging:
@@ -161,7 +161,7 @@ def test_two_processes_saving_the_same_target_at_once_both_succeed(tmp_path):
 
 def racing_retire(monkeypatch, times: int) -> None:
     """Make another save put its folder at the target right after each of the next ``times`` moves aside."""
-    from layerlens import _atomic
+    from layerlens._util import atomic as _atomic
 
     retire, raced = _atomic._retire, []
 
@@ -191,7 +191,7 @@ def test_a_save_raced_by_another_save_still_succeeds_and_is_the_last(tmp_path, m
 
 
 def test_a_save_that_loses_every_race_fails_and_leaves_the_winner_in_place(tmp_path, monkeypatch):
-    from layerlens import _atomic
+    from layerlens._util import atomic as _atomic
 
     target = tmp_path / "run"
     racing_retire(monkeypatch, times=_atomic._SWAP_ATTEMPTS)
@@ -319,7 +319,7 @@ def test_other_hidden_folders_and_files_beside_the_target_are_untouched(tmp_path
 
 
 def test_a_leftover_another_cleaner_removes_first_does_not_fail_the_save(tmp_path, monkeypatch):
-    from layerlens import _atomic
+    from layerlens._util import atomic as _atomic
 
     leftover = make_folder(tmp_path, f".run.{_host()}.{ended_pid()}.abcd1234.partial")
     writer_gone = _atomic._writer_gone
@@ -347,7 +347,7 @@ def test_a_leftover_that_cannot_be_removed_does_not_fail_the_save(tmp_path):
 
 
 def test_a_folder_that_cannot_be_listed_does_not_fail_the_save(tmp_path, monkeypatch):
-    from layerlens import _atomic
+    from layerlens._util import atomic as _atomic
 
     def scandir(path):
         raise PermissionError(f"cannot list {path}")
@@ -363,7 +363,7 @@ def test_a_folder_that_cannot_be_listed_does_not_fail_the_save(tmp_path, monkeyp
     ids=["no-such-process", "another-users-process", "pid-out-of-range"],
 )
 def test_a_process_is_taken_for_gone_only_when_the_system_says_there_is_none(monkeypatch, failure, alive):
-    from layerlens import _atomic
+    from layerlens._util import atomic as _atomic
 
     def kill(pid, sig):
         raise failure("from os.kill")

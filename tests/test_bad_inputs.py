@@ -17,6 +17,7 @@ from _dicom import write_tree
 from skimage import io
 
 import layerlens as ll
+from layerlens.app.workflows import load_model
 from layerlens.exceptions import (
     ChannelWarning,
     InvalidInputError,
@@ -26,7 +27,6 @@ from layerlens.exceptions import (
     SkippedFilesWarning,
     UnreliableAnalysisWarning,
 )
-from layerlens.workflows import load_model
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

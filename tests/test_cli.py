@@ -9,8 +9,8 @@ from _dicom import write_tree
 from skimage import io
 
 import layerlens as ll
-from layerlens import zoo
-from layerlens.cli import main
+from layerlens.app import zoo as zoo
+from layerlens.app.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +284,7 @@ def test_argument_errors_come_before_any_heavy_import(faces_file, tmp_path, argv
     (tmp_path / "taken" / "manifest.json").write_text('{"format": "layerlens-run"}')
     argv = [a.replace("{model}", str(faces_file)).replace("{tmp}", str(tmp_path)) for a in argv]
     code = (
-        "import sys\nfrom layerlens.cli import main\n"
+        "import sys\nfrom layerlens.app.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    print(e.code)\n"
         "print(*(m in sys.modules for m in ('tensorflow', 'keras', 'sklearn', 'pandas')))"
     )
@@ -300,7 +300,7 @@ def test_a_misspelt_layer_is_the_only_line_on_stderr(faces_file, faces_folder, t
         (data / name).mkdir(parents=True)
         (data / name / "broken.png").write_bytes(b"not a png")  # reading the data would warn about these
     argv = ["analyze", str(faces_file), str(data), "--out", str(tmp_path / "run"), "--layers", "conv9"]
-    done = subprocess.run([sys.executable, "-m", "layerlens.cli", *argv], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "layerlens.app.cli", *argv], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "layerlens analyze: error: layers: unknown layer name(s) ['conv9']; available layers: conv1, pool1, conv2, "

@@ -1,4 +1,4 @@
-"""Tests of layerlens.cluster: scale + PCA reduction, k-means clusters, their names and order."""
+"""Tests of layerlens.layers._clusters: scale + PCA reduction, k-means clusters, their names and order."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 import threadpoolctl
 from sklearn.exceptions import ConvergenceWarning
 
-from layerlens import _kchoice
-from layerlens.cluster import (
+from layerlens.exceptions import InvalidInputError
+from layerlens.layers import _kchoice as _kchoice
+from layerlens.layers._clusters import (
     AUTO_K_RANGE,
     LEAD_P_VALUE,
     LEAD_RATIO,
@@ -22,7 +23,6 @@ from layerlens.cluster import (
     cluster_layer,
     reduce_features,
 )
-from layerlens.exceptions import InvalidInputError
 
 CLASSES = ("alpha", "beta", "gamma")
 
@@ -548,7 +548,7 @@ def test_cluster_layer_rejects_bad_input(overrides, match):
 
 
 def test_module_imports_neither_umap_nor_tensorflow():
-    code = "import sys, layerlens.cluster; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
+    code = "import sys, layerlens.layers._clusters; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
 

@@ -5,8 +5,8 @@ import pytest
 from _images import write_class_folders
 
 import layerlens as ll
-from layerlens._inputs import dataset_origin
 from layerlens.exceptions import DatasetWarning, InvalidInputError
+from layerlens.model._inputs import dataset_origin
 
 
 @pytest.fixture(scope="module")

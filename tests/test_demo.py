@@ -1,7 +1,7 @@
 import re
 
 import layerlens as ll
-from layerlens.demo import _groups_line
+from layerlens.app.demo import _groups_line
 
 
 def test_the_demo_says_the_accuracy_of_each_metadata_group(site_runs):

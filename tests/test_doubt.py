@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerlens.doubt import (
+from layerlens.exceptions import InvalidInputError
+from layerlens.scores._doubt import (
     UNFAMILIAR_AT,
     disagreement,
     doubt_scores,
@@ -13,7 +14,6 @@ from layerlens.doubt import (
     layer_weights,
     mistake_probability,
 )
-from layerlens.exceptions import InvalidInputError
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_doubt_is_the_confidence_for_familiar_images_and_high_for_unfamiliar_one
 
 
 def test_separation_is_the_leave_one_out_neighbour_accuracy(two_blobs):
-    from layerlens.doubt import separation
+    from layerlens.scores._doubt import separation
 
     reference, labels = two_blobs
     assert separation(reference, labels) == 1.0  # two far blobs
@@ -127,7 +127,7 @@ def test_separation_is_the_leave_one_out_neighbour_accuracy(two_blobs):
 
 def test_the_approximate_index_finds_nearly_the_same_neighbours_and_the_same_every_time(monkeypatch):
     """pynndescent above APPROXIMATE_FROM pairs: close to exact search, and repeatable for a seed."""
-    import layerlens.doubt as doubt
+    import layerlens.scores._doubt as doubt
 
     rng = np.random.default_rng(1)
     centres = rng.normal(0, 3, (5, 8))

@@ -11,7 +11,7 @@ from _compare import FLOAT_TOLERANCE
 
 import layerlens as ll
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
-from layerlens.explain import METHODS, Explanation
+from layerlens.explanations import METHODS, Explanation
 
 # Small settings where the behaviour tested does not need the defaults: the whole file stays fast.
 FAST = {
@@ -184,7 +184,7 @@ def test_colour_and_other_channel_counts(channels):
 
 
 def test_lime_segments_a_gray_image_in_rgb_as_gray():
-    from layerlens.explain.lime import segment
+    from layerlens.explanations.lime import segment
 
     gray = np.random.default_rng(0).random((16, 16, 1))
     segments = segment(gray, 20)
@@ -433,7 +433,7 @@ def test_explanation_does_not_depend_on_the_other_images(sequential_model, image
 
 
 def test_package_stays_callable_after_importing_a_submodule(sequential_model, images):
-    import layerlens.explain.lime  # noqa: F401  (rebinds the attribute 'explain' of layerlens to the package)
+    import layerlens.explanations.lime  # noqa: F401  (rebinds the attribute 'explain' of layerlens to the package)
 
     assert callable(ll.explain)
     single = ll.explain(sequential_model, images[0], method="gradcam")
@@ -549,7 +549,7 @@ def test_to_dict_survives_a_missing_time():
 
 
 def test_overlay_colours():
-    from layerlens.explain._overlay import overlay
+    from layerlens.figures._overlay import overlay
 
     image = np.full((4, 4, 1), 100, np.uint8)
     heatmap = np.zeros((4, 4), np.float32)
@@ -568,7 +568,7 @@ def test_overlay_colours():
 
 
 def test_heat_limit_ignores_one_outlier():
-    from layerlens.explain._overlay import heat_limit, overlay
+    from layerlens.figures._overlay import heat_limit, overlay
 
     heatmap = np.random.default_rng(0).uniform(0.5, 1.0, (16, 16)).astype(np.float32)
     heatmap[3, 4] = 1000.0  # one extreme pixel, as gradient maps have
@@ -605,20 +605,20 @@ CONFIDENCE = np.array([0.9, 0.5, 0.8, 0.6, 0.95, 0.4, 0.7, 0.99])
     ],
 )
 def test_choose_images_with_labels(count, expected):
-    from layerlens.explain._analysis import choose_images
+    from layerlens.explanations._choice import choose_images
 
     np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, LABELS, count), expected)
 
 
 def test_choose_images_without_labels():
     """Without labels: the least confident images, then the most confident of every predicted class."""
-    from layerlens.explain._analysis import choose_images
+    from layerlens.explanations._choice import choose_images
 
     np.testing.assert_array_equal(choose_images(PREDICTIONS, CONFIDENCE, None, 4), [5, 1, 7, 4])
 
 
 def test_choose_images_takes_the_most_doubtful_correct_images():
-    from layerlens.explain._analysis import choose_images
+    from layerlens.explanations._choice import choose_images
 
     # Image 3 is correct and fairly confident (0.6), but unfamiliar: it goes before image 5, the least confident.
     doubt = np.array([0.0, 0.1, 0.05, 0.9, 0.0, 0.3, 0.5, 0.4])
@@ -628,7 +628,7 @@ def test_choose_images_takes_the_most_doubtful_correct_images():
 
 
 def test_choose_images_count_larger_than_the_images():
-    from layerlens.explain._analysis import choose_images
+    from layerlens.explanations._choice import choose_images
 
     for labels in (LABELS, None):
         chosen = choose_images(PREDICTIONS, CONFIDENCE, labels, 100)
@@ -644,7 +644,7 @@ def test_choose_images_count_larger_than_the_images():
 @pytest.fixture(scope="module")
 def displayed(sequential_model, digits):
     """One digit as shown (uint8) and its LIME and Grad-CAM explanations."""
-    from layerlens.explain._analysis import to_display
+    from layerlens.explanations._choice import to_display
 
     x = digits[1].images[:1]
     lime = ll.explain(sequential_model, x[0], method="lime", num_samples=200)
@@ -741,7 +741,7 @@ def test_lime_sees_a_uniform_patch():
 
 def test_lime_builds_large_images_without_the_product_table(sequential_model, images, monkeypatch):
     """Images too large for the superpixels-by-pixels table are put together by lookup: the same explanation."""
-    from layerlens.explain import _model
+    from layerlens.explanations import _model
 
     by_product = ll.explain(sequential_model, images[:2], method="lime", num_samples=200)
     monkeypatch.setattr(_model, "_PRODUCT_BYTES", 0)
@@ -907,7 +907,7 @@ def test_mistakes_are_all_explained(sequential_model, digits):
 
 
 def test_the_candidates_kept_during_the_pass_are_the_most_telling():
-    from layerlens.explain._candidates import Candidates
+    from layerlens.explanations._candidates import Candidates
 
     labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
     first = np.array([0.9, 0.8, 0.6, 0.3, 0.55, 0.99, 0.2, 0.4])

@@ -5,7 +5,7 @@ import pytest
 from _images import write_class_folders
 
 import layerlens as ll
-from layerlens.cli import main
+from layerlens.app.cli import main
 from layerlens.exceptions import InvalidInputError
 
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.extract import (
+from layerlens.model._extract import (
     MAX_FEATURE_DIM,
     extract,
 )
@@ -259,7 +259,7 @@ def test_analysing_many_models_in_one_process_is_quiet(caplog, capfd):
     """Each extraction traces its own graph; TensorFlow must not take that for accidental retracing."""
     import logging
 
-    from layerlens import zoo
+    from layerlens.app import zoo as zoo
 
     caplog.set_level(logging.WARNING)  # TensorFlow warns through Python's logging ("tensorflow" logger)
     x = np.random.default_rng(0).random((8, 8, 8, 1), dtype=np.float32)

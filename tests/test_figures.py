@@ -14,7 +14,7 @@ from layerlens.exceptions import InvalidInputError
 from layerlens.figures import _style as figures_style
 from layerlens.figures import layer_figure, paths_figure, separability_figure
 from layerlens.figures import maps as figure_maps
-from layerlens.paths import build_paths
+from layerlens.paths._table import build_paths
 
 CLASSES = ["glioma", "meningioma", "pituitary"]
 HOSTILE = "<img src=x onerror=alert(1)>"

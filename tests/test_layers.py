@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from layerlens._layers import LayerInfo, spread
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.extract import default_layers, expects_byte_pixels, extract, list_layers, output_units
+from layerlens.model._extract import default_layers, expects_byte_pixels, extract, list_layers, output_units
+from layerlens.model._layers import LayerInfo, spread
 
 
 @pytest.mark.parametrize(

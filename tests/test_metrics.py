@@ -13,9 +13,9 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from layerlens import metrics
 from layerlens.exceptions import InvalidInputError
-from layerlens.metrics import ClassificationMetrics, best_class_matching, calibration, classification_metrics
+from layerlens.scores import _metrics as metrics
+from layerlens.scores._metrics import ClassificationMetrics, best_class_matching, calibration, classification_metrics
 
 TUMOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
 
@@ -284,7 +284,7 @@ def test_fewer_than_two_classes_is_rejected():
 
 
 def test_importing_metrics_does_not_import_tensorflow():
-    code = "import sys, layerlens.metrics; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, layerlens.scores._metrics; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -3,7 +3,7 @@ import pytest
 from scipy.special import expit, softmax
 
 from layerlens.exceptions import InvalidInputError
-from layerlens.outputs import detect_head, to_probabilities
+from layerlens.model._heads import detect_head, to_probabilities
 
 
 @pytest.mark.parametrize(

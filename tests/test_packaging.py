@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_scikit_learn_floor_has_the_pca_solver_we_use():
-    # layerlens.cluster uses PCA(svd_solver="covariance_eigh"), added in scikit-learn 1.5.
+    # layerlens.layers._clusters uses PCA(svd_solver="covariance_eigh"), added in scikit-learn 1.5.
     (spec,) = re.findall(r'"scikit-learn>=\s*(\d+)\.(\d+)', (ROOT / "pyproject.toml").read_text())
     assert tuple(int(x) for x in spec) >= (1, 5), spec
 

@@ -8,7 +8,7 @@ import pytest
 from _toy_paths import CLASSES, CONF, LABELS, LAYERS, LEADING, NAMES, PRED, TRUE, _build
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.paths import FIXED_COLUMNS, build_paths
+from layerlens.paths._table import FIXED_COLUMNS, build_paths
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from _toy_paths import _build
 
-from layerlens._pathmeasures import majority
 from layerlens.exceptions import InvalidInputError
-from layerlens.paths import build_paths
-from layerlens.pathstats import PathStatistics, path_statistics
+from layerlens.layers._alignment import majority
+from layerlens.paths._statistics import PathStatistics, path_statistics
+from layerlens.paths._table import build_paths
 
 
 @pytest.fixture

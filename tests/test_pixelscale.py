@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from layerlens._pixelscale import (
+from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
+from layerlens.model._pixelscale import (
     PixelDecision,
     Sample,
     Stretch,
@@ -15,7 +16,6 @@ from layerlens._pixelscale import (
     read_stretch,
     resolve_preprocess,
 )
-from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
 from layerlens.options import preprocess_family
 
 UNIT, BYTES = "unit", "bytes"

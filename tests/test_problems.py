@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from layerlens._problems import problems
-from layerlens.metrics import classification_metrics
+from layerlens.scores._metrics import classification_metrics
+from layerlens.scores._problems import problems
 
 NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")
 

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from layerlens._progress import Progress
+from layerlens._util.progress import Progress
 
 
 class _Terminal(io.StringIO):

@@ -1,4 +1,4 @@
-"""Tests of layerlens.project: PCA and UMAP maps, cluster centres on a map."""
+"""Tests of layerlens.layers._maps: PCA and UMAP maps, cluster centres on a map."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
-from layerlens.cluster import cluster_layer
 from layerlens.exceptions import InvalidInputError
-from layerlens.project import PROJECTIONS, ProjectionFallbackWarning, map_centers, project_2d
+from layerlens.layers._clusters import cluster_layer
+from layerlens.layers._maps import PROJECTIONS, ProjectionFallbackWarning, map_centers, project_2d
 
 
 def _blobs(n_per=20, dim=10, seed=0):
@@ -184,7 +184,7 @@ def test_map_centers_rejects_bad_input(coords, labels, k, match):
 
 
 def test_module_imports_neither_umap_nor_tensorflow():
-    code = "import sys, layerlens.project; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
+    code = "import sys, layerlens.layers._maps; print(*(m in sys.modules for m in ('umap', 'tensorflow', 'keras')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
 

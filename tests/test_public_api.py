@@ -8,39 +8,39 @@ import pytest
 
 PUBLIC_MODULES = [
     "layerlens",
-    "layerlens.analysis",
-    "layerlens.cluster",
-    "layerlens.doubt",
-    "layerlens.extract",
+    "layerlens.run._analysis",
+    "layerlens.layers._clusters",
+    "layerlens.scores._doubt",
+    "layerlens.model._extract",
     "layerlens.figures",
     "layerlens.figures.paths",
     "layerlens.figures.maps",
     "layerlens.figures.separability",
     "layerlens.figures.explanations",
     "layerlens.figures.metrics",
-    "layerlens.explain",
-    "layerlens.explain.lime",
-    "layerlens.explain.gradcam",
-    "layerlens.explain.integrated_gradients",
-    "layerlens.explain.smoothgrad",
-    "layerlens.metrics",
-    "layerlens.separability",
-    "layerlens.outputs",
-    "layerlens.paths",
-    "layerlens.pathstats",
-    "layerlens.project",
-    "layerlens.store",
-    "layerlens.workflows",
+    "layerlens.explanations",
+    "layerlens.explanations.lime",
+    "layerlens.explanations.gradcam",
+    "layerlens.explanations.integrated_gradients",
+    "layerlens.explanations.smoothgrad",
+    "layerlens.scores._metrics",
+    "layerlens.layers._separability",
+    "layerlens.model._heads",
+    "layerlens.paths._table",
+    "layerlens.paths._statistics",
+    "layerlens.layers._maps",
+    "layerlens.run._store",
+    "layerlens.app.workflows",
     "layerlens.datasets",
     "layerlens.datasets.bundled",
     "layerlens.datasets.folder",
     "layerlens.datasets.phantoms",
     "layerlens.datasets.phantoms.preview",
-    "layerlens.demo",
+    "layerlens.app.demo",
     "layerlens.exceptions",
     "layerlens.options",
-    "layerlens.zoo",
-    "layerlens.cli",
+    "layerlens.app.zoo",
+    "layerlens.app.cli",
     "layerlens.site",
 ]
 
@@ -57,7 +57,7 @@ def test_public_names_exist_and_have_docstrings(module_name):
 
 def test_importing_layerlens_does_not_import_tensorflow():
     code = (
-        "import sys, layerlens, layerlens.datasets, layerlens.explain; layerlens.explain.Explanation; "
+        "import sys, layerlens, layerlens.datasets, layerlens.explanations; layerlens.explanations.Explanation; "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

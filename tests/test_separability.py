@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import calinski_harabasz_score
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from layerlens import separability as separability_module
 from layerlens.exceptions import InvalidInputError
-from layerlens.separability import Separability, separability
+from layerlens.layers import _separability as separability_module
+from layerlens.layers._separability import Separability, separability
 
 
 def blobs(n_per_class=50, spread=1.0, seed=0):
@@ -179,6 +179,6 @@ def test_separability_from_dict_names_missing_keys():
 
 
 def test_importing_separability_does_not_import_tensorflow():
-    code = "import sys, layerlens.separability; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, layerlens.layers._separability; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

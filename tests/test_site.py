@@ -16,8 +16,8 @@ import pytest
 from _browser import launch
 
 import layerlens as ll
-from layerlens._metadata import check_metadata
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, RunFormatError, UnreliableAnalysisWarning
+from layerlens.run._metadata import check_metadata
 from layerlens.site import _build, _content, build_site
 from layerlens.site._target import MARKER
 from layerlens.site._templates import script_json
@@ -199,7 +199,7 @@ def test_the_command_line_builds_a_site(tmp_path, site_runs):
     assert done.returncode == 0, done.stderr
     assert str((tmp_path / "site" / "index.html").resolve()) in done.stdout
     refused = subprocess.run(
-        [sys.executable, "-m", "layerlens.cli", "site", str(site_runs[0]), "--out", str(tmp_path)],
+        [sys.executable, "-m", "layerlens.app.cli", "site", str(site_runs[0]), "--out", str(tmp_path)],
         capture_output=True,
         text=True,
     )

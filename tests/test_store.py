@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 import layerlens as ll
-from layerlens import store
-from layerlens._metadata import check_metadata
 from layerlens.datasets import ImageSet
 from layerlens.exceptions import InvalidInputError, RunFormatError
-from layerlens.explain import METHODS
+from layerlens.explanations import METHODS
+from layerlens.run import _store as store
+from layerlens.run._metadata import check_metadata
 
 # Every method on a few images: the runs of this module hold explanations of each kind.
 EXPLAINED = dict(progress=False, explain=5, explain_methods=METHODS)

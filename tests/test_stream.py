@@ -224,8 +224,8 @@ def test_labels_given_per_listed_file_follow_the_files_that_could_be_read(sequen
 def test_unreadable_files_are_reported_after_the_progress_line_ends(
     sequential_model, digit_folder, tmp_path, monkeypatch
 ):
-    from layerlens import extract as extract_module
-    from layerlens._progress import Progress
+    from layerlens._util.progress import Progress
+    from layerlens.model import _extract as extract_module
 
     root, _ = _copy_with_a_damaged_file(digit_folder, tmp_path, "1")
     events = []

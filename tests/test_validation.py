@@ -1,11 +1,11 @@
-"""The shared argument checks of layerlens._validation."""
+"""The shared argument checks of layerlens._util.validation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from layerlens._validation import check_int, check_label_vector, check_matrix, check_names, check_seed
+from layerlens._util.validation import check_int, check_label_vector, check_matrix, check_names, check_seed
 from layerlens.exceptions import InvalidInputError
 
 

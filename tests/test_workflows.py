@@ -2,8 +2,9 @@ import keras
 import numpy as np
 import pytest
 
+from layerlens.app.workflows import analyze_files, load_model
+from layerlens.datasets import load_data_for
 from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
-from layerlens.workflows import analyze_files, load_data_for, load_model
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from layerlens import zoo
+from layerlens.app import zoo as zoo
 from layerlens.datasets import load_digits
 from layerlens.exceptions import InvalidInputError
 

@@ -7,6 +7,7 @@ labels and class names, as an :class:`ImageSet` or a seeded train/test
 probes: images of no class to show a model beside its own.
 """
 
+from layerlens.datasets._for_model import load_data_for, load_probes_for
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.datasets._stream import ImageStream
 from layerlens.datasets.bundled import load_digits, load_faces, load_mnist
@@ -25,6 +26,8 @@ __all__ = [
     "load_faces",
     "load_mnist",
     "make_phantoms",
+    "load_data_for",
+    "load_probes_for",
     "match_shape",
     "read_images",
     "render_phantoms",

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from layerlens._util.skipped import warn_skipped
 from layerlens.datasets._imageset import ImageSet, Split, stratified_split
-from layerlens.datasets._skipped import warn_skipped
 from layerlens.datasets.probes import match_shape
 from layerlens.exceptions import InvalidInputError
 

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layerlens._validation import check_int, check_names
-from layerlens._warnings import warn_user
+from layerlens._util.skipped import SHOWN_SKIPPED
+from layerlens._util.validation import check_int, check_names
+from layerlens._util.warn import warn_user
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
-from layerlens.datasets._skipped import SHOWN_SKIPPED
 from layerlens.datasets._stream import ImageStream
 from layerlens.exceptions import InvalidInputError, MissingDependencyError, SkippedFilesWarning
 

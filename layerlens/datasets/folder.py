@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from layerlens._validation import check_names
+from layerlens._util.skipped import warn_skipped
+from layerlens._util.validation import check_names
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
-from layerlens.datasets._skipped import warn_skipped
 from layerlens.datasets._stream import ImageStream
 from layerlens.datasets.probes import match_shape
 from layerlens.exceptions import InvalidInputError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerlens._validation import check_int, check_seed
+from layerlens._util.validation import check_int, check_seed
 from layerlens.datasets._resize import resize_images
 from layerlens.exceptions import InvalidInputError
 

@@ -13,6 +13,8 @@ called ``<b>`` shows as ``<b>``. The one exception is a parallel-categories dime
 label, which plotly writes as plain text; it gets the raw layer name.
 """
 
+from layerlens.figures._overlay import display_size, overlay_on, upscale
+from layerlens.figures._style import esc
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
 from layerlens.figures.maps import DOUBT_MARKED, WEBGL_THRESHOLD, layer_figure
 from layerlens.figures.metrics import confusion_figure, probabilities_figure, reliability_figure
@@ -25,12 +27,16 @@ __all__ = [
     "DOUBT_MARKED",
     "WEBGL_THRESHOLD",
     "confusion_figure",
+    "display_size",
+    "esc",
     "explanation_figure",
     "layer_figure",
+    "overlay_on",
     "paths_figure",
     "paths_figure_rows",
     "probabilities_figure",
     "reliability_figure",
     "segment_weights_figure",
     "separability_figure",
+    "upscale",
 ]

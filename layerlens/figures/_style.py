@@ -105,7 +105,7 @@ def check_paths(paths: pd.DataFrame, class_names: Sequence[str]) -> tuple[str, .
     """Check the columns every figure reads from ``paths``; return the class names as a tuple."""
     if not isinstance(paths, pd.DataFrame):
         raise InvalidInputError(
-            f"paths: expected the DataFrame of layerlens.paths.build_paths; received {type(paths).__name__}."
+            f"paths: expected the DataFrame of layerlens.paths._table.build_paths; received {type(paths).__name__}."
         )
     missing = [c for c in ("true", "predicted", "confidence", "correct") if c not in paths.columns]
     if missing:

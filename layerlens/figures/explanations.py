@@ -8,10 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from layerlens._png import png_data_uri
+from layerlens._util.png import png_data_uri
 from layerlens.exceptions import InvalidInputError
-from layerlens.explain._explanation import Explanation
-from layerlens.explain._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
+from layerlens.explanations import Explanation
+from layerlens.figures._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
 from layerlens.figures._style import esc, layout
 
 __all__ = [

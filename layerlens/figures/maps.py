@@ -63,7 +63,7 @@ def layer_figure(
     coords : ndarray of shape (N, 2), float
         Map position of every image in this layer (row ``i`` is image ``i`` of ``paths``).
     paths : DataFrame
-        As returned by :func:`layerlens.paths.build_paths` (N rows).
+        As returned by :func:`layerlens.paths._table.build_paths` (N rows).
     layer_name : str
         The layer to draw; a layer column of ``paths``.
     class_names : sequence of K str
@@ -127,7 +127,7 @@ def layer_figure(
     Examples
     --------
     >>> import numpy as np
-    >>> from layerlens.paths import build_paths
+    >>> from layerlens.paths._table import build_paths
     >>> df = build_paths([np.array([0, 1, 1])], [["c1", "c2"]], [np.array([0, 1])], ["dense"],
     ...                  predicted=np.array([0, 1, 0]), confidence=np.array([0.9, 0.8, 0.7]),
     ...                  class_names=["a", "b"], true=np.array([0, 1, 1]))

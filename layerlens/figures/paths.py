@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from layerlens._validation import check_int
+from layerlens._util.validation import check_int
 from layerlens.exceptions import InvalidInputError
 from layerlens.figures._ribbons import Folded, fold_rare_paths, order_categories
 from layerlens.figures._style import (
@@ -70,7 +70,7 @@ def paths_figure(
     Parameters
     ----------
     paths : DataFrame
-        As returned by :func:`layerlens.paths.build_paths` (N rows).
+        As returned by :func:`layerlens.paths._table.build_paths` (N rows).
     layer_names : sequence of str
         Layers to draw, left to right; each a layer column of ``paths``.
     class_names : sequence of K str
@@ -151,7 +151,7 @@ def paths_figure(
     Examples
     --------
     >>> import numpy as np
-    >>> from layerlens.paths import build_paths
+    >>> from layerlens.paths._table import build_paths
     >>> df = build_paths([np.array([0, 1, 1])], [["c1", "c2"]], [np.array([0, 1])], ["dense"],
     ...                  predicted=np.array([0, 1, 0]), confidence=np.array([0.9, 0.8, 0.7]),
     ...                  class_names=["a", "b"], true=np.array([0, 1, 1]))

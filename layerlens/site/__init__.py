@@ -1,6 +1,6 @@
 """The static site: browse runs, their paths and their misclassified images, offline.
 
-:func:`build_site` turns stored run folders (or :class:`~layerlens.analysis.Analysis` objects) into a
+:func:`build_site` turns stored run folders (or :class:`~layerlens.run._analysis.Analysis` objects) into a
 folder of HTML pages that works from ``file://`` or any static host: no server, no network, no
 TensorFlow needed to build it.
 """
@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.site._target import check_site_target
 
 if TYPE_CHECKING:
-    from layerlens.analysis import Analysis
+    from layerlens.run import Analysis
 
-__all__ = ["build_site"]
+__all__ = ["build_site", "check_site_target"]
 
 
 def build_site(runs: Any, out: str | Path = "output_site") -> Path:
@@ -66,7 +67,7 @@ def build_site(runs: Any, out: str | Path = "output_site") -> Path:
 
 
 def _items(runs: Any) -> list[Any]:
-    from layerlens.analysis import Analysis
+    from layerlens.run import Analysis
 
     items = [runs] if isinstance(runs, (str, os.PathLike, Analysis)) else runs
     if not isinstance(items, Iterable):
@@ -86,8 +87,7 @@ def _items(runs: Any) -> list[Any]:
 
 def _analyses(items: list[Any]) -> tuple[list[Analysis], list[Path | None]]:
     """The analyses of ``items``, loaded from their folders, and each one's folder (None when given in memory)."""
-    from layerlens.analysis import Analysis
-    from layerlens.store import load
+    from layerlens.run import Analysis, load
 
     analyses, folders = [], []
     for item in items:

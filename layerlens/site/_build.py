@@ -11,21 +11,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from layerlens._atomic import staged_folder
-from layerlens._png import png_bytes
-from layerlens._run_explanations import explanation_pictures
+from layerlens._util.atomic import staged_folder
+from layerlens._util.png import png_bytes
 from layerlens._version import __version__
-from layerlens.explain._overlay import display_size
-from layerlens.figures._style import esc
+from layerlens.figures import display_size, esc
 from layerlens.figures.explanations import outlined_segments, segment_weights_spec, top_segments
 from layerlens.figures.metrics import probabilities_spec
+from layerlens.run import explanation_pictures
 from layerlens.site import _content as content
 from layerlens.site import _figures as figures
 from layerlens.site._target import MARKER
 from layerlens.site._templates import environment, plotly_js, script_json, static_files
 
 if TYPE_CHECKING:
-    from layerlens.analysis import Analysis
+    from layerlens.run import Analysis
 
 __all__ = ["write_site"]
 

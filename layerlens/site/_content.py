@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from layerlens import _pages
-from layerlens._pages import DOUBTFUL_SHOWN, NEIGHBOURS, UNSURE_SHOWN
-from layerlens.explain._overlay import display_size
+from layerlens import scores
+from layerlens.figures import display_size
 from layerlens.figures.explanations import METHOD_TITLES
+from layerlens.scores import DOUBTFUL_SHOWN, NEIGHBOURS, UNSURE_SHOWN
 
 if TYPE_CHECKING:
-    from layerlens.analysis import Analysis
+    from layerlens.run import Analysis
 
 __all__ = [
     "NEIGHBOURS",
@@ -117,14 +117,14 @@ def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
 
 
 def gallery_order(analysis: Analysis) -> np.ndarray:
-    """The images the gallery lists (see :func:`layerlens._pages.gallery_order`)."""
-    return _pages.gallery_order(analysis.probabilities, analysis.labels)
+    """The images the gallery lists (see :func:`layerlens.scores.gallery_order`)."""
+    return scores.gallery_order(analysis.probabilities, analysis.labels)
 
 
 def doubtful_correct(analysis: Analysis, n: int = DOUBTFUL_SHOWN) -> np.ndarray:
-    """The correct predictions most in doubt (see :func:`layerlens._pages.doubtful_correct`)."""
+    """The correct predictions most in doubt (see :func:`layerlens.scores.doubtful_correct`)."""
     doubt = None if analysis.doubt is None else analysis.doubt.doubt
-    return _pages.doubtful_correct(analysis.probabilities, analysis.labels, doubt, n)
+    return scores.doubtful_correct(analysis.probabilities, analysis.labels, doubt, n)
 
 
 def probe_order(analysis: Analysis) -> np.ndarray:
@@ -138,7 +138,7 @@ def probe_order(analysis: Analysis) -> np.ndarray:
 def sample_order(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     """The images that get a sample page: the gallery's, then the other explained and the doubtful correct ones."""
     doubt = None if analysis.doubt is None else analysis.doubt.doubt
-    return _pages.page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
+    return scores.page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
 
 
 def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> dict:

@@ -18,7 +18,7 @@ from layerlens.figures import (
 from layerlens.figures import layer_figure as _layer_figure
 
 if TYPE_CHECKING:
-    from layerlens.analysis import Analysis
+    from layerlens.run import Analysis
 
 __all__ = [
     "PATHS_OPTIONS", "confusion_json", "figure_json", "map_json", "paths_jsons", "paths_rows",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from layerlens._validation import check_int, check_seed
+from layerlens._util.validation import check_int, check_seed
 from layerlens.datasets._imageset import ImageSet, Split
 from layerlens.exceptions import InvalidInputError
 

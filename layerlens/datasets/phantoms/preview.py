@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from layerlens._validation import check_int
+from layerlens._util.validation import check_int
 from layerlens.datasets.phantoms._render import CLASS_NAMES, render_phantoms
 
 __all__ = ["main", "save_preview"]

@@ -1,0 +1,95 @@
+"""Explanations of a classifier's predictions: LIME, Grad-CAM, integrated gradients and SmoothGrad.
+
+Every method takes the same call, :func:`explain`, and returns the same result, :class:`Explanation`: a heat
+map at the image's resolution in which positive values speak for the explained class. One module per method,
+named after it; one registry (:data:`METHODS`) of their defaults, titles and captions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from layerlens.explanations._candidates import BUFFER_BYTES, Candidates
+    from layerlens.explanations._choice import (
+        DEFAULT_BUDGET,
+        DEFAULT_METHODS,
+        Explained,
+        check_explain,
+        choose_images,
+        explain_images,
+        explanation_note,
+        images_to_choose,
+        to_display,
+    )
+    from layerlens.explanations._model import Scorer
+    from layerlens.explanations._registry import METHODS
+    from layerlens.explanations._result import Explanation, explain
+    from layerlens.explanations.gradcam import DEFAULTS, explain_gradcam
+    from layerlens.explanations.integrated_gradients import explain_integrated_gradients
+    from layerlens.explanations.lime import blurred, explain_lime, segment
+    from layerlens.explanations.smoothgrad import explain_smoothgrad
+
+__all__ = [
+    "BUFFER_BYTES",
+    "Candidates",
+    "DEFAULTS",
+    "DEFAULT_BUDGET",
+    "DEFAULT_METHODS",
+    "Explained",
+    "Explanation",
+    "METHODS",
+    "Scorer",
+    "blurred",
+    "check_explain",
+    "choose_images",
+    "explain",
+    "explain_gradcam",
+    "explain_images",
+    "explain_integrated_gradients",
+    "explain_lime",
+    "explain_smoothgrad",
+    "explanation_note",
+    "images_to_choose",
+    "segment",
+    "to_display",
+]
+
+# Where each public name lives; a name is imported on first use (TensorFlow only when it is needed).
+_HOMES = {
+    "BUFFER_BYTES": "layerlens.explanations._candidates",
+    "Candidates": "layerlens.explanations._candidates",
+    "DEFAULTS": "layerlens.explanations.gradcam",
+    "DEFAULT_BUDGET": "layerlens.explanations._choice",
+    "DEFAULT_METHODS": "layerlens.explanations._choice",
+    "Explained": "layerlens.explanations._choice",
+    "Explanation": "layerlens.explanations._result",
+    "METHODS": "layerlens.explanations._registry",
+    "Scorer": "layerlens.explanations._model",
+    "blurred": "layerlens.explanations.lime",
+    "check_explain": "layerlens.explanations._choice",
+    "choose_images": "layerlens.explanations._choice",
+    "explain": "layerlens.explanations._result",
+    "explain_gradcam": "layerlens.explanations.gradcam",
+    "explain_images": "layerlens.explanations._choice",
+    "explain_integrated_gradients": "layerlens.explanations.integrated_gradients",
+    "explain_lime": "layerlens.explanations.lime",
+    "explain_smoothgrad": "layerlens.explanations.smoothgrad",
+    "explanation_note": "layerlens.explanations._choice",
+    "images_to_choose": "layerlens.explanations._choice",
+    "segment": "layerlens.explanations.lime",
+    "to_display": "layerlens.explanations._choice",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'layerlens.explanations' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

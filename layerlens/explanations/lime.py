@@ -1,0 +1,163 @@
+"""LIME: which superpixels of the image, kept or hidden, move the model's probability for the class.
+
+The image is cut into superpixels (SLIC, on the intensity of a grayscale scan or the colours of a photo);
+``num_samples`` copies with random superpixels hidden go through the model in large batches, and a
+locally weighted linear model of the class probability on "superpixel shown" gives each superpixel its
+weight. Sampling, distances, weights and the linear model are the ``lime`` package's own
+(``LimeImageExplainer``); layerlens replaces its one-image-at-a-time perturbation loop with array
+operations, gives it a segmentation fit for grayscale scans, hides a superpixel by blurring it, and seeds
+every step.
+
+A hidden superpixel shows the image blurred there (Gaussian, sigma 1/16 of the image's longer side), as
+in Fong & Vedaldi's meaningful perturbations. lime's own default, the superpixel's mean colour, leaves a
+superpixel that is already uniform unchanged when it is "hidden": a uniformly bright lesion, which SLIC
+cuts out along its edges, could then never get a weight.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from lime import lime_image
+from skimage.filters import gaussian
+from skimage.segmentation import slic
+
+from layerlens.explanations._result import Explanation
+
+__all__ = ["DEFAULTS", "blurred", "explain_lime", "segment"]
+
+#: Options of ``explain(..., method="lime")``.
+DEFAULTS: dict[str, Any] = {"num_samples": 1000, "n_segments": 100}
+# SLIC's balance of space against intensity, for images scaled to [0, 1]: superpixels follow edges of
+# about a tenth of the intensity range and stay compact where there are none.
+_COMPACTNESS = 0.1
+# Gaussian smoothing (pixels) before SLIC, so that superpixels follow structures, not pixel noise.
+_SMOOTHING = 1.0
+# A hidden superpixel shows the image blurred with sigma = (longer side) / this.
+_BLUR_SHARE = 16
+
+
+class _BatchedExplainer(lime_image.LimeImageExplainer):
+    """lime's image explainer with its neighbourhood drawn in whole batches, in the model's own channels.
+
+    The same draws of ``self.random_state`` as lime's own loop (so the same samples for a seed); the
+    perturbed images are put together inside the model's traced call from the image, its blurred copy
+    and the drawn on/off table, instead of one mask per hidden superpixel per sample in Python. lime
+    itself works in RGB; this explainer keeps the image as the model takes it (one channel, three, or
+    any other number).
+    """
+
+    def __init__(self, image: np.ndarray, scorer: Any, *, random_state: int) -> None:
+        # Every segment is kept in the explanation, so lime's "auto" selection (a ridge fit ranking all
+        # of them, then a second fit on the same set) gives what one fit without selection gives.
+        super().__init__(random_state=random_state, feature_selection="none")
+        self.kept = image.astype(np.float32)
+        self.hidden = blurred(self.kept)
+        self.scorer = scorer
+
+    def data_labels(
+        self,
+        image: np.ndarray,
+        fudged_image: np.ndarray,
+        segments: np.ndarray,
+        classifier_fn: Any,
+        num_samples: int,
+        batch_size: int = 256,
+        **ignored: Any,  # newer lime passes progress_bar=
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n_features = np.unique(segments).shape[0]
+        data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
+        data[0, :] = 1
+        return data, self.scorer.composite_probabilities(self.kept, self.hidden, segments, data)
+
+
+def blurred(image: np.ndarray) -> np.ndarray:
+    """The image ``(H, W, C)`` as LIME hides it: Gaussian blur of sigma 1/16 of its longer side, channel by channel."""
+    sigma = max(image.shape[:2]) / _BLUR_SHARE
+    return gaussian(image, sigma=sigma, channel_axis=-1, preserve_range=True, mode="reflect").astype(np.float32)
+
+
+def segment(image: np.ndarray, n_segments: int = 100, seed: int = 0) -> np.ndarray:
+    """SLIC superpixels of one image ``(H, W, C)``: grayscale by intensity, colour in Lab; ids ``0 .. S - 1``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, C)
+        Any range: it is scaled to [0, 1] first. ``C`` is 1, 3 (a grayscale image repeated into RGB
+        counts as grayscale) or any other number of channels.
+    n_segments : int, default=100
+        Roughly how many superpixels. Small lesions need small superpixels: on 64x64 brain phantoms a
+        development set (not the benchmark's) put LIME's maximum on the lesion for 0.85 of the images
+        with 100 and 0.52 with 50.
+    seed : int, default=0
+        Unused by SLIC (deterministic); kept so every step takes the same ``seed``.
+
+    Returns
+    -------
+    ndarray of shape (H, W), int32
+    """
+    lo, hi = float(image.min()), float(image.max())
+    scaled = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image, dtype=np.float64)
+    gray = scaled.shape[-1] == 1 or bool(np.allclose(scaled[..., :1], scaled))
+    common = {"n_segments": n_segments, "sigma": _SMOOTHING, "start_label": 0}
+    if gray:
+        labels = slic(scaled[..., 0], compactness=_COMPACTNESS, channel_axis=None, **common)
+    elif scaled.shape[-1] == 3:  # colour: SLIC works in Lab, whose scale wants its usual compactness
+        labels = slic(scaled, compactness=10.0, channel_axis=-1, **common)
+    else:  # other channel counts (e.g. several MRI sequences) keep the intensity scale
+        labels = slic(scaled, compactness=_COMPACTNESS, channel_axis=-1, convert2lab=False, **common)
+    return np.unique(labels, return_inverse=True)[1].reshape(labels.shape).astype(np.int32)
+
+
+def explain_lime(
+    scorer: Any, images: np.ndarray, targets: np.ndarray, seed: int, *, num_samples: int, n_segments: int
+) -> list[Explanation]:
+    """LIME explanations of ``images`` ``(N, H, W, C)`` for ``targets``, each with its own seeded sampler.
+
+    Notes
+    -----
+    M. T. Ribeiro, S. Singh and C. Guestrin, "'Why Should I Trust You?': Explaining the Predictions of
+    Any Classifier", KDD 2016. Each image gets a sampler seeded with ``seed`` alone, so its explanation
+    does not depend on the other images of the call. The heat map gives every pixel its superpixel's
+    weight. R. C. Fong and A. Vedaldi, "Interpretable Explanations of Black Boxes by Meaningful
+    Perturbation", ICCV 2017, hide regions by blurring them, as done here.
+    """
+    from layerlens._util.validation import check_int
+
+    check_int(num_samples, "num_samples", minimum=10)
+    check_int(n_segments, "n_segments", minimum=2)
+    channels = images.shape[-1]
+    explanations = []
+    for image, target in zip(images, targets):
+        start = time.perf_counter()
+        segments = segment(image, n_segments, seed)
+        explainer = _BatchedExplainer(image, scorer, random_state=seed)
+        # lime reads the image only to build what the explainer above replaces: an RGB stand-in will do,
+        # and a constant hide_color spares lime its per-superpixel means.
+        stand_in = image if channels == 3 else np.repeat(image[..., :1], 3, axis=-1)
+        result = explainer.explain_instance(
+            stand_in.astype(np.float32),
+            scorer.probabilities,
+            labels=(int(target),),
+            hide_color=0.0,
+            top_labels=None,
+            num_samples=num_samples,
+            segmentation_fn=lambda _, cut=segments: cut,
+            random_seed=seed,
+        )
+        weights = np.zeros(int(segments.max()) + 1, dtype=np.float32)
+        for index, weight in result.local_exp[int(target)]:
+            weights[index] = weight
+        explanations.append(
+            Explanation(
+                method="lime",
+                target=int(target),
+                heatmap=weights[segments],
+                seconds=time.perf_counter() - start,
+                segments=segments,
+                segment_weights=weights,
+            )
+        )
+    return explanations

@@ -1,0 +1,66 @@
+"""Per-layer math on arrays: each layer's feature space (standardise + PCA), its clusters and their number,
+its 2-D map, and how far apart the classes are in it. Nothing here knows of models or pages.
+"""
+
+from layerlens.layers._alignment import agreement, decision_alignment, extend_path_ids, heldout_alignment, majority
+from layerlens.layers._clusters import (
+    AUTO_K_RANGE,
+    K_RULES,
+    LEAD_P_VALUE,
+    LEAD_RATIO,
+    NO_CLASS_INFORMATION,
+    LayerClusters,
+    LayerSpace,
+    cluster_layer,
+    fit_space,
+    reduce_features,
+)
+from layerlens.layers._kchoice import (
+    ALIGNMENT_TOLERANCE,
+    DECISION_GAIN,
+    Choice,
+    choose_faithful,
+    choose_fixed,
+    choose_silhouette,
+    fit_kmeans,
+    nearest_center,
+    sample_rows,
+)
+from layerlens.layers._maps import PROJECTIONS, ProjectionFallbackWarning, map_centers, project_2d, project_with_fit
+from layerlens.layers._separability import Separability, loo_knn_predict, separability, without_self
+
+__all__ = [
+    "ALIGNMENT_TOLERANCE",
+    "AUTO_K_RANGE",
+    "Choice",
+    "DECISION_GAIN",
+    "K_RULES",
+    "LEAD_P_VALUE",
+    "LEAD_RATIO",
+    "LayerClusters",
+    "LayerSpace",
+    "NO_CLASS_INFORMATION",
+    "PROJECTIONS",
+    "ProjectionFallbackWarning",
+    "Separability",
+    "agreement",
+    "choose_faithful",
+    "choose_fixed",
+    "choose_silhouette",
+    "cluster_layer",
+    "decision_alignment",
+    "extend_path_ids",
+    "fit_kmeans",
+    "fit_space",
+    "heldout_alignment",
+    "loo_knn_predict",
+    "majority",
+    "map_centers",
+    "nearest_center",
+    "project_2d",
+    "project_with_fit",
+    "reduce_features",
+    "sample_rows",
+    "separability",
+    "without_self",
+]

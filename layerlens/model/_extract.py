@@ -1,0 +1,636 @@
+"""Stream images through a model once, keeping a small feature vector per image for each chosen layer.
+
+One ``tf.function`` replays the model's graph (see :mod:`layerlens.model._graph`) and
+reduces every chosen layer's activation inside the graph, batch by batch:
+convolution and pooling maps become per-channel means (optionally means and
+maxima), and vectors wider than :data:`MAX_FEATURE_DIM` go through a fixed,
+seeded Gaussian random projection. Only these ``(batch, D)`` vectors leave
+the graph, so memory never holds an activation map for every image.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.random_projection import GaussianRandomProjection
+
+from layerlens._util.progress import Progress
+from layerlens._util.skipped import warn_skipped
+from layerlens.exceptions import InvalidInputError
+from layerlens.model._graph import run_graph
+from layerlens.model._inputs import (
+    NoiseSource,
+    batches,
+    check_batch,
+    check_pixel_scale,
+    display_range,
+    scale_sample,
+)
+from layerlens.model._layers import (
+    LayerInfo,
+    Recorder,
+    check_model,
+    default_infos,
+    output_activation,
+    output_units,
+    parallel_to_previous,
+    select_layers,
+    trace,
+)
+from layerlens.model._pixelscale import (
+    AUTO,
+    PixelDecision,
+    PixelMap,
+    Sample,
+    choose_pixel_scale,
+    forward_at_scale,
+    read_stretch,
+    resolve_preprocess,
+)
+from layerlens.options import CONV_FEATURES
+
+__all__ = [
+    "CONV_FEATURES",
+    "MAX_FEATURE_DIM",
+    "Extraction",
+    "LayerInfo",
+    "default_layers",
+    "expects_byte_pixels",
+    "extract",
+    "list_layers",
+    "model_output_activation",
+    "output_units",
+]
+
+MAX_FEATURE_DIM = 256
+#: ``conv_features="grid"`` averages each channel over this many cells along each spatial axis.
+GRID_SIZE = 4
+THUMBNAIL_SIZE = 64
+
+
+@dataclass(frozen=True, eq=False)
+class Extraction:
+    """What one pass over the images produced.
+
+    Attributes
+    ----------
+    layers : tuple of LayerInfo
+        The chosen layers, in depth order.
+    features : tuple of ndarray
+        Per layer, ``(N, D_l)`` float32 reduced activations.
+    reductions : tuple of str
+        Per layer, how the activation was reduced (e.g. ``"channel mean"``,
+        ``"identity"``, ``"random projection 1024→256"``).
+    parallel : tuple of bool
+        Per layer, True when the layer before it does not feed it (they sit
+        in parallel branches); always False for the first.
+    outputs : ndarray of shape (N, K)
+        Raw model outputs (``K = 1`` for a single sigmoid or logit unit).
+    output_activation : str or None
+        Activation of the output layer when it can be read.
+    labels : ndarray of shape (N,) or None
+        Labels that came with the data (an ImageSet or ``(x, y)`` batches).
+    thumbnails : ndarray of shape (N, h, w, C), uint8
+        Small copies of the images (longest side at most 64 pixels).
+    pixel_scale : float
+        The factor every image was multiplied by on its way into the model.
+    pixels : PixelDecision or None
+        How that factor was chosen: the range the model takes and why.
+    preprocess : str or None
+        The name of the preprocessing applied after the factor (``preprocess=``), if any.
+    seconds : float
+        Wall time of the pass (reading, the model and the reductions), for estimates of what more
+        model runs will cost.
+    display_range : tuple of float
+        The pixel values shown as black and white in the thumbnails.
+    noisy_features : dict of float to tuple of ndarray
+        Per noise level asked for, the features of the noisy copies (as ``features``).
+    noisy_outputs : dict of float to ndarray
+        Per noise level, the raw outputs of the noisy copies (as ``outputs``).
+    image_shape : tuple of int
+        The shape of one image as it went into the model, ``(H, W, C)``.
+    source_rows : ndarray of shape (N,) or None
+        For an :class:`~layerlens.datasets.ImageStream`: the position in its
+        ``files`` of each image (files that could not be read have none).
+    """
+
+    layers: tuple[LayerInfo, ...]
+    features: tuple[np.ndarray, ...]
+    reductions: tuple[str, ...]
+    parallel: tuple[bool, ...]
+    outputs: np.ndarray
+    output_activation: str | None
+    labels: np.ndarray | None
+    thumbnails: np.ndarray
+    pixel_scale: float
+    display_range: tuple[float, float] = (0.0, 1.0)
+    noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
+    image_shape: tuple[int, ...] = ()
+    source_rows: np.ndarray | None = None
+    pixels: PixelDecision | None = None
+    preprocess: str | None = None
+    seconds: float = float("nan")
+
+
+def model_output_activation(model: keras.Model) -> str | None:
+    """The activation of the layer that makes ``model``'s output (``"softmax"``, ``"sigmoid"``, ...), when readable."""
+    check_model(model)
+    return output_activation(trace(model))
+
+
+def expects_byte_pixels(model: keras.Model) -> bool:
+    """True when the model's graph takes pixel values 0..255 (it rescales them before its first learned layer).
+
+    Such models (``Rescaling(1/255)``, a ``keras.applications`` family's ``preprocess_input``, a
+    ``Normalization`` adapted on 0..255) expect what Keras' ``image_dataset_from_directory`` gives;
+    layerlens' loaders give [0, 1].
+    """
+    check_model(model)
+    return read_stretch(model).preferred == "bytes"
+
+
+def list_layers(model: keras.Model) -> list[LayerInfo]:
+    """Every addressable layer of ``model`` in execution order, nested models entered.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional model, possibly holding nested models.
+
+    Returns
+    -------
+    list of LayerInfo
+        Layers of a nested model appear as ``"outer/inner"``, followed by
+        the nested model itself (``"outer"``), whose output is the block's.
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``model`` is not a Keras model or is subclassed (its graph is hidden).
+    InvalidInputError
+        If the model is unbuilt, or has several inputs or outputs.
+    """
+    check_model(model)
+    return list(trace(model).infos)
+
+
+def default_layers(model: keras.Model, *, max_layers: int = 8) -> list[str]:
+    """The layers analysed when none are named.
+
+    The layers that transform — convolution, pooling, dense and block outputs
+    such as ``Add``/``Concatenate`` — without the final classifier layer (the
+    prediction is shown separately), taken from the model's trunk: the layers
+    every input-to-output path passes through. Layers inside parallel branches
+    (the towers of an Inception block, the convolutions a residual connection
+    bypasses) are left out, because a path through them would read as if one
+    branch fed the other; their merge layer stands for them. When the trunk
+    holds fewer than 3 such layers, branch layers are taken too. When there
+    are more than ``max_layers``, ``max_layers`` of them are spread evenly
+    through the depth, each snapping to a block output nearby when there is
+    one, so paths stay readable.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional model.
+    max_layers : int, default=8
+        Most layers to return, at least 2.
+
+    Returns
+    -------
+    list of str
+        Layer names in depth order.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``max_layers < 2`` or the model has no layer that transforms.
+    """
+    if max_layers < 2:
+        raise InvalidInputError(f"max_layers: expected at least 2; received {max_layers}.")
+    return [info.name for info in default_infos(list_layers(model), max_layers)]
+
+
+def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:
+    height, width = x.shape[1], x.shape[2]
+    scale = min(1.0, THUMBNAIL_SIZE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _projection(dim: int, seed: int, position: int) -> np.ndarray | None:
+    if dim <= MAX_FEATURE_DIM:
+        return None
+    # One independent stream per (seed, layer position), always a valid 32-bit seed for scikit-learn.
+    stream_seed = int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
+    projector = GaussianRandomProjection(n_components=MAX_FEATURE_DIM, random_state=stream_seed)
+    projector.fit(np.zeros((1, dim), dtype=np.float32))
+    return projector.components_.T.astype(np.float32)
+
+
+def _grid_cells(shape: tuple[int | None, ...]) -> tuple[int, int] | None:
+    """Cells of the spatial grid of a (H, W, C) map for ``conv_features="grid"``; None for other ranks."""
+    if len(shape) != 3:
+        return None  # 1-D and 3-D convolutions keep channel means
+    return tuple(GRID_SIZE if d is None else min(GRID_SIZE, d) for d in shape[:2])  # type: ignore[return-value]
+
+
+def _pooled_dim(info: LayerInfo, conv_features: str) -> int:
+    shape = info.output_shape
+    if len(shape) == 0:
+        return 1
+    channels = int(np.prod([d for d in shape[-1:] if d is not None] or [1]))
+    if len(shape) == 1:
+        return channels
+    cells = _grid_cells(shape) if conv_features == "grid" else None
+    if cells is not None:
+        return channels * cells[0] * cells[1]
+    return channels * (2 if conv_features == "mean_max" else 1)
+
+
+def _describe(info: LayerInfo, conv_features: str, projection: np.ndarray | None) -> str:
+    cells = _grid_cells(info.output_shape) if conv_features == "grid" else None
+    if len(info.output_shape) <= 1:
+        text = "identity"
+    elif cells is not None:
+        text = f"channel means on a {cells[0]}x{cells[1]} grid"
+    else:
+        text = "channel mean and max" if conv_features == "mean_max" else "channel mean"
+    if projection is not None:
+        text += f", random projection {projection.shape[0]}→{projection.shape[1]}"
+    return text
+
+
+def _reduce(
+    output: tf.Tensor, conv_features: str, cells: tuple[int, int] | None, projection: tf.Tensor | None
+) -> tf.Tensor:
+    """One layer's activation as a (batch, D) matrix; ``cells`` is the grid of ``"grid"`` features, if any."""
+    output = tf.cast(output, tf.float32)
+    rank = len(output.shape)
+    if cells is not None:
+        # Area resampling averages each cell's pixels (fractional at uneven borders): where in the
+        # image a channel fired survives, coarsely, which a mean over the whole map averages away.
+        pooled = tf.image.resize(output, cells, method="area")
+        pooled = tf.reshape(pooled, (-1, cells[0] * cells[1] * output.shape[-1]))
+    elif rank > 2:
+        axes = list(range(1, rank - 1))
+        pooled = tf.reduce_mean(output, axis=axes)
+        if conv_features == "mean_max":
+            pooled = tf.concat([pooled, tf.reduce_max(output, axis=axes)], axis=-1)
+    elif rank == 2:
+        pooled = output
+    else:
+        pooled = tf.reshape(output, (-1, 1))
+    return pooled if projection is None else tf.matmul(pooled, projection)
+
+
+def _step_function(
+    model: keras.Model,
+    chosen: list[LayerInfo],
+    projections: list[np.ndarray | None],
+    conv_features: str,
+    thumbnail_shape: tuple[int, int],
+    input_shape: tuple[int, ...],
+    n_levels: int,
+    preprocess: Any = None,
+) -> Any:
+    wanted = {info.name: i for i, info in enumerate(chosen)}
+    constants = [None if p is None else tf.constant(p) for p in projections]
+    # From the traced shapes, as the feature widths were: a map's size must not change the layout.
+    grids = [_grid_cells(info.output_shape) if conv_features == "grid" else None for info in chosen]
+
+    def features_and_outputs(x: tf.Tensor) -> tf.Tensor:
+        """(batch, sum of feature widths + outputs) float32: one pass of the model, every chosen layer reduced."""
+        features: list[tf.Tensor | None] = [None] * len(chosen)
+        recorder = Recorder()
+
+        def record(name: str, op: Any, inputs: list[Any], output: Any) -> Any:
+            i = wanted.get(recorder.name(name))
+            if i is not None:
+                features[i] = _reduce(output, conv_features, grids[i], constants[i])
+            return output
+
+        raw = run_graph(model, x, record)
+        return tf.concat([*features, tf.cast(raw, tf.float32)], axis=1)
+
+    def step(x: tf.Tensor, scale: tf.Tensor, lo: tf.Tensor, hi: tf.Tensor, *noisy: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Packed features and outputs of the images, then of each noisy copy (``noisy[0][j]``); thumbnails."""
+        to_model = PixelMap(1.0, preprocess)
+        packed = [features_and_outputs(to_model(x * scale))]
+        for j in range(n_levels):
+            packed.append(features_and_outputs(to_model(noisy[0][j] * scale)))
+        scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
+        if scaled.shape[-1] not in (1, 3):
+            scaled = scaled[..., :1]
+        if tuple(thumbnail_shape) != tuple(input_shape[:2]):
+            scaled = tf.image.resize(scaled, thumbnail_shape, method="area")
+        thumbs = tf.cast(tf.round(scaled * 255.0), tf.uint8)
+        return tf.concat(packed, axis=1), thumbs
+
+    # One trace with an unknown batch size serves every batch, the short last one too. Tracing the
+    # concrete function directly (rather than on a first call) keeps TensorFlow's retracing detector
+    # out of it, which otherwise warns once a process has analysed a few models.
+    scalar = tf.TensorSpec((), tf.float32)
+    signature = [tf.TensorSpec((None, *input_shape), tf.float32), scalar, scalar, scalar]
+    if n_levels:
+        signature.append(tf.TensorSpec((n_levels, None, *input_shape), tf.float32))
+    return tf.function(step, autograph=False).get_concrete_function(*signature)
+
+
+def extract(
+    model: keras.Model,
+    images: Any,
+    *,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 64,
+    conv_features: str = "mean",
+    seed: int = 0,
+    progress: bool = True,
+    pixel_scale: float | str = AUTO,
+    noise: Sequence[float] = (),
+    preprocess: Any = None,
+    labels: np.ndarray | None = None,
+    label_order: np.ndarray | None = None,
+    model_range: str | None = None,
+    keep: Callable[[int, np.ndarray, np.ndarray, np.ndarray | None], None] | None = None,
+) -> Extraction:
+    """Run the images through the model once and keep reduced activations of the chosen layers.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional classifier with one image input;
+        nested models are entered (their layers are ``"outer/inner"``).
+    images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
+        An array ``(N, H, W, C)`` (``(N, H, W)`` for one channel) is cut into
+        batches of ``batch_size``; an :class:`~layerlens.datasets.ImageStream`
+        decodes its files ``batch_size`` at a time; a dataset or iterable
+        yields batches ``x`` or ``(x, y)`` at its own batch size, so the
+        images never have to sit in memory together. Labels found in an
+        ImageSet, ImageStream or ``(x, y)`` batches are returned too.
+    layers : sequence of str, optional
+        Layers to keep, by name (see :func:`list_layers`); default
+        :func:`default_layers`.
+    batch_size : int, default=64
+        Images per forward pass when ``images`` is an array, ImageSet or ImageStream.
+    conv_features : {"mean", "mean_max", "grid"}, default="mean"
+        Reduction of a convolution or pooling map: per-channel mean, mean
+        and maximum side by side, or per-channel means over a coarse
+        :data:`GRID_SIZE` x :data:`GRID_SIZE` grid of the map, which keeps
+        where in the image a channel fired. Reductions wider than
+        :data:`MAX_FEATURE_DIM` go through the fixed random projection.
+    seed : int, default=0
+        Seed of the random projections of wide layers.
+    progress : bool, default=True
+        Show a progress bar.
+    pixel_scale : float or "auto", default="auto"
+        Every batch is multiplied by this before it reaches the model.
+        ``"auto"`` works out the pixel range the model takes from its graph
+        (the operations before its first learned layer: ``Rescaling``,
+        ``Normalization``, a ``keras.applications`` family's
+        ``preprocess_input``, arithmetic) and checks it on up to 256 images
+        spread over the set (with labels, by accuracy: a scale that is
+        clearly better wins, with a :class:`PixelScaleWarning`); images in
+        [0, 1] and 0..255 are brought to that range (see
+        :mod:`layerlens.model._pixelscale`). The choice and why are returned in
+        ``pixels``.
+    noise : sequence of float, default=()
+        Noise levels, as shares of the images' pixel range (e.g. ``(0.02,
+        0.05)``): for each, a copy of every batch with seeded Gaussian noise of
+        that standard deviation (clipped to the pixel range) goes through the
+        model in the same pass, and its features and outputs are returned
+        too. Each image's noise depends on its position in the images, the
+        level and ``seed``, not on ``batch_size``; the clean images' results do
+        not change with it.
+    preprocess : callable or str, optional
+        Applied to every batch after ``pixel_scale``, before the model: a
+        function of a batch tensor of 0..255 pixels (as in ``dataset.map``),
+        or a ``keras.applications`` family name (its ``preprocess_input``),
+        for models trained on a ``tf.data`` pipeline that preprocessed the
+        images outside the model.
+    labels : ndarray of shape (N,), optional
+        Labels of the images in the model's class order, when they come
+        apart from them (an array of images); only used to check the pixel
+        scale.
+    label_order : ndarray, optional
+        How labels found in the data (an ImageSet, ImageStream or ``(x, y)``
+        batches) become the model's class indices, for that check.
+    model_range : {"unit", "bytes"}, optional
+        The pixel range the model takes, already decided on other images
+        (an analysis' reference and probes follow its analysed images):
+        ``"auto"`` then brings these images to it from their own range.
+    keep : callable, optional
+        Called after each batch with the position of its first image, the
+        images (float32, as given), the model's raw outputs and the batch's
+        labels (None without): how an analysis keeps the images it may
+        explain without reading the data twice.
+
+    Returns
+    -------
+    Extraction
+        Reduced features per layer, raw outputs, labels found, thumbnails
+        and the pixel scale used.
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``model`` or ``images`` has an unusable type.
+    InvalidInputError
+        If image shapes do not match the model's input (a single image, or an
+        unbatched ``tf.data`` set, is named as such), pixel values are not
+        finite, a layer name is unknown, or there are no images.
+
+    Warns
+    -----
+    PixelScaleWarning
+        If the images' range disagrees with what the model expects: [0, 1]
+        images reaching a model that divides by 255, or 0..255 images with
+        ``pixel_scale="auto"`` reaching a model without a Rescaling layer.
+    """
+    check_model(model)
+    if conv_features not in CONV_FEATURES:
+        raise InvalidInputError(f"conv_features: expected one of {CONV_FEATURES}; received {conv_features!r}.")
+    requested_scale = check_pixel_scale(pixel_scale)
+    transform, preprocess_name = resolve_preprocess(preprocess)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InvalidInputError(f"batch_size: expected a positive integer; received {batch_size!r}.")
+    levels = _check_noise(noise)
+    traced = trace(model)
+    chosen = select_layers(traced.infos, layers)
+    projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
+    input_shape = tuple(model.inputs[0].shape[1:])
+    source = batches(images, batch_size, input_shape)
+    source, decision = _decide_pixels(
+        model, traced, source, images, requested_scale, transform, labels, label_order, model_range
+    )
+    scale = decision.factor
+    # Counted in images when their number is known, else in batches when theirs is (a tf.data set of known
+    # cardinality), so the line can say how far it is and how long is left.
+    by_batch = source.total is None and source.total_batches is not None
+    bar = None
+    if progress:
+        bar = Progress(source.total_batches, "batch") if by_batch else Progress(source.total, "image")
+
+    widths = [_pooled_dim(info, conv_features) if p is None else p.shape[1] for info, p in zip(chosen, projections)]
+    edges = np.cumsum([0, *widths, int(model.outputs[0].shape[-1])])  # one copy: features, then outputs
+    width = int(edges[-1])
+    # Each batch's packed row is cut into one growing array per layer and copy (and the outputs), so that
+    # no table of every feature is kept beside them.
+    columns = [
+        [_Rows(source.total, int(b - a), np.float32) for a, b in zip(edges[:-1], edges[1:])]
+        for _ in range(1 + len(levels))
+    ]
+    thumbnails: _Rows | None = None
+    labels: list[np.ndarray | None] = []
+    step = None
+    started = time.perf_counter()
+    for index, (raw_x, y) in enumerate(source.stream):
+        x = check_batch(raw_x, input_shape, index)
+        if len(x) == 0:
+            continue  # an empty batch (the last of a stream, say) adds nothing
+        if step is None:
+            first_shape = x.shape[1:]
+            # Pixel range as given: of the whole array when there is one, else of the first batch.
+            ranged = x if source.whole is None else source.whole
+            lo, hi = float(ranged.min()), float(ranged.max())
+            shown = display_range(lo, hi)
+            constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
+            step = _step_function(
+                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels), transform
+            )
+            noise_source = NoiseSource(seed, levels, first_shape)
+        elif x.shape[1:] != first_shape:
+            raise InvalidInputError(
+                f"images: every image must have the same size; batch 0 has images of {first_shape}, batch {index} "
+                f"of {x.shape[1:]}."
+            )
+        start = columns[0][0].filled
+        copies = [tf.constant(noise_source.copies(x, start, lo, hi))] if levels else []
+        values, thumbs = step(tf.constant(x), *constants, *copies)
+        values = values.numpy()
+        if keep is not None:
+            keep(start, x, values[:, edges[-2] : edges[-1]], y)
+        for j, parts in enumerate(columns):
+            for rows, a, b in zip(parts, edges[:-1], edges[1:]):
+                rows.add(values[:, width * j + a : width * j + b])
+        thumbs = thumbs.numpy()
+        if thumbnails is None:
+            thumbnails = _Rows(source.total, thumbs.shape[1:], np.uint8)
+        thumbnails.add(thumbs)
+        labels.append(y)
+        if bar is not None:
+            bar.add(1 if by_batch else len(x))
+    seconds = time.perf_counter() - started
+    if bar is not None:
+        bar.close()
+    if source.unreadable:  # said once the progress line is complete, not across it
+        warn_skipped(source.unreadable, "the warning's files")
+    if step is None:
+        raise InvalidInputError("images: expected at least one image; received none.")
+    results = [[rows.result() for rows in parts] for parts in columns]
+    noisy = {level: (tuple(results[j + 1][:-1]), results[j + 1][-1]) for j, level in enumerate(levels)}
+    return Extraction(
+        layers=tuple(chosen),
+        features=tuple(results[0][:-1]),
+        reductions=tuple(_describe(info, conv_features, p) for info, p in zip(chosen, projections)),
+        parallel=parallel_to_previous(traced, chosen),
+        outputs=results[0][-1],
+        output_activation=output_activation(traced),
+        labels=_join_labels(labels),
+        thumbnails=thumbnails.result(),
+        pixel_scale=scale,
+        display_range=shown,
+        pixels=decision,
+        preprocess=preprocess_name,
+        seconds=seconds,
+        noisy_features={level: features for level, (features, _) in noisy.items()},
+        noisy_outputs={level: outputs for level, (_, outputs) in noisy.items()},
+        image_shape=tuple(int(d) for d in first_shape),
+        source_rows=None if source.rows is None else np.asarray(source.rows, dtype=np.int64),
+    )
+
+
+def _decide_pixels(
+    model: keras.Model,
+    traced: Any,
+    source: Any,
+    images: Any,
+    requested: float | str,
+    transform: Any,
+    labels: np.ndarray | None,
+    label_order: np.ndarray | None,
+    model_range: str | None,
+) -> tuple[Any, PixelDecision]:
+    """The factor the images are multiplied by (see :mod:`layerlens.model._pixelscale`), decided before the pass."""
+    input_shape = tuple(model.inputs[0].shape[1:])
+    source, raw, sample_labels, x = scale_sample(source, images, labels, label_order, input_shape)
+    if len(x) == 0:
+        return source, PixelDecision(1.0 if requested == AUTO else float(requested), model_range, "no images")
+    whole = source.whole if source.whole is not None else x
+    lo, hi = float(np.min(whole)), float(np.max(whole))
+    integer = np.issubdtype(np.asarray(raw).dtype, np.integer)
+    stretch = read_stretch(model, transform)
+    probabilities_at = forward_at_scale(model, transform, x, output_activation(traced))
+    sample = Sample(x, sample_labels)
+    decision = choose_pixel_scale(
+        requested, stretch, lo, hi, integer=integer, sample=sample, probabilities_at=probabilities_at,
+        target=model_range,
+    )  # fmt: skip
+    return source, decision
+
+
+def _check_noise(noise: Sequence[float]) -> tuple[float, ...]:
+    if isinstance(noise, (str, bytes)) or not isinstance(noise, Sequence):
+        raise InvalidInputError(f"noise: expected a sequence of noise levels such as (0.02, 0.05); received {noise!r}.")
+    levels = tuple(noise)
+    good = all(isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool) for v in levels)
+    if not good or any(not 0.0 < float(v) <= 1.0 for v in levels) or len(set(levels)) != len(levels):
+        raise InvalidInputError(
+            f"noise: expected distinct noise levels in (0, 1], shares of the pixel range; received {list(levels)}."
+        )
+    return tuple(float(v) for v in levels)
+
+
+class _Rows:
+    """Rows gathered batch by batch: written into one array when the count is known, else joined at the end."""
+
+    def __init__(self, total: int | None, row_shape: int | tuple[int, ...], dtype: type) -> None:
+        shape = (row_shape,) if isinstance(row_shape, int) else tuple(row_shape)
+        self.array = None if total is None else np.empty((total, *shape), dtype)
+        self.parts: list[np.ndarray] = []
+        self.filled = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        if self.array is None:
+            self.parts.append(np.array(rows))  # its own copy: ``rows`` may be a slice of a larger batch
+        else:
+            self.array[self.filled : self.filled + len(rows)] = rows
+        self.filled += len(rows)
+
+    def result(self) -> np.ndarray:
+        if self.array is not None:
+            # Fewer rows than announced (a stream's unreadable files): a copy, so the unused rows are freed.
+            return self.array if self.filled == len(self.array) else self.array[: self.filled].copy()
+        joined, self.parts = np.concatenate(self.parts), []  # the parts go as soon as they are joined
+        return joined
+
+
+def _join_labels(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """Labels of all batches, or None unless every batch had them; one-hot labels become indices."""
+    if not parts or any(part is None for part in parts):
+        return None
+    labels = np.concatenate([np.asarray(part) for part in parts])
+    if labels.ndim == 2 and labels.shape[1] > 1 and np.allclose(labels.sum(axis=1), 1.0):
+        labels = labels.argmax(axis=1)  # one-hot (categorical_crossentropy) labels
+    if labels.ndim > 2 or (labels.ndim == 2 and labels.shape[1] != 1):
+        raise InvalidInputError(
+            f"images: the labels y in the batches have shape {labels.shape}; expected class indices (N,) or "
+            "one-hot rows (N, K)."
+        )
+    return labels.reshape(len(labels))
