@@ -9,7 +9,7 @@ import re
 
 __all__ = [
     "BUNDLED_DATA",
-    "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "SPLITS",
+    "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "STABILITY_NOISE", "SPLITS",
     "preprocess_family",
 ]
 
@@ -17,6 +17,9 @@ __all__ = [
 BUNDLED_DATA: tuple[str, ...] = ("phantoms", "mnist", "digits", "faces")
 #: Which images of a data set to analyse: all of them, or one side of a seeded, stratified split.
 SPLITS: tuple[str, ...] = ("all", "train", "test")
+
+#: The noise levels of ``analyze(..., stability=True)``: standard deviations, as shares of the pixel range.
+STABILITY_NOISE: tuple[float, ...] = (0.02, 0.05)
 
 #: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
 CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")

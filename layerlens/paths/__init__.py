@@ -10,6 +10,7 @@ from layerlens.paths._table import (
     check_cluster_classes,
     layer_columns,
     path_id_strings,
+    path_ids,
     probe_rows,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "decision_alignment",
     "layer_columns",
     "path_id_strings",
+    "path_ids",
     "path_statistics",
     "probe_rows",
 ]

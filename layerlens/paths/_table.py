@@ -30,6 +30,7 @@ __all__ = [
     "check_cluster_classes",
     "layer_columns",
     "path_id_strings",
+    "path_ids",
     "probe_rows",
 ]
 
@@ -304,3 +305,8 @@ def path_id_strings(labels: Sequence[np.ndarray], n_clusters: Sequence[int]) -> 
         for codes, k in zip(labels, n_clusters, strict=True)
     ]
     return ["-".join(row) for row in zip(*parts, strict=True)]
+
+
+def path_ids(clusters: Sequence[np.ndarray], n_clusters: Sequence[int]) -> np.ndarray:
+    """Path id (``"c1-c3-c2"``) of every image from its cluster in each layer, as in the paths table, as objects."""
+    return np.asarray(path_id_strings(clusters, n_clusters), dtype=object)

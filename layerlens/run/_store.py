@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import zipfile
 from collections.abc import Mapping
 from dataclasses import fields
@@ -45,16 +44,7 @@ from layerlens.exceptions import RunFormatError
 from layerlens.explanations import Explanation
 from layerlens.layers import LayerClusters, Separability
 from layerlens.paths import PathStatistics
-from layerlens.run._analysis import (
-    Analysis,
-    AnalysisSettings,
-    LayerAnalysis,
-    LayerRow,
-    ModelSummary,
-    ProbeSet,
-    ReferenceSet,
-    paths_table,
-)
+from layerlens.run._analysis import Analysis
 from layerlens.run._explanations_io import (
     explanation_arrays,
     explanation_entries,
@@ -75,7 +65,12 @@ from layerlens.run._format import (
     REFERENCE_THUMBNAILS,
     THUMBNAILS,
     check_run_target,
+    read_manifest,
+    upgraded,
 )
+from layerlens.run._parts import AnalysisSettings, LayerAnalysis, ProbeSet, ReferenceSet
+from layerlens.run._summary import LayerRow, ModelSummary
+from layerlens.run._table import paths_table
 from layerlens.scores import ClassificationMetrics, Doubt
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_analysis"]
@@ -402,56 +397,6 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     return target
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    if not (folder / MANIFEST).is_file():
-        raise RunFormatError(f"path: {str(folder)!r} is not a layerlens run folder (it has no {MANIFEST}).")
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunFormatError(f"path: {MANIFEST} in {str(folder)!r} is not valid JSON ({err}).") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise RunFormatError(f"path: {MANIFEST} in {str(folder)!r} does not describe a {FORMAT!r}.")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise RunFormatError(f"path: {MANIFEST} has an invalid format_version {version!r}.")
-    if version > FORMAT_VERSION:
-        raise RunFormatError(
-            f"path: the run in {str(folder)!r} has format version {version}, written by layerlens "
-            f"{manifest.get('layerlens_version', '?')}; this layerlens {__version__} reads versions up to "
-            f"{FORMAT_VERSION}. Upgrade layerlens to read it."
-        )
-    return manifest
-
-
-def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
-    """Read a version-1 manifest as version 2: what version 1 did not record takes its old implicit value."""
-    manifest["settings"].setdefault("pixel_scale", 1.0)
-    manifest.setdefault("reference", None)
-    manifest.setdefault("noise_levels", [])
-    for entry in manifest["layers"]:
-        entry.setdefault("parallel_to_previous", False)
-        clusters = entry["clusters"]
-        # Version 1 chose k by silhouette ("auto" then) and kept one silhouette per k tried.
-        clusters["k_rule"] = "fixed" if len(clusters["k_scores"]) == 1 else "silhouette"
-        clusters["k_reason"] = ""
-        clusters["k_scores"] = {
-            k: {"silhouette": v, "decision_alignment": None, "paths": None} for k, v in clusters["k_scores"].items()
-        }
-        scores = entry.get("separability")
-        if scores is not None:
-            # Version 1 stored only the ratio r = B / W; the share B / (B + W) is r / (1 + r), 1 where r is infinite.
-            ratio = decode_float(scores["variance_ratio"])
-            scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
-
-
-def _upgrade_from_version_2(manifest: dict[str, Any]) -> None:
-    """Read a version-2 manifest as version 3: version 2 had no explanations."""
-    manifest["settings"].setdefault("explain", 0)
-    manifest["settings"].setdefault("explain_methods", [])
-    manifest.setdefault("explained_images", [])
-    manifest.setdefault("explanations", [])
-
-
 def _verified(folder: Path, name: str, data: bytes, checksums: Mapping[str, str]) -> bytes:
     if checksums.get(name) != _sha256(data):
         raise RunFormatError(f"path: {name} in {str(folder)!r} is corrupt (its SHA-256 does not match the manifest).")
@@ -581,17 +526,14 @@ def load(path: str | Path) -> Analysis:
         differs), or was written by a newer layerlens.
     """
     folder = Path(path)
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     checksums = manifest.get("checksums", {})
     npz = _verified(folder, ARRAYS, _read_file(folder, ARRAYS), checksums)
     _verified(folder, PATHS_CSV, _read_file(folder, PATHS_CSV), checksums)
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-        if manifest["format_version"] == 1:
-            _upgrade_from_version_1(manifest)
-        if manifest["format_version"] <= 2:
-            _upgrade_from_version_2(manifest)
+        upgraded(manifest)
         n = manifest["n_images"]
         class_names = tuple(manifest["class_names"])
         noise_levels = [float(level) for level in manifest["noise_levels"]]

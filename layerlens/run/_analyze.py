@@ -1,0 +1,517 @@
+"""``layerlens.analyze``: one pass through the model, then clusters, maps, paths and metrics per layer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from layerlens._util.warn import warn_user
+from layerlens.datasets import ImageStream
+from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
+from layerlens.explanations import DEFAULT_METHODS, check_explain
+from layerlens.model import detect_head, short_layer_names, to_probabilities
+from layerlens.options import STABILITY_NOISE
+from layerlens.paths import FIXED_COLUMNS
+from layerlens.run._analysis import Analysis
+from layerlens.run._checks import check_k_per_layer, check_options
+from layerlens.run._data import check_files, data_facts, split_file_column
+from layerlens.run._labels import (
+    check_labels,
+    precheck_probes,
+    precheck_reference,
+    warn_about_class_order,
+)
+from layerlens.run._metadata import check_metadata
+from layerlens.run._parts import AnalysisSettings
+from layerlens.run._pictures import PICTURES_MAX
+from layerlens.run._summary import ModelSummary, architecture
+
+if TYPE_CHECKING:
+    import keras
+
+
+__all__ = ['analyze']
+
+
+def analyze(
+    model: keras.Model,
+    images: Any,
+    labels: Sequence[int] | Sequence[str] | np.ndarray | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    layers: Sequence[str] | None = None,
+    n_clusters: int | str | Mapping[str, int | str] = "auto",
+    projection: str = "pca",
+    batch_size: int = 64,
+    seed: int = 0,
+    name: str | None = None,
+    progress: bool = True,
+    conv_features: str = "mean",
+    negative_class: str | None = None,
+    pixel_scale: float | str = "auto",
+    preprocess: Any = None,
+    reference: Any = None,
+    probes: Any = None,
+    probe_files: Sequence[str] | None = None,
+    metadata: Any = None,
+    stability: bool = False,
+    explain: int | str = "auto",
+    explain_methods: Sequence[str] = DEFAULT_METHODS,
+    explain_budget: float | None = None,
+    keep_reference_images: bool = True,
+) -> Analysis:
+    """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
+
+    The images go through the model once, in batches; each chosen layer's
+    activation is reduced on the fly to a small vector per image. Per layer
+    the vectors are standardised and PCA-reduced, clustered with k-means and
+    mapped to 2-D; every image's path through the clusters, the metrics of
+    the predictions and the separability of the classes by depth follow.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional classifier with one image input:
+        softmax, a single sigmoid unit (binary) or logits. Nested models
+        (a base network inside a Sequential) are entered.
+    images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
+        ``(N, H, W, C)`` images as the model expects them, an
+        :class:`~layerlens.datasets.ImageSet` (its labels, class names, name,
+        file names and metadata are used), an
+        :class:`~layerlens.datasets.ImageStream` (the same, its files decoded
+        ``batch_size`` at a time, so memory stays bounded for folders of any
+        size), or batches ``x`` / ``(x, y)``.
+    labels : array-like of shape (N,), optional
+        True class of each image, as class indices (ints, bools, whole floats
+        or one-hot rows) or as class names (str, looked up in
+        ``class_names``); taken from ``images`` when it carries them.
+        Without labels, clusters are named by predicted class and the
+        accuracy metrics and separability are left out.
+    class_names : sequence of str, optional
+        One name per class, in the order of the model's outputs (two for a
+        single sigmoid unit); defaults to the ImageSet's names or
+        ``"class 0"``, ``"class 1"``, ... When ``images`` is an ImageSet
+        whose classes are the same names in another order (class folders are
+        read in sorted order), its labels are renumbered to this order.
+    layers : sequence of str, optional
+        Layers to analyse (``"outer/inner"`` inside nested models); default:
+        the layers that transform on the model's trunk (a merge layer stands
+        for the parallel branches it joins), at most 8 spread through the depth.
+    n_clusters : int, "auto", "silhouette" or dict, default="auto"
+        Clusters per layer. ``"auto"`` chooses k in 2..12 so that paths stay
+        faithful to the model's decisions with as few clusters as that
+        takes: the smallest k whose clusters predict the model's decisions
+        about as well as any, and the smallest k for a layer whose clusters
+        do not follow decisions at all (see
+        :func:`layerlens.layers._clusters.cluster_layer`). ``"silhouette"`` picks the
+        k with the highest silhouette; an int fixes k; a dict gives a rule per
+        layer name (layers it leaves out get ``"auto"``). Every k tried is
+        scored in ``layer.clusters.k_scores``.
+    projection : {"pca", "umap"}, default="pca"
+        How each layer is mapped to 2-D. UMAP is slower and compiles on
+        first use (15-60 s).
+    batch_size : int, default=64
+        Images per forward pass (arrays, ImageSets and ImageStreams).
+    seed : int, default=0
+        Seed of every random choice (k-means, subsamples, projections, UMAP,
+        bootstrap); the same inputs and seed give the same analysis.
+    name : str, optional
+        Name of the run; defaults to the ImageSet's name or the model's.
+    progress : bool, default=True
+        Show a progress bar during the forward pass.
+    conv_features : {"mean", "mean_max", "grid"}, default="mean"
+        Reduction of convolution maps: channel means, means and maxima, or
+        channel means on a coarse 4x4 grid of the map (which keeps where a
+        channel fired; see :func:`layerlens.model._extract.extract`).
+    negative_class : str, optional
+        Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
+        and specificity of "any lesion" against it.
+    pixel_scale : float or "auto", default="auto"
+        Images are multiplied by this on their way into the model. ``"auto"``
+        reads the pixel range the model takes from its graph (what happens
+        before its first learned layer: ``Rescaling``, an adapted
+        ``Normalization``, a ``keras.applications`` family's
+        ``preprocess_input``, any arithmetic on the input) and checks it on up
+        to 256 images spread over the set: with labels, a scale whose accuracy
+        is clearly better (by 0.2, with 95% intervals apart) wins, with a
+        :class:`PixelScaleWarning`. Images in [0, 1] (what layerlens' loaders
+        give) and 0..255 (what Keras' ``image_dataset_from_directory`` gives)
+        are brought to that range; others are passed as they are. The factor
+        and why are recorded in ``settings.pixel_scale`` and
+        ``settings.pixel_scale_reason`` and shown on the model page.
+    preprocess : callable or str, optional
+        For a model trained on a ``tf.data`` pipeline that preprocessed its
+        images outside the model (nothing in its graph says so): applied to
+        the images after ``pixel_scale``, before the model. A
+        ``keras.applications`` family name (``"mobilenet_v2"``,
+        ``"resnet50"``, ``"efficientnet"``, or a model's class name such as
+        ``"MobileNetV2"``) means its ``preprocess_input``; a callable takes a
+        float32 batch tensor of 0..255 pixel values (as ``dataset.map`` gives
+        them) and returns what the model takes. Gradients of the explanations
+        are taken through it. A ``tf.data.Dataset`` that preprocesses its
+        images already is analysed as it is, without ``preprocess``. Its name
+        is recorded in ``settings.preprocess``.
+    reference : ImageSet, (images, labels) or iterable of (x, y) batches, optional
+        Labelled images the model was trained on. Each layer's space,
+        clusters and map are then fitted on them and the analysed images are
+        placed in them (nearest cluster centre), so their paths compare with
+        the paths the model learnt, and the held-out decision alignment is
+        measured against them. The run keeps the reference's reduced
+        features, clusters and map positions, not its images. Default: fit
+        everything on the analysed images.
+    probes : ndarray, tf.data.Dataset or iterable of batches, optional
+        Images that may belong to no class (another data set, noise,
+        another organ), of the analysed images' shape and without labels:
+        ``(P, H, W, C)`` or batches ``x``. They go through the same layers,
+        are placed in every layer's space, clusters and map (never fitted
+        on), and get predictions, paths and doubt: ``Analysis.probes`` and
+        the rows of ``paths`` whose ``probe`` is True. No metric counts them.
+        Their doubt reads the neighbours among the reference images when
+        there are some, else among the analysed images. Their pixel scale is
+        resolved on their own range (``pixel_scale="auto"``), as the
+        reference's is.
+    metadata : DataFrame or dict of columns, optional
+        One row per image: patient id, scanner, site, sex, acquisition date,
+        ... Kept as text in ``Analysis.metadata``, carried into the paths
+        table and the run; :meth:`Analysis.accuracy_by` and the site give the
+        accuracy per value of each column. Default: the ImageSet's (or
+        ImageStream's) own metadata (``from_dicom`` gives each slice's
+        patient and series). For an ImageStream, one row per listed file
+        (as ``labels``): the rows of files that turn out unreadable are
+        dropped with them.
+    probe_files : sequence of str, optional
+        The file of each probe (e.g. the names :func:`layerlens.datasets.read_images`
+        returns), shown with them in the paths table and the site.
+    stability : bool, default=False
+        Also measure how the paths hold under noise: copies of the images
+        with Gaussian noise of :data:`layerlens.options.STABILITY_NOISE` (0.02 and 0.05 of the
+        pixel range) go through the model in the same pass, and
+        ``path_statistics`` reports the share of images whose whole path,
+        whose cluster in each layer, and whose prediction stay the same.
+        Runs the model three times per batch.
+    explain : int, "auto" or "mistakes", default="auto"
+        Which images to explain, in this order: the misclassified ones
+        (most confident mistakes first), then the correct ones most in
+        doubt, then the most confident correct image of each class. An int
+        explains that many (up to half of them kept for the typical images);
+        ``"mistakes"`` every misclassified image (without labels: the 100
+        least confident predictions, as the gallery lists them); ``"auto"``
+        every mistake and up to 10 doubtful correct images and one typical
+        image per class, as many as ``explain_budget`` allows. ``0`` makes
+        none. Each is explained for its predicted class. The candidates are
+        kept during the pass (a buffer of at most 256 MB of images), so a
+        shuffled ``tf.data`` set or a one-shot generator is explained too;
+        ``settings.explain_note`` says how many were explained, and why fewer
+        when fewer. Images left out can be explained later with
+        :func:`layerlens.explain_run` (``layerlens explain RUN MODEL
+        --images ...``).
+    explain_methods : sequence of str, default=("integrated_gradients",)
+        Methods of :func:`layerlens.explanations.explain` to explain them by, with
+        their default options. Integrated gradients is the default because
+        ``benchmarks/bench_explain.py`` measured it best at pointing at small
+        lesions, and cheap (32 gradient passes an image); LIME runs the model
+        1,000 times an image, so for a large network on a CPU it costs most
+        of a budget. Grad-CAM is left out for a model without a convolution
+        layer (with a warning when it was asked for by name).
+    keep_reference_images : bool, default=True
+        Keep small copies (thumbnails) of the reference images that are the
+        nearest neighbours of some image with a page on the site, which the
+        site shows beside it. They are images of the reference set (patients'
+        scans, perhaps): ``False`` keeps none.
+    explain_budget : float, optional
+        Seconds the explanations may take; with ``explain="auto"`` 120 by
+        default, otherwise no limit. Images are explained in order and the
+        phase stops before an image that would not fit (measured on the
+        images explained so far), so it ends within the budget plus about
+        one image. The number explained then depends on the machine's
+        speed; an int ``explain`` without a budget gives the same run every
+        time.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``model`` is not a Keras model with a readable graph, or
+        ``images`` has an unusable type.
+    InvalidInputError
+        If shapes, labels, class names, layer names or options are invalid;
+        the message names the argument and what was expected.
+
+    Warns
+    -----
+    PixelScaleWarning
+        If the images' pixel range disagrees with what the model expects
+        (see :func:`layerlens.model._extract.extract`), or the images' accuracy at
+        another scale overruled what the model's graph says.
+    ClassOrderWarning
+        If the predictions match the labels far better (by 0.2 of accuracy or
+        more) once the classes are renamed: the class names are then most
+        likely in another order than the model's outputs.
+    UnreliableAnalysisWarning
+        If the analysis cannot be right: the predictions collapsed onto one
+        class, or the balanced accuracy is at chance level (see
+        :attr:`Analysis.problems`, which the repr and the site show too).
+    DatasetWarning
+        If a ``tf.data`` dataset lists its files but shuffles them (or drops
+        some), so that no file can be named.
+    ExplanationWarning
+        If some explanations asked for could not be made.
+
+    Examples
+    --------
+    >>> import layerlens as ll                                   # doctest: +SKIP
+    >>> a = ll.analyze(model, test_images, test_labels)          # doctest: +SKIP
+    >>> a.paths_figure().show()                                  # doctest: +SKIP
+    """
+    check_options(n_clusters, projection, seed, stability)
+    explain_asked, explain_methods, explain_budget = check_explain(explain, explain_methods, explain_budget)
+    if reference is not None:
+        precheck_reference(reference)
+    if probes is not None:
+        precheck_probes(probes, images)
+    elif probe_files is not None:
+        raise InvalidInputError("probe_files: expected probes to name; received probe_files without probes.")
+    from layerlens.model import extract, output_units
+    from layerlens.run._compute import compute_analysis
+    from layerlens.run._fit import probe_input, reference_fit_set
+
+    n_classes = max(output_units(model), 2)
+    facts = data_facts(images, class_names, n_classes)
+    class_names, renumber = facts.class_names, facts.renumber
+    if negative_class is not None and negative_class not in class_names:
+        raise InvalidInputError(f"negative_class: expected one of {list(class_names)}; received {negative_class!r}.")
+    # A stream's labels and metadata given here have one entry per listed file (unreadable ones dropped after).
+    known_n = facts.count
+    if labels is not None:
+        labels = check_labels(labels, class_names, known_n, "labels")
+    files = facts.files
+    if metadata is not None:
+        metadata, named = split_file_column(metadata)
+        files = files if named is None else named
+        if metadata is not None:  # its type, columns and (when known) length now, rather than after the pass
+            check_metadata(metadata, known_n, {*FIXED_COLUMNS, "probe"})
+    if files is not None and known_n is not None:
+        files = check_files(files, known_n, "metadata (its file column)")
+    metadata = facts.metadata if metadata is None else metadata
+    options = dict(
+        batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress, preprocess=preprocess
+    )
+    from layerlens.explanations import Candidates
+    from layerlens.model import model_output_activation
+
+    # Kept during the pass: the images to explain, and the pictures of the pages when no file can be read again.
+    candidates = Candidates(
+        max(_candidate_capacity(explain_asked), PICTURES_MAX),
+        model_output_activation(model),
+        labels=labels,
+        label_order=renumber,
+    )
+    extraction = extract(
+        model,
+        images,
+        layers=layers,
+        pixel_scale=pixel_scale,
+        noise=STABILITY_NOISE if stability else (),
+        labels=labels,
+        label_order=renumber,
+        keep=candidates.add,
+        **options,
+    )
+    options["model_range"] = extraction.pixels.target
+    n_images = len(extraction.outputs)
+    if isinstance(images, ImageStream) and n_images < len(images):
+        # Some files could not be read: their rows go from the stream's lists, the labels and the metadata.
+        rows = extraction.source_rows
+        labels = None if labels is None else labels[rows]
+        metadata = _rows_of(metadata, rows)
+        files = None if files is None else tuple(files[i] for i in rows)
+    files = check_files(files, n_images, "metadata (its file column)") if files is not None else None
+    if n_images < 3 and reference is None:  # with a reference, the images are only placed in its clusters
+        raise InvalidInputError(f"images: expected at least 3 images to cluster; received {n_images}.")
+    if labels is None and extraction.labels is not None:
+        found = extraction.labels if renumber is None else renumber[extraction.labels]
+        labels = check_labels(found, class_names, n_images, "images (its labels)")
+    elif labels is not None and len(labels) != n_images:
+        raise InvalidInputError(f"labels: expected {n_images} labels, one per image; received {len(labels)}.")
+    head = detect_head(extraction.output_activation, extraction.outputs[:512])
+    fit = None
+    if reference is not None:
+        fit = reference_fit_set(model, reference, extraction, class_names, head, pixel_scale, options)
+    probe_set = None
+    if probes is not None:
+        probe_set = probe_input(model, probes, extraction, head, pixel_scale, options, probe_files)
+    k = check_k_per_layer(
+        n_clusters,
+        [info.name for info in extraction.layers],
+        n_images if fit is None else len(fit.labels),
+        [info.parts for info in extraction.layers],
+    )
+    settings = AnalysisSettings(
+        k,
+        projection,
+        int(batch_size),
+        int(seed),
+        conv_features,
+        negative_class,
+        extraction.pixel_scale,
+        None if fit is None else fit.name,
+        bool(stability),
+        0,
+        explain_methods,
+        extraction.pixels.reason,
+        extraction.preprocess,
+        explain_asked,
+        explain_budget,
+    )
+    summary = ModelSummary(
+        model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
+    )
+    taken = {*FIXED_COLUMNS, *short_layer_names([info.parts for info in extraction.layers]), "probe"}
+    table = None if metadata is None else check_metadata(metadata, n_images, taken)
+    analysis = compute_analysis(
+        extraction,
+        to_probabilities(extraction.outputs, head),
+        labels,
+        class_names,
+        settings,
+        summary,
+        name=name or facts.name or model.name,
+        files=files,
+        reference=fit,
+        probes=probe_set,
+        noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
+        metadata=table,
+    )
+    analysis = replace(analysis, source=facts.source, display_range=extraction.display_range)
+    if analysis.metrics is not None:
+        warn_about_class_order(analysis.metrics)
+    _warn_about_problems(analysis)
+    analysis = replace(analysis, created=datetime.now(timezone.utc).date().isoformat())
+    if explain_asked != 0:
+        analysis = _with_explanations(analysis, model, candidates, extraction, progress, preprocess)
+    return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))
+
+
+def _with_pictures(analysis: Analysis, kept: dict[int, np.ndarray], fit: Any, keep_reference: bool) -> Analysis:
+    """``analysis`` with its page images at their own size, and the thumbnails of their nearest reference images."""
+    from layerlens.run._pictures import page_pictures
+    from layerlens.scores import page_images
+
+    doubt = None if analysis.doubt is None else analysis.doubt.doubt
+    gallery, others = page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
+    pages = np.concatenate([gallery[:PICTURES_MAX], others]).astype(np.int64)
+    channels = int(analysis.thumbnails.shape[-1])
+    pictures = page_pictures(pages, analysis.files, analysis.source, kept, analysis.display_range, channels)
+    analysis = replace(analysis, pictures=pictures)
+    if analysis.reference is None:
+        return analysis
+    near = np.unique(analysis.reference_neighbours(pages).reshape(-1)) if keep_reference and len(pages) else []
+    thumbnails = {int(i): fit.thumbnails[int(i)] for i in near}
+    return replace(analysis, reference=replace(analysis.reference, thumbnails=thumbnails, files=fit.files))
+
+
+def _candidate_capacity(explain: int | str) -> int:
+    """How many mistakes (and unsure correct images) the pass keeps to choose the ones to explain from."""
+    if explain == "mistakes":
+        return 1_000_000  # all of them, as far as the buffer's bytes go
+    if explain == "auto":
+        return 2000
+    return 3 * int(explain) + 10
+
+
+def _warn_about_problems(analysis: Analysis) -> None:
+    """One :class:`UnreliableAnalysisWarning` naming what makes the analysis wrong, and what to try."""
+    found = analysis.problems
+    if not found:
+        return
+    settings = analysis.settings
+    how = settings.pixel_scale_reason or f"×{settings.pixel_scale:g}"
+    preprocess = f", then preprocess {settings.preprocess!r}" if settings.preprocess else ""
+    warn_user(
+        f"images: this analysis cannot be right: {'; '.join(found)}. The images reached the model {how}"
+        f"{preprocess}. If the model was trained on images preprocessed outside it (in tf.data), pass "
+        "preprocess= (a keras.applications family such as 'mobilenet_v2', or the function; on the command line "
+        "--preprocess NAME); else check pixel_scale and the class order.",
+        UnreliableAnalysisWarning,
+    )
+
+
+def _rows_of(metadata: Any, rows: np.ndarray) -> Any:
+    """``metadata`` (a DataFrame or a dict of columns, one row per listed file of a stream) at ``rows``."""
+    if isinstance(metadata, pd.DataFrame):
+        return metadata.iloc[rows].reset_index(drop=True)
+    if isinstance(metadata, Mapping):
+        return {name: np.asarray(values, dtype=object)[rows] for name, values in metadata.items()}
+    return metadata
+
+
+def _with_explanations(
+    analysis: Analysis,
+    model: keras.Model,
+    candidates: Any,
+    extraction: Any,
+    progress: bool,
+    preprocess: Any = None,
+) -> Analysis:
+    """``analysis`` with explanations of the images chosen among the candidates kept during the pass."""
+    from layerlens.explanations import choose_images, explain_images, explanation_note, images_to_choose, to_display
+
+    settings = analysis.settings
+    kept = candidates.images()
+    positions = np.array(sorted(kept), dtype=np.int64)
+    count = images_to_choose(settings.explain_asked, analysis.predictions, analysis.labels, len(analysis.class_names))
+    order = np.zeros(0, dtype=np.int64)
+    if len(positions) and count:
+        labels = None if analysis.labels is None else analysis.labels[positions]
+        doubt = None if analysis.doubt is None else analysis.doubt.doubt[positions]
+        order = choose_images(
+            analysis.predictions[positions],
+            analysis.confidence[positions],
+            labels,
+            count,
+            doubt,
+            mistakes_only=settings.explain_asked == "mistakes",
+        )
+    chosen = positions[order]
+    made = None
+    if len(chosen):
+        made = explain_images(
+            model,
+            np.stack([kept[int(i)] for i in chosen]),
+            chosen,
+            targets=analysis.predictions[chosen],
+            methods=settings.explain_methods,
+            head=analysis.model.head,
+            pixel_scale=settings.pixel_scale,
+            preprocess=preprocess,
+            seed=settings.seed,
+            progress=progress,
+            budget=settings.explain_budget,
+        )
+    note = explanation_note(
+        settings.explain_asked,
+        analysis.predictions,
+        analysis.labels,
+        chosen,
+        made,
+        settings.explain_budget,
+        truncated=candidates.truncated,
+    )
+    if made is None or not made.explanations:
+        return replace(analysis, settings=replace(settings, explain=0, explain_note=note))
+    done = chosen[: made.n_explained]
+    shown = dict(zip(done.tolist(), to_display(np.stack([kept[int(i)] for i in done]), extraction.display_range)))
+    return replace(
+        analysis,
+        settings=replace(settings, explain=int(made.n_explained), explain_methods=made.methods, explain_note=note),
+        explanations=made.explanations,
+        explained_images=shown,
+    )
