@@ -3,6 +3,8 @@
 ``tests/fixtures/runs/v1`` .. ``v4`` each hold one small run written by the last commit that wrote that run
 format version, with ``fixture.json`` beside the run's own files: the version, the commit, the command and the
 values the analysis had when it was saved. ``tests/fixtures/runs/make_fixture.py`` says how to regenerate one.
+``v2-early`` is a version-2 run written by 10be06f, the first commit of version 2, before a758e7b added
+fields to the format without a new version number; it loads as the version-1 runs do for those fields.
 
 Only the top-level API is used (``ll.load``, ``ll.build_site`` and the loaded analysis' attributes). Each test
 works on a copy of the fixture, so nothing the code under test does can change the fixtures.
@@ -20,8 +22,10 @@ import pytest
 import layerlens as ll
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs"
-VERSIONS = ["v1", "v2", "v3", "v4"]
 FIXTURE_FILE = "fixture.json"
+# The fixture folder and the format version its manifest must say.
+FORMAT_VERSIONS = {"v1": 1, "v2": 2, "v3": 3, "v4": 4, "v2-early": 2}
+VERSIONS = ["v1", "v2", "v3", "v4", "v2-early"]
 
 
 def _fixture(version: str) -> dict:
@@ -43,11 +47,11 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", list(FORMAT_VERSIONS))
 def test_fixture_is_the_version_it_claims(version: str) -> None:
     fixture = _fixture(version)
     manifest = json.loads((FIXTURES / version / "manifest.json").read_text(encoding="utf-8"))
-    assert fixture["format_version"] == manifest["format_version"] == int(version[1:])
+    assert fixture["format_version"] == manifest["format_version"] == FORMAT_VERSIONS[version]
     assert len(fixture["commit"]) == 40
 
 

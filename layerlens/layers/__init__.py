@@ -15,6 +15,7 @@ from layerlens.layers._clusters import (
     fit_space,
     reduce_features,
 )
+from layerlens.layers._fit import LayerFit, Placement
 from layerlens.layers._kchoice import (
     ALIGNMENT_TOLERANCE,
     DECISION_GAIN,
@@ -26,7 +27,14 @@ from layerlens.layers._kchoice import (
     nearest_center,
     sample_rows,
 )
-from layerlens.layers._maps import PROJECTIONS, ProjectionFallbackWarning, map_centers, project_2d, project_with_fit
+from layerlens.layers._maps import (
+    PROJECTIONS,
+    LayerMap,
+    ProjectionFallbackWarning,
+    map_centers,
+    project_2d,
+    project_with_fit,
+)
 from layerlens.layers._separability import Separability, loo_knn_predict, separability, without_self
 
 __all__ = [
@@ -38,9 +46,12 @@ __all__ = [
     "LEAD_P_VALUE",
     "LEAD_RATIO",
     "LayerClusters",
+    "LayerFit",
+    "LayerMap",
     "LayerSpace",
     "NO_CLASS_INFORMATION",
     "PROJECTIONS",
+    "Placement",
     "ProjectionFallbackWarning",
     "Separability",
     "agreement",

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from layerlens._util.validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError, LayerlensWarning
 
-__all__ = ["PROJECTIONS", "ProjectionFallbackWarning", "map_centers", "project_2d", "project_with_fit"]
+__all__ = ["PROJECTIONS", "LayerMap", "ProjectionFallbackWarning", "map_centers", "project_2d", "project_with_fit"]
 
 #: The methods :func:`project_2d` accepts.
 PROJECTIONS: tuple[str, ...] = ("pca", "umap")
@@ -150,6 +151,64 @@ def project_with_fit(
             stacklevel=2,
         )
     return _compute_pca_map(fit), _compute_pca_map(other)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerMap:
+    """A layer's 2-D map, learnt from a fit set, to place any other images of the layer on.
+
+    Made by :meth:`fit`; picklable, so a map fitted in one process places images in another.
+
+    Attributes
+    ----------
+    method : {"pca", "umap"}
+        How the map was made (``"pca"`` also when UMAP had too few fit images).
+    reducer : umap.UMAP or None
+        The fitted UMAP model; None for the PCA map, which needs no fit (the first two columns of the
+        reduced space, its leading principal components).
+    """
+
+    method: str
+    reducer: Any = None
+
+    @classmethod
+    def fit(
+        cls, fit_reduced: np.ndarray, *, method: str = "pca", seed: int = 0, n_neighbors: int = 15
+    ) -> tuple[LayerMap, np.ndarray]:
+        """Learn the map from ``fit_reduced`` ``(M, d)``; returns the map and the fit set's positions ``(M, 2)``.
+
+        The same map and positions as :func:`project_with_fit` gives (see there for ``method``, ``seed`` and
+        ``n_neighbors``); fewer than 4 fit images get the PCA map, with a :class:`ProjectionFallbackWarning`.
+        """
+        fit = check_matrix(fit_reduced, "fit_reduced", min_rows=1)
+        if not isinstance(method, str) or method not in PROJECTIONS:
+            raise InvalidInputError(f"method: expected one of {PROJECTIONS}; received {method!r}.")
+        seed = check_seed(seed)
+        n_neighbors = check_int(n_neighbors, "n_neighbors", minimum=2)
+        if method == "umap" and fit.shape[0] >= _UMAP_MIN_POINTS:
+            reducer = _umap_reducer(seed, min(n_neighbors, fit.shape[0] - 1))
+            coords = np.asarray(reducer.fit_transform(fit.astype(np.float32)), dtype=np.float32)
+            return cls("umap", reducer), coords
+        if method == "umap":
+            warnings.warn(
+                f"LayerMap.fit: UMAP needs at least {_UMAP_MIN_POINTS} fit images; received {fit.shape[0]}, "
+                "so the PCA map is used instead.",
+                ProjectionFallbackWarning,
+                stacklevel=2,
+            )
+        return cls("pca"), _compute_pca_map(fit)
+
+    def transform(self, reduced: np.ndarray) -> np.ndarray:
+        """Positions ``(N, 2)`` float32 of other images ``(N, d)`` of the same reduced space on this map.
+
+        UMAP places each image near its nearest neighbours in the fit set; its result for one image can depend
+        on the others of the same call, so images placed together keep the same positions only when placed
+        together again.
+        """
+        x = check_matrix(reduced, "reduced", min_rows=1)
+        if self.reducer is None:
+            return _compute_pca_map(x)
+        return np.asarray(self.reducer.transform(x.astype(np.float32)), dtype=np.float32)
 
 
 def _compute_pca_map(x: np.ndarray) -> np.ndarray:

@@ -86,23 +86,36 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def _upgrade_from_version_1(manifest: dict[str, Any]) -> None:
     """Read a version-1 manifest as version 2: what version 1 did not record takes its old implicit value."""
+    _upgrade_early_version_2(manifest)
+    for entry in manifest["layers"]:
+        scores = entry.get("separability")
+        if scores is not None and "variance_explained" not in scores:
+            # Version 1 stored only the ratio r = B / W; the share B / (B + W) is r / (1 + r), 1 where r is infinite.
+            ratio = decode_float(scores["variance_ratio"])
+            scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
+
+
+def _upgrade_early_version_2(manifest: dict[str, Any]) -> None:
+    """What version 1 and the first version-2 runs (before reference sets and the faithful k) did not record."""
     manifest["settings"].setdefault("pixel_scale", 1.0)
     manifest.setdefault("reference", None)
     manifest.setdefault("noise_levels", [])
     for entry in manifest["layers"]:
         entry.setdefault("parallel_to_previous", False)
+        scores = entry.get("separability")
+        if scores is not None and "variance_ratio" not in scores:
+            # The first version-2 runs stored only the share e = B / (B + W); the ratio B / W is e / (1 - e).
+            share = decode_float(scores["variance_explained"])
+            scores["variance_ratio"] = encode_float(math.inf if share >= 1.0 else share / (1.0 - share))
         clusters = entry["clusters"]
-        # Version 1 chose k by silhouette ("auto" then) and kept one silhouette per k tried.
+        if "k_rule" in clusters:
+            continue
+        # k was chosen by silhouette ("auto" then), with one silhouette kept per k tried.
         clusters["k_rule"] = "fixed" if len(clusters["k_scores"]) == 1 else "silhouette"
         clusters["k_reason"] = ""
         clusters["k_scores"] = {
             k: {"silhouette": v, "decision_alignment": None, "paths": None} for k, v in clusters["k_scores"].items()
         }
-        scores = entry.get("separability")
-        if scores is not None:
-            # Version 1 stored only the ratio r = B / W; the share B / (B + W) is r / (1 + r), 1 where r is infinite.
-            ratio = decode_float(scores["variance_ratio"])
-            scores["variance_explained"] = encode_float(1.0 if math.isinf(ratio) else ratio / (1.0 + ratio))
 
 
 def _upgrade_from_version_2(manifest: dict[str, Any]) -> None:
@@ -119,6 +132,8 @@ def upgraded(manifest: dict[str, Any]) -> dict[str, Any]:
     version = manifest["format_version"]
     if version < 2:
         _upgrade_from_version_1(manifest)
+    elif version == 2 and "noise_levels" not in manifest:  # written before version 2 was complete
+        _upgrade_early_version_2(manifest)
     if version < 3:
         _upgrade_from_version_2(manifest)
     return manifest

@@ -1,0 +1,134 @@
+"""A layer's fitted transforms in one object: its space, its clusters and its map, fitted once, applied to any batch.
+
+The fit needs the whole fit set (k-means and the k choice see every image); placing images needs only the fitted
+object and the images' features, one batch at a time. The object is picklable, so one process can fit and others
+place (the forward pass and the placing of a large set may run on other machines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerlens.layers._clusters import LayerClusters, LayerSpace, cluster_layer, fit_space
+from layerlens.layers._maps import LayerMap, map_centers
+
+__all__ = ["LayerFit", "Placement"]
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Where a set of images lands in one layer.
+
+    Attributes
+    ----------
+    reduced : ndarray of shape (N, d), float32
+        The images in the layer's reduced space.
+    assignments : ndarray of shape (N,), int64
+        The cluster of each image.
+    coords : ndarray of shape (N, 2), float32
+        The images' positions on the layer's map.
+    """
+
+    reduced: np.ndarray
+    assignments: np.ndarray
+    coords: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.assignments)
+
+    def take(self, rows: np.ndarray) -> Placement:
+        """The placement of the images at ``rows``, in that order."""
+        return Placement(self.reduced[rows], self.assignments[rows], self.coords[rows])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerFit:
+    """One layer's space (standardisation + PCA), clusters (k-means) and 2-D map, fitted on a fit set.
+
+    Attributes
+    ----------
+    space : LayerSpace
+        The reduced space.
+    clusters : LayerClusters
+        The clusters, named from the fit set's classes; their ``labels`` are the fit set's assignments.
+    layer_map : LayerMap
+        The 2-D map.
+    fitted : Placement
+        The fit set itself as the fit placed it (its k-means assignments and its positions on the map as learnt).
+    map_centers : ndarray of shape (k, 2), float32
+        Where each cluster sits on the map: the mean position of the fit images in it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.normal(0, 1, (20, 5)), rng.normal(6, 1, (20, 5))])
+    >>> fit = LayerFit.fit(x, np.repeat([0, 1], 20), ("a", "b"), n_clusters=2)
+    >>> fit.clusters.k, fit.transform(x[:3]).assignments.tolist() == fit.fitted.assignments[:3].tolist()
+    (2, True)
+    """
+
+    space: LayerSpace
+    clusters: LayerClusters
+    layer_map: LayerMap
+    fitted: Placement
+    map_centers: np.ndarray
+
+    @classmethod
+    def fit(
+        cls,
+        features: np.ndarray,
+        labels: np.ndarray,
+        class_names: Sequence[str],
+        *,
+        predictions: np.ndarray | None = None,
+        n_clusters: int | str = "auto",
+        paths_before: np.ndarray | None = None,
+        projection: str = "pca",
+        seed: int = 0,
+    ) -> LayerFit:
+        """Fit the space, the clusters and the map of one layer on the fit set's ``features`` ``(M, D)``.
+
+        ``labels``, ``class_names``, ``predictions``, ``n_clusters``, ``paths_before`` and ``seed`` are those of
+        :func:`~layerlens.layers.cluster_layer`; ``projection`` and ``seed`` those of :meth:`LayerMap.fit`.
+        """
+        space = fit_space(features, seed=seed)
+        reduced = space.transform(features)
+        clusters = cluster_layer(
+            reduced,
+            labels,
+            class_names,
+            predictions=predictions,
+            n_clusters=n_clusters,
+            paths_before=paths_before,
+            seed=seed,
+        )
+        layer_map, coords = LayerMap.fit(reduced, method=projection, seed=seed)
+        centers = map_centers(coords, clusters.labels, clusters.k)
+        return cls(space, clusters, layer_map, Placement(reduced, clusters.labels, coords), centers)
+
+    def transform(self, features: np.ndarray) -> Placement:
+        """Place images of this layer, ``features`` ``(N, D)`` as the pass reduced them, in the fitted space,
+        clusters and map."""
+        return self.place(features)[0]
+
+    def place(self, *feature_sets: np.ndarray | None) -> tuple[Placement | None, ...]:
+        """Place several sets at once: each reduced and assigned apart, all mapped in one call (None stays None).
+
+        A UMAP map places the images of one call together; placing the same sets together again gives the same
+        positions.
+        """
+        reduced = [None if f is None else self.space.transform(f) for f in feature_sets]
+        present = [r for r in reduced if r is not None]
+        coords = self.layer_map.transform(np.concatenate(present)) if present else None
+        placed: list[Placement | None] = []
+        start = 0
+        for r in reduced:
+            if r is None:
+                placed.append(None)
+                continue
+            placed.append(Placement(r, self.clusters.assign(r), coords[start : start + len(r)]))
+            start += len(r)
+        return tuple(placed)
