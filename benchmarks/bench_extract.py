@@ -270,7 +270,7 @@ def _analysis_bytes(analysis: Any) -> Result:
     """Bytes of the N x D arrays an Analysis keeps, and of its thumbnails."""
     layers = analysis.layers
     arrays = sum(
-        a.nbytes for layer in layers for a in (layer.features, layer.reduced, layer.coords, layer.clusters.labels)
+        a.nbytes for layer in layers for a in (layer.features, layer.reduced, layer.coords, layer.clusters.assignments)
     )
     arrays += analysis.probabilities.nbytes + int(analysis.paths.memory_usage(deep=True).sum())
     return {

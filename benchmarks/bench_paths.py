@@ -67,7 +67,7 @@ def heldout_layer_alignment(analysis: Any) -> list[float]:
         counts = np.zeros((k, len(analysis.class_names)), np.int64)
         np.add.at(counts, (reference.clusters[i], reference.predictions), 1)
         majority = counts.argmax(axis=1)
-        shares.append(float(np.mean(majority[layer.clusters.labels] == analysis.predictions)))
+        shares.append(float(np.mean(majority[layer.clusters.assignments] == analysis.predictions)))
     return shares
 
 

@@ -57,4 +57,4 @@ def assert_same_clustering(clusters_a, clusters_b, *, min_rand=0.98, tolerance=1
         scores = clusters_a.k_scores
         assert abs(scores[clusters_a.k][measure] - scores[clusters_b.k][measure]) <= tolerance
         return
-    assert adjusted_rand_score(clusters_a.labels, clusters_b.labels) >= min_rand
+    assert adjusted_rand_score(clusters_a.assignments, clusters_b.assignments) >= min_rand

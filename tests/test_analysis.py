@@ -34,7 +34,7 @@ def test_analysis_contents(analysis, digits):
     np.testing.assert_array_equal(analysis.labels, test.labels)
     for layer in analysis.layers:
         assert layer.features.shape[0] == layer.reduced.shape[0] == layer.coords.shape[0] == n
-        assert layer.coords.shape[1] == 2 and layer.centers.shape == (layer.clusters.k, 2)
+        assert layer.coords.shape[1] == 2 and layer.map_centers.shape == (layer.clusters.k, 2)
         assert 2 <= layer.clusters.k <= 12
         assert layer.separability is not None
     assert list(analysis.paths.columns[:6]) == ["file", "true", "predicted", "confidence", "correct", "conv1"]
@@ -57,7 +57,7 @@ def test_same_inputs_and_seed_give_identical_results(sequential_model, digits, a
     np.testing.assert_array_equal(again.probabilities, analysis.probabilities)
     for a, b in zip(again.layers, analysis.layers):
         np.testing.assert_array_equal(a.features, b.features)
-        np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
+        np.testing.assert_array_equal(a.clusters.assignments, b.clusters.assignments)
         np.testing.assert_array_equal(a.coords, b.coords)
         assert a.clusters.names == b.clusters.names
     assert again.paths.equals(analysis.paths)
@@ -387,7 +387,7 @@ def test_a_reference_set_fits_the_clusters_and_places_the_images(with_reference,
             np.bincount(a.reference.clusters[i], minlength=layer.clusters.k), layer.clusters.sizes
         )
         # ... and every test image sits in the cluster of the nearest centre.
-        np.testing.assert_array_equal(layer.clusters.labels, layer.clusters.assign(layer.reduced))
+        np.testing.assert_array_equal(layer.clusters.assignments, layer.clusters.assign(layer.reduced))
         assert a.reference.reduced[i].shape == (len(train), layer.reduced.shape[1])
     assert a.path_statistics.heldout_basis == "reference"
     assert 0.9 < a.path_statistics.heldout_known <= 1.0
@@ -409,7 +409,7 @@ def test_stability_measures_paths_under_noise(with_reference):
         assert stats.agreement[level] <= min(per_layer)  # the whole path is kept less often than any part
     assert stats.prediction_agreement[0.02] > 0.8
     layer = with_reference.layers[0]
-    assert set(layer.noisy_labels) == {0.02, 0.05} and len(layer.noisy_labels[0.02]) == with_reference.n_images
+    assert set(layer.noisy_clusters) == {0.02, 0.05} and len(layer.noisy_clusters[0.02]) == with_reference.n_images
 
 
 def test_stability_leaves_the_clean_analysis_as_it_was(sequential_model, digits, with_reference):
@@ -428,7 +428,9 @@ def test_reference_and_stability_survive_save_and_load(with_reference, tmp_path)
     for i in range(len(back.layers)):
         np.testing.assert_array_equal(back.reference.reduced[i], with_reference.reference.reduced[i])
         np.testing.assert_array_equal(back.reference.clusters[i], with_reference.reference.clusters[i])
-        np.testing.assert_array_equal(back.layers[i].noisy_labels[0.05], with_reference.layers[i].noisy_labels[0.05])
+        np.testing.assert_array_equal(
+            back.layers[i].noisy_clusters[0.05], with_reference.layers[i].noisy_clusters[0.05]
+        )
     assert back.path_statistics.to_dict() == with_reference.path_statistics.to_dict()
     np.testing.assert_array_equal(back.noisy_predictions[0.02], with_reference.noisy_predictions[0.02])
     assert back.layers[-1].clusters.k_reason == with_reference.layers[-1].clusters.k_reason
@@ -725,7 +727,7 @@ def test_probes_get_predictions_paths_and_doubt_and_stay_out_of_every_metric(pro
     assert probed.metrics.to_dict() == referenced.metrics.to_dict()
     assert probed.path_statistics.to_dict() == referenced.path_statistics.to_dict()
     for mine, theirs in zip(probed.layers, referenced.layers):
-        np.testing.assert_array_equal(mine.clusters.labels, theirs.clusters.labels)
+        np.testing.assert_array_equal(mine.clusters.assignments, theirs.clusters.assignments)
         np.testing.assert_array_equal(mine.coords, theirs.coords)
     np.testing.assert_array_equal(probed.doubt.doubt, referenced.doubt.doubt)
     assert "probes" in repr(probes) and repr(probed).endswith("; 40 probes>")
@@ -752,7 +754,7 @@ def test_without_a_reference_probes_read_the_labelled_analysed_images(sequential
     test = digits[1]
     probed = ll.analyze(sequential_model, test, probes=probe_images, progress=False, explain=0)
     for mine, theirs in zip(probed.layers, analysis.layers):  # the probes are placed, never fitted on
-        np.testing.assert_array_equal(mine.clusters.labels, theirs.clusters.labels)
+        np.testing.assert_array_equal(mine.clusters.assignments, theirs.clusters.assignments)
         np.testing.assert_allclose(mine.coords, theirs.coords, rtol=0, atol=1e-5)
     np.testing.assert_allclose(probed.doubt.doubt, analysis.doubt.doubt, rtol=0, atol=1e-12)
     assert np.median(probed.probes.doubt.doubt[:N_FAR]) > 0.9
@@ -921,7 +923,7 @@ def test_a_shuffled_reference_gives_the_same_clusters(sequential_model, digits):
         for a, b in zip(runs[0].layers, other.layers):
             assert a.clusters.k == b.clusters.k
             # The same fit in another summation order: a few images on a cluster border may change sides.
-            assert np.mean(a.clusters.labels == b.clusters.labels) >= 0.99
+            assert np.mean(a.clusters.assignments == b.clusters.assignments) >= 0.99
 
 
 def test_nested_layers_are_named_short_where_shown_and_in_full_where_they_live(nested_model, digits):

@@ -138,7 +138,7 @@ def test_auto_finds_three_blobs_named_and_ordered_by_class(three_blobs):
     np.testing.assert_array_equal(c.purity, [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(c.sizes, [30, 30, 30])
     # Data order is class 2, 0, 1: cluster numbers follow the class, not the data order.
-    np.testing.assert_array_equal(c.labels, np.repeat([2, 0, 1], 30))
+    np.testing.assert_array_equal(c.assignments, np.repeat([2, 0, 1], 30))
 
 
 @pytest.mark.parametrize("groups", [2, 4, 6, 9], ids=lambda g: f"{g}-groups")
@@ -169,7 +169,7 @@ def test_faithful_k_on_a_sample_is_seeded_and_still_finds_the_groups():
     a = cluster_layer(x, predicted, names, predictions=predicted, seed=4, max_search_samples=100)
     b = cluster_layer(x, predicted, names, predictions=predicted, seed=4, max_search_samples=100)
     assert a.k == 4 and a.k_scores[4]["decision_alignment"] == 1.0
-    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.assignments, b.assignments)
     np.testing.assert_array_equal(a.centers, b.centers)
     np.testing.assert_equal(a.k_scores, b.k_scores)  # NaN equals NaN here
 
@@ -185,7 +185,7 @@ def test_paths_are_counted_beside_each_k(three_blobs):
 def test_assign_places_other_images_in_the_nearest_cluster(three_blobs):
     x, classes = three_blobs
     c = cluster_layer(x, classes, CLASSES)
-    np.testing.assert_array_equal(c.assign(x), c.labels)
+    np.testing.assert_array_equal(c.assign(x), c.assignments)
     others = np.zeros((3, x.shape[1]), np.float32)
     others[:, 0] = [19.0, 1.0, 11.0]  # near the class-1, class-2 and class-0 blobs
     assert c.assign(others).tolist() == [1, 2, 0]
@@ -205,11 +205,11 @@ def test_silhouette_rule_finds_three_blobs(three_blobs):
 def test_result_types_and_centres(three_blobs):
     x, reference = three_blobs
     c = cluster_layer(x, reference, CLASSES)
-    assert c.labels.dtype == np.int64 and c.dominant.dtype == np.int64 and c.sizes.dtype == np.int64
+    assert c.assignments.dtype == np.int64 and c.dominant.dtype == np.int64 and c.sizes.dtype == np.int64
     assert c.purity.dtype == np.float64
     assert c.centers.dtype == np.float32 and c.centers.shape == (3, x.shape[1])
     assert isinstance(c.silhouette, float)
-    member_means = np.stack([x[c.labels == j].mean(axis=0) for j in range(3)])
+    member_means = np.stack([x[c.assignments == j].mean(axis=0) for j in range(3)])
     np.testing.assert_allclose(c.centers, member_means, atol=1e-5)
     assert "k=3" in repr(c)
 
@@ -237,7 +237,7 @@ def test_same_dominant_class_orders_by_size():
     x = _blobs([(0.0,), (10.0,)], [10, 20])  # the smaller cluster comes first in the data
     c = cluster_layer(x, np.zeros(30, np.int64), CLASSES, n_clusters=2)
     np.testing.assert_array_equal(c.sizes, [20, 10])
-    np.testing.assert_array_equal(c.labels, np.repeat([1, 0], [10, 20]))
+    np.testing.assert_array_equal(c.assignments, np.repeat([1, 0], [10, 20]))
     # A class that is the whole set stands out nowhere.
     assert c.names == ("c1 · mixed", "c2 · mixed")
     np.testing.assert_array_equal(c.leading, [-1, -1])
@@ -252,7 +252,7 @@ def test_same_class_and_size_orders_by_position_in_input(centers, expected_label
     # Whichever blob the first images belong to becomes c1, wherever it lies in space.
     x = _blobs(centers, [10, 10])
     c = cluster_layer(x, np.ones(20, np.int64), CLASSES, n_clusters=2)
-    np.testing.assert_array_equal(c.labels, expected_labels)
+    np.testing.assert_array_equal(c.assignments, expected_labels)
 
 
 def test_silhouette_oracle_on_four_points():
@@ -328,7 +328,7 @@ def test_deterministic_for_a_seed():
     reference = rng.integers(0, 3, 300)
     a = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100, max_search_samples=150)
     b = cluster_layer(x, reference, CLASSES, seed=7, max_silhouette_samples=100, max_search_samples=150)
-    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.assignments, b.assignments)
     np.testing.assert_array_equal(a.centers, b.centers)
     assert a.names == b.names
     np.testing.assert_equal(a.k_scores, b.k_scores)
@@ -355,7 +355,7 @@ def test_float64_and_float32_input_agree(three_blobs):
     x, reference = three_blobs
     a = cluster_layer(x, reference, CLASSES)
     b = cluster_layer(x.astype(np.float64), reference, CLASSES)
-    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.assignments, b.assignments)
     np.testing.assert_equal(a.k_scores, b.k_scores)
 
 
@@ -374,7 +374,7 @@ def test_empty_clusters_are_dropped():
     assert c.k == 2
     assert c.names == ("c1 · mixed", "c2 · mixed")  # 3 of 3 images of a half-share class: p = 0.125
     np.testing.assert_array_equal(c.dominant, [0, 1])
-    np.testing.assert_array_equal(c.labels, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(c.assignments, [0, 0, 0, 1, 1, 1])
     assert c.centers.shape == (2, 1)
 
 
@@ -396,7 +396,7 @@ def _composed(counts):
     classes = np.concatenate([np.repeat(np.arange(counts.shape[1]), row) for row in counts])
     c = cluster_layer(x, classes, FOUR, n_clusters=len(counts))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    return c, c.labels[starts]
+    return c, c.assignments[starts]
 
 
 @pytest.mark.parametrize(
@@ -555,7 +555,7 @@ def test_module_imports_neither_umap_nor_tensorflow():
 
 def _stored_clusters(class_information=0.25):
     return LayerClusters(
-        labels=np.array([0, 1, 1]),
+        assignments=np.array([0, 1, 1]),
         names=("c1 · 100% a", "c2 · mixed"),
         leading=np.array([0, -1]),
         dominant=np.array([0, 1]),
@@ -574,7 +574,7 @@ def _stored_clusters(class_information=0.25):
 def test_to_dict_round_trips_through_strict_json(class_information):
     clusters = _stored_clusters(class_information)
     text = json.dumps(clusters.to_dict(), allow_nan=False)
-    back = LayerClusters.from_dict(json.loads(text), labels=clusters.labels, centers=clusters.centers)
+    back = LayerClusters.from_dict(json.loads(text), assignments=clusters.assignments, centers=clusters.centers)
     assert back.names == clusters.names and back.k == 2 and back.k_scores[3] == {"decision_alignment": 0.25}
     assert (back.k_rule, back.k_reason) == (clusters.k_rule, clusters.k_reason)
     np.testing.assert_array_equal(back.sizes, clusters.sizes)
@@ -589,7 +589,7 @@ def test_from_dict_reads_clusters_stored_before_they_could_be_mixed():
     stored = _stored_clusters().to_dict()
     del stored["leading"], stored["class_information"]
     stored["names"] = ["c1 · 100% a", "c2 · 100% b"]
-    back = LayerClusters.from_dict(stored, labels=np.array([0, 1, 1]), centers=np.zeros((2, 3), np.float32))
+    back = LayerClusters.from_dict(stored, assignments=np.array([0, 1, 1]), centers=np.zeros((2, 3), np.float32))
     np.testing.assert_array_equal(back.leading, back.dominant)
     np.testing.assert_array_equal(back.leading, [0, 1])
     assert back.leading.dtype == np.int64
@@ -625,3 +625,30 @@ def test_layers_with_few_distinct_points(points, k, reason):
         warnings.simplefilter("error")  # no ConvergenceWarning about empty clusters
         c = cluster_layer(points, np.repeat([0, 1], 15), CLASSES)
     assert c.k == k and c.k_reason.startswith(reason) and list(c.k_scores) == [k]
+
+
+
+def test_the_old_names_of_renamed_attributes_warn_and_still_answer():
+    """Renamed in the redesign; the old names answer for one release, with a DeprecationWarning."""
+    from layerlens.run import LayerAnalysis
+
+    clusters = _stored_clusters()
+    with pytest.warns(DeprecationWarning, match="use LayerClusters.assignments"):
+        np.testing.assert_array_equal(clusters.labels, clusters.assignments)
+    layer = LayerAnalysis(
+        name="conv",
+        kind="Conv2D",
+        output_shape=(4, 4, 2),
+        reduction="channel mean",
+        features=np.zeros((3, 2), np.float32),
+        reduced=np.zeros((3, 2), np.float32),
+        clusters=clusters,
+        coords=np.zeros((3, 2), np.float32),
+        map_centers=np.ones((2, 2), np.float32),
+        separability=None,
+        noisy_clusters={0.02: np.array([0, 1, 1])},
+    )
+    with pytest.warns(DeprecationWarning, match="use LayerAnalysis.map_centers"):
+        np.testing.assert_array_equal(layer.centers, layer.map_centers)
+    with pytest.warns(DeprecationWarning, match="use LayerAnalysis.noisy_clusters"):
+        assert layer.noisy_labels is layer.noisy_clusters

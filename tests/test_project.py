@@ -107,7 +107,7 @@ def test_map_centers_on_the_pca_map_are_the_kmeans_centres():
     # k-means centres are the means of their members, and the PCA map is a linear projection.
     x, labels = _blobs(n_per=15, dim=4)
     clusters = cluster_layer(x, labels, ["a", "b", "c"], n_clusters=3)
-    centres = map_centers(project_2d(x), clusters.labels, clusters.k)
+    centres = map_centers(project_2d(x), clusters.assignments, clusters.k)
     np.testing.assert_allclose(centres, clusters.centers[:, :2], atol=1e-5)
 
 

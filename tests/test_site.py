@@ -634,7 +634,7 @@ def test_path_steps_are_named_by_their_clusters_and_mixed_ones_say_so(built_site
                            r'<span class="cluster">([^<]*)</span>', html)  # fmt: skip
         predicted = int(analysis.predictions[index])
         for (kind, layer_name, cluster), layer, short in zip(steps, analysis.layers, analysis.layer_names):
-            c = int(layer.clusters.labels[index])
+            c = int(layer.clusters.assignments[index])
             assert (layer_name, cluster) == (short, layer.clusters.names[c])
             assert kind == ("agrees" if layer.clusters.leading[c] == predicted else "differs")
             mixed_seen |= cluster.endswith("· mixed")

@@ -710,7 +710,7 @@ def sample_with_a_mixed_cluster(run: Any) -> int:
 
     gallery, others = _content.sample_order(run)
     for index in [*gallery.tolist(), *others.tolist()]:
-        if any(layer.clusters.leading[layer.clusters.labels[index]] < 0 for layer in run.layers):
+        if any(layer.clusters.leading[layer.clusters.assignments[index]] < 0 for layer in run.layers):
             return int(index)
     pytest.fail("no image with a page passes through a mixed cluster: the test would show nothing")
 
@@ -775,7 +775,7 @@ def test_a_mixed_cluster_is_named_so_and_not_green(open_page, folder_site, folde
     steps = page.locator("ol.path > li")
     expect(steps).to_have_count(len(run.layers))
     for position, layer in enumerate(run.layers):
-        cluster = int(layer.clusters.labels[index])
+        cluster = int(layer.clusters.assignments[index])
         step = steps.nth(position)
         expect(step.locator(".cluster")).to_have_text(layer.clusters.names[cluster])
         if layer.clusters.leading[cluster] < 0:

@@ -47,7 +47,7 @@ def test_round_trip_is_identical(analysis, run):
             assert getattr(a, field).dtype == getattr(b, field).dtype
         assert a.clusters.names == b.clusters.names and a.clusters.k_reason == b.clusters.k_reason
         np.testing.assert_equal(a.clusters.k_scores, b.clusters.k_scores)  # NaN equals NaN here
-        np.testing.assert_array_equal(a.clusters.labels, b.clusters.labels)
+        np.testing.assert_array_equal(a.clusters.assignments, b.clusters.assignments)
         np.testing.assert_array_equal(a.clusters.centers, b.clusters.centers)
         assert a.separability == b.separability
     assert loaded.paths.equals(analysis.paths)

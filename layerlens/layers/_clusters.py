@@ -14,6 +14,7 @@ at all is :attr:`LayerClusters.class_information`.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,7 +187,7 @@ class LayerClusters:
     """The k-means clusters of one layer, each named after the class that leads it, or mixed.
 
     The clusters are fitted on one set of images (the *fit set*); names, leading and dominant
-    classes, purity, sizes and class information describe that set. ``labels`` are the clusters of
+    classes, purity, sizes and class information describe that set. ``assignments`` are the clusters of
     the images at hand: the fit set's own as :func:`cluster_layer` returns them, other images' after
     :meth:`assign`. Clusters are numbered ``0..k-1`` in the stable order described in
     :func:`cluster_layer`.
@@ -197,7 +198,7 @@ class LayerClusters:
 
     Parameters
     ----------
-    labels : ndarray of shape (N,), int64
+    assignments : ndarray of shape (N,), int64
         Cluster of each image, in ``range(k)``.
     names : tuple of str
         One per cluster: ``"c3 · 91% glioma"`` (1-based number, purity, leading class) for a led
@@ -231,7 +232,7 @@ class LayerClusters:
         Why this k, in a sentence for the reader.
     """
 
-    labels: np.ndarray
+    assignments: np.ndarray
     names: tuple[str, ...]
     leading: np.ndarray
     dominant: np.ndarray
@@ -255,11 +256,21 @@ class LayerClusters:
         :data:`NO_CLASS_INFORMATION`); True otherwise, also when it is unknown (NaN)."""
         return not self.class_information < NO_CLASS_INFORMATION
 
+    @property
+    def labels(self) -> np.ndarray:
+        """Deprecated name of :attr:`assignments` (``labels`` are true classes everywhere else)."""
+        warnings.warn(
+            "LayerClusters.labels is deprecated: use LayerClusters.assignments (the cluster of each image).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.assignments
+
     def assign(self, reduced: np.ndarray) -> np.ndarray:
         """The nearest cluster (Euclidean, to the k-means centres) of each row of ``reduced`` ``(M, d)``.
 
         Images reduced with the same :class:`LayerSpace` land where k-means would have put them; the
-        fit set's own images get their ``labels`` back, up to points equidistant from two centres.
+        fit set's own images get their ``assignments`` back, up to points equidistant from two centres.
         """
         x = check_matrix(reduced, "reduced", min_rows=1, dtype=np.float32)
         if x.shape[1] != self.centers.shape[1]:
@@ -269,7 +280,7 @@ class LayerClusters:
         return nearest_center(x, self.centers)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable summary: everything but the per-image ``labels`` and the ``centers`` arrays."""
+        """JSON-serialisable summary: everything but the per-image ``assignments`` and the ``centers`` arrays."""
         return {
             "k": self.k,
             "names": list(self.names),
@@ -285,7 +296,7 @@ class LayerClusters:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, labels: np.ndarray, centers: np.ndarray) -> LayerClusters:
+    def from_dict(cls, data: Mapping[str, Any], *, assignments: np.ndarray, centers: np.ndarray) -> LayerClusters:
         """Rebuild clusters from :meth:`to_dict` and the two arrays it leaves out.
 
         A dict written before clusters could be mixed (no ``"leading"`` key) named every cluster
@@ -293,7 +304,7 @@ class LayerClusters:
         """
         dominant = np.asarray(data["dominant"], dtype=np.int64)
         return cls(
-            labels=labels,
+            assignments=assignments,
             names=tuple(data["names"]),
             leading=np.asarray(data["leading"], dtype=np.int64) if "leading" in data else dominant.copy(),
             dominant=dominant,
@@ -436,7 +447,7 @@ def cluster_layer(
     ('c1 · 100% cat', 'c2 · mixed', 'c3 · 100% dog')
     >>> c.leading.tolist(), c.dominant.tolist()
     ([0, -1, 1], [0, 0, 1])
-    >>> c.labels[::4].tolist()
+    >>> c.assignments[::4].tolist()
     [0, 0, 2, 2, 1, 1]
     >>> round(c.class_information, 2), c.carries_class_information
     (0.49, True)
@@ -528,7 +539,7 @@ def _name_clusters(
         for j, i in enumerate(order)
     )
     return LayerClusters(
-        labels=renumbered,
+        assignments=renumbered,
         names=names,
         leading=leading[order],
         dominant=dominant[order].astype(np.int64),

@@ -106,8 +106,8 @@ class LayerFit:
             seed=seed,
         )
         layer_map, coords = LayerMap.fit(reduced, method=projection, seed=seed)
-        centers = map_centers(coords, clusters.labels, clusters.k)
-        return cls(space, clusters, layer_map, Placement(reduced, clusters.labels, coords), centers)
+        centers = map_centers(coords, clusters.assignments, clusters.k)
+        return cls(space, clusters, layer_map, Placement(reduced, clusters.assignments, coords), centers)
 
     def transform(self, features: np.ndarray) -> Placement:
         """Place images of this layer, ``features`` ``(N, D)`` as the pass reduced them, in the fitted space,

@@ -241,7 +241,7 @@ class Analysis(_Predicted):
             self.paths,
             column,
             self.class_names,
-            centers=layer.centers,
+            centers=layer.map_centers,
             cluster_classes=layer.clusters.leading,
             title=title or f"{self.name}: {full_name(column, layer.name)} ({self.settings.projection.upper()})",
             colour_by=colour_by,

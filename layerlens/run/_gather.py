@@ -124,7 +124,7 @@ def gather(
         else path_ids(kept_reference.clusters, [la.clusters.k for la in layers]),
         fit_predictions=None if kept_reference is None else kept_reference.predictions,
         noisy_clusters={
-            level: np.stack([layer.noisy_labels[level] for layer in layers], axis=1) for level in noisy_predictions
+            level: np.stack([layer.noisy_clusters[level] for layer in layers], axis=1) for level in noisy_predictions
         },
         noisy_predictions=noisy_predictions,
         seed=settings.seed,

@@ -125,11 +125,11 @@ def assign_layer(
         reduction=extraction.reductions[i],
         features=extraction.features[i],
         reduced=own.reduced,
-        clusters=replace(layer_fit.clusters, labels=own.assignments),
+        clusters=replace(layer_fit.clusters, assignments=own.assignments),
         coords=own.coords,
-        centers=layer_fit.map_centers,
+        map_centers=layer_fit.map_centers,
         separability=None,
         parallel_to_previous=extraction.parallel[i],
-        noisy_labels=noisy,
+        noisy_clusters=noisy,
     )
     return Assigned(layer, reference, probes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from layerlens.layers import LayerClusters, Separability
 from layerlens.scores import Doubt
 
-__all__ = ['AnalysisSettings', 'LayerAnalysis', 'ProbeSet', 'ReferenceSet']
+__all__ = ["AnalysisSettings", "LayerAnalysis", "ProbeSet", "ReferenceSet"]
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ class LayerAnalysis:
         k-means clusters with names, dominant classes and purity.
     coords : ndarray of shape (N, 2), float32
         2-D map of the images.
-    centers : ndarray of shape (k, 2), float32
+    map_centers : ndarray of shape (k, 2), float32
         Map position of each cluster (mean of its members).
     separability : Separability or None
         How well the true classes separate here (None without labels).
     parallel_to_previous : bool
         True when this layer does not receive the output of the analysed layer
         before it: the two run side by side in parallel branches.
-    noisy_labels : dict of float to ndarray of shape (N,), int64
+    noisy_clusters : dict of float to ndarray of shape (N,), int64
         With ``stability=True``: per noise level, the cluster of each image's
         noisy copy.
     short_name : str
@@ -90,11 +91,31 @@ class LayerAnalysis:
     reduced: np.ndarray
     clusters: LayerClusters
     coords: np.ndarray
-    centers: np.ndarray
+    map_centers: np.ndarray
     separability: Separability | None
     parallel_to_previous: bool = False
-    noisy_labels: dict[float, np.ndarray] = field(default_factory=dict)
+    noisy_clusters: dict[float, np.ndarray] = field(default_factory=dict)
     short_name: str = ""
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Deprecated name of :attr:`map_centers` (k-means centres are ``clusters.centers``)."""
+        warnings.warn(
+            "LayerAnalysis.centers is deprecated: use LayerAnalysis.map_centers.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.map_centers
+
+    @property
+    def noisy_labels(self) -> dict[float, np.ndarray]:
+        """Deprecated name of :attr:`noisy_clusters` (they are clusters, not labels)."""
+        warnings.warn(
+            "LayerAnalysis.noisy_labels is deprecated: use LayerAnalysis.noisy_clusters.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.noisy_clusters
 
     def __repr__(self) -> str:
         shape = "x".join("?" if d is None else str(d) for d in self.output_shape)

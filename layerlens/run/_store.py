@@ -103,12 +103,12 @@ def _layer_arrays(index: int, layer: LayerAnalysis, reference: ReferenceSet | No
     arrays = {
         prefix + "features": layer.features,
         prefix + "reduced": layer.reduced,
-        prefix + "clusters": layer.clusters.labels,
+        prefix + "clusters": layer.clusters.assignments,
         prefix + "kmeans_centers": layer.clusters.centers,
         prefix + "coords": layer.coords,
-        prefix + "map_centers": layer.centers,
+        prefix + "map_centers": layer.map_centers,
     }
-    arrays.update({f"{prefix}clusters_{_noise_key(level)}": labels for level, labels in layer.noisy_labels.items()})
+    arrays.update({f"{prefix}clusters_{_noise_key(level)}": labels for level, labels in layer.noisy_clusters.items()})
     if reference is not None:
         arrays[prefix + "reference_reduced"] = reference.reduced[index]
         arrays[prefix + "reference_clusters"] = reference.clusters[index]
@@ -435,7 +435,7 @@ def _layer_from(
 ) -> LayerAnalysis:
     prefix = f"layer{index}_"
     clusters = LayerClusters.from_dict(
-        entry["clusters"], labels=arrays[prefix + "clusters"], centers=arrays[prefix + "kmeans_centers"]
+        entry["clusters"], assignments=arrays[prefix + "clusters"], centers=arrays[prefix + "kmeans_centers"]
     )
     return LayerAnalysis(
         name=entry["name"],
@@ -446,10 +446,10 @@ def _layer_from(
         reduced=arrays[prefix + "reduced"],
         clusters=clusters,
         coords=arrays[prefix + "coords"],
-        centers=arrays[prefix + "map_centers"],
+        map_centers=arrays[prefix + "map_centers"],
         separability=None if entry["separability"] is None else Separability.from_dict(entry["separability"]),
         parallel_to_previous=bool(entry["parallel_to_previous"]),
-        noisy_labels={level: arrays[f"{prefix}clusters_{_noise_key(level)}"] for level in noise_levels},
+        noisy_clusters={level: arrays[f"{prefix}clusters_{_noise_key(level)}"] for level in noise_levels},
         short_name=str(entry.get("short_name", "")),
     )
 

@@ -31,7 +31,8 @@ def paths_table(
     follow the analysed images (numbered from N on, without a true class) and a ``probe`` column says which
     rows they are.
     """
-    paths = _paths_rows(layers, [layer.clusters.labels for layer in layers], probabilities, labels, class_names, files)
+    assignments = [layer.clusters.assignments for layer in layers]
+    paths = _paths_rows(layers, assignments, probabilities, labels, class_names, files)
     _add_doubt(paths, doubt)
     if metadata is not None:
         for column in metadata.columns:

@@ -106,7 +106,7 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run) -> dict[
     (folder / "index.html").write_text(model_page, encoding="utf-8")
 
     thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
-    clusters = {int(i): [int(layer.clusters.labels[i]) for layer in analysis.layers] for i in gallery}
+    clusters = {int(i): [int(layer.clusters.assignments[i]) for layer in analysis.layers] for i in gallery}
     meta_filters, meta_codes = _meta_filters(analysis, gallery)
     meta_columns = [] if analysis.metadata is None else [str(column) for column in analysis.metadata.columns]
     meta_values = {int(i): [value for _, value in content.metadata_values(analysis, int(i), "")] for i in gallery}
@@ -388,7 +388,7 @@ def _sample_context(
     predicted = int(analysis.probabilities[index].argmax())
     path = []
     for short, layer in zip(analysis.layer_names, analysis.layers):
-        cluster = int(layer.clusters.labels[index])
+        cluster = int(layer.clusters.assignments[index])
         path.append(
             {
                 "layer": short,

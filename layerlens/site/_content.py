@@ -151,7 +151,7 @@ def image_data(analysis: Analysis, rows: np.ndarray, pages: frozenset[int]) -> d
     true = None
     if analysis.labels is not None:
         true = paths["true"].cat.codes.to_numpy(np.int64).tolist()  # -1 for the probes
-    clusters = [layer.clusters.labels for layer in analysis.layers]
+    clusters = [layer.clusters.assignments for layer in analysis.layers]
     if analysis.probes is not None:
         clusters = [np.concatenate([own, placed]) for own, placed in zip(clusters, analysis.probes.clusters)]
     return {

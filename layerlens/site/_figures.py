@@ -129,7 +129,7 @@ def map_json(analysis: Analysis, index: int) -> str:
         analysis.paths,
         analysis.layer_names[index],
         analysis.class_names,
-        centers=layer.centers,
+        centers=layer.map_centers,
         cluster_classes=layer.clusters.leading,
     )
     for trace in figure.data:
