@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BUNDLED_DATA",
-    "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "PREPROCESS_FAMILIES", "STABILITY_NOISE", "SPLITS",
-    "preprocess_family",
-]
+    "BUNDLED_DATA", "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES",
+    "PROJECTIONS", "SPLITS", "STABILITY_NOISE", "preprocess_family",
+]  # fmt: skip
 
 #: The data sets the command line and ``explain_run`` know by name (resized to the model's input).
 BUNDLED_DATA: tuple[str, ...] = ("phantoms", "mnist", "digits", "faces")
@@ -20,6 +19,11 @@ SPLITS: tuple[str, ...] = ("all", "train", "test")
 
 #: The noise levels of ``analyze(..., stability=True)``: standard deviations, as shares of the pixel range.
 STABILITY_NOISE: tuple[float, ...] = (0.02, 0.05)
+
+#: How ``analyze(..., n_clusters=...)`` chooses k besides a number: for faithful paths, or by silhouette.
+K_RULES: tuple[str, ...] = ("auto", "silhouette")
+#: The 2-D maps of a layer: its two leading principal components, or UMAP.
+PROJECTIONS: tuple[str, ...] = ("pca", "umap")
 
 #: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
 CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")

@@ -11,7 +11,8 @@ import pytest
 
 from layerlens.exceptions import InvalidInputError
 from layerlens.layers._clusters import cluster_layer
-from layerlens.layers._maps import PROJECTIONS, ProjectionFallbackWarning, map_centers, project_2d
+from layerlens.layers._maps import ProjectionFallbackWarning, map_centers, project_2d
+from layerlens.options import PROJECTIONS
 
 
 def _blobs(n_per=20, dim=10, seed=0):

@@ -23,6 +23,8 @@ from layerlens.options import (
     DEFAULT_EXPLAIN_METHODS,
     EXPLAIN_CHOICES,
     PREPROCESS_FAMILIES,
+    PROJECTIONS,
+    SPLITS,
     preprocess_family,
 )
 
@@ -121,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--split",
-        choices=("all", "train", "test"),
+        choices=SPLITS,
         help="which images to analyse: all, or one side of a seeded, stratified split (default: test for a "
         "bundled data set, the images its example model never saw; all for a folder)",
     )
@@ -187,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         "applied to the images before the model, for a model trained on a tf.data pipeline that preprocessed "
         "its images outside the model",
     )
-    analyze.add_argument("--projection", choices=("pca", "umap"), default="pca", help="2-D map (default: pca)")
+    analyze.add_argument("--projection", choices=PROJECTIONS, default="pca", help="2-D map (default: pca)")
     analyze.add_argument(
         "--conv-features",
         choices=CONV_FEATURES,

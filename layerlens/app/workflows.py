@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlens.datasets import load_data_for, load_probes_for
 from layerlens.exceptions import InvalidInputError
 from layerlens.options import BUNDLED_DATA
 from layerlens.run import check_run_target
@@ -145,6 +144,8 @@ def analyze_files(
         select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
     shape = tuple(model.inputs[0].shape[1:])
     common = dict(seed=seed, test_size=test_size, class_names=class_names)
+    from layerlens.datasets import load_data_for, load_probes_for
+
     # Folders are read batch by batch as the pass goes: 50,000 scans need not fit in memory.
     images = load_data_for(data, shape, split=split, dicom=dicom, stream=True, **common)
     if data in BUNDLED_DATA and dicom is None:  # made again on demand (layerlens explain), as here

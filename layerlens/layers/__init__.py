@@ -5,7 +5,6 @@ its 2-D map, and how far apart the classes are in it. Nothing here knows of mode
 from layerlens.layers._alignment import agreement, decision_alignment, extend_path_ids, heldout_alignment, majority
 from layerlens.layers._clusters import (
     AUTO_K_RANGE,
-    K_RULES,
     LEAD_P_VALUE,
     LEAD_RATIO,
     NO_CLASS_INFORMATION,
@@ -27,14 +26,7 @@ from layerlens.layers._kchoice import (
     nearest_center,
     sample_rows,
 )
-from layerlens.layers._maps import (
-    PROJECTIONS,
-    LayerMap,
-    ProjectionFallbackWarning,
-    map_centers,
-    project_2d,
-    project_with_fit,
-)
+from layerlens.layers._maps import LayerMap, ProjectionFallbackWarning, map_centers, project_2d, project_with_fit
 from layerlens.layers._separability import Separability, loo_knn_predict, separability, without_self
 
 __all__ = [
@@ -42,7 +34,6 @@ __all__ = [
     "AUTO_K_RANGE",
     "Choice",
     "DECISION_GAIN",
-    "K_RULES",
     "LEAD_P_VALUE",
     "LEAD_RATIO",
     "LayerClusters",
@@ -50,7 +41,6 @@ __all__ = [
     "LayerMap",
     "LayerSpace",
     "NO_CLASS_INFORMATION",
-    "PROJECTIONS",
     "Placement",
     "ProjectionFallbackWarning",
     "Separability",

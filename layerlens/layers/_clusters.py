@@ -37,10 +37,10 @@ from layerlens.layers._kchoice import (
     sample_rows,
     silhouette_of,
 )
+from layerlens.options import K_RULES
 
 __all__ = [
     "AUTO_K_RANGE",
-    "K_RULES",
     "LEAD_P_VALUE",
     "LEAD_RATIO",
     "NO_CLASS_INFORMATION",
@@ -54,7 +54,6 @@ __all__ = [
 #: The numbers of clusters ``"auto"`` and ``"silhouette"`` try (capped at N - 1 and the distinct points).
 AUTO_K_RANGE: tuple[int, ...] = tuple(range(2, 13))
 #: How ``n_clusters`` can pick k: faithful paths (``"auto"``) or the highest silhouette.
-K_RULES: tuple[str, ...] = ("auto", "silhouette")
 #: A cluster's most frequent class *leads* it (and names it) when its share of the cluster is at least this
 #: many times its share of the whole fit set, and the excess is unlikely by chance (:data:`LEAD_P_VALUE`).
 LEAD_RATIO = 1.5

@@ -14,11 +14,10 @@ import numpy as np
 
 from layerlens._util.validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError, LayerlensWarning
+from layerlens.options import PROJECTIONS
 
-__all__ = ["PROJECTIONS", "LayerMap", "ProjectionFallbackWarning", "map_centers", "project_2d", "project_with_fit"]
+__all__ = ["LayerMap", "ProjectionFallbackWarning", "map_centers", "project_2d", "project_with_fit"]
 
-#: The methods :func:`project_2d` accepts.
-PROJECTIONS: tuple[str, ...] = ("pca", "umap")
 
 # UMAP's spectral initialisation needs more points than n_components + 1; with 3 points
 # scipy refuses the eigen-decomposition, so smaller sets get the PCA map.

@@ -9,7 +9,7 @@ import numpy as np
 
 from layerlens._util.validation import check_seed
 from layerlens.exceptions import InvalidInputError
-from layerlens.layers import K_RULES, PROJECTIONS
+from layerlens.options import K_RULES, PROJECTIONS
 
 __all__ = ['check_k_per_layer', 'check_options']
 
