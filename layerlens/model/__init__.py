@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         model_output_activation,
         output_units,
     )
-    from layerlens.model._graph import RecordFn, functional_graph, functional_graph_or_none, run_graph
+    from layerlens.model._graph import functional_graph, functional_graph_or_none, run_graph
     from layerlens.model._heads import HEAD_KINDS, detect_head, to_probabilities
     from layerlens.model._inputs import (
         AUTO,
@@ -80,7 +80,6 @@ __all__ = [
     "PixelDecision",
     "PixelMap",
     "RANGE_NAMES",
-    "RecordFn",
     "Recorder",
     "Sample",
     "Stretch",
@@ -134,7 +133,6 @@ _HOMES = {
     "PixelDecision": "layerlens.model._pixelscale",
     "PixelMap": "layerlens.model._pixelscale",
     "RANGE_NAMES": "layerlens.model._pixelscale",
-    "RecordFn": "layerlens.model._graph",
     "Recorder": "layerlens.model._layers",
     "Sample": "layerlens.model._pixelscale",
     "Stretch": "layerlens.model._pixelscale",

@@ -18,7 +18,7 @@ import keras
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
 
-__all__ = ["RecordFn", "functional_graph", "functional_graph_or_none", "run_graph"]
+__all__ = ["functional_graph", "functional_graph_or_none", "run_graph"]
 
 #: ``record(name, operation, inputs, output) -> output``; ``inputs`` are the tensors the operation received.
 RecordFn = Callable[[str, Any, list[Any], Any], Any]

@@ -2,7 +2,7 @@
 summarise a set of paths.
 """
 
-from layerlens.paths._statistics import PathStatistics, decision_alignment, path_statistics
+from layerlens.paths._statistics import PathStatistics, path_statistics
 from layerlens.paths._table import (
     FIXED_COLUMNS,
     PATH_PATTERN,
@@ -20,7 +20,6 @@ __all__ = [
     "PathStatistics",
     "build_paths",
     "check_cluster_classes",
-    "decision_alignment",
     "layer_columns",
     "path_id_strings",
     "path_ids",

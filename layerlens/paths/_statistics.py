@@ -20,7 +20,7 @@ from layerlens.exceptions import InvalidInputError
 from layerlens.layers import agreement, decision_alignment, heldout_alignment, majority
 from layerlens.paths._table import PATH_PATTERN, layer_columns, probe_rows
 
-__all__ = ["PathStatistics", "decision_alignment", "path_statistics"]
+__all__ = ["PathStatistics", "path_statistics"]
 
 _TOP_PATHS_COLUMNS = ("class", "path", "count", "share_of_class", "rank")
 
