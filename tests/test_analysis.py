@@ -78,7 +78,7 @@ def test_unlabelled_images(sequential_model, images):
     # Without labels, clusters are named after the predicted classes they hold.
     dense = result.layer("dense").clusters
     for j in range(dense.k):
-        members = result.predictions[dense.labels == j]
+        members = result.predictions[dense.assignments == j]
         assert np.bincount(members, minlength=10).argmax() == dense.dominant[j]
     with pytest.raises(InvalidInputError, match="separability needs true labels"):
         result.separability_figure()

@@ -389,12 +389,15 @@ def analyze(
         probes=probe_set,
         noisy_probabilities={level: to_probabilities(o, head) for level, o in extraction.noisy_outputs.items()},
         metadata=table,
+        facts={
+            "source": facts.source,
+            "display_range": extraction.display_range,
+            "created": datetime.now(timezone.utc).date().isoformat(),
+        },
     )
-    analysis = replace(analysis, source=facts.source, display_range=extraction.display_range)
     if analysis.metrics is not None:
         warn_about_class_order(analysis.metrics)
     _warn_about_problems(analysis)
-    analysis = replace(analysis, created=datetime.now(timezone.utc).date().isoformat())
     if explain_asked != 0:
         analysis = _with_explanations(analysis, model, candidates, extraction, progress, preprocess)
     return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))

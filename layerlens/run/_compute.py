@@ -42,10 +42,12 @@ def compute_analysis(
     noisy_probabilities: Mapping[float, np.ndarray],
     probes: ProbeInput | None = None,
     metadata: Any = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """Build the :class:`~layerlens.run.Analysis` of one extraction (and a reference set's and probes', if any).
 
-    ``metadata`` is the checked table of :func:`layerlens.run._metadata.check_metadata`, or None.
+    ``metadata`` is the checked table of :func:`layerlens.run._metadata.check_metadata`, or None; ``facts``
+    are further fields of the Analysis (where the images came from, their display range, the date).
     """
     predictions = probabilities.argmax(axis=1)
     if reference is None:
@@ -100,4 +102,5 @@ def compute_analysis(
         probe_places=probe_places,
         noisy_probabilities=noisy_probabilities,
         metadata=metadata,
+        facts=facts,
     )

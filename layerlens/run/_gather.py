@@ -80,11 +80,13 @@ def gather(
     probe_places: Sequence[Placement] | None = None,
     noisy_probabilities: Mapping[float, np.ndarray] | None = None,
     metadata: Any = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """The :class:`~layerlens.run.Analysis` of the layers' results: doubt, the paths table and its statistics.
 
     ``layers`` carry their separability already (see :func:`layer_separability`); ``reference_places`` and
-    ``probe_places`` say where the reference images (in their own order) and the probes landed in each layer.
+    ``probe_places`` say where the reference images (in their own order) and the probes landed in each layer;
+    ``facts`` are further fields of the Analysis (``source``, ``display_range``, ``created``).
     """
     reference_space = None
     if reference is not None:
@@ -147,6 +149,7 @@ def gather(
         doubt=doubt,
         probes=probe_set,
         metadata=metadata,
+        **(facts or {}),
     )
 
 
