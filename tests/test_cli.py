@@ -343,3 +343,8 @@ def test_a_model_that_answers_one_class_is_reported_loudly(tmp_path, capsys):
     assert "warning: images: this analysis cannot be right" in captured.err
     assert "Pixels: ×1" in captured.out
 
+
+
+def test_python_dash_m_layerlens_is_the_command():
+    done = subprocess.run([sys.executable, "-m", "layerlens", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "analyze" in done.stdout

@@ -37,6 +37,7 @@ ORDER = (
     "run",
     "site",
     "app",
+    "__main__",
 )
 
 #: The one cycle kept on purpose: ``Analysis.save`` is a convenience on the result type that reaches the store

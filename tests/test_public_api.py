@@ -96,3 +96,37 @@ def test_loading_a_run_and_building_a_site_import_no_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def _dotted_names(text: str) -> set[str]:
+    import re
+
+    return {m.rstrip(".") for m in re.findall(r"\blayerlens(?:\.[A-Za-z_][A-Za-z0-9_]*)+", text)}
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                obj = getattr(obj, name)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/design.md", "benchmarks/README.md", "CHANGELOG.md"])
+def test_the_documents_name_only_import_paths_that_exist(document):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / document
+    text = path.read_text(encoding="utf-8")
+    if document == "CHANGELOG.md":  # its migration table names the old paths on purpose: check the new column only
+        text = "\n".join(line.rsplit("|", 2)[-2] for line in text.splitlines() if line.count("|") >= 4)
+    missing = sorted(name for name in _dotted_names(text) if not _resolves(name))
+    assert missing == [], f"{document} names import paths that do not exist: {missing}"
