@@ -186,6 +186,7 @@ def explain_files(
     ``data`` is the folder of class sub-folders the run analysed, read as ``layerlens analyze`` read it,
     when the run cannot read its images again itself. Returns the updated analysis (the run is written anew).
     """
+    from layerlens.datasets import load_data_for
     from layerlens.run import explain_run, load
 
     model = load_model(model_path, unsafe=unsafe)
