@@ -42,7 +42,7 @@ def test_round_trip_is_identical(analysis, run):
     np.testing.assert_array_equal(loaded.thumbnails, analysis.thumbnails)
     for a, b in zip(loaded.layers, analysis.layers):
         assert (a.name, a.kind, a.output_shape, a.reduction) == (b.name, b.kind, b.output_shape, b.reduction)
-        for field in ("features", "reduced", "coords", "centers"):
+        for field in ("features", "reduced", "coords", "map_centers"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
             assert getattr(a, field).dtype == getattr(b, field).dtype
         assert a.clusters.names == b.clusters.names and a.clusters.k_reason == b.clusters.k_reason

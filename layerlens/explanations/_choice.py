@@ -14,15 +14,16 @@ import numpy as np
 from layerlens._util.progress import Progress
 from layerlens._util.warn import warn_user
 from layerlens.exceptions import ExplanationWarning, InvalidInputError, PixelScaleWarning
-from layerlens.explanations._result import METHODS, Explanation, method_options, run_method
-from layerlens.options import DEFAULT_EXPLAIN_METHODS, EXPLAIN_CHOICES
+from layerlens.explanations._explain import method_options, run_method
+from layerlens.explanations._registry import DEFAULT_METHODS, REGISTRY
+from layerlens.explanations._result import Explanation
+from layerlens.options import EXPLAIN_CHOICES
 
 if TYPE_CHECKING:
     import keras
 
 __all__ = [
     "DEFAULT_BUDGET",
-    "DEFAULT_METHODS",
     "Explained",
     "check_explain",
     "choose_images",
@@ -32,8 +33,6 @@ __all__ = [
     "to_display",
 ]
 
-#: The methods ``analyze`` explains by unless told otherwise (see :data:`layerlens.options.DEFAULT_EXPLAIN_METHODS`).
-DEFAULT_METHODS: tuple[str, ...] = DEFAULT_EXPLAIN_METHODS
 #: Seconds ``explain="auto"`` may spend on explanations unless ``explain_budget`` says otherwise.
 DEFAULT_BUDGET = 120.0
 #: Besides the mistakes, ``explain="auto"`` explains up to this many doubtful correct images, and the most
@@ -67,8 +66,8 @@ def check_explain(explain: Any, methods: Any, budget: Any = None) -> tuple[int |
         chosen = tuple(dict.fromkeys(methods))
     except TypeError:
         chosen = ()
-    if not chosen or any(not isinstance(m, str) or m not in METHODS for m in chosen):
-        raise InvalidInputError(f"explain_methods: expected one or more of {METHODS}; received {methods!r}.")
+    if not chosen or any(not isinstance(m, str) or m not in REGISTRY for m in chosen):
+        raise InvalidInputError(f"explain_methods: expected one or more of {tuple(REGISTRY)}; received {methods!r}.")
     if budget is not None:
         good = isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool)
         if not good or not math.isfinite(float(budget)) or float(budget) <= 0:
@@ -174,9 +173,9 @@ def explain_images(
 
     Images are explained in order, each by every method, until ``budget`` seconds are spent: once the first
     image is done, the next chunk of images is started only when the time measured so far says it fits,
-    so the phase ends within the budget plus about one image. Grad-CAM is left out for a model without a
-    convolution layer, with a warning when it was asked for by name (``methods`` other than
-    :data:`DEFAULT_METHODS`).
+    so the phase ends within the budget plus about one image. The methods that need a convolution layer
+    (Grad-CAM) are left out for a model without one, with a warning when they were asked for by name
+    (``methods`` other than :data:`DEFAULT_METHODS`).
     """
     from layerlens.explanations._model import Scorer
 
@@ -184,15 +183,18 @@ def explain_images(
         warnings.simplefilter("ignore", PixelScaleWarning)  # analyze has already said so, about all the images
         scorer = Scorer(model, x, pixel_scale, head=head, preprocess=preprocess)
     methods = list(methods)
-    if "gradcam" in methods and not scorer.has_convolution():
+    needing = [m for m in methods if REGISTRY[m].needs_convolution]
+    if needing and not scorer.has_convolution():
         if tuple(methods) != DEFAULT_METHODS:
+            titles = " and ".join(REGISTRY[m].title for m in needing)
+            one = len(needing) == 1
             warn_user(
-                "explain_methods: Grad-CAM needs a convolution layer with a spatial output and this model has none; "
-                "its explanations were left out.",
+                f"explain_methods: {titles} {'needs' if one else 'need'} a convolution layer with a spatial output "
+                f"and this model has none; {'its' if one else 'their'} explanations were left out.",
                 ExplanationWarning,
             )
-        methods = [m for m in methods if m != "gradcam"]
-    runs = [(method, *method_options(method, {})) for method in methods]
+        methods = [m for m in methods if m not in needing]
+    runs = [method_options(method, {}) for method in methods]
     bar = Progress(len(chosen), "image") if progress else None
     started = time.perf_counter()
     made: list[Explanation] = []
@@ -205,7 +207,7 @@ def explain_images(
         size = 1 if not done else _chunk(per_image, left, len(chosen) - done)
         chunk_start = time.perf_counter()
         rows = slice(done, done + size)
-        by_method = [run_method(run, scorer, x[rows], targets[rows], seed, options) for _, run, options in runs]
+        by_method = [run_method(entry, scorer, x[rows], targets[rows], seed, options) for entry, options in runs]
         made += [replace(e, image_index=int(image)) for image, each in zip(chosen[rows], zip(*by_method)) for e in each]
         measured = (time.perf_counter() - chunk_start) / size
         # The first image pays for tracing the model: later chunks are the better estimate.

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from layerlens.exceptions import InvalidInputError
+from layerlens.explanations._registry import REGISTRY
 from layerlens.model import (
     AUTO,
     BLOCK_LAYERS,
@@ -291,9 +292,10 @@ class Scorer:
         """
         candidates = self._convolutions()
         if not candidates:
+            others = [repr(name) for name, entry in REGISTRY.items() if not entry.needs_convolution]
             raise InvalidInputError(
                 "model: Grad-CAM needs a convolution layer with a spatial output (height, width, channels); this "
-                "model has none. Use method='integrated_gradients', 'smoothgrad' or 'lime'."
+                f"model has none. Use method={', '.join(others[:-1])} or {others[-1]}."
             )
         chosen = candidates[-1]
         infos, operations = self.traced.infos, self.traced.operations

@@ -29,7 +29,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -214,22 +214,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "class_names": list(analysis.class_names),
         "has_labels": analysis.labels is not None,
         "files": None if analysis.files is None else list(analysis.files),
-        "model": {
-            "name": model.name,
-            "head": model.head,
-            "input_shape": list(model.input_shape),
-            "n_parameters": model.n_parameters,
-            "layers": [
-                {
-                    "name": row.name,
-                    "kind": row.kind,
-                    "output_shape": None if row.output_shape is None else list(row.output_shape),
-                    "n_parameters": row.n_parameters,
-                }
-                for row in model.layers
-            ],
-            "file": model.file,
-        },
+        "model": asdict(model),  # its fields, in their order (the dataclass is the one list)
         "created": analysis.created,
         "settings": _settings_manifest(settings),
         "reference": None
@@ -492,18 +477,18 @@ def _metadata_from(
 
 
 def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
+    """The model summary from its manifest entry, field by field; fields older runs lack keep their defaults."""
+
+    def shape(value: Any) -> tuple[int | None, ...] | None:
+        return None if value is None else tuple(value)
+
     rows = tuple(
-        LayerRow(
-            row["name"],
-            row["kind"],
-            None if row["output_shape"] is None else tuple(row["output_shape"]),
-            int(row["n_parameters"]),
-        )
+        LayerRow(**{f.name: shape(row[f.name]) if f.name == "output_shape" else row[f.name] for f in fields(LayerRow)})
         for row in entry.get("layers", ())
     )
-    return ModelSummary(
-        entry["name"], entry["head"], tuple(entry["input_shape"]), entry["n_parameters"], rows, entry.get("file")
-    )
+    known = {f.name for f in fields(ModelSummary)} & set(entry)
+    values = {name: entry[name] for name in known} | {"input_shape": tuple(entry["input_shape"]), "layers": rows}
+    return ModelSummary(**values)
 
 
 def load(path: str | Path) -> Analysis:
