@@ -35,16 +35,15 @@ __all__ = [
 #: Reference neighbours read per image and layer.
 DEFAULT_NEIGHBOURS = 50
 #: Reference x analysed image pairs from which :func:`disagreement` searches an approximate index
-#: (pynndescent) instead of all pairs. Measured by benchmarks/bench_neighbours.py (2 cores, d = 16 and 50,
-#: k = 50): exact search costs about 2e-9 s a pair (8.2 s at 64,000 x 64,000) and the index about 1.2e-4 s
-#: an image (7.7 s there) plus about 29 s of numba compiling in every new process; they break even near
-#: 155,000 x 155,000 images. Below, exact search is faster (2x at 16,000 x 16,000) and exact.
+#: (pynndescent) instead of all pairs: where the two break even in ``benchmarks/bench_neighbours.py`` (the index
+#: also pays a numba compile in every new process; its figures are in ``benchmarks/README.md``). Below it, exact
+#: search is faster, and exact.
 APPROXIMATE_FROM = 25_000_000_000
 #: How :func:`disagreement` may search neighbours.
 SEARCHES = ("auto", "exact", "approximate")
 #: Robust z-score of unfamiliarity (over the early layers) from which an image counts as unlike the reference:
-#: 3 keeps the doubt of 99.3-100% of in-distribution test images at their confidence's and reaches 99-100% of
-#: out-of-distribution probes (measured on the example models; 2 cost up to 0.015 AUROC on mistakes).
+#: 3 keeps the doubt of nearly every in-distribution test image at its confidence's and reaches nearly every
+#: out-of-distribution probe of ``benchmarks/bench_doubt.py`` (2 cost AUROC on mistakes; figures in the design doc).
 UNFAMILIAR_AT = 3.0
 
 
