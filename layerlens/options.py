@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BUNDLED_DATA", "CONV_FEATURES", "DEFAULT_EXPLAIN_METHODS", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES",
-    "PROJECTIONS", "SPLITS", "STABILITY_NOISE", "preprocess_family",
+    "BUNDLED_DATA", "CONV_FEATURES", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES", "PROJECTIONS", "SPLITS",
+    "STABILITY_NOISE", "preprocess_family",
 ]  # fmt: skip
 
 #: The data sets the command line and ``explain_run`` know by name (resized to the model's input).
@@ -35,13 +35,9 @@ PREPROCESS_FAMILIES: tuple[str, ...] = (
     "xception",
 )  # fmt: skip
 
-#: What ``analyze(..., explain=...)`` takes besides a number of images.
+#: What ``analyze(..., explain=...)`` takes besides a number of images (the explanation methods, and which of
+#: them ``analyze`` uses by default, are in :data:`layerlens.explanations.REGISTRY`).
 EXPLAIN_CHOICES: tuple[str, ...] = ("auto", "mistakes")
-#: The methods ``analyze`` explains by unless told otherwise. Chosen by ``benchmarks/bench_explain.py``: on
-#: held-out phantoms integrated gradients put its maximum on the lesion for 0.995 of the images at a few
-#: hundredths of a second each; Grad-CAM for 0.45 (its 16x16 maps are coarser than the lesions), LIME for 0.90
-#: at a thousand forward passes an image.
-DEFAULT_EXPLAIN_METHODS: tuple[str, ...] = ("integrated_gradients",)
 
 # ResNet50V2, ResNet101V2, ... preprocess as "resnet_v2" ("tf" mode), not as ResNet50 ("caffe" mode).
 _RESNET_V2 = re.compile(r"resnet\d*v2")

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from layerlens._version import __version__
-from layerlens.explanations import METHODS as EXPLANATION_METHODS
+from layerlens.explanations import DEFAULT_METHODS, REGISTRY
 from layerlens.options import (
     CONV_FEATURES,
-    DEFAULT_EXPLAIN_METHODS,
     EXPLAIN_CHOICES,
     PREPROCESS_FAMILIES,
     PROJECTIONS,
@@ -250,15 +249,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_methods(parser: argparse.ArgumentParser, default: Sequence[str] | None = DEFAULT_EXPLAIN_METHODS) -> None:
+def _add_methods(parser: argparse.ArgumentParser, default: Sequence[str] | None = DEFAULT_METHODS) -> None:
     shown = " ".join(default) if default else "the run's"
+    names = tuple(REGISTRY)  # read as the parser is built: every method registered by then is a choice
     parser.add_argument(
         "--explain-methods",
         nargs="+",
-        choices=EXPLANATION_METHODS,
+        choices=names,
         default=None if default is None else list(default),
         metavar="METHOD",
-        help=f"how to explain them: any of {', '.join(EXPLANATION_METHODS)} (default: {shown})",
+        help=f"how to explain them: any of {', '.join(names)} (default: {shown})",
     )
 
 

@@ -2,7 +2,8 @@
 
 Every method takes the same call, :func:`explain`, and returns the same result, :class:`Explanation`: a heat
 map at the image's resolution in which positive values speak for the explained class. One module per method,
-named after it; one registry (:data:`METHODS`) of their defaults, titles and captions.
+named after it; one registry (:data:`REGISTRY`, an :class:`ExplanationMethod` per method) of where each function
+lives, its defaults, title and caption, which :func:`explain`, the figures, the site and the command line read.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
     from layerlens.explanations._candidates import BUFFER_BYTES, Candidates
     from layerlens.explanations._choice import (
         DEFAULT_BUDGET,
-        DEFAULT_METHODS,
         Explained,
         check_explain,
         choose_images,
@@ -23,10 +23,11 @@ if TYPE_CHECKING:
         images_to_choose,
         to_display,
     )
+    from layerlens.explanations._explain import explain
     from layerlens.explanations._model import Scorer
-    from layerlens.explanations._registry import METHODS
-    from layerlens.explanations._result import Explanation, explain
-    from layerlens.explanations.gradcam import DEFAULTS, explain_gradcam
+    from layerlens.explanations._registry import DEFAULT_METHODS, METHODS, REGISTRY, ExplanationMethod, method_title
+    from layerlens.explanations._result import Explanation
+    from layerlens.explanations.gradcam import explain_gradcam
     from layerlens.explanations.integrated_gradients import explain_integrated_gradients
     from layerlens.explanations.lime import blurred, explain_lime, segment
     from layerlens.explanations.smoothgrad import explain_smoothgrad
@@ -34,12 +35,13 @@ if TYPE_CHECKING:
 __all__ = [
     "BUFFER_BYTES",
     "Candidates",
-    "DEFAULTS",
     "DEFAULT_BUDGET",
     "DEFAULT_METHODS",
     "Explained",
     "Explanation",
+    "ExplanationMethod",
     "METHODS",
+    "REGISTRY",
     "Scorer",
     "blurred",
     "check_explain",
@@ -52,6 +54,7 @@ __all__ = [
     "explain_smoothgrad",
     "explanation_note",
     "images_to_choose",
+    "method_title",
     "segment",
     "to_display",
 ]
@@ -60,17 +63,18 @@ __all__ = [
 _HOMES = {
     "BUFFER_BYTES": "layerlens.explanations._candidates",
     "Candidates": "layerlens.explanations._candidates",
-    "DEFAULTS": "layerlens.explanations.gradcam",
     "DEFAULT_BUDGET": "layerlens.explanations._choice",
-    "DEFAULT_METHODS": "layerlens.explanations._choice",
+    "DEFAULT_METHODS": "layerlens.explanations._registry",
     "Explained": "layerlens.explanations._choice",
     "Explanation": "layerlens.explanations._result",
+    "ExplanationMethod": "layerlens.explanations._registry",
     "METHODS": "layerlens.explanations._registry",
+    "REGISTRY": "layerlens.explanations._registry",
     "Scorer": "layerlens.explanations._model",
     "blurred": "layerlens.explanations.lime",
     "check_explain": "layerlens.explanations._choice",
     "choose_images": "layerlens.explanations._choice",
-    "explain": "layerlens.explanations._result",
+    "explain": "layerlens.explanations._explain",
     "explain_gradcam": "layerlens.explanations.gradcam",
     "explain_images": "layerlens.explanations._choice",
     "explain_integrated_gradients": "layerlens.explanations.integrated_gradients",
@@ -78,6 +82,7 @@ _HOMES = {
     "explain_smoothgrad": "layerlens.explanations.smoothgrad",
     "explanation_note": "layerlens.explanations._choice",
     "images_to_choose": "layerlens.explanations._choice",
+    "method_title": "layerlens.explanations._registry",
     "segment": "layerlens.explanations.lime",
     "to_display": "layerlens.explanations._choice",
 }

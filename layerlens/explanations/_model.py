@@ -293,9 +293,10 @@ class Scorer:
         candidates = self._convolutions()
         if not candidates:
             others = [repr(name) for name, entry in REGISTRY.items() if not entry.needs_convolution]
+            named = " or ".join([", ".join(others[:-1]), others[-1]] if len(others) > 1 else others)
             raise InvalidInputError(
                 "model: Grad-CAM needs a convolution layer with a spatial output (height, width, channels); this "
-                f"model has none. Use method={', '.join(others[:-1])} or {others[-1]}."
+                f"model has none. Use method={named}."
             )
         chosen = candidates[-1]
         infos, operations = self.traced.infos, self.traced.operations

@@ -50,6 +50,11 @@ class ExplanationMethod:
     times_each_image : bool, default=False
         Whether the function measures each image's ``seconds`` itself; otherwise ``explain`` shares the time of
         the call evenly among the images.
+
+    Examples
+    --------
+    >>> REGISTRY["gradcam"].title, dict(REGISTRY["smoothgrad"].defaults)
+    ('Grad-CAM', {'samples': 25, 'noise': 0.15})
     """
 
     name: str

@@ -90,4 +90,3 @@ class Explanation:
             layer=data["layer"],
             image_index=data["image_index"],
         )
-

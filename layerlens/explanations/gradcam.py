@@ -17,10 +17,7 @@ import tensorflow as tf
 
 from layerlens.explanations._result import Explanation
 
-__all__ = ["DEFAULTS", "explain_gradcam"]
-
-#: Options of ``explain(..., method="gradcam")``: ``layer`` None finds the last convolution.
-DEFAULTS: dict[str, Any] = {"layer": None}
+__all__ = ["explain_gradcam"]
 
 
 def explain_gradcam(

@@ -14,10 +14,7 @@ import numpy as np
 
 from layerlens.explanations._result import Explanation
 
-__all__ = ["DEFAULTS", "explain_integrated_gradients"]
-
-#: Options of ``explain(..., method="integrated_gradients")``.
-DEFAULTS: dict[str, Any] = {"steps": 32}
+__all__ = ["explain_integrated_gradients"]
 
 
 def explain_integrated_gradients(

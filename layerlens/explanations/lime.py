@@ -26,10 +26,7 @@ from skimage.segmentation import slic
 
 from layerlens.explanations._result import Explanation
 
-__all__ = ["DEFAULTS", "blurred", "explain_lime", "segment"]
-
-#: Options of ``explain(..., method="lime")``.
-DEFAULTS: dict[str, Any] = {"num_samples": 1000, "n_segments": 100}
+__all__ = ["blurred", "explain_lime", "segment"]
 # SLIC's balance of space against intensity, for images scaled to [0, 1]: superpixels follow edges of
 # about a tenth of the intensity range and stay compact where there are none.
 _COMPACTNESS = 0.1

@@ -16,10 +16,7 @@ import numpy as np
 
 from layerlens.explanations._result import Explanation
 
-__all__ = ["DEFAULTS", "explain_smoothgrad"]
-
-#: Options of ``explain(..., method="smoothgrad")``.
-DEFAULTS: dict[str, Any] = {"samples": 25, "noise": 0.15}
+__all__ = ["explain_smoothgrad"]
 
 
 def explain_smoothgrad(

@@ -10,22 +10,12 @@ from plotly.subplots import make_subplots
 
 from layerlens._util.png import png_data_uri
 from layerlens.exceptions import InvalidInputError
-from layerlens.explanations import Explanation
+from layerlens.explanations import Explanation, method_title
 from layerlens.figures._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
 from layerlens.figures._style import esc, layout
 
-__all__ = [
-    "METHOD_TITLES", "explanation_figure", "outlined_segments", "segment_weights_figure", "segment_weights_spec",
-    "top_segments",
-]  # fmt: skip
+__all__ = ["explanation_figure", "outlined_segments", "segment_weights_figure", "segment_weights_spec", "top_segments"]
 
-#: How each method is named in titles.
-METHOD_TITLES = {
-    "lime": "LIME",
-    "gradcam": "Grad-CAM",
-    "integrated_gradients": "Integrated gradients",
-    "smoothgrad": "SmoothGrad",
-}
 # Opacity of the heat map's colour where it saturates (as the overlay PNGs of a run folder).
 _HEAT_OPACITY = 0.65
 # Heat maps larger than this (pixels on a side) are averaged down in the figure, to keep it small.
@@ -116,7 +106,7 @@ def explanation_figure(
     class_names : sequence of str, optional
         Names of the classes, to name the explained class.
     title : str, optional
-        Plain-text title (escaped); by default the method and the class.
+        Plain-text title (escaped); by default the method's registered title and the class.
     n_segments : int, default=8
         LIME: how many segments (of the largest absolute weight) to outline and chart.
 
@@ -141,7 +131,7 @@ def explanation_figure(
     target = str(explanation.target)
     if class_names is not None and 0 <= explanation.target < len(class_names):
         target = class_names[explanation.target]
-    method = METHOD_TITLES.get(explanation.method, explanation.method)
+    method = method_title(explanation.method)
     lime = explanation.segments is not None and explanation.segment_weights is not None
     factor = display_size(*image.shape[:2])
     top = top_segments(explanation, n_segments) if lime else np.array([], dtype=np.int64)
@@ -284,7 +274,7 @@ def segment_weights_spec(
         target = class_names[explanation.target]
     top = top_segments(explanation, n_segments)
     page = layout(
-        esc(title) if title is not None else f"LIME: segment weights for {esc(target)}",
+        esc(title) if title is not None else f"{method_title(explanation.method)}: segment weights for {esc(target)}",
         height=110 + 30 * max(len(top), 1),
         xaxis=dict(title=dict(text="weight (change in probability)"), zeroline=True, zerolinecolor="#888888"),
         yaxis=dict(type="category", autorange="reversed"),

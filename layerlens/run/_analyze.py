@@ -210,14 +210,12 @@ def analyze(
         when fewer. Images left out can be explained later with
         :func:`layerlens.explain_run` (``layerlens explain RUN MODEL
         --images ...``).
-    explain_methods : sequence of str, default=("integrated_gradients",)
+    explain_methods : sequence of str, optional
         Methods of :func:`layerlens.explanations.explain` to explain them by, with
-        their default options. Integrated gradients is the default because
-        ``benchmarks/bench_explain.py`` measured it best at pointing at small
-        lesions, and cheap (32 gradient passes an image); LIME runs the model
-        1,000 times an image, so for a large network on a CPU it costs most
-        of a budget. Grad-CAM is left out for a model without a convolution
-        layer (with a warning when it was asked for by name).
+        their default options; by default
+        :data:`layerlens.explanations.DEFAULT_METHODS` (the registry says why).
+        A method that needs a convolution layer (Grad-CAM) is left out for a
+        model without one (with a warning when it was asked for by name).
     keep_reference_images : bool, default=True
         Keep small copies (thumbnails) of the reference images that are the
         nearest neighbours of some image with a page on the site, which the

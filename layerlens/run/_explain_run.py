@@ -71,7 +71,7 @@ def explain_run(
         If a position is outside the run, the images cannot be read again, or they are not the ones
         analysed (the model gives them other probabilities).
     """
-    from layerlens.explanations import check_explain, explain_images
+    from layerlens.explanations import DEFAULT_METHODS, check_explain, explain_images
     from layerlens.run._store import load, save_analysis
 
     folder = None if isinstance(run, Analysis) else Path(run)
@@ -80,7 +80,7 @@ def explain_run(
     analysis = run if folder is None else load(folder)
     chosen = _positions(images, analysis)
     asked = methods if methods is not None else (analysis.settings.explain_methods or None)
-    _, methods, budget = check_explain(len(chosen), asked or ("integrated_gradients",), budget)
+    _, methods, budget = check_explain(len(chosen), asked or DEFAULT_METHODS, budget)
     transform = _preprocess(preprocess, analysis)
     x = _read_again(analysis, chosen, data)
     _check_same(model, x, analysis, chosen, transform)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from layerlens import scores
+from layerlens.explanations import REGISTRY, method_title
 from layerlens.figures import display_size
-from layerlens.figures.explanations import METHOD_TITLES
 from layerlens.scores import DOUBTFUL_SHOWN, NEIGHBOURS, UNSURE_SHOWN
 
 if TYPE_CHECKING:
@@ -179,23 +179,10 @@ class ExplanationView:
     weights_json: str | None
 
 
-def method_title(method: str) -> str:
-    """How a method is named on the page."""
-    return METHOD_TITLES.get(method, method)
-
-
-# What the colours of each method's heat map mean (Grad-CAM keeps only the evidence for the class).
-_CAPTIONS = {
-    "lime": "superpixels that raised (red) or lowered (blue) the class's probability",
-    "gradcam": "where the last convolution's maps hold evidence for the class (red)",
-    "integrated_gradients": "pixels for (red) and against (blue) the class",
-    "smoothgrad": "pixels for (red) and against (blue) the class, averaged over noisy copies",
-}
-
-
 def method_caption(method: str) -> str:
-    """What the heat map of ``method`` shows, for the caption under it."""
-    return f"{method_title(method)}: {_CAPTIONS.get(method, 'red for the class, blue against it')}"
+    """What the heat map of ``method`` shows, for the caption under it: its title and its registered caption."""
+    entry = REGISTRY.get(method)
+    return f"{method_title(method)}: {'red for the class, blue against it' if entry is None else entry.caption}"
 
 
 def run_names(analyses: Sequence[Analysis]) -> list[str]:
