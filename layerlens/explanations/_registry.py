@@ -110,9 +110,8 @@ REGISTRY: dict[str, ExplanationMethod] = _entries(
         defaults={"steps": 32},
         title="Integrated gradients",
         caption="pixels for (red) and against (blue) the class",
-        # Chosen by benchmarks/bench_explain.py: on held-out phantoms integrated gradients put its maximum on the
-        # lesion for 0.995 of the images at a few hundredths of a second each; Grad-CAM for 0.45 (its 16x16 maps
-        # are coarser than the lesions), LIME for 0.90 at a thousand forward passes an image.
+        # Chosen by benchmarks/bench_explain.py: it points at small lesions most often, at a fraction of LIME's
+        # cost (its figures are in benchmarks/README.md and the design doc).
         analyze_default=True,
     ),
     ExplanationMethod(
