@@ -103,7 +103,7 @@ def test_segment_weights_need_a_lime_explanation():
 
 def test_the_reliability_diagram_draws_each_filled_bin_against_the_diagonal():
     from layerlens.figures import reliability_figure
-    from layerlens.scores._metrics import calibration
+    from layerlens.scores import calibration
 
     c = calibration(np.array([True, True, False, True]), np.array([0.95, 0.92, 0.85, 0.65]), n_bootstrap=50)
     fig = reliability_figure(c)

@@ -14,8 +14,8 @@ from sklearn.metrics import (
 )
 
 from layerlens.exceptions import InvalidInputError
-from layerlens.scores import _metrics as metrics
-from layerlens.scores._metrics import ClassificationMetrics, best_class_matching, calibration, classification_metrics
+from layerlens.scores import _numbers as numbers
+from layerlens.scores import ClassificationMetrics, best_class_matching, calibration, classification_metrics
 
 TUMOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
 
@@ -130,8 +130,8 @@ def test_bootstrap_is_deterministic_for_a_seed():
 
 
 def test_bootstrap_chunks_are_one_random_stream(monkeypatch):
-    monkeypatch.setattr(metrics, "_BOOTSTRAP_CHUNK", 50)  # 5 resamples of 10 images per chunk
-    chunks = list(metrics._bootstrap_indices(10, 23, seed=3))
+    monkeypatch.setattr(numbers, "_BOOTSTRAP_CHUNK", 50)  # 5 resamples of 10 images per chunk
+    chunks = list(numbers._bootstrap_indices(10, 23, seed=3))
     assert [c.shape[0] for c in chunks] == [5, 5, 5, 5, 3]
     whole = np.random.default_rng(3).integers(0, 10, size=(23, 10))
     np.testing.assert_array_equal(np.concatenate(chunks), whole)
@@ -141,7 +141,7 @@ def test_bootstrap_kernel_matches_sklearn_on_each_resample():
     rng = np.random.default_rng(1)
     y_true, y_pred = rng.integers(0, 4, 40), rng.integers(0, 4, 40)
     idx = rng.integers(0, 40, size=(12, 40))
-    rates = metrics._bootstrap_rates(y_true, y_pred, 4, 2, [idx[:5], idx[5:]])
+    rates = numbers._bootstrap_rates(y_true, y_pred, 4, 2, [idx[:5], idx[5:]])
     for b, rows in enumerate(idx):
         t, p = y_true[rows], y_pred[rows]
         assert rates["accuracy"][b] == pytest.approx(accuracy_score(t, p))
@@ -154,7 +154,7 @@ def test_bootstrap_kernel_matches_sklearn_on_each_resample():
 
 def test_bootstrap_kernel_gives_nan_when_a_resample_lacks_the_negative_class():
     y_true, y_pred = np.array([0, 1, 2]), np.array([0, 2, 2])
-    rates = metrics._bootstrap_rates(y_true, y_pred, 3, 2, [np.array([[0, 0, 1], [2, 2, 2]])])
+    rates = numbers._bootstrap_rates(y_true, y_pred, 3, 2, [np.array([[0, 0, 1], [2, 2, 2]])])
     np.testing.assert_allclose(rates["accuracy"], [2 / 3, 1.0])
     # Resample 0 holds classes 0 (recall 1) and 1 (recall 0); resample 1 only class 2.
     np.testing.assert_allclose(rates["balanced_accuracy"], [0.5, 1.0])
@@ -284,14 +284,14 @@ def test_fewer_than_two_classes_is_rejected():
 
 
 def test_importing_metrics_does_not_import_tensorflow():
-    code = "import sys, layerlens.scores._metrics; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, layerlens.scores; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
 
 def test_percentile_interval_skips_undefined_resamples():
-    assert metrics._percentile_interval(np.array([np.nan, 0.5, 0.5])) == (0.5, 0.5)
-    lo, hi = metrics._percentile_interval(np.array([np.nan, np.nan]))
+    assert numbers._percentile_interval(np.array([np.nan, 0.5, 0.5])) == (0.5, 0.5)
+    lo, hi = numbers._percentile_interval(np.array([np.nan, np.nan]))
     assert math.isnan(lo) and math.isnan(hi)
 
 

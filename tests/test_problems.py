@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from layerlens.scores._metrics import classification_metrics
+from layerlens.scores import classification_metrics
 from layerlens.scores._problems import problems
 
 NAMES = ("glioma", "meningioma", "no_tumor", "pituitary")

@@ -21,7 +21,7 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], *, title
     ----------
     confusion : ndarray of shape (K, K), int
         ``confusion[i, j]`` counts the images of true class ``i`` predicted as ``j`` (as
-        :attr:`layerlens.scores._metrics.ClassificationMetrics.confusion`).
+        :attr:`layerlens.scores.ClassificationMetrics.confusion`).
     class_names : sequence of K str
         Names of the classes (escaped).
     title : str, optional
@@ -160,7 +160,7 @@ def reliability_figure(calibration: Calibration, *, title: str | None = None) ->
     Parameters
     ----------
     calibration : Calibration
-        As :func:`layerlens.scores._metrics.calibration` returns it (``metrics.calibration`` of an analysis).
+        As :func:`layerlens.scores.calibration` returns it (``metrics.calibration`` of an analysis).
     title : str, optional
         Plain-text title (escaped); by default it gives the expected calibration error and its interval.
 

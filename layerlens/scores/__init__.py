@@ -2,6 +2,7 @@
 signs that an analysis cannot be right, and which images get a page of their own.
 """
 
+from layerlens.scores._calibration import CALIBRATION_BINS, Calibration, calibration
 from layerlens.scores._doubt import (
     APPROXIMATE_FROM,
     DEFAULT_NEIGHBOURS,
@@ -17,13 +18,7 @@ from layerlens.scores._doubt import (
     mistake_probability,
     separation,
 )
-from layerlens.scores._metrics import (
-    Calibration,
-    ClassificationMetrics,
-    best_class_matching,
-    calibration,
-    classification_metrics,
-)
+from layerlens.scores._metrics import ClassificationMetrics, best_class_matching, classification_metrics
 from layerlens.scores._pages import (
     DOUBTFUL_SHOWN,
     NEIGHBOURS,
@@ -36,6 +31,7 @@ from layerlens.scores._problems import COLLAPSE_SHARE, MIN_IMAGES, problems
 
 __all__ = [
     "APPROXIMATE_FROM",
+    "CALIBRATION_BINS",
     "COLLAPSE_SHARE",
     "Calibration",
     "ClassificationMetrics",

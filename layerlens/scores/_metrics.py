@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,149 +33,29 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from layerlens._util.jsonfloats import decode_float, encode_float
+from layerlens._util.jsonfloats import encode_float
 from layerlens._util.validation import check_int, check_label_vector, check_names, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
+from layerlens.scores._calibration import Calibration, calibration
+from layerlens.scores._numbers import (
+    _bootstrap_indices,
+    _bootstrap_rates,
+    _check_probabilities,
+    _decode_optional,
+    _decode_pair,
+    _defined_mean,
+    _encode_pair,
+    _number,
+    _percentile_interval,
+    _with_interval,
+)
 
-__all__ = ["Calibration", "ClassificationMetrics", "best_class_matching", "calibration", "classification_metrics"]
+__all__ = ["ClassificationMetrics", "best_class_matching", "classification_metrics"]
 
 _PER_CLASS_FLOAT = ("precision", "recall", "f1")
 _PER_CLASS_SCORES = ("roc_auc", "average_precision")
 _PER_CLASS_COLUMNS = (*_PER_CLASS_FLOAT, "support", *_PER_CLASS_SCORES)
 # Rows sum to 1 up to float32 rounding of a softmax; 1e-3 also forgives outputs stored with few digits.
-_ROW_SUM_TOLERANCE = 1e-3
-# Elements of the (resamples x images) index matrix drawn at once: bounds bootstrap memory (~16 MB).
-_BOOTSTRAP_CHUNK = 2_000_000
-
-
-#: Equal-width confidence bins of the reliability diagram.
-CALIBRATION_BINS = 10
-
-
-@dataclass(frozen=True, eq=False)
-class Calibration:
-    """How far the softmax confidence reads as a probability: accuracy against confidence, in bins.
-
-    Attributes
-    ----------
-    bin_edges : ndarray of shape (B + 1,), float64
-        Edges of the equal-width confidence bins over [0, 1].
-    confidence : ndarray of shape (B,), float64
-        Mean confidence (highest class probability) of the images in each bin; NaN for an empty bin.
-    accuracy : ndarray of shape (B,), float64
-        Share of those images predicted right; NaN for an empty bin.
-    counts : ndarray of shape (B,), int64
-        Images per bin.
-    ece : float
-        Expected calibration error: the mean over images of ``|accuracy - confidence|`` of their bin
-        (0 for a model whose confidence is its accuracy).
-    ece_ci : tuple of (float, float)
-        95 % bootstrap percentile interval of the ECE.
-    """
-
-    bin_edges: np.ndarray
-    confidence: np.ndarray
-    accuracy: np.ndarray
-    counts: np.ndarray
-    ece: float
-    ece_ci: tuple[float, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (NaN as ``None``); :meth:`from_dict` reads it back."""
-        return {
-            "bin_edges": [float(v) for v in self.bin_edges],
-            "confidence": [encode_float(v) for v in self.confidence],
-            "accuracy": [encode_float(v) for v in self.accuracy],
-            "counts": [int(v) for v in self.counts],
-            "ece": float(self.ece),
-            "ece_ci": _encode_pair(self.ece_ci),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
-        """Rebuild a calibration stored by :meth:`to_dict`."""
-        require_keys("data", data, ("bin_edges", "confidence", "accuracy", "counts", "ece", "ece_ci"))
-        return cls(
-            bin_edges=np.array(data["bin_edges"], dtype=np.float64),
-            confidence=np.array([math.nan if v is None else float(v) for v in data["confidence"]], np.float64),
-            accuracy=np.array([math.nan if v is None else float(v) for v in data["accuracy"]], np.float64),
-            counts=np.array(data["counts"], dtype=np.int64),
-            ece=float(data["ece"]),
-            ece_ci=_decode_pair(data["ece_ci"]),
-        )
-
-
-def calibration(
-    correct: np.ndarray,
-    confidence: np.ndarray,
-    *,
-    n_bins: int = CALIBRATION_BINS,
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-) -> Calibration:
-    """Bin the predictions by confidence and compare each bin's accuracy with its confidence.
-
-    Parameters
-    ----------
-    correct : array-like of shape (N,), bool
-        Whether each prediction was right.
-    confidence : array-like of shape (N,), float
-        The probability the model gave its prediction, in [0, 1].
-    n_bins : int, default=10
-        Equal-width bins over [0, 1].
-    n_bootstrap : int, default=1000
-        Resamples of the images for the interval of the expected calibration error.
-    seed : int, default=0
-        Seed of the resampling.
-
-    Returns
-    -------
-    Calibration
-
-    Raises
-    ------
-    InvalidInputError
-        If the arrays are empty or differ in length, or a confidence lies outside [0, 1].
-
-    Notes
-    -----
-    The expected calibration error follows Guo et al., "On calibration of modern neural networks",
-    ICML 2017: the bins' gaps between accuracy and confidence, weighted by their share of the images.
-
-    Examples
-    --------
-    >>> c = calibration(np.array([True, True, False, True]), np.array([0.95, 0.92, 0.85, 0.65]), n_bootstrap=50)
-    >>> c.counts[-2:].tolist(), round(c.ece, 2)
-    ([1, 2], 0.33)
-    """
-    hit = np.asarray(correct)
-    conf = np.asarray(confidence, dtype=np.float64)
-    if hit.ndim != 1 or conf.shape != hit.shape or len(hit) == 0:
-        raise InvalidInputError(
-            "correct and confidence: expected two 1-D arrays of the same length, at least 1; received shapes "
-            f"{hit.shape} and {conf.shape}."
-        )
-    if not np.isfinite(conf).all() or conf.min() < 0 or conf.max() > 1 + 1e-6:
-        raise InvalidInputError("confidence: expected probabilities in [0, 1].")
-    n_bins = check_int(n_bins, "n_bins", minimum=1)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # Bin b holds confidences in (edges[b], edges[b + 1]]; a confidence of 0 joins the first bin.
-    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    hit = hit.astype(np.float64)
-    counts = np.bincount(bins, minlength=n_bins)
-    filled = counts > 0
-    mean_conf = np.divide(np.bincount(bins, conf, n_bins), counts, out=np.full(n_bins, np.nan), where=filled)
-    accuracy = np.divide(np.bincount(bins, hit, n_bins), counts, out=np.full(n_bins, np.nan), where=filled)
-    ece = float(np.nansum(counts * np.abs(accuracy - mean_conf)) / len(conf))
-    resampled = []
-    chunks = _bootstrap_indices(len(conf), check_int(n_bootstrap, "n_bootstrap", minimum=1), check_seed(seed))
-    for idx in chunks:
-        rows = idx.shape[0]
-        keys = (bins[idx] + n_bins * np.arange(rows)[:, None]).ravel()
-        gap = np.bincount(keys, hit[idx].ravel() - conf[idx].ravel(), rows * n_bins).reshape(rows, n_bins)
-        resampled.append(np.abs(gap).sum(axis=1) / idx.shape[1])
-    interval = _percentile_interval(np.concatenate(resampled))
-    return Calibration(edges, mean_conf, accuracy, counts.astype(np.int64), ece, interval)
 
 
 @dataclass(frozen=True, eq=False)
@@ -581,128 +461,3 @@ def _one_vs_rest_scores(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarr
             roc[c] = roc_auc_score(positive, probs[:, c])
             ap[c] = average_precision_score(positive, probs[:, c])
     return roc, ap
-
-
-def _bootstrap_indices(n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
-    """Yield resampled image indices, shape (B, n) in row chunks drawn lazily to bound memory.
-
-    The chunks are consecutive draws from one generator, so they equal a single (B, n) draw.
-    """
-    rng = np.random.default_rng(seed)
-    rows = max(1, _BOOTSTRAP_CHUNK // n)
-    for start in range(0, n_bootstrap, rows):
-        yield rng.integers(0, n, size=(min(rows, n_bootstrap - start), n))
-
-
-def _bootstrap_rates(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    n_classes: int,
-    negative: int | None,
-    index_chunks: Iterable[np.ndarray],
-) -> dict[str, np.ndarray]:
-    """Accuracy, balanced accuracy, sensitivity and specificity of each resample (row of indices).
-
-    Every image gets a code ``4 * true + 2 * correct + predicted_negative``; one ``bincount`` of
-    ``code + 4 * K * row`` then gives, for every resample, the per-class counts all four rates need.
-    Undefined rates (no image of the class in a resample) are NaN.
-    """
-    pred_negative = np.zeros(len(y_true), bool) if negative is None else y_pred == negative
-    code = 4 * y_true.astype(np.int64) + 2 * (y_true == y_pred) + pred_negative
-    stride = 4 * n_classes
-    parts: dict[str, list[np.ndarray]] = {
-        name: [] for name in ("accuracy", "balanced_accuracy", "sensitivity", "specificity")
-    }
-    for idx in index_chunks:
-        b = idx.shape[0]
-        keys = code[idx] + (stride * np.arange(b, dtype=np.int64))[:, None]
-        counts = np.bincount(keys.ravel(), minlength=b * stride).reshape(b, n_classes, 2, 2)
-        total = counts.sum(axis=(2, 3))  # (b, K) true images per class
-        hits = counts[:, :, 1, :].sum(axis=2)  # correctly predicted
-        to_negative = counts[:, :, :, 1].sum(axis=2)  # predicted as the negative class
-        present = total > 0
-        recall = np.divide(hits, total, out=np.zeros(hits.shape), where=present)
-        parts["accuracy"].append(hits.sum(axis=1) / idx.shape[1])
-        parts["balanced_accuracy"].append(recall.sum(axis=1) / present.sum(axis=1))
-        if negative is not None:
-            lesion = np.arange(n_classes) != negative
-            n_lesion = total[:, lesion].sum(axis=1)
-            found = n_lesion - to_negative[:, lesion].sum(axis=1)
-            parts["sensitivity"].append(_ratio_or_nan(found, n_lesion))
-            parts["specificity"].append(_ratio_or_nan(to_negative[:, negative], total[:, negative]))
-    return {name: np.concatenate(v) if v else np.full(0, np.nan) for name, v in parts.items()}
-
-
-def _ratio_or_nan(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
-
-
-def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
-    values = values[np.isfinite(values)]  # resamples where the rate is undefined do not count
-    if values.size == 0:
-        return math.nan, math.nan
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def _defined_mean(values: np.ndarray) -> float | None:
-    defined = values[np.isfinite(values)]
-    return float(defined.mean()) if defined.size else None
-
-
-# ---------------------------------------------------------------------------------------------- validation
-
-
-def _check_probabilities(values: Any, n: int, k: int) -> np.ndarray:
-    probs = np.asarray(values)
-    if probs.shape != (n, k) or not np.issubdtype(probs.dtype, np.number):
-        raise InvalidInputError(
-            f"probabilities: expected a numeric array of shape ({n}, {k}) (images x classes); "
-            f"received {probs.dtype} of shape {probs.shape}."
-        )
-    probs = probs.astype(np.float64, copy=False)
-    finite = np.isfinite(probs)
-    if not finite.all():
-        raise InvalidInputError(
-            f"probabilities: expected finite values; received {int((~finite).sum())} NaN or infinite values."
-        )
-    if probs.min() < -_ROW_SUM_TOLERANCE or probs.max() > 1 + _ROW_SUM_TOLERANCE:
-        raise InvalidInputError(
-            f"probabilities: expected values in [0, 1]; received range [{probs.min():.3g}, {probs.max():.3g}]."
-        )
-    error = np.abs(probs.sum(axis=1) - 1.0)
-    worst = int(np.argmax(error))
-    if error[worst] > _ROW_SUM_TOLERANCE:
-        raise InvalidInputError(
-            f"probabilities: expected rows summing to 1 (within {_ROW_SUM_TOLERANCE:g}); "
-            f"received row {worst} summing to {probs[worst].sum():.6g}."
-        )
-    return probs
-
-
-# ---------------------------------------------------------------------------------------------- JSON codec
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
-
-
-def _with_interval(value: float | None, interval: tuple[float, float] | None) -> str:
-    """``0.949 (95% CI 0.933-0.963)``, or ``n/a`` for an undefined rate."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    if interval is None or not all(math.isfinite(v) for v in interval):
-        return f"{value:.3f}"
-    return f"{value:.3f} (95% CI {interval[0]:.3f}–{interval[1]:.3f})"
-
-
-def _decode_optional(value: float | str | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _encode_pair(pair: tuple[float, float] | None) -> list[float | str | None] | None:
-    return None if pair is None else [encode_float(pair[0]), encode_float(pair[1])]
-
-
-def _decode_pair(pair: Sequence[float | str | None] | None) -> tuple[float, float] | None:
-    return None if pair is None else (decode_float(pair[0]), decode_float(pair[1]))
