@@ -4,14 +4,14 @@ Run ``.venv/bin/python benchmarks/bench_extract.py`` from the repository root (`
 options; ``--quick`` is a smoke run of one to two minutes). What is measured, on synthetic brain-MRI
 phantoms at 64x64 (``render_phantoms(N, size=64, seed=1)``, N = 2,000 and 8,000 by default):
 
-(a) Extraction overhead. ``layerlens.model._extract.extract(model, x, batch_size=64)`` (default layers) and
+(a) Extraction overhead. ``layerlens.model.extract(model, x, batch_size=64)`` (default layers) and
     ``model.predict(x, batch_size=64)`` on the same images, in the same process, alternating: one
     warm-up call each (it includes tracing), then 7 rounds; medians and their ratio
     (and the ratio of the fastest runs, less sensitive to other load on the machine). ``extract``
     builds and traces a fresh ``tf.function`` on every call, so each timed call includes that fixed
     cost, which is also reported alone (``extract`` of a single batch of 64 images).
 (b) Memory and time against the naive approach, which ``analyze`` replaces: one multi-output
-    ``predict`` of every default layer (``layerlens.model._extract.default_layers``; not every layer of the
+    ``predict`` of every default layer (``layerlens.model.default_layers``; not every layer of the
     model), keeping the full activation maps, then per layer the maps flattened to (N, H*W*C) float32,
     standardised, PCA-reduced to 50 components, clustered with ``layerlens.layers._clusters.cluster_layer``
     (k-means, k = 2..12 by silhouette, as ``analyze``) and mapped to 2-D. Two variants of the reduction:
@@ -163,7 +163,7 @@ def worker_train(args: argparse.Namespace) -> Result:
     epochs = QUICK_EPOCHS if args.quick else None
     trained, seconds = _timed(lambda: train_example("phantoms", seed=MODEL_SEED, epochs=epochs))
     trained.model.save(args.model)
-    from layerlens.model._extract import default_layers
+    from layerlens.model import default_layers
 
     return {
         "train_s": seconds,
@@ -178,7 +178,7 @@ def worker_speed(args: argparse.Namespace) -> Result:
     """(a) ``extract`` against ``model.predict`` on the same images, alternating, in one process."""
     import numpy as np
 
-    from layerlens.model._extract import extract
+    from layerlens.model import extract
 
     model, data, setup = _setup(args.model, args.n)
     x = data.images
@@ -237,7 +237,7 @@ def _naive(model: Any, x: Any, labels: Any, class_names: Any, variant: str) -> R
 
     from layerlens.layers._clusters import cluster_layer, reduce_features
     from layerlens.layers._maps import project_2d
-    from layerlens.model._extract import default_layers
+    from layerlens.model import default_layers
 
     reduce = _lean_reduce if variant == "lean" else (lambda flat: reduce_features(flat, seed=0))
 

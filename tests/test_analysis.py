@@ -502,9 +502,9 @@ def test_a_reference_places_even_a_single_image(sequential_model, digits):
 
 
 def test_an_unlabelled_reference_is_refused_before_any_pass(sequential_model, digits, monkeypatch):
-    import layerlens.model._extract
+    import layerlens.model
 
-    monkeypatch.setattr(layerlens.model._extract, "extract", lambda *a, **k: pytest.fail("the images were read"))
+    monkeypatch.setattr(layerlens.model, "extract", lambda *a, **k: pytest.fail("the images were read"))
     with pytest.raises(InvalidInputError, match="reference: expected labelled images"):
         ll.analyze(sequential_model, digits[1], reference=digits[0].images, progress=False, explain=0)
 

@@ -4,10 +4,7 @@ import pytest
 import tensorflow as tf
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.model._extract import (
-    MAX_FEATURE_DIM,
-    extract,
-)
+from layerlens.model import MAX_FEATURE_DIM, extract
 
 
 def layer_output(model, name, images):

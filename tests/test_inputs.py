@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError, PixelScaleWarning
-from layerlens.model._extract import extract
+from layerlens.model import extract
 
 
 def test_auto_scale_reaches_the_model_and_is_reported(normalised_model):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
-from layerlens.model._extract import default_layers, expects_byte_pixels, extract, list_layers, output_units
-from layerlens.model._layers import LayerInfo, spread
+from layerlens.model import LayerInfo, default_layers, expects_byte_pixels, extract, list_layers, output_units
+from layerlens.model._layers import spread
 
 
 @pytest.mark.parametrize(

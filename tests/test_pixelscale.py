@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
-from layerlens.model._pixelscale import (
+from layerlens.model import (
     PixelDecision,
     Sample,
     Stretch,

@@ -6,7 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parents[1])  # layerlens/, this file being in layerlens/_util/
 
 
 def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:

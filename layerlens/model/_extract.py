@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -23,6 +22,7 @@ from sklearn.random_projection import GaussianRandomProjection
 from layerlens._util.progress import Progress
 from layerlens._util.skipped import warn_skipped
 from layerlens.exceptions import InvalidInputError
+from layerlens.model._extraction import Extraction, LayerInfo, PixelDecision
 from layerlens.model._graph import run_graph
 from layerlens.model._inputs import (
     NoiseSource,
@@ -33,19 +33,15 @@ from layerlens.model._inputs import (
     scale_sample,
 )
 from layerlens.model._layers import (
-    LayerInfo,
     Recorder,
     check_model,
-    default_infos,
     output_activation,
-    output_units,
     parallel_to_previous,
     select_layers,
     trace,
 )
 from layerlens.model._pixelscale import (
     AUTO,
-    PixelDecision,
     PixelMap,
     Sample,
     choose_pixel_scale,
@@ -55,167 +51,12 @@ from layerlens.model._pixelscale import (
 )
 from layerlens.options import CONV_FEATURES
 
-__all__ = [
-    "CONV_FEATURES",
-    "MAX_FEATURE_DIM",
-    "Extraction",
-    "LayerInfo",
-    "default_layers",
-    "expects_byte_pixels",
-    "extract",
-    "list_layers",
-    "model_output_activation",
-    "output_units",
-]
+__all__ = ["MAX_FEATURE_DIM", "extract"]
 
 MAX_FEATURE_DIM = 256
 #: ``conv_features="grid"`` averages each channel over this many cells along each spatial axis.
 GRID_SIZE = 4
 THUMBNAIL_SIZE = 64
-
-
-@dataclass(frozen=True, eq=False)
-class Extraction:
-    """What one pass over the images produced.
-
-    Attributes
-    ----------
-    layers : tuple of LayerInfo
-        The chosen layers, in depth order.
-    features : tuple of ndarray
-        Per layer, ``(N, D_l)`` float32 reduced activations.
-    reductions : tuple of str
-        Per layer, how the activation was reduced (e.g. ``"channel mean"``,
-        ``"identity"``, ``"random projection 1024→256"``).
-    parallel : tuple of bool
-        Per layer, True when the layer before it does not feed it (they sit
-        in parallel branches); always False for the first.
-    outputs : ndarray of shape (N, K)
-        Raw model outputs (``K = 1`` for a single sigmoid or logit unit).
-    output_activation : str or None
-        Activation of the output layer when it can be read.
-    labels : ndarray of shape (N,) or None
-        Labels that came with the data (an ImageSet or ``(x, y)`` batches).
-    thumbnails : ndarray of shape (N, h, w, C), uint8
-        Small copies of the images (longest side at most 64 pixels).
-    pixel_scale : float
-        The factor every image was multiplied by on its way into the model.
-    pixels : PixelDecision or None
-        How that factor was chosen: the range the model takes and why.
-    preprocess : str or None
-        The name of the preprocessing applied after the factor (``preprocess=``), if any.
-    seconds : float
-        Wall time of the pass (reading, the model and the reductions), for estimates of what more
-        model runs will cost.
-    display_range : tuple of float
-        The pixel values shown as black and white in the thumbnails.
-    noisy_features : dict of float to tuple of ndarray
-        Per noise level asked for, the features of the noisy copies (as ``features``).
-    noisy_outputs : dict of float to ndarray
-        Per noise level, the raw outputs of the noisy copies (as ``outputs``).
-    image_shape : tuple of int
-        The shape of one image as it went into the model, ``(H, W, C)``.
-    source_rows : ndarray of shape (N,) or None
-        For an :class:`~layerlens.datasets.ImageStream`: the position in its
-        ``files`` of each image (files that could not be read have none).
-    """
-
-    layers: tuple[LayerInfo, ...]
-    features: tuple[np.ndarray, ...]
-    reductions: tuple[str, ...]
-    parallel: tuple[bool, ...]
-    outputs: np.ndarray
-    output_activation: str | None
-    labels: np.ndarray | None
-    thumbnails: np.ndarray
-    pixel_scale: float
-    display_range: tuple[float, float] = (0.0, 1.0)
-    noisy_features: dict[float, tuple[np.ndarray, ...]] = field(default_factory=dict)
-    noisy_outputs: dict[float, np.ndarray] = field(default_factory=dict)
-    image_shape: tuple[int, ...] = ()
-    source_rows: np.ndarray | None = None
-    pixels: PixelDecision | None = None
-    preprocess: str | None = None
-    seconds: float = float("nan")
-
-
-def model_output_activation(model: keras.Model) -> str | None:
-    """The activation of the layer that makes ``model``'s output (``"softmax"``, ``"sigmoid"``, ...), when readable."""
-    check_model(model)
-    return output_activation(trace(model))
-
-
-def expects_byte_pixels(model: keras.Model) -> bool:
-    """True when the model's graph takes pixel values 0..255 (it rescales them before its first learned layer).
-
-    Such models (``Rescaling(1/255)``, a ``keras.applications`` family's ``preprocess_input``, a
-    ``Normalization`` adapted on 0..255) expect what Keras' ``image_dataset_from_directory`` gives;
-    layerlens' loaders give [0, 1].
-    """
-    check_model(model)
-    return read_stretch(model).preferred == "bytes"
-
-
-def list_layers(model: keras.Model) -> list[LayerInfo]:
-    """Every addressable layer of ``model`` in execution order, nested models entered.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A built Sequential or functional model, possibly holding nested models.
-
-    Returns
-    -------
-    list of LayerInfo
-        Layers of a nested model appear as ``"outer/inner"``, followed by
-        the nested model itself (``"outer"``), whose output is the block's.
-
-    Raises
-    ------
-    InvalidTypeError
-        If ``model`` is not a Keras model or is subclassed (its graph is hidden).
-    InvalidInputError
-        If the model is unbuilt, or has several inputs or outputs.
-    """
-    check_model(model)
-    return list(trace(model).infos)
-
-
-def default_layers(model: keras.Model, *, max_layers: int = 8) -> list[str]:
-    """The layers analysed when none are named.
-
-    The layers that transform — convolution, pooling, dense and block outputs
-    such as ``Add``/``Concatenate`` — without the final classifier layer (the
-    prediction is shown separately), taken from the model's trunk: the layers
-    every input-to-output path passes through. Layers inside parallel branches
-    (the towers of an Inception block, the convolutions a residual connection
-    bypasses) are left out, because a path through them would read as if one
-    branch fed the other; their merge layer stands for them. When the trunk
-    holds fewer than 3 such layers, branch layers are taken too. When there
-    are more than ``max_layers``, ``max_layers`` of them are spread evenly
-    through the depth, each snapping to a block output nearby when there is
-    one, so paths stay readable.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A built Sequential or functional model.
-    max_layers : int, default=8
-        Most layers to return, at least 2.
-
-    Returns
-    -------
-    list of str
-        Layer names in depth order.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``max_layers < 2`` or the model has no layer that transforms.
-    """
-    if max_layers < 2:
-        raise InvalidInputError(f"max_layers: expected at least 2; received {max_layers}.")
-    return [info.name for info in default_infos(list_layers(model), max_layers)]
 
 
 def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:

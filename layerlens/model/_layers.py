@@ -17,15 +17,18 @@ import numpy as np
 import tensorflow as tf
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.model._extraction import LayerInfo
 from layerlens.model._graph import functional_graph, run_graph
 
 __all__ = [
     "BLOCK_LAYERS",
-    "LayerInfo",
     "Recorder",
     "Traced",
     "check_model",
     "default_infos",
+    "default_layers",
+    "list_layers",
+    "model_output_activation",
     "output_activation",
     "output_units",
     "parallel_to_previous",
@@ -47,49 +50,6 @@ BLOCK_LAYERS: tuple[type, ...] = (
 # Fewer layers than this on the trunk (e.g. two towers joined just before the head) and the
 # default choice takes the branch layers too; the paths diagram then marks the parallel ones.
 _MIN_TRUNK_LAYERS = 3
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One addressable layer of a model.
-
-    Attributes
-    ----------
-    name : str
-        Unique name; layers of a nested model are ``"outer/inner"``.
-    kind : str
-        Class name of the layer (``"Conv2D"``, ``"Add"``, ...).
-    output_shape : tuple of int or None
-        Shape of the layer's output for one image.
-    transforms : bool
-        True for layers that transform (convolution, pooling, dense, merge);
-        False for input, dropout, flatten, reshape, normalisation, activation...
-    is_block : bool
-        True for block outputs (``Add``, ``Concatenate``, ...), preferred when
-        a deep model's default layers are thinned out.
-    on_trunk : bool, default=True
-        True when every path from the model's input to its output passes
-        through this layer; False inside a parallel branch (the two towers of
-        an Inception block, the convolutions a residual connection bypasses).
-    scope : tuple of str, default=()
-        The nested models it sits in, outermost first (``name`` is their
-        names and its own, joined by ``/``; a ``/`` inside a layer's own name
-        is not a level).
-    """
-
-    name: str
-    kind: str
-    output_shape: tuple[int | None, ...]
-    transforms: bool
-    is_block: bool
-    on_trunk: bool = True
-    scope: tuple[str, ...] = ()
-
-    @property
-    def parts(self) -> tuple[str, ...]:
-        """``name`` cut into its levels: the nested models' names, then the layer's own."""
-        prefix = "/".join(self.scope)
-        return (*self.scope, self.name[len(prefix) + 1 :] if prefix else self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -368,3 +328,71 @@ def output_activation(traced: Traced) -> str | None:
         activation = getattr(op, "activation", None)
         return getattr(activation, "__name__", None)
     return None
+
+
+def model_output_activation(model: keras.Model) -> str | None:
+    """The activation of the layer that makes ``model``'s output (``"softmax"``, ``"sigmoid"``, ...), when readable."""
+    check_model(model)
+    return output_activation(trace(model))
+
+
+def list_layers(model: keras.Model) -> list[LayerInfo]:
+    """Every addressable layer of ``model`` in execution order, nested models entered.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional model, possibly holding nested models.
+
+    Returns
+    -------
+    list of LayerInfo
+        Layers of a nested model appear as ``"outer/inner"``, followed by
+        the nested model itself (``"outer"``), whose output is the block's.
+
+    Raises
+    ------
+    InvalidTypeError
+        If ``model`` is not a Keras model or is subclassed (its graph is hidden).
+    InvalidInputError
+        If the model is unbuilt, or has several inputs or outputs.
+    """
+    check_model(model)
+    return list(trace(model).infos)
+
+
+def default_layers(model: keras.Model, *, max_layers: int = 8) -> list[str]:
+    """The layers analysed when none are named.
+
+    The layers that transform — convolution, pooling, dense and block outputs
+    such as ``Add``/``Concatenate`` — without the final classifier layer (the
+    prediction is shown separately), taken from the model's trunk: the layers
+    every input-to-output path passes through. Layers inside parallel branches
+    (the towers of an Inception block, the convolutions a residual connection
+    bypasses) are left out, because a path through them would read as if one
+    branch fed the other; their merge layer stands for them. When the trunk
+    holds fewer than 3 such layers, branch layers are taken too. When there
+    are more than ``max_layers``, ``max_layers`` of them are spread evenly
+    through the depth, each snapping to a block output nearby when there is
+    one, so paths stay readable.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional model.
+    max_layers : int, default=8
+        Most layers to return, at least 2.
+
+    Returns
+    -------
+    list of str
+        Layer names in depth order.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``max_layers < 2`` or the model has no layer that transforms.
+    """
+    if max_layers < 2:
+        raise InvalidInputError(f"max_layers: expected at least 2; received {max_layers}.")
+    return [info.name for info in default_infos(list_layers(model), max_layers)]

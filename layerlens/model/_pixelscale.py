@@ -28,18 +28,20 @@ import tensorflow as tf
 from layerlens._util.intervals import wilson_interval
 from layerlens._util.warn import warn_user
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, PixelScaleWarning
+from layerlens.model._extraction import PixelDecision
 from layerlens.model._graph import run_graph
 from layerlens.model._heads import detect_head, to_probabilities
+from layerlens.model._layers import check_model
 from layerlens.options import PREPROCESS_FAMILIES, preprocess_family
 
 __all__ = [
     "AUTO",
     "RANGE_NAMES",
-    "PixelDecision",
     "Sample",
     "PixelMap",
     "Stretch",
     "choose_pixel_scale",
+    "expects_byte_pixels",
     "forward_at_scale",
     "range_kind",
     "read_stretch",
@@ -257,26 +259,6 @@ def read_stretch(model: keras.Model, preprocess: Callable[[Any], Any] | None = N
 
 
 @dataclass(frozen=True)
-class PixelDecision:
-    """The factor the images are multiplied by, the range the model takes, and why, as a run records it.
-
-    Attributes
-    ----------
-    factor : float
-        Every image is multiplied by this on its way into the model (then ``preprocess``, if any).
-    target : str or None
-        ``"unit"`` or ``"bytes"``: the range the model takes, when known; other image sets shown to the
-        same model (a reference, probes) are brought to it from their own range.
-    reason : str
-        Why, in a sentence for the run's model page.
-    """
-
-    factor: float
-    target: str | None
-    reason: str
-
-
-@dataclass(frozen=True)
 class Sample:
     """Images to check a scale on, with their labels in the model's class order (None when unknown)."""
 
@@ -491,3 +473,14 @@ def forward_at_scale(
 
 def _has_labels(sample: Sample | None) -> bool:
     return sample is not None and sample.labels is not None and len(sample.labels) > 0
+
+
+def expects_byte_pixels(model: keras.Model) -> bool:
+    """True when the model's graph takes pixel values 0..255 (it rescales them before its first learned layer).
+
+    Such models (``Rescaling(1/255)``, a ``keras.applications`` family's ``preprocess_input``, a
+    ``Normalization`` adapted on 0..255) expect what Keras' ``image_dataset_from_directory`` gives;
+    layerlens' loaders give [0, 1].
+    """
+    check_model(model)
+    return read_stretch(model).preferred == "bytes"
