@@ -14,8 +14,8 @@ from sklearn.metrics import (
 )
 
 from layerlens.exceptions import InvalidInputError
-from layerlens.scores import _numbers as numbers
 from layerlens.scores import ClassificationMetrics, best_class_matching, calibration, classification_metrics
+from layerlens.scores import _numbers as numbers
 
 TUMOUR = ("glioma", "meningioma", "no_tumor", "pituitary")
 
