@@ -19,7 +19,7 @@ options; ``--quick`` is a smoke run of about a minute and a half). What is measu
     (``render_phantoms(N, size=224, seed=1)``, gray repeated to RGB by ``datasets.match_shape``) with
     every explanation setting left at its default (``explain="auto"``, integrated gradients, a
     120 s budget; ``--quick`` and ``--budget`` set ``explain_budget``). The pass
-    (``layerlens.model._extract.extract``) and the explanation phase
+    (``layerlens.model.extract``) and the explanation phase
     (``layerlens.explanations._choice.explain_images``) are timed by wrapping them for the call. Printed:
     the pass in images/s, the phase's own clock (``Explained.seconds``, the clock the budget is
     checked against) and its wall time with the setting up before that clock starts, the budget, how

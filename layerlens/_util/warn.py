@@ -13,7 +13,7 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     """``warnings.warn`` with the stack level of the first caller outside the layerlens package.
 
     A fixed ``stacklevel`` is right for one call chain only: the same check reached from
-    ``layerlens.analyze`` and from ``layerlens.model._extract.extract`` sits at different depths.
+    ``layerlens.analyze`` and from ``layerlens.model.extract`` sits at different depths.
     """
     level, frame = 2, sys._getframe(1)
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):

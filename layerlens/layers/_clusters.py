@@ -131,7 +131,7 @@ def reduce_features(features: np.ndarray, *, max_components: int = 50, seed: int
     ``StandardScaler`` leaves a zero scale at 1), so they become zeros, not NaN.
 
     The PCA is exact and deterministic: when N >= D it takes the eigenvectors of the D x D
-    covariance matrix (``svd_solver="covariance_eigh"``, about 0.3 s for 10,000 x 1,000), otherwise
+    covariance matrix (``svd_solver="covariance_eigh"``, a fraction of a second at 10,000 x 1,000), otherwise
     a full SVD of the N x D data, which is cheaper when there are fewer images than features.
     Component signs follow scikit-learn's ``svd_flip`` convention, so they are reproducible too.
 

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     )
     from layerlens.model._names import short_layer_names
     from layerlens.model._pixelscale import (
-        PixelMap,
         RANGE_NAMES,
+        PixelMap,
         Sample,
         Stretch,
         choose_pixel_scale,

@@ -106,7 +106,7 @@ def output_units(model: keras.Model) -> int:
     Raises
     ------
     InvalidTypeError, InvalidInputError
-        As :func:`layerlens.model._extract.list_layers`, and if the output is not ``(batch, K)``.
+        As :func:`list_layers`, and if the output is not ``(batch, K)``.
     """
     check_model(model)
     shape = tuple(model.outputs[0].shape)
@@ -269,7 +269,7 @@ def spread(candidates: list[LayerInfo], max_layers: int) -> list[LayerInfo]:
 
 
 def default_infos(infos: Sequence[LayerInfo], max_layers: int) -> list[LayerInfo]:
-    """The layers :func:`layerlens.model._extract.default_layers` names (see there)."""
+    """The layers :func:`default_layers` names (see there)."""
     # The classifier layer is the last one that transforms, even when an Activation("softmax"), a
     # Dropout or the end of a nested model follows it; its output is the prediction, drawn as its own axis.
     transforming = [info for info in infos if info.transforms][:-1]

@@ -113,8 +113,8 @@ def analyze(
         layer name (layers it leaves out get ``"auto"``). Every k tried is
         scored in ``layer.clusters.k_scores``.
     projection : {"pca", "umap"}, default="pca"
-        How each layer is mapped to 2-D. UMAP is slower and compiles on
-        first use (15-60 s).
+        How each layer is mapped to 2-D. UMAP is slower and compiles its
+        kernels on first use in a process.
     batch_size : int, default=64
         Images per forward pass (arrays, ImageSets and ImageStreams).
     seed : int, default=0
@@ -127,7 +127,7 @@ def analyze(
     conv_features : {"mean", "mean_max", "grid"}, default="mean"
         Reduction of convolution maps: channel means, means and maxima, or
         channel means on a coarse 4x4 grid of the map (which keeps where a
-        channel fired; see :func:`layerlens.model._extract.extract`).
+        channel fired; see :func:`layerlens.model.extract`).
     negative_class : str, optional
         Class meaning "no finding" (e.g. ``"no_tumor"``): adds sensitivity
         and specificity of "any lesion" against it.
@@ -247,7 +247,7 @@ def analyze(
     -----
     PixelScaleWarning
         If the images' pixel range disagrees with what the model expects
-        (see :func:`layerlens.model._extract.extract`), or the images' accuracy at
+        (see :func:`layerlens.model.extract`), or the images' accuracy at
         another scale overruled what the model's graph says.
     ClassOrderWarning
         If the predictions match the labels far better (by 0.2 of accuracy or

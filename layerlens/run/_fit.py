@@ -122,7 +122,7 @@ def probe_input(
 
 @contextmanager
 def _errors_named(argument: str) -> Iterator[None]:
-    """Errors and warnings about the ``images`` of :func:`~layerlens.model._extract.extract` renamed for the argument
+    """Errors and warnings about the ``images`` of :func:`~layerlens.model.extract` renamed for the argument
     they came from."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -18,7 +18,8 @@ from layerlens.scores._doubt import (
     mistake_probability,
     separation,
 )
-from layerlens.scores._metrics import ClassificationMetrics, best_class_matching, classification_metrics
+from layerlens.scores._matching import best_class_matching
+from layerlens.scores._metrics import ClassificationMetrics, classification_metrics
 from layerlens.scores._pages import (
     DOUBTFUL_SHOWN,
     NEIGHBOURS,

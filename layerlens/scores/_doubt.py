@@ -77,7 +77,7 @@ def disagreement(
         image's own row is then left out of its neighbours.
     search : {"auto", "exact", "approximate"}, default="auto"
         ``"exact"``: all pairs (scikit-learn); ``"approximate"``: a nearest-neighbour-descent index
-        (pynndescent; recall@50 0.98-0.998 measured, the same neighbours for the same ``seed``);
+        (pynndescent; nearly the exact neighbours, see ``benchmarks/README.md``; the same for the same ``seed``);
         ``"auto"``: approximate from :data:`APPROXIMATE_FROM` reference x analysed pairs on.
     seed : int, default=0
         Seed of the approximate index.

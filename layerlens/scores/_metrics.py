@@ -4,9 +4,9 @@
 bootstrap intervals, per-class precision, recall, F1, ROC AUC and average
 precision, the confusion matrix and, for medical data sets, the clinicians'
 sensitivity and specificity of "lesion present" against a negative class.
-:func:`best_class_matching` tells whether the class names may be in another
-order than the model's outputs. How far apart the classes are inside the
-network is :mod:`layerlens.layers._separability`'s question.
+Whether the class names may be in another order than the model's outputs is
+:func:`~layerlens.scores.best_class_matching`'s question; how far apart the
+classes are inside the network is :mod:`layerlens.layers._separability`'s.
 
 The result is a frozen dataclass with ``to_dict`` / ``from_dict`` for storing a
 run as JSON. The module needs only numpy, pandas and scikit-learn, so stored
@@ -50,12 +50,11 @@ from layerlens.scores._numbers import (
     _with_interval,
 )
 
-__all__ = ["ClassificationMetrics", "best_class_matching", "classification_metrics"]
+__all__ = ["ClassificationMetrics", "classification_metrics"]
 
 _PER_CLASS_FLOAT = ("precision", "recall", "f1")
 _PER_CLASS_SCORES = ("roc_auc", "average_precision")
 _PER_CLASS_COLUMNS = (*_PER_CLASS_FLOAT, "support", *_PER_CLASS_SCORES)
-# Rows sum to 1 up to float32 rounding of a softmax; 1e-3 also forgives outputs stored with few digits.
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,64 +326,6 @@ def classification_metrics(
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=1)
     seed = check_seed(seed)
     return _compute_classification(t, p, probs, names, negative, n_bootstrap, seed)
-
-
-def best_class_matching(confusion: np.ndarray) -> tuple[np.ndarray, float]:
-    """The naming of predicted classes that agrees best with the true ones, and its accuracy.
-
-    Parameters
-    ----------
-    confusion : array-like of shape (K, K), int
-        ``confusion[i, j]`` counts images of true class ``i`` predicted as ``j`` (as in
-        :class:`ClassificationMetrics`); at least one image.
-
-    Returns
-    -------
-    matched : ndarray of shape (K,), int64
-        ``matched[i]`` is the predicted class paired with true class ``i``; a permutation of
-        ``0..K-1``, the identity when the given order is already best (ties keep it).
-    accuracy : float
-        Share of images on the paired cells, the accuracy the predictions would have if each
-        predicted class ``matched[i]`` were renamed ``i``.
-
-    Raises
-    ------
-    InvalidInputError
-        If ``confusion`` is not a square array of non-negative counts with at least one image.
-
-    Notes
-    -----
-    The pairing maximises the matched count with the Hungarian algorithm (scipy's
-    ``linear_sum_assignment``) [1]_. A model whose class names are listed in another order than its
-    outputs shows a far higher accuracy under its best pairing than under the identity.
-
-    References
-    ----------
-    .. [1] H. W. Kuhn, "The Hungarian method for the assignment problem", Naval Research Logistics
-       Quarterly 2, 1955, pp. 83-97.
-
-    Examples
-    --------
-    >>> matched, accuracy = best_class_matching(np.array([[1, 9], [8, 2]]))
-    >>> matched.tolist(), accuracy
-    ([1, 0], 0.85)
-    """
-    counts = np.asarray(confusion)
-    valid = counts.ndim == 2 and counts.shape[0] == counts.shape[1] and np.issubdtype(counts.dtype, np.integer)
-    if not valid or counts.size == 0 or counts.min() < 0 or counts.sum() == 0:
-        raise InvalidInputError(
-            f"confusion: expected a square array of non-negative integer counts with at least one image; "
-            f"received {counts.dtype} of shape {counts.shape}."
-        )
-    from scipy.optimize import linear_sum_assignment
-
-    k = counts.shape[0]
-    # A bonus below one image on the diagonal makes the identity win every tie without changing any
-    # strict preference between pairings.
-    gain = counts.astype(np.float64) + np.eye(k) * 0.5 / k
-    rows, cols = linear_sum_assignment(gain, maximize=True)
-    matched = cols[np.argsort(rows)].astype(np.int64)
-    return matched, float(counts[np.arange(k), matched].sum() / counts.sum())
 
 
 # ---------------------------------------------------------------------------------------------- kernels

@@ -13,6 +13,7 @@ from layerlens.exceptions import InvalidInputError
 
 __all__: list[str] = []
 
+# Rows sum to 1 up to float32 rounding of a softmax; 1e-3 also forgives outputs stored with few digits.
 _ROW_SUM_TOLERANCE = 1e-3
 # Elements of the (resamples x images) index matrix drawn at once: bounds bootstrap memory (~16 MB).
 _BOOTSTRAP_CHUNK = 2_000_000
