@@ -20,7 +20,7 @@ options; ``--quick`` is a smoke run of about a minute and a half). What is measu
     every explanation setting left at its default (``explain="auto"``, integrated gradients, a
     120 s budget; ``--quick`` and ``--budget`` set ``explain_budget``). The pass
     (``layerlens.model.extract``) and the explanation phase
-    (``layerlens.explanations._choice.explain_images``) are timed by wrapping them for the call. Printed:
+    (``layerlens.explanations.explain_images``) are timed by wrapping them for the call. Printed:
     the pass in images/s, the phase's own clock (``Explained.seconds``, the clock the budget is
     checked against) and its wall time with the setting up before that clock starts, the budget, how
     many images were explained of how many chosen, seconds per image (the first, which pays for any
@@ -140,8 +140,8 @@ def default_analysis(model: Any, images: Any, labels: Any, budget: float | None)
     phases: list[dict[str, Any]] = []
     extra = {} if budget is None else {"explain_budget": budget}
     with (
-        timed("layerlens.model._extract", "extract", passes),
-        timed("layerlens.explanations._choice", "explain_images", phases),
+        timed("layerlens.model", "extract", passes),
+        timed("layerlens.explanations", "explain_images", phases),
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")

@@ -28,7 +28,7 @@ options; ``--quick`` is a smoke run). What is measured, in one process, side by 
 (b) Cost. A reference of 3,750 and N = 8,000 analysed phantoms (``render_phantoms``, seeds 101 and
     102, never trained on) through the phantoms model: ``analyze`` as it is (``explain=0``, labels,
     reference; median of 2 runs after a warm-up) against the doubt step alone
-    (``layerlens.run._compute._doubt`` on the analysis' layers and reference, median of 3, split into the
+    (``layerlens.run._gather._doubt`` on the analysis' layers and reference, median of 3, split into the
     neighbour search and the rest), and doubt's share of ``analyze``.
 
 Targets (issue 10): doubt's AUROC above max-softmax's on every out-of-distribution set; no more than
@@ -254,8 +254,8 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
 
     import layerlens as ll
     from layerlens.datasets import render_phantoms
-    from layerlens.run import _compute as _compute
-    from layerlens.scores._doubt import Familiarity
+    from layerlens.run import _gather as _gather
+    from layerlens.scores import Familiarity
 
     reference = render_phantoms(sizes["reference"], size=64, seed=101)
     data = render_phantoms(sizes["n"], size=64, seed=102)
@@ -274,18 +274,18 @@ def measure_cost(model: Any, sizes: dict[str, int]) -> dict[str, Any]:
     layers = list(analysis.layers)
     space = (list(analysis.reference.reduced), analysis.reference.labels)
     parts = {
-        "neighbours": (_compute, "neighbour_disagreement"),
-        "layer weights": (_compute, "separation"),
-        "familiarity fit": (_compute, "familiarity"),
+        "neighbours": (_gather, "neighbour_disagreement"),
+        "layer weights": (_gather, "separation"),
+        "familiarity fit": (_gather, "familiarity"),
         "familiarity z": (Familiarity, "z"),
-        "mistake calibration": (_compute, "mistake_calibration"),
+        "mistake calibration": (_gather, "mistake_calibration"),
     }
     doubt_times: list[float] = []
     part_times: dict[str, list[float]] = {label: [] for label in parts}
     for _ in range(sizes["doubt_repeats"]):
         with timed_calls(parts) as calls:
             start = time.perf_counter()
-            doubt, _ = _compute._doubt(layers, space, analysis.probabilities, analysis.labels, analysis.settings.seed)
+            doubt, _ = _gather._doubt(layers, space, analysis.probabilities, analysis.labels, analysis.settings.seed)
             doubt_times.append(time.perf_counter() - start)
         for label, seconds in calls.items():
             part_times[label].append(sum(seconds))
@@ -393,7 +393,7 @@ def format_cost(cost: dict[str, Any]) -> list[str]:
         f"{cost['load'][1]:.2f}",
         f"  analyze (explain=0, labels, reference) median {cost['analyze_s']:.2f} s   runs "
         + " ".join(f"{t:.2f}" for t in cost["analyze_runs"]),
-        f"  doubt step (_compute._doubt) median {cost['doubt_s']:.2f} s   runs "
+        f"  doubt step (_gather._doubt) median {cost['doubt_s']:.2f} s   runs "
         + " ".join(f"{t:.2f}" for t in cost["doubt_runs"])
         + f"; neighbour search in {cost['searched_layers']} layer(s) {cost['parts_s']['neighbours']:.2f} s, "
         + ", ".join(f"{label} {t:.2f} s" for label, t in cost["parts_s"].items() if label != "neighbours"),

@@ -105,7 +105,7 @@ def trust(model: Any, images: Any, labels: Any, masks: Any, quick: bool) -> dict
 
     predicted = ll.explain(model, images[:1], method="gradcam")  # warm-up: traces the model once
     del predicted
-    from layerlens.explanations._model import Scorer
+    from layerlens.explanations import Scorer
 
     scorer = Scorer(model, images)
     predictions = scorer.probabilities(images).argmax(axis=1)
