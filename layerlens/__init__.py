@@ -16,9 +16,9 @@ once.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from layerlens._util.lazy import lazy_names
 from layerlens._version import __version__
 
 if TYPE_CHECKING:
@@ -44,14 +44,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'layerlens' has no attribute {name!r}")
-    module = importlib.import_module(_HOMES[name])
-    value = module if name == "datasets" else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__, modules=("datasets",))

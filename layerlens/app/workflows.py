@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from layerlens.exceptions import InvalidInputError
 from layerlens.options import BUNDLED_DATA
 from layerlens.run import check_run_target
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["analyze_files", "explain_files", "load_model"]
 

@@ -8,8 +8,9 @@ use, so :class:`Extraction` and the layer types are importable without TensorFlo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerlens._util.lazy import lazy_names
 
 if TYPE_CHECKING:
     from layerlens.model._extract import MAX_FEATURE_DIM, extract
@@ -164,13 +165,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'layerlens.model' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__)
