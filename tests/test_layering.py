@@ -32,6 +32,7 @@ ORDER = (
     "layers",
     "paths",
     "scores",
+    "findings",
     "explanations",
     "figures",
     "run",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from layerlens.exceptions import InvalidInputError
 from layerlens.explanations import Explanation
+from layerlens.findings import Finding
 from layerlens.paths import PathStatistics
 from layerlens.run._parts import AnalysisSettings, LayerAnalysis, ProbeSet, ReferenceSet, _Predicted
 from layerlens.run._summary import ModelSummary
@@ -113,6 +114,14 @@ class Analysis(_Predicted):
         The images with a page on the site (mistakes, explained and doubtful
         ones) at their own size: the file read again at up to 512 pixels on
         its longer side, else as the model took them; by image index.
+    findings : tuple of Finding
+        What the analysis found, in sentences, most telling first (see :mod:`layerlens.findings`); each
+        backed by its number, its interval and the threshold it passed.
+    image_properties : DataFrame or None
+        Simple properties of each image measured during the pass (see
+        :data:`layerlens.findings.IMAGE_PROPERTIES`): ``mean_intensity``, ``contrast`` and
+        ``bright_area``, on the displayed scale (0 black, 1 white); None for runs written before
+        layerlens measured them.
     """
 
     name: str
@@ -138,6 +147,8 @@ class Analysis(_Predicted):
     source: dict[str, Any] | None = None
     display_range: tuple[float, float] = (0.0, 1.0)
     pictures: dict[int, np.ndarray] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    image_properties: pd.DataFrame | None = None
 
     @property
     def path_stats(self) -> PathStatistics:
@@ -375,6 +386,22 @@ class Analysis(_Predicted):
         from layerlens.run._store import save_analysis
 
         return save_analysis(self, path, overwrite=overwrite)
+
+    def save_figures(self, folder: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+        """Write every figure of this analysis as PNG and SVG into ``folder``, with the findings as Markdown beside them.
+
+        See :func:`layerlens.run._report.save_figures` for the names of the files (made to be included by a
+        LaTeX or Word report) and what the export needs (an installed Chrome or Chromium).
+        """
+        from layerlens.run._report import save_figures
+
+        return save_figures(self, folder, formats=formats)
+
+    def _repr_html_(self) -> str:
+        """The summary, the findings and a small paths picture, as a notebook shows the analysis."""
+        from layerlens.run._notebook import analysis_html
+
+        return analysis_html(self)
 
     def __repr__(self) -> str:
         accuracy = "" if self.metrics is None else f", accuracy {self.metrics.accuracy:.3f}"

@@ -29,7 +29,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from layerlens._util.png import png_bytes
 from layerlens._version import __version__
 from layerlens.exceptions import RunFormatError
 from layerlens.explanations import Explanation
+from layerlens.findings import Finding
 from layerlens.layers import LayerClusters, Separability
 from layerlens.paths import PathStatistics
 from layerlens.run._analysis import Analysis
@@ -129,6 +130,8 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
     arrays.update(explanation_arrays(analysis.explanations, analysis.explained_images))
     if analysis.doubt is not None:
         arrays.update(_doubt_arrays("doubt_", analysis.doubt))
+    if analysis.image_properties is not None:
+        arrays["image_properties"] = analysis.image_properties.to_numpy(dtype=np.float32)
     if analysis.probes is not None:
         probes = analysis.probes
         arrays.update(probe_probabilities=probes.probabilities, probe_thumbnails=probes.thumbnails)
@@ -242,6 +245,10 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "path_statistics": analysis.path_statistics.to_dict(),
         "explained_images": list(analysis.explained_images),
         "explanations": explanation_entries(analysis.explanations),
+        "image_properties": None
+        if analysis.image_properties is None
+        else [str(c) for c in analysis.image_properties.columns],
+        "findings": [finding.to_dict() for finding in analysis.findings],
         "checksums": dict(checksums),
     }
 
@@ -272,7 +279,11 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   `explanation_heatmaps` (E x H x W, float16: each heat map divided by its largest
   magnitude, its `heat_scale` in the manifest's `explanations`, which lists method, class,
   image and Grad-CAM layer of each) and `explanation_segments` (LIME's superpixels, one map
-  per LIME explanation in order; their weights are in the manifest).
+  per LIME explanation in order; their weights are in the manifest). `image_properties`
+  (N x 3): each image's mean intensity, contrast and bright area, on the displayed scale
+  (column names in the manifest's `image_properties`).
+- The manifest's `findings`: what the analysis found, in sentences, each with its kind,
+  value, interval, threshold and what it points at (`where`).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
 - `pictures/`: the images with a page on the site (mistakes, explained and doubtful ones) at
   their own size, up to 512 pixels on the longer side (listed in the manifest's `pictures`).
@@ -476,6 +487,16 @@ def _metadata_from(
     return table
 
 
+def _properties_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray], n: int) -> pd.DataFrame | None:
+    columns = manifest.get("image_properties")
+    if columns is None:
+        return None
+    values = arrays["image_properties"]
+    if values.shape != (n, len(columns)):
+        raise RunFormatError(f"path: the run's image_properties array does not hold {len(columns)} values per image.")
+    return pd.DataFrame(values, columns=list(columns))
+
+
 def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
     """The model summary from its manifest entry, field by field; fields older runs lack keep their defaults."""
 
@@ -558,7 +579,14 @@ def load(path: str | Path) -> Analysis:
             source=manifest.get("source"),
             display_range=tuple(decode_float(v) for v in manifest.get("display_range", [0.0, 1.0])),
             pictures=_read_pngs(folder, PICTURES, [int(i) for i in manifest.get("pictures", [])], checksums),
+            findings=tuple(Finding.from_dict(entry) for entry in manifest.get("findings", [])),
+            image_properties=_properties_from(manifest, arrays, n),
         )
+        if "findings" not in manifest:
+            # Runs written before layerlens said what it found: found now, from what they hold.
+            from layerlens.run._findings import findings_of
+
+            analysis = replace(analysis, findings=findings_of(analysis))
     except (AttributeError, IndexError, KeyError, OverflowError, TypeError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, RunFormatError):
             raise
