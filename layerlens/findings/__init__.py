@@ -5,7 +5,8 @@ stated threshold below which it is not said; a finding about a difference states
 within a kind are corrected for the number of things compared (Holm). See :func:`find`.
 """
 
+from layerlens.findings._evidence import Evidence, LayerEvidence
+from layerlens.findings._find import find
 from layerlens.findings._finding import KINDS, WHERE_KEYS, Finding
-from layerlens.findings._properties import IMAGE_PROPERTIES, image_properties
 
-__all__ = ["IMAGE_PROPERTIES", "KINDS", "WHERE_KEYS", "Finding", "image_properties"]
+__all__ = ["KINDS", "WHERE_KEYS", "Evidence", "Finding", "LayerEvidence", "find"]

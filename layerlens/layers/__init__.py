@@ -27,9 +27,16 @@ from layerlens.layers._kchoice import (
     sample_rows,
 )
 from layerlens.layers._maps import LayerMap, ProjectionFallbackWarning, map_centers, project_2d, project_with_fit
-from layerlens.layers._separability import Separability, loo_knn_predict, separability, without_self
+from layerlens.layers._separability import (
+    SEPARABILITY_SAMPLES,
+    Separability,
+    loo_knn_predict,
+    separability,
+    without_self,
+)
 
 __all__ = [
+    "SEPARABILITY_SAMPLES",
     "ALIGNMENT_TOLERANCE",
     "AUTO_K_RANGE",
     "Choice",

@@ -23,7 +23,11 @@ from layerlens._util.jsonfloats import decode_float, encode_float
 from layerlens._util.validation import check_int, check_label_vector, check_matrix, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
 
-__all__ = ["Separability", "loo_knn_predict", "separability", "without_self"]
+#: Images whose leave-one-out neighbours and silhouette an analysis measures per layer: a binomial standard
+#: error under 0.016 on the k-NN accuracy, at half the cost of 2,000 (the largest cost of analyze after the pass).
+SEPARABILITY_SAMPLES = 1000
+
+__all__ = ["SEPARABILITY_SAMPLES", "Separability", "loo_knn_predict", "separability", "without_self"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,12 @@ class Separability:
     knn_accuracy: float
     variance_ratio: float
     variance_explained: float
+
+    def __repr__(self) -> str:
+        return (
+            f"Separability(silhouette={self.silhouette:.3f}, knn_accuracy={self.knn_accuracy:.3f}, "
+            f"variance_ratio={self.variance_ratio:.3g}, variance_explained={self.variance_explained:.3f})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the scores as JSON-ready data (NaN becomes ``None``, infinity ``"inf"``).

@@ -49,6 +49,7 @@ from layerlens.model._pixelscale import (
     read_stretch,
     resolve_preprocess,
 )
+from layerlens.model._properties import IMAGE_PROPERTIES, image_properties
 from layerlens.options import CONV_FEATURES
 
 __all__ = ["MAX_FEATURE_DIM", "extract"]
@@ -328,6 +329,7 @@ def extract(
         for _ in range(1 + len(levels))
     ]
     thumbnails: _Rows | None = None
+    properties = _Rows(source.total, (len(IMAGE_PROPERTIES),), np.float32)
     labels: list[np.ndarray | None] = []
     step = None
     started = time.perf_counter()
@@ -364,6 +366,7 @@ def extract(
         if thumbnails is None:
             thumbnails = _Rows(source.total, thumbs.shape[1:], np.uint8)
         thumbnails.add(thumbs)
+        properties.add(image_properties(x, shown))
         labels.append(y)
         if bar is not None:
             bar.add(1 if by_batch else len(x))
@@ -385,6 +388,7 @@ def extract(
         output_activation=output_activation(traced),
         labels=_join_labels(labels),
         thumbnails=thumbnails.result(),
+        image_properties=properties.result(),
         pixel_scale=scale,
         display_range=shown,
         pixels=decision,

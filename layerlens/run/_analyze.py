@@ -14,7 +14,7 @@ from layerlens._util.warn import warn_user
 from layerlens.datasets import ImageStream
 from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
 from layerlens.explanations import DEFAULT_METHODS, check_explain
-from layerlens.model import detect_head, short_layer_names, to_probabilities
+from layerlens.model import IMAGE_PROPERTIES, detect_head, short_layer_names, to_probabilities
 from layerlens.options import STABILITY_NOISE
 from layerlens.paths import FIXED_COLUMNS
 from layerlens.run._analysis import Analysis
@@ -390,6 +390,9 @@ def analyze(
         facts={
             "source": facts.source,
             "display_range": extraction.display_range,
+            "image_properties": None
+            if extraction.image_properties is None
+            else pd.DataFrame(extraction.image_properties, columns=list(IMAGE_PROPERTIES)),
             "created": datetime.now(timezone.utc).date().isoformat(),
         },
     )

@@ -7,13 +7,15 @@ reduced features, probabilities) and builds the :class:`~layerlens.run.Analysis`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from layerlens.layers import Placement, Separability, separability
+from layerlens.layers import SEPARABILITY_SAMPLES, Placement, Separability, separability
 from layerlens.paths import path_ids, path_statistics
 from layerlens.run._analysis import Analysis
+from layerlens.run._findings import findings_of
 from layerlens.run._fit import FitSet, ProbeInput
 from layerlens.run._parts import AnalysisSettings, LayerAnalysis, ProbeSet, ReferenceSet
 from layerlens.run._summary import ModelSummary
@@ -32,17 +34,13 @@ from layerlens.scores import disagreement as neighbour_disagreement
 
 __all__ = ["gather", "layer_separability", "metrics_of"]
 
-# Images whose leave-one-out neighbours and silhouette are measured per layer: a binomial standard error
-# under 0.016 on the k-NN accuracy, at half the cost of 2,000 (the largest cost of analyze after the pass).
-_SEPARABILITY_SAMPLES = 1000
-
 
 def layer_separability(reduced: np.ndarray, labels: np.ndarray | None, seed: int) -> Separability | None:
     """How far apart the true classes are in one layer; None without labels of two classes at least."""
     if labels is None or len(np.unique(labels)) < 2:
         return None
     return separability(
-        reduced, labels, n_neighbors=min(5, len(labels) - 1), max_samples=_SEPARABILITY_SAMPLES, seed=seed
+        reduced, labels, n_neighbors=min(5, len(labels) - 1), max_samples=SEPARABILITY_SAMPLES, seed=seed
     )
 
 
@@ -131,7 +129,7 @@ def gather(
         noisy_predictions=noisy_predictions,
         seed=settings.seed,
     )
-    return Analysis(
+    analysis = Analysis(
         name=name,
         class_names=class_names,
         model=summary,
@@ -151,6 +149,7 @@ def gather(
         metadata=metadata,
         **(facts or {}),
     )
+    return replace(analysis, findings=findings_of(analysis))
 
 
 def _doubt(
