@@ -196,12 +196,12 @@ def _properties_followed(
     followed: dict[str, list[tuple[int, float, tuple[float, float]]]] = {}
     unknown = []
     for i in layers:
-        clusters = evidence.layers[i].clusters
+        codes = np.unique(evidence.layers[i].clusters, return_inverse=True)[1]
         best = None
         for name in [] if properties is None else properties.columns:
             values = properties[name].to_numpy(np.float64)
-            share = _explained(clusters, values)
-            shares = [_explained(clusters[p], values[p]) for p in rng.integers(0, len(values), (100, len(values)))]
+            share = _explained(codes, values)
+            shares = [_explained(codes[p], values[p]) for p in rng.integers(0, len(values), (100, len(values)))]
             low, high = np.quantile(shares, [0.025, 0.975])
             if low >= PROPERTY_SHARE and (best is None or share > best[1]):
                 best = (str(name), share, (float(low), float(high)))
@@ -264,18 +264,24 @@ def late_decisions(evidence: Evidence) -> list[Finding]:
     if len(layers) < 3:
         return []
     predicted = evidence.predictions
-    everyone = np.arange(len(predicted))
-    last = neighbour_classes(evidence, layers[-1], everyone, LATE_NEIGHBOURS)
-    late = (last == predicted[:, None]).mean(axis=1) > 0.5
+    late = np.ones(len(predicted), dtype=bool)
     other = None
-    for layer in layers[-3:-1]:
-        found = neighbour_classes(evidence, layer, everyone, LATE_NEIGHBOURS)
+    # The layer before the last first: few images pass it, and only they are searched in the others.
+    for layer in (layers[-2], layers[-3]):
+        images = np.flatnonzero(late)
+        found = neighbour_classes(evidence, layer, images, LATE_NEIGHBOURS)
         counts = np.stack([(found == c).sum(axis=1) for c in range(len(evidence.class_names))], axis=1)
-        counts[everyone, predicted] = -1
+        counts[np.arange(len(images)), predicted[images]] = -1
         top = counts.argmax(axis=1)
-        late &= counts[everyone, top] >= LATE_SHARE * found.shape[1]
-        late &= True if other is None else top == other
-        other = top
+        keep = counts[np.arange(len(images)), top] >= LATE_SHARE * max(found.shape[1], 1)
+        if other is not None:
+            keep &= top == other[images]
+        late[images[~keep]] = False
+        other = np.full(len(predicted), -1)
+        other[images] = top
+    images = np.flatnonzero(late)
+    last = neighbour_classes(evidence, layers[-1], images, LATE_NEIGHBOURS)
+    late[images[(last == predicted[images][:, None]).mean(axis=1) <= 0.5]] = False
     count, n = int(late.sum()), len(late)
     if count < LATE_MIN:
         return []
@@ -321,15 +327,13 @@ def _ami(a: np.ndarray, b: np.ndarray) -> float:
     return float(adjusted_mutual_info_score(a, b))
 
 
-def _explained(groups: np.ndarray, values: np.ndarray) -> float:
-    """Share of the variance of ``values`` between the means of ``groups`` (the correlation ratio, eta²)."""
+def _explained(codes: np.ndarray, values: np.ndarray) -> float:
+    """Share of the variance of ``values`` between the means of the groups ``codes`` (0..k-1): eta²."""
     total = float(((values - values.mean()) ** 2).sum())
     if total <= 0:
         return 0.0
-    codes, inverse = np.unique(groups, return_inverse=True)
-    sums = np.bincount(inverse, weights=values, minlength=len(codes))
-    sizes = np.bincount(inverse, minlength=len(codes))
-    means = sums / np.maximum(sizes, 1)
+    sizes = np.bincount(codes)
+    means = np.bincount(codes, weights=values) / np.maximum(sizes, 1)
     return float((sizes * (means - values.mean()) ** 2).sum() / total)
 
 
