@@ -280,6 +280,8 @@ def late_decisions(evidence: Evidence) -> list[Finding]:
         other = np.full(len(predicted), -1)
         other[images] = top
     images = np.flatnonzero(late)
+    if images.size < LATE_MIN:
+        return []
     last = neighbour_classes(evidence, layers[-1], images, LATE_NEIGHBOURS)
     late[images[(last == predicted[images][:, None]).mean(axis=1) <= 0.5]] = False
     count, n = int(late.sum()), len(late)
