@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from _truth import CLASSES, damage, probes_like, squares, train_model
 from sklearn.metrics import adjusted_mutual_info_score
@@ -179,7 +180,6 @@ def test_finding_round_trip_and_text():
 
 def test_holm_and_groups():
     np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03])), [0.03, 0.06, 0.06])
-    import pandas as pd
 
     numbers = pd.Series([str(v) for v in np.linspace(0, 1, 100)], dtype="string")
     groups = groups_of(numbers)
@@ -197,3 +197,20 @@ def test_no_labels_no_claims_about_mistakes():
     kinds = {f.kind for f in find(evidence)}
     assert not kinds & {"confusion", "mistake_path", "mixed_cluster", "confident_mistakes", "calibration",
                         "weak_group", "label_issues", "separation"}
+
+
+def test_metadata_with_missing_values_and_a_weak_group():
+    rng = np.random.default_rng(1)
+    n = 400
+    labels = rng.integers(0, 2, n)
+    site = pd.array(rng.choice(["a", "b", None], n), dtype="string")
+    correct = np.where((site == "b").fillna(False).to_numpy(dtype=bool), rng.random(n) < 0.5, rng.random(n) < 0.97)
+    predicted = np.where(correct, labels, 1 - labels)
+    probabilities = np.stack([1 - 0.9 * predicted - 0.05, 0.9 * predicted + 0.05], axis=1)
+    layer = LayerEvidence("dense", labels, np.array([0, 1]), 0.9, rng.normal(size=(n, 4)))
+    evidence = Evidence(("x", "y"), probabilities, labels, (layer,), np.array(["c1"] * n, dtype=object), n,
+                        metadata=pd.DataFrame({"site": site}))
+    weak = [f for f in find(evidence) if f.kind == "weak_group"]
+    assert [(f.where["column"], f.where["group"]) for f in weak] == [("site", "b")]
+    inside = (site == "b").fillna(False).to_numpy(dtype=bool)
+    assert weak[0].value == pytest.approx(correct[inside].mean(), abs=1e-12)

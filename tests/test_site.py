@@ -73,7 +73,7 @@ def test_images_are_files_and_nothing_is_fetched_from_the_web(built_site):
 
 def test_pages_link_only_to_files_that_exist(built_site):
     for page in built_site.rglob("*.html"):
-        for target in re.findall(r'(?<![\w-])(?:src|href)="([^"#]+)"', page.read_text(encoding="utf-8")):
+        for target in re.findall(r'(?<![\w-])(?:src|href)="([^"#?]+)', page.read_text(encoding="utf-8")):
             assert (page.parent / target).resolve().is_file(), f"{page.relative_to(built_site)} -> {target}"
 
 
@@ -486,6 +486,47 @@ def test_the_model_page_gives_the_accuracy_of_each_metadata_group(tmp_path, site
         assert f'<th scope="row">{value}</th><td class="num">{int(row["images"])}</td>' in page
     worst = table["accuracy"].idxmin()
     assert f"Lowest: <strong>{worst}</strong>" in page
+
+
+def test_a_run_without_findings_says_nothing_stood_out(tmp_path, site_runs):
+    analysis = dataclasses.replace(ll.load(site_runs[0]), findings=())
+    build_site([analysis], out=tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / "01-digits" / "index.html").read_text(encoding="utf-8")
+    assert page.index('id="findings"') < page.index('id="paths"')
+    assert "Nothing stood out: no finding passed its threshold." in page
+    assert 'class="card-finding"' not in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_findings_link_to_what_shows_them_and_their_text_is_escaped(tmp_path, site_runs):
+    from layerlens.findings import Finding
+
+    analysis = ll.load(site_runs[0])
+    layer = analysis.layer_names[1]
+
+    def finding(kind: str, text: str, **where) -> Finding:
+        return Finding(kind=kind, text=text, value=0.3, interval=None, threshold=0.1, where=where)
+
+    findings = (
+        finding("separation", "Layer <b>one</b> & more.", layer=layer),
+        finding("weak_group", "Lower on GE.", column="scanner", group="GE"),
+        finding("weak_group", "Lower at low contrast.", column="contrast", group="0.1–0.2"),
+        finding("mistake_path", "A path of mistakes.", path="c1 c2/<x>"),
+        finding("separation", "An unknown layer.", layer="no such layer"),
+    )
+    build_site([dataclasses.replace(analysis, findings=findings)], out=tmp_path / "site")
+    page = (tmp_path / "site" / "runs" / "01-digits" / "index.html").read_text(encoding="utf-8")
+    items = re.findall(r'<li data-kind="[a-z_]+">(.*?)</li>', page[page.index('id="findings"') :])
+    assert items[0] == (
+        'Layer &lt;b&gt;one&lt;/b&gt; &amp; more. <a class="finding-link" href="index.html?layer=1#maps" data-here="1">'
+        f"Show the map of {layer}</a>"
+    )
+    assert 'href="gallery.html?meta=scanner&amp;value=GE"' in items[1]
+    assert items[2] == "Lower at low contrast." and items[4] == "An unknown layer."  # nowhere to show them
+    assert 'href="gallery.html?path=c1%20c2%2F%3Cx%3E"' in items[3]
+    assert "Nothing stood out" not in page
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "<strong>Stands out:</strong> Layer &lt;b&gt;one&lt;/b&gt; &amp; more." in index
+    assert '<a href="runs/01-digits/index.html#findings">4 more</a>' in index
 
 
 def test_every_metadata_column_that_groups_images_colours_the_maps_and_filters_the_gallery(tmp_path, site_runs):

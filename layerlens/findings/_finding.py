@@ -27,7 +27,7 @@ KINDS = (
 #: The keys a finding's ``where`` may hold, and what each names.
 WHERE_KEYS = {
     "layer": "an analysed layer, by the short name tables and figures use",
-    "cluster": "a cluster of that layer, by its number",
+    "cluster": "a cluster of that layer, by its index in the assignments (from 0; tables and texts say c1 for 0)",
     "layers": "several analysed layers, by their short names",
     "path": "a path through the layers' clusters, as in the paths table (\"c1-c3-c2\")",
     "true": "a true class, by name",

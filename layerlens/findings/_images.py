@@ -138,10 +138,9 @@ def weak_groups(evidence: Evidence) -> list[Finding]:
         groups = groups_of(evidence.metadata[column])
         if groups is None:
             continue
-        present = groups.notna().to_numpy()
-        values = groups.to_numpy(dtype=object)
+        present = groups.notna().to_numpy(dtype=bool)
         for group in pd.unique(groups.dropna()):
-            inside = present & (values == group)
+            inside = (groups == group).fillna(False).to_numpy(dtype=bool)
             rest = present & ~inside
             if inside.sum() < MIN_GROUP or rest.sum() < MIN_GROUP:
                 continue

@@ -162,7 +162,7 @@ def mixed_clusters(evidence: Evidence, from_layer: int = 0) -> list[Finding]:
             Finding(
                 kind="mixed_cluster",
                 text=(
-                    f"Cluster c{cluster} of layer {name} mixes {a} ({counts[first] / size:.0%}) and {b} "
+                    f"Cluster c{cluster + 1} of layer {name} mixes {a} ({counts[first] / size:.0%}) and {b} "
                     f"({counts[second] / size:.0%}) and holds {errors} mistakes: {rate:.0%} of its {size} images "
                     f"are misclassified (95 % interval {low:.0%}–{high:.0%}) against {overall:.1%} of all."
                 ),

@@ -96,18 +96,29 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run) -> dict[
             f'layerlens.receive("map-{i}", {script_json(figures.map_json(analysis, i))});\n', encoding="utf-8"
         )
 
+    meta_filters, meta_codes = _meta_filters(analysis, gallery)
+    model = _model_context(analysis, pages, paths_json, where.folder)
+    map_colour_columns = [entry["column"] for entry in colourings]
+    places = content.FindingPlaces(
+        gallery=frozenset(gallery.tolist()),
+        meta_filters={entry["column"]: entry["values"] for entry in meta_filters},
+        group_tables=[group["column"] for group in model["groups"]],
+        map_colours=map_colour_columns,
+        probes=bool(model["probes"]),
+        calibration=run["metrics"] is not None and model["reliability_json"] is not None,
+    )
     model_page = env.get_template("model.html").render(
         root="../../",
         page_kind="model",
         **common,
-        **_model_context(analysis, pages, paths_json, where.folder),
-        map_colour_columns=[entry["column"] for entry in colourings],
+        **model,
+        map_colour_columns=map_colour_columns,
+        findings=content.finding_views(analysis, places),
     )
     (folder / "index.html").write_text(model_page, encoding="utf-8")
 
     thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
     clusters = {int(i): [int(layer.clusters.assignments[i]) for layer in analysis.layers] for i in gallery}
-    meta_filters, meta_codes = _meta_filters(analysis, gallery)
     meta_columns = [] if analysis.metadata is None else [str(column) for column in analysis.metadata.columns]
     meta_values = {int(i): [value for _, value in content.metadata_values(analysis, int(i), "")] for i in gallery}
     gallery_page = env.get_template("gallery.html").render(
@@ -208,6 +219,7 @@ def _run_summary(analysis: Analysis, where: _Run, n_gallery: int, mini_paths_jso
         "gallery_label": "mistake" if analysis.labels is not None else "unsure prediction",
         "n_explained": len(analysis.explained_images),
         "mini_paths_json": mini_paths_json,
+        "findings": [finding.text for finding in analysis.findings],
     }
 
 

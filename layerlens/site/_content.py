@@ -13,7 +13,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import numpy as np
 import pandas as pd
@@ -30,11 +31,14 @@ __all__ = [
     "NEIGHBOURS",
     "UNSURE_SHOWN",
     "ExplainHint",
+    "FindingPlaces",
+    "FindingView",
     "LargePicture",
     "ReferenceThumb",
     "Thumb",
     "doubtful_correct",
     "explain_hint",
+    "finding_views",
     "gallery_order",
     "image_data",
     "large_picture",
@@ -352,3 +356,140 @@ def metadata_values(analysis: Analysis, index: int, missing: str = MISSING) -> l
         return []
     row = analysis.metadata.iloc[index]
     return [(str(column), missing if pd.isna(value) else str(value)) for column, value in row.items()]
+
+
+# ------------------------------------------------------------------------------------------------ findings
+
+
+@dataclass(frozen=True)
+class FindingPlaces:
+    """What a run's pages hold that a finding can point at.
+
+    Attributes
+    ----------
+    gallery : frozenset of int
+        The images the gallery lists (the mistakes, or the least sure predictions of a run without labels).
+    meta_filters : dict
+        The gallery's metadata filters: each column's values, as text.
+    group_tables : list of str
+        The metadata columns with an accuracy table on the model page, in its order (``#group-<n>``).
+    map_colours : list of str
+        The metadata columns the layer maps can be coloured by.
+    probes : bool
+        Whether the model page lists probes (``#probes``).
+    calibration : bool
+        Whether the model page draws a reliability diagram (``#calibration``).
+    """
+
+    gallery: frozenset[int]
+    meta_filters: dict[str, list[str]]
+    group_tables: list[str]
+    map_colours: list[str]
+    probes: bool
+    calibration: bool
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """One finding as the model page lists it: its sentence, and a link to what shows it (None: nothing does).
+
+    ``here`` marks a link to the model page itself, which site.js follows without loading the page again.
+    """
+
+    kind: str
+    text: str
+    href: str | None
+    label: str | None
+    here: bool = False
+
+
+def finding_views(analysis: Analysis, places: FindingPlaces) -> list[FindingView]:
+    """The findings of ``analysis`` in their order (most telling first), each with the link that shows it.
+
+    A finding's ``where`` decides its link, its most precise key first: a path (the gallery's filter), a
+    layer's cluster (its images on the model page; for a mistake path, the gallery's mistakes in it), a class
+    pair (the gallery's filters), a metadata group the gallery can filter by, listed images (the gallery when
+    it lists them all, else the model page's image grid), a layer (its map, coloured by ``column`` when the
+    maps can be), a metadata column (its accuracy table), several layers (the first one's map), probes and
+    calibration (their sections). Clusters are counted from 0, as in the clustering's assignments (``c1``
+    is 0).
+    """
+    views = []
+    for finding in analysis.findings:
+        link = _finding_link(analysis, finding.kind, dict(finding.where), places)
+        href, label, here = link if link is not None else (None, None, False)
+        views.append(FindingView(finding.kind, finding.text, href, label, here))
+    return views
+
+
+def _url(page: str, params: dict[str, Any], anchor: str = "") -> str:
+    query = urlencode({key: str(value) for key, value in params.items()}, quote_via=quote, safe=",")
+    return page + (f"?{query}" if query else "") + (f"#{anchor}" if anchor else "")
+
+
+def _finding_link(
+    analysis: Analysis, kind: str, where: dict[str, Any], places: FindingPlaces
+) -> tuple[str, str, bool] | None:
+    """The link of a finding, its most precise place first (see :func:`finding_views`): href, text, and whether
+    it leads to the model page itself; None when the site has no place that shows it."""
+    layers = list(analysis.layer_names)
+    labelled = analysis.labels is not None
+    shown = "mistakes" if labelled else "unsure predictions"
+    layer = where.get("layer")
+    layer = layers.index(layer) if layer in layers else None
+    column = None if where.get("column") is None else str(where["column"])
+    group = None if where.get("group") is None else str(where["group"])
+
+    if where.get("path") is not None:
+        path = str(where["path"])
+        return _url("gallery.html", {"path": path}), f"Show the {shown} of path {path}", False
+    cluster = where.get("cluster")
+    if layer is not None and cluster is not None and 0 <= int(cluster) < len(analysis.layers[layer].clusters.names):
+        cluster, name = int(cluster), f"c{int(cluster) + 1} of {layers[layer]}"
+        if kind == "mistake_path" and labelled:
+            return _url("gallery.html", {"layer": layer, "cluster": cluster}), f"Show the mistakes in {name}", False
+        return _url("index.html", {"layer": layer, "cluster": cluster}, "paths"), f"Show the images in {name}", True
+    pair = _class_pair(analysis, where)
+    if pair:
+        what = " → ".join(str(where[key]) for key in ("true", "predicted") if key in pair)
+        return _url("gallery.html", pair), f"Show the {what} {shown}", False
+    if column is not None and group is not None and group in places.meta_filters.get(column, []):
+        label = f"Show the {shown} of {column} {group}"
+        return _url("gallery.html", {"meta": column, "value": group}), label, False
+    images = [int(i) for i in where.get("images") or () if 0 <= int(i) < analysis.n_images]
+    if images:
+        label = f"Show the {len(images)} images" if len(images) > 1 else "Show the image"
+        if column is not None and group is not None:
+            label = f"Show the {shown} of {column} {group}"
+        numbers = {"images": ",".join(map(str, images))}
+        if set(images) <= places.gallery:
+            return _url("gallery.html", numbers), label, False
+        return _url("index.html", numbers, "paths"), label, True
+    if layer is not None:
+        params: dict[str, Any] = {"layer": layer}
+        label = f"Show the map of {layers[layer]}"
+        if column in places.map_colours:
+            params["colour"] = column
+            label += f" coloured by {column}"
+        return _url("index.html", params, "maps"), label, True
+    if column is not None and column in places.group_tables:
+        return f"index.html#group-{places.group_tables.index(column)}", f"Show the accuracy by {column}", False
+    named = [layers.index(name) for name in where.get("layers") or () if name in layers]
+    if named:
+        return _url("index.html", {"layer": named[0]}, "maps"), f"Show the map of {layers[named[0]]}", True
+    if (where.get("probes") is not None or kind == "probes") and places.probes:
+        return "index.html#probes", "Show the probes", False
+    if kind == "calibration" and places.calibration:
+        return "index.html#calibration", "Show the reliability diagram", False
+    return None
+
+
+def _class_pair(analysis: Analysis, where: dict[str, Any]) -> dict[str, int]:
+    """The gallery's class filters a finding names: its true class (labelled runs) and its predicted one."""
+    classes = list(analysis.class_names)
+    pair = {}
+    if analysis.labels is not None and where.get("true") in classes:
+        pair["true"] = classes.index(where["true"])
+    if where.get("predicted") in classes:
+        pair["predicted"] = classes.index(where["predicted"])
+    return pair

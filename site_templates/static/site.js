@@ -46,6 +46,29 @@
 
   function percent(value) { return Math.round(value * 100) + "%"; }
 
+  /* A whole number from a link's query, when it is one in [0, below); else null. */
+  function whole(text, below) {
+    if (text === null || !/^\d+$/.test(text)) { return null; }
+    var n = Number(text);
+    return n < below ? n : null;
+  }
+
+  /* The numbers of a link's "images=1,5,9", in their order, once each. */
+  function numberList(text) {
+    var seen = new Set();
+    return (text || "").split(",").filter(function (part) { return /^\d+$/.test(part); }).map(Number)
+      .filter(function (n) { var fresh = !seen.has(n); seen.add(n); return fresh; });
+  }
+
+  /* Take a link's query out of the address once its filter is cleared (a reload then shows everything). */
+  function forgetQuery() {
+    try {
+      window.history.replaceState(null, "", window.location.href.split(/[?#]/)[0]);
+    } catch (error) { /* some browsers refuse it on file://; the filter is cleared anyway */ }
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
   function imageName(index) { return String(index).padStart(5, "0"); }  // as Python's "%05d"
 
   // Probes (images of no class) follow the analysed images, from images.nImages on.
@@ -123,8 +146,19 @@
     }
 
     more.addEventListener("click", showMore);
-    clear.addEventListener("click", showAll);
+    clear.addEventListener("click", function () { showAll(); forgetQuery(); });
     showAll();
+
+    var api = {
+      all: showAll,
+      /* The images a link lists (?images=), in its order. */
+      list: function (chosen) {
+        chosen = chosen.filter(function (i) { return i < all.length; });
+        show(chosen, "The " + (chosen.length === 1 ? "image" : plural(chosen.length, "image")) +
+          " a finding names, most telling first.", true);
+      },
+      cluster: function () {}
+    };
 
     // The same filter from lists, for the keyboard: every image of a layer's cluster.
     var form = document.getElementById("cluster-filter");
@@ -148,14 +182,21 @@
       };
       layerSelect.addEventListener("change", fillClusters);
       fillClusters();
-      form.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var l = Number(layerSelect.value);
-        var c = Number(clusterSelect.value);
+      var showCluster = function (l, c) {
         var chosen = all.filter(function (i) { return images.clusters[l][i] === c; });
         show(chosen, chosen.length + " image" + (chosen.length === 1 ? "" : "s") + " in " +
           images.clusterNames[l][c] + " of layer " + images.layers[l] + ".", true);
+      };
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        showCluster(Number(layerSelect.value), Number(clusterSelect.value));
       });
+      api.cluster = function (l, c) {
+        layerSelect.value = String(l);
+        fillClusters();
+        clusterSelect.value = String(c);
+        showCluster(l, c);
+      };
     }
 
     var diagram = document.getElementById("paths-figure");
@@ -168,6 +209,7 @@
         document.getElementById("grid-status").scrollIntoView({ block: "nearest" });
       });
     }
+    return api;
   }
 
   /* ---- model page: one map per layer, behind tabs ---- */
@@ -302,6 +344,61 @@
       });
     });
     if (tabs.length) { select(tabs[0], false); }
+
+    return {
+      /* Show layer ``l``'s map, coloured by the metadata column named ``column`` (null: by cluster). */
+      layer: function (l, column) {
+        if (colour) {
+          var option = Array.prototype.find.call(colour.options, function (o) { return o.value !== "" && o.textContent === column; });
+          colour.value = option ? option.value : "";
+        }
+        if (tabs[l]) { select(tabs[l], false); }
+      }
+    };
+  }
+
+  /* ---- model page: links of "What stands out" (and any address) to a layer's map or a list of images ---- */
+
+  /* Apply what ``address`` asks for: ?layer=L#maps a layer's map (&colour=COLUMN), ?layer=L&cluster=C a
+     cluster's images, ?images=1,5,9 those images, in the image grid. ``again``: the reader went back or
+     forward, so an address without a filter shows every image again. Returns where to scroll, or null. */
+  function followModelAddress(address, images, grid, maps) {
+    var params = new URL(address).searchParams;
+    var layer = whole(params.get("layer"), images.layers.length);
+    var cluster = layer === null ? null : whole(params.get("cluster"), images.clusterNames[layer].length);
+    var target = null;
+    if (params.has("images")) {
+      grid.list(numberList(params.get("images")));
+      target = "cluster-filter";
+    } else if (cluster !== null) {
+      grid.cluster(layer, cluster);
+      target = "cluster-filter";
+    }
+    if (layer !== null && maps) {
+      maps.layer(layer, params.get("colour"));
+      target = target || "maps";
+    }
+    return target;
+  }
+
+  function modelLinks(images, grid, maps) {
+    function follow(address, scroll) {
+      var target = followModelAddress(address, images, grid, maps);
+      if (target === null && !scroll) { grid.all(); }
+      var element = document.getElementById(target || (new URL(address).hash.slice(1)) || "main");
+      if (element && scroll) { element.scrollIntoView({ block: "start" }); }
+    }
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[data-here]") : null;
+      if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) { return; }
+      event.preventDefault();
+      try {
+        window.history.pushState(null, "", link.href);
+      } catch (error) { /* the address stays; the page shows what the link names all the same */ }
+      follow(link.href, true);
+    });
+    window.addEventListener("popstate", function () { follow(window.location.href, false); });
+    if (window.location.search) { follow(window.location.href, true); }
   }
 
   /* ---- gallery: filters, sorting, CSV ---- */
@@ -322,6 +419,9 @@
     var metaValues = JSON.parse(document.getElementById("gallery-values").textContent);
     var metaColumns = meta.columns || [];
     var items = Array.prototype.slice.call(list.children);
+    var clear = document.getElementById("gallery-clear");
+    // What a link asked for beyond the form's lists (?path=, ?images=), and what it asked for that is not here.
+    var linked = { path: null, images: null, inOrder: false, missing: "" };
 
     function fillClusters() {
       var select = form.elements.cluster;
@@ -352,6 +452,7 @@
       var metaWanted = Array.prototype.map.call(form.querySelectorAll("select[data-meta]"), function (select) {
         return [Number(select.getAttribute("data-meta")), select.value];
       });
+      var listed = linked.images ? new Map(linked.images.map(function (i, position) { return [String(i), position]; })) : null;
       items.forEach(function (item) {
         var clusters = item.getAttribute("data-clusters").split(" ");
         var meta = (item.getAttribute("data-meta") || "").split(" ");
@@ -359,10 +460,13 @@
           (want.true !== "" && item.getAttribute("data-true") !== want.true) ||
           (want.predicted !== "" && item.getAttribute("data-predicted") !== want.predicted) ||
           (want.cluster !== "" && clusters[layer] !== want.cluster) ||
-          metaWanted.some(function (pair) { return pair[1] !== "" && meta[pair[0]] !== pair[1]; });
+          metaWanted.some(function (pair) { return pair[1] !== "" && meta[pair[0]] !== pair[1]; }) ||
+          (linked.path !== null && item.getAttribute("data-path") !== linked.path) ||
+          (listed !== null && !listed.has(item.getAttribute("data-index")));
       });
       var sort = form.elements.sort.value;
       var key = function (item) {
+        if (listed && linked.inOrder) { return listed.has(item.getAttribute("data-index")) ? listed.get(item.getAttribute("data-index")) : Infinity; }
         if (sort === "index") { return Number(item.getAttribute("data-index")); }
         if (sort === "doubt-desc") { return -Number(item.getAttribute("data-doubt")); }
         var c = Number(item.getAttribute("data-confidence"));
@@ -373,7 +477,63 @@
       });
       items.forEach(function (item) { list.appendChild(item); });
       var n = visible().length;
-      status.textContent = n + " of " + items.length + " images shown.";
+      var what = meta.labelled ? "mistakes" : "unsure predictions";
+      var text = n + " of " + items.length + " images shown";
+      if (linked.path !== null) { text += ": the " + what + " of path " + linked.path; }
+      if (listed !== null) {
+        var absent = listed.size - items.filter(function (item) { return listed.has(item.getAttribute("data-index")); }).length;
+        text += (linked.path !== null ? "; " : ": ") + "the " + (listed.size === 1 ? "image" : plural(listed.size, "image")) +
+          " a finding names" + (linked.inOrder ? ", most telling first" : "") +
+          (absent ? " (" + absent + " of them " + (absent === 1 ? "is" : "are") + " not among the " + what + ")" : "");
+      }
+      status.textContent = text + "." + linked.missing;
+      var chosen = Array.prototype.some.call(form.querySelectorAll("select"), function (select) {
+        return select.name !== "layer" && select.name !== "sort" && select.value !== "";
+      });
+      clear.hidden = !(chosen || linked.path !== null || listed !== null || linked.missing);
+    }
+
+    /* The option of ``select`` whose value (or, ``byText``, whose text) is ``wanted``, chosen; false when none is. */
+    function choose(select, wanted, byText) {
+      if (!select || wanted === null) { return false; }
+      var option = Array.prototype.find.call(select.options, function (o) {
+        return o.value !== "" && (byText ? o.textContent === wanted : o.value === wanted);
+      });
+      if (option) { select.value = option.value; }
+      return Boolean(option);
+    }
+
+    /* A link's filters (?true=&predicted=, ?layer=&cluster=, ?meta=COLUMN&value=VALUE, ?path=, ?images=). */
+    function followAddress() {
+      var params = new URLSearchParams(window.location.search);
+      choose(form.elements.true, params.get("true"), false);
+      choose(form.elements.predicted, params.get("predicted"), false);
+      if (choose(form.elements.layer, params.get("layer"), false)) { fillClusters(); }
+      choose(form.elements.cluster, params.get("cluster"), false);
+      if (params.has("meta")) {
+        var column = params.get("meta");
+        var value = params.get("value");
+        var select = Array.prototype.find.call(form.querySelectorAll("select[data-column]"), function (s) {
+          return s.getAttribute("data-column") === column;
+        });
+        if (!choose(select, value, true)) {
+          linked.missing = " No filter here for " + column + (value === null ? "" : " “" + value + "”") + ".";
+        }
+      }
+      if (params.has("path")) { linked.path = params.get("path"); }
+      if (params.has("images")) {
+        linked.images = numberList(params.get("images"));
+        linked.inOrder = true;
+      }
+    }
+
+    function clearAll() {
+      Array.prototype.forEach.call(form.querySelectorAll("select"), function (select) {
+        if (select.name !== "layer" && select.name !== "sort") { select.value = ""; }
+      });
+      linked = { path: null, images: null, inOrder: false, missing: "" };
+      forgetQuery();
+      apply();
     }
 
     function saveCsv() {
@@ -400,10 +560,15 @@
     }
 
     form.elements.layer.addEventListener("change", function () { fillClusters(); apply(); });
-    form.addEventListener("change", function (event) { if (event.target.name !== "layer") { apply(); } });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "sort") { linked.inOrder = false; }  // the reader's order over the finding's
+      if (event.target.name !== "layer") { apply(); }
+    });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     document.getElementById("gallery-csv").addEventListener("click", saveCsv);
+    clear.addEventListener("click", clearAll);
     fillClusters();
+    followAddress();
     apply();
   }
 
@@ -427,8 +592,9 @@
     setTimeout(function () { drawFigures(true); }, 0);
     var kind = document.body.className;
     if (kind === "page-model" && received.images) {
-      imageGrid(received.images);
-      layerMaps(received.images);
+      var grid = imageGrid(received.images);
+      var maps = layerMaps(received.images);
+      modelLinks(received.images, grid, maps);
     } else if (kind === "page-gallery" && document.getElementById("gallery-filters")) {
       gallery();
     } else if (kind === "page-sample") {
