@@ -1,22 +1,29 @@
-"""A progress line for long passes: how far, how fast (items per second) and how long is left."""
+"""A progress bar for long passes (how far, how fast, how long is left), drawn by tqdm.
+
+In a Jupyter kernel with ipywidgets the bar is a widget; in a kernel without them, tqdm's text bar in the
+output cell (on stdout, so that the notebook does not show it as an error); elsewhere the text bar on stderr,
+redrawn in place on a terminal, and written as whole lines at most every
+:data:`LOG_SECONDS` to a log file (CI, nohup), so a long pass leaves a few dozen lines, not thousands.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
+import warnings
+from importlib.util import find_spec
+from typing import Any, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["LOG_SECONDS", "Progress", "in_kernel"]
 
-_BAR_WIDTH = 20
-# On a terminal or in a notebook the line is redrawn at most this often; in a log file (CI, nohup) a new
-# line is written at most this often, so a long pass leaves a few dozen lines, not thousands.
-_REDRAW_SECONDS = 0.2
-_LOG_SECONDS = 15.0
+# A terminal or a notebook is redrawn at most this often (seconds); a log gets a new line at most this often.
+REDRAW_SECONDS = 0.2
+LOG_SECONDS = 15.0
+_WITH_TOTAL = "{l_bar}{bar}| {n_fmt}/{total_fmt}{unit} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
+_WITHOUT_TOTAL = "{n_fmt}{unit} [{elapsed}, {rate_noinv_fmt}]"
 
 
 class Progress:
-    """Reports ``done/total unit · rate unit/s · time left`` on stderr as work is added.
+    """A bar of ``done/total unit [elapsed<left, rate]`` that grows as work is added.
 
     Parameters
     ----------
@@ -25,75 +32,72 @@ class Progress:
     unit : str
         What is counted, singular (``"image"``).
     stream : file, optional
-        Where to write; default ``sys.stderr``.
+        Where to write the text bar; default ``sys.stderr`` (in a Jupyter kernel: a widget with ipywidgets,
+        else ``sys.stdout``).
     """
 
     def __init__(self, total: int | None, unit: str, stream: TextIO | None = None) -> None:
         self.total = total
         self.unit = unit
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.started = time.perf_counter()
-        self.shown_at = -float("inf")
-        self.width = 0
-        isatty = getattr(self.stream, "isatty", None)
+        plural = unit + ("es" if unit.endswith(("ch", "sh", "s", "x")) else "s")
+        options: dict[str, Any] = {
+            "total": total,
+            "unit": " " + plural,
+            "bar_format": _WITH_TOTAL if total else _WITHOUT_TOTAL,
+            "mininterval": REDRAW_SECONDS,
+        }
+        if stream is None and in_kernel() and find_spec("ipywidgets") is not None:
+            with warnings.catch_warnings():
+                # An ipywidgets too old for tqdm would still warn: the text bar below is then drawn instead.
+                warnings.filterwarnings("ignore", message="IProgress not found")
+                from tqdm.auto import tqdm
+            self.bar = tqdm(**options)
+            return
+        from tqdm import tqdm
+
+        # In a kernel without widgets the text bar goes to the output cell's normal stream: a notebook marks
+        # whatever reaches stderr as an error, and a progress bar is none.
+        target = stream if stream is not None else (sys.stdout if in_kernel() else sys.stderr)
+        isatty = getattr(target, "isatty", None)
         # A notebook's output cell honours "\r" although its stream is no terminal.
-        self.redraws = bool(isatty and isatty()) or "ipykernel" in sys.modules
+        if not (isatty and isatty()) and not in_kernel():
+            target = _Lines(target)
+            # The monitor thread would redraw a stalled bar every maxinterval: no more often than a log line.
+            options.update(mininterval=LOG_SECONDS, maxinterval=LOG_SECONDS, ascii=True)
+        self.bar = tqdm(file=target, **options)
+
+    @property
+    def done(self) -> int:
+        """Items counted so far."""
+        return int(self.bar.n)
 
     def add(self, count: int) -> None:
-        """Count ``count`` more items done and redraw when it is time to."""
-        self.done += count
-        now = time.perf_counter()
-        if now - self.shown_at >= (_REDRAW_SECONDS if self.redraws else _LOG_SECONDS):
-            self.shown_at = now
-            self._write(self.line(now - self.started), final=False)
+        """Count ``count`` more items done; the bar is redrawn when it is time to."""
+        self.bar.update(count)
 
     def close(self) -> None:
-        """Write the final line (the whole count, the mean rate and the time taken)."""
-        self._write(self.line(time.perf_counter() - self.started, final=True), final=True)
+        """Draw the final bar (the whole count, the mean rate and the time taken)."""
+        self.bar.close()
 
-    def line(self, elapsed: float, *, final: bool = False) -> str:
-        """The progress line after ``elapsed`` seconds."""
-        plural = self.unit + ("es" if self.unit.endswith(("ch", "sh", "s", "x")) else "s")
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        parts = [f"{self.done:,}/{self.total:,} {plural}" if self.total else f"{self.done:,} {plural}"]
-        parts.append(_rate(rate, plural))
-        if final:
-            parts.append(f"took {_duration(elapsed)}")
-        elif self.total and rate > 0:
-            parts.append(f"{_duration(max(self.total - self.done, 0) / rate)} left")
-        bar = ""
-        if self.total:
-            filled = round(_BAR_WIDTH * min(self.done / self.total, 1.0))
-            bar = "[" + "#" * filled + "." * (_BAR_WIDTH - filled) + "] "
-        return bar + " · ".join(parts)
 
-    def _write(self, text: str, *, final: bool) -> None:
-        if self.redraws:
-            # Spaces cover what is left of a longer line drawn before.
-            self.stream.write("\r" + text.ljust(self.width) + ("\n" if final else ""))
-            self.width = len(text)
-        else:
-            self.stream.write(text + "\n")
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class _Lines:
+    """A log stream for tqdm: each redraw (``"\\r" + bar``) becomes one whole line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.lstrip("\r").rstrip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
         self.stream.flush()
-
-
-def _rate(rate: float, plural: str) -> str:
-    if rate >= 10:
-        return f"{rate:,.0f} {plural}/s"
-    if rate >= 1:
-        return f"{rate:.1f} {plural}/s"
-    return f"{1 / rate:.1f} s each" if rate > 0 else f"0 {plural}/s"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 10:
-        return f"{minutes} min {seconds:02d} s"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

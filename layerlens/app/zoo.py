@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from layerlens._util.quiet_tensorflow import import_quietly
 from layerlens.datasets import Split, load_faces, load_mnist, make_phantoms
 from layerlens.exceptions import InvalidInputError
+
+# The examples are where a notebook first meets TensorFlow: its start-up lines would land in the
+# notebook's error stream (TF_CPP_MIN_LOG_LEVEL does not silence them).
+import_quietly()
+import keras  # noqa: E402
 
 __all__ = [
     "OUTPUTS",

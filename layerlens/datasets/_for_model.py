@@ -34,6 +34,7 @@ def load_data_for(
     class_names: Sequence[str] | None = None,
     dicom: Mapping[str, Any] | None = None,
     stream: bool = False,
+    progress: bool = False,
 ) -> ImageSet | ImageStream:
     """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set or a folder.
 
@@ -64,6 +65,8 @@ def load_data_for(
         For a folder or a DICOM tree: list the files now and read them batch
         by batch as the analysis goes (an
         :class:`~layerlens.datasets.ImageStream`), so memory stays bounded.
+    progress : bool, default=False
+        For a folder or a DICOM tree: show a progress bar of the files read.
 
     Returns
     -------
@@ -88,7 +91,7 @@ def load_data_for(
         from layerlens.datasets.dicom import from_dicom
         from layerlens.datasets.probes import match_shape
 
-        images = from_dicom(data, image_size=size, class_names=class_names, stream=stream, **dicom)
+        images = from_dicom(data, image_size=size, class_names=class_names, stream=stream, progress=progress, **dicom)
         if channels not in (1, None) and isinstance(images, ImageStream):
             images = images.with_channels(channels)
         elif channels not in (1, None):
@@ -100,7 +103,9 @@ def load_data_for(
                 f"data: expected one of {BUNDLED_DATA} or a folder of class sub-folders; received {data!r}."
             )
         mode = "grayscale" if channels == 1 else "rgb"
-        images = from_directory(data, image_size=size, color_mode=mode, class_names=class_names, stream=stream)
+        images = from_directory(
+            data, image_size=size, color_mode=mode, class_names=class_names, stream=stream, progress=progress
+        )
         if split in (None, "all"):
             return images
         return getattr(images.split(test_size, seed=seed), split)

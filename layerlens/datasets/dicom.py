@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerlens._util.progress import Progress
 from layerlens._util.skipped import SHOWN_SKIPPED
 from layerlens._util.validation import check_int, check_names
 from layerlens._util.warn import warn_user
@@ -81,6 +82,7 @@ def from_dicom(
     class_names: Sequence[str] | None = None,
     name: str | None = None,
     stream: bool = False,
+    progress: bool = False,
 ) -> ImageSet | ImageStream:
     """Read one sequence of every labelled patient as 2-D images: the middle slice, or ``slices`` central ones.
 
@@ -111,6 +113,9 @@ def from_dicom(
         decoded batch by batch as ``analyze`` goes: memory stays bounded for any number of patients. A slice
         whose pixels cannot be decoded is then left out alone (and named in a warning at the end of the pass),
         where without streaming its patient is left out.
+    progress : bool, default=False
+        Show progress bars: of the patients whose headers are read, then (without ``stream``) of the slices
+        decoded.
 
     Returns
     -------
@@ -144,7 +149,9 @@ def from_dicom(
     if not folder.is_dir():
         raise InvalidInputError(f"root: expected a folder of patient folders; received {str(folder)!r}.")
     labels_by_id, classes = _read_labels(labels_csv, id_column, label_column, class_names)
-    listed, skipped, strays = _list_slices(pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count)
+    listed, skipped, strays = _list_slices(
+        pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count, progress=progress
+    )
     set_name = name if name is not None else f"{folder.resolve().name} {sequence}"
     if stream:
         _warn_left_out(folder, skipped, strays)
@@ -165,15 +172,20 @@ def from_dicom(
         )
     images: list[np.ndarray] = []
     kept: list[_Slice] = []
+    bar = Progress(len(listed), "slice") if progress else None
     for patient, slices in groupby(listed, key=lambda s: s.patient):
         chosen = list(slices)
         try:
             pictures = [_slice_image(pydicom, s.path, size) for s in chosen]
         except Exception as err:  # noqa: BLE001 - any failure to decode the pixels means "unreadable"
             skipped.append(f"{patient} (unreadable pixels: {type(err).__name__})")
-            continue
-        images += pictures
-        kept += chosen
+        else:
+            images += pictures
+            kept += chosen
+        if bar is not None:
+            bar.add(len(chosen))
+    if bar is not None:
+        bar.close()
     _warn_left_out(folder, skipped, strays)
     if not images:
         raise InvalidInputError(
@@ -191,7 +203,14 @@ def from_dicom(
 
 
 def _list_slices(
-    pydicom: Any, folder: Path, csv_name: str, labels_by_id: dict[str, int], sequence: str, count: int
+    pydicom: Any,
+    folder: Path,
+    csv_name: str,
+    labels_by_id: dict[str, int],
+    sequence: str,
+    count: int,
+    *,
+    progress: bool = False,
 ) -> tuple[list[_Slice], list[str], list[str]]:
     """The chosen slices of every labelled patient, from their headers only; one line per patient left out; and
     one per file of the series read that is not a DICOM image."""
@@ -200,7 +219,10 @@ def _list_slices(
     strays: list[str] = []
     patients = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     seen = set()
+    bar = Progress(len(patients), "patient") if progress else None
     for patient in patients:
+        if bar is not None:
+            bar.add(1)
         key = _patient_key(patient.name)
         if key not in labels_by_id:
             skipped.append(f"{patient.name} (no label in {csv_name})")
@@ -216,6 +238,8 @@ def _list_slices(
             continue
         listed += [replace(s, patient=patient.name, series=series.name, label=labels_by_id[key]) for s in chosen]
         strays += [f"{path.relative_to(folder).as_posix()} ({why})" for path, why in others]
+    if bar is not None:
+        bar.close()
     missing = sorted(set(labels_by_id) - seen)
     if missing:
         skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:SHOWN_SKIPPED])}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from layerlens._util.progress import Progress
 from layerlens._util.skipped import warn_skipped
 from layerlens._util.validation import check_names
 from layerlens.datasets._imageset import ImageSet
@@ -72,16 +73,25 @@ def _read_tree(
 ) -> tuple[list[np.ndarray], list[str], list[str]]:
     """Every readable image under ``folder`` (hidden ones left alone), in sorted order: the images, their paths
     relative to ``root``, and the paths of the files that could not be read."""
+    return _read_listed(_list_tree(folder, root), root, size, color_mode)
+
+
+def _read_listed(
+    listed: list[str], root: Path, size: tuple[int, int], color_mode: str, bar: Progress | None = None
+) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """The readable images of the files ``listed`` (relative to ``root``), their paths and the unreadable ones."""
     images: list[np.ndarray] = []
     files: list[str] = []
     skipped: list[str] = []
-    for relative in _list_tree(folder, root):
+    for relative in listed:
         image = _read_or_none(root / relative, size, color_mode)
         if image is None:
             skipped.append(relative)
         else:
             images.append(image)
             files.append(relative)
+        if bar is not None:
+            bar.add(1)
     return images, files, skipped
 
 
@@ -143,6 +153,7 @@ def from_directory(
     name: str | None = None,
     class_names: Sequence[str] | None = None,
     stream: bool = False,
+    progress: bool = False,
 ) -> ImageSet | ImageStream:
     """Read a folder with one sub-folder of images per class.
 
@@ -183,6 +194,9 @@ def from_directory(
     stream : bool, default=False
         Return an :class:`ImageStream` of the listed files instead of reading
         them all now.
+    progress : bool, default=False
+        Show a progress bar of the files read (with ``stream=True``: of the
+        files whose headers are checked).
 
     Returns
     -------
@@ -208,23 +222,29 @@ def from_directory(
     size = _check_reading(image_size, color_mode)
     root = Path(path)
     folders = _class_folders(root, class_names)
+    listed = [_list_tree(folder, root) for folder in folders]
+    bar = Progress(sum(len(files) for files in listed), "file") if progress else None
     if stream:
-        return _listed_stream(root, folders, size, color_mode, name)
+        return _listed_stream(root, folders, listed, size, color_mode, name, bar)
     images: list[np.ndarray] = []
     labels: list[int] = []
     files: list[str] = []
     skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
-    for label, folder in enumerate(folders):
-        read, names, unread = _read_tree(folder, root, size, color_mode)
-        images += read
-        labels += [label] * len(read)
-        files += names
-        skipped += unread
-        if not read:
-            raise InvalidInputError(
-                f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
-                "every class needs at least one."
-            )
+    try:
+        for label, (folder, listed_here) in enumerate(zip(folders, listed)):
+            read, names, unread = _read_listed(listed_here, root, size, color_mode, bar)
+            images += read
+            labels += [label] * len(read)
+            files += names
+            skipped += unread
+            if not read:
+                raise InvalidInputError(
+                    f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
+                    "every class needs at least one."
+                )
+    finally:
+        if bar is not None:
+            bar.close()  # before any warning, so that it starts on a line of its own
     if skipped:
         warn_skipped(skipped)
     return ImageSet(
@@ -239,24 +259,38 @@ def from_directory(
 
 
 def _listed_stream(
-    root: Path, folders: list[Path], size: tuple[int, int], color_mode: str, name: str | None
+    root: Path,
+    folders: list[Path],
+    listed: list[list[str]],
+    size: tuple[int, int],
+    color_mode: str,
+    name: str | None,
+    bar: Progress | None = None,
 ) -> ImageStream:
-    """The image files of the class folders as an :class:`ImageStream`: each file's header is read now (what
-    is no image is skipped and warned about, as when the folder is read whole), the pixels during the pass."""
+    """The image files ``listed`` of the class folders as an :class:`ImageStream`: each file's header is read now
+    (what is no image is skipped and warned about, as when the folder is read whole), the pixels during the pass."""
     files: list[str] = []
     labels: list[int] = []
     skipped: list[str] = [p.name for p in sorted(root.iterdir()) if p.is_file()]
-    for label, folder in enumerate(folders):
-        listed = _list_tree(folder, root)
-        images = [f for f in listed if _looks_like_image(root / f, size, color_mode)]
-        skipped += sorted(set(listed) - set(images))
-        if not images:
-            raise InvalidInputError(
-                f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
-                "every class needs at least one."
-            )
-        files += images
-        labels += [label] * len(images)
+    try:
+        for label, (folder, listed_here) in enumerate(zip(folders, listed)):
+            images = []
+            for file in listed_here:
+                if _looks_like_image(root / file, size, color_mode):
+                    images.append(file)
+                if bar is not None:
+                    bar.add(1)
+            skipped += sorted(set(listed_here) - set(images))
+            if not images:
+                raise InvalidInputError(
+                    f"path: class folder {folder.name!r} in {str(root)!r} holds no readable image; "
+                    "every class needs at least one."
+                )
+            files += images
+            labels += [label] * len(images)
+    finally:
+        if bar is not None:
+            bar.close()
     if skipped:
         warn_skipped(skipped)
     return ImageStream(

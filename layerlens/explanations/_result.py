@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from layerlens._util.heat import heat_picture
 from layerlens._util.jsonfloats import decode_float, encode_float
+from layerlens._util.png import png_bytes
 
 __all__ = ["Explanation"]
 
@@ -56,6 +58,10 @@ class Explanation:
             f"{self.heatmap.shape[1]} in [{self.heatmap.min():.3g}, {self.heatmap.max():.3g}]{extra}, "
             f"{self.seconds:.3f} s>"
         )
+
+    def _repr_png_(self) -> bytes:
+        """The heat map as a notebook shows it: red for the class, blue against, white where it says nothing."""
+        return png_bytes(heat_picture(self.heatmap))
 
     def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
         """JSON-ready description; the heat map and segments are stored as arrays beside it.

@@ -20,11 +20,13 @@ import time
 from typing import Any
 
 import numpy as np
-from lime import lime_image
 from skimage.filters import gaussian
 from skimage.segmentation import slic
 
+from layerlens._util.quiet_tqdm import import_quietly
 from layerlens.explanations._result import Explanation
+
+lime_image = import_quietly("lime.lime_image")  # without tqdm's "IProgress not found" in a notebook
 
 __all__ = ["blurred", "explain_lime", "segment"]
 # SLIC's balance of space against intensity, for images scaled to [0, 1]: superpixels follow edges of

@@ -318,7 +318,8 @@ class LayerClusters:
         )
 
     def __repr__(self) -> str:
-        return f"LayerClusters(k={self.k} ({self.k_rule}), silhouette={self.silhouette:.3f}, names={self.names!r})"
+        names = ", ".join(map(repr, self.names[:4])) + (f", ... ({self.k - 4} more)" if self.k > 4 else "")
+        return f"LayerClusters(k={self.k} ({self.k_rule}), silhouette={self.silhouette:.3f}, names=({names}))"
 
 
 def cluster_layer(

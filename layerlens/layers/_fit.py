@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerlens._util.display import count
 from layerlens.layers._clusters import LayerClusters, LayerSpace, cluster_layer, fit_space
 from layerlens.layers._maps import LayerMap, map_centers
 
@@ -38,6 +39,13 @@ class Placement:
 
     def __len__(self) -> int:
         return len(self.assignments)
+
+    def __repr__(self) -> str:
+        used = len(np.unique(self.assignments))
+        return (
+            f"<Placement of {count(len(self), 'image')} in {self.reduced.shape[1]} dimensions, "
+            f"in {count(used, 'cluster')}>"
+        )
 
     def take(self, rows: np.ndarray) -> Placement:
         """The placement of the images at ``rows``, in that order."""
@@ -75,6 +83,12 @@ class LayerFit:
     layer_map: LayerMap
     fitted: Placement
     map_centers: np.ndarray
+
+    def __repr__(self) -> str:
+        return (
+            f"<LayerFit: k={self.clusters.k} ({self.clusters.k_rule}) on {count(len(self.fitted), 'fit image')}, "
+            f"{self.space.n_components}-dimensional space, {self.layer_map.method} map>"
+        )
 
     @classmethod
     def fit(

@@ -217,7 +217,9 @@ def _compute_pca_map(x: np.ndarray) -> np.ndarray:
 
 
 def _umap_reducer(seed: int, n_neighbors: int) -> Any:
-    import umap  # lazy: pulls in TensorFlow and numba, seconds to import
+    from layerlens._util.quiet_tqdm import import_quietly
+
+    umap = import_quietly("umap")  # lazy: pulls in TensorFlow and numba, seconds to import
 
     return umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed, n_jobs=1)
 

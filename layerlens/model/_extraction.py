@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from layerlens._util.display import count, listed, shape_text
+
 __all__ = ["Extraction", "LayerInfo", "PixelDecision"]
 
 
@@ -120,6 +122,9 @@ class Extraction:
     source_rows : ndarray of shape (N,) or None
         For an :class:`~layerlens.datasets.ImageStream`: the position in its
         ``files`` of each image (files that could not be read have none).
+    image_properties : ndarray of shape (N, 3) or None
+        Mean intensity, contrast and bright area of each image on the displayed scale (see
+        :data:`~layerlens.model._properties.IMAGE_PROPERTIES`).
     """
 
     layers: tuple[LayerInfo, ...]
@@ -138,4 +143,14 @@ class Extraction:
     source_rows: np.ndarray | None = None
     pixels: PixelDecision | None = None
     preprocess: str | None = None
+    image_properties: np.ndarray | None = None
     seconds: float = float("nan")
+
+    def __repr__(self) -> str:
+        layers = listed([f"{info.name} ({features.shape[1]})" for info, features in zip(self.layers, self.features)])
+        noise = f", noise σ {', '.join(f'{level:g}' for level in self.noisy_features)}" if self.noisy_features else ""
+        return (
+            f"<Extraction of {count(len(self.outputs), 'image')} ({shape_text(self.image_shape)}), "
+            f"{count(len(self.layers), 'layer')}: {layers}; {self.outputs.shape[1]} outputs, "
+            f"pixel scale {self.pixel_scale:g}{noise}, {self.seconds:.1f} s>"
+        )

@@ -119,7 +119,7 @@ class Analysis(_Predicted):
         backed by its number, its interval and the threshold it passed.
     image_properties : DataFrame or None
         Simple properties of each image measured during the pass (see
-        :data:`layerlens.findings.IMAGE_PROPERTIES`): ``mean_intensity``, ``contrast`` and
+        :data:`layerlens.model.IMAGE_PROPERTIES`): ``mean_intensity``, ``contrast`` and
         ``bright_area``, on the displayed scale (0 black, 1 white); None for runs written before
         layerlens measured them.
     """
@@ -388,7 +388,7 @@ class Analysis(_Predicted):
         return save_analysis(self, path, overwrite=overwrite)
 
     def save_figures(self, folder: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-        """Write every figure of this analysis as PNG and SVG into ``folder``, with the findings as Markdown beside them.
+        """Write every figure of this analysis as PNG and SVG into ``folder``, the findings as Markdown beside them.
 
         See :func:`layerlens.run._report.save_figures` for the names of the files (made to be included by a
         LaTeX or Word report) and what the export needs (an installed Chrome or Chromium).

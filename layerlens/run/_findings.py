@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from layerlens.findings import Evidence, Finding, LayerEvidence, find
 from layerlens.layers import SEPARABILITY_SAMPLES
-from layerlens.run._analysis import Analysis
+
+if TYPE_CHECKING:
+    from layerlens.run._analysis import Analysis
 
 __all__ = ["findings_of"]
 

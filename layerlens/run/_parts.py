@@ -44,6 +44,27 @@ class AnalysisSettings:
     explain_budget: float | None = None
     explain_note: str = ""
 
+    def __repr__(self) -> str:
+        # The sentences (why this pixel scale, how many explanations) are left to their fields.
+        parts = [
+            f"n_clusters={self.n_clusters!r}",
+            f"projection={self.projection!r}",
+            f"batch_size={self.batch_size}",
+            f"seed={self.seed}",
+            f"pixel_scale={self.pixel_scale:g}",
+        ]
+        if self.preprocess is not None:
+            parts.append(f"preprocess={self.preprocess!r}")
+        if self.reference is not None:
+            parts.append(f"reference={self.reference!r}")
+        if self.negative_class is not None:
+            parts.append(f"negative_class={self.negative_class!r}")
+        if self.stability:
+            parts.append("stability=True")
+        if self.explain:
+            parts.append(f"explain={self.explain} by {'/'.join(self.explain_methods)}")
+        return f"AnalysisSettings({', '.join(parts)})"
+
 
 @dataclass(frozen=True, eq=False)
 class LayerAnalysis:
@@ -173,7 +194,7 @@ class ReferenceSet:
         return len(self.labels)
 
     def __repr__(self) -> str:
-        return f"<ReferenceSet {self.name!r}: {self.n_images} images, {len(self.clusters)} layers>"
+        return f"<ReferenceSet {self.name!r}: {self.n_images:,} images, {len(self.clusters)} layers>"
 
 
 class _Predicted:
@@ -236,4 +257,4 @@ class ProbeSet(_Predicted):
     doubt: Doubt
 
     def __repr__(self) -> str:
-        return f"<ProbeSet {self.name!r}: {self.n_images} probes, median doubt {np.median(self.doubt.doubt):.2f}>"
+        return f"<ProbeSet {self.name!r}: {self.n_images:,} probes, median doubt {np.median(self.doubt.doubt):.2f}>"

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import keras
+    import pandas as pd
 
-__all__ = ['LayerRow', 'ModelSummary', 'architecture']
+__all__ = ["LayerRow", "ModelSummary", "architecture"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,32 @@ class ModelSummary:
     n_parameters: int
     layers: tuple[LayerRow, ...] = ()
     file: str | None = None
+
+    def __repr__(self) -> str:
+        shape = "x".join("?" if d is None else str(d) for d in self.input_shape)
+        return (
+            f"<ModelSummary {self.name!r}: {self.head} output, input {shape}, {self.n_parameters:,} parameters, "
+            f"{len(self.layers)} layers>"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The architecture table: one row per layer, its ``name``, ``kind``, ``output_shape`` and ``parameters``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "name": [row.name for row in self.layers],
+                "kind": [row.kind for row in self.layers],
+                "output_shape": [row.output_shape for row in self.layers],
+                "parameters": [row.n_parameters for row in self.layers],
+            },
+            columns=["name", "kind", "output_shape", "parameters"],
+        )
+
+    def _repr_html_(self) -> str:
+        from layerlens._util.display import frame_html
+
+        return frame_html(repr(self).strip("<>"), self.to_frame())
 
 
 def architecture(model: keras.Model) -> tuple[LayerRow, ...]:

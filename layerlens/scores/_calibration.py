@@ -9,11 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from layerlens._util.display import frame_html
 from layerlens._util.jsonfloats import encode_float
 from layerlens._util.validation import check_int, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
-from layerlens.scores._numbers import _bootstrap_indices, _decode_pair, _encode_pair, _percentile_interval
+from layerlens.scores._numbers import (
+    _bootstrap_indices,
+    _decode_pair,
+    _encode_pair,
+    _percentile_interval,
+    _with_interval,
+)
 
 __all__ = ["CALIBRATION_BINS", "Calibration", "calibration"]
 
@@ -48,6 +56,29 @@ class Calibration:
     counts: np.ndarray
     ece: float
     ece_ci: tuple[float, float]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Calibration: expected calibration error {_with_interval(self.ece, self.ece_ci)}, "
+            f"{len(self.counts)} bins, {int(self.counts.sum()):,} images>"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per bin: its confidence range, images, mean confidence, accuracy and their gap (NaN when empty)."""
+        return pd.DataFrame(
+            {
+                "from": self.bin_edges[:-1],
+                "to": self.bin_edges[1:],
+                "images": self.counts,
+                "confidence": self.confidence,
+                "accuracy": self.accuracy,
+                "gap": self.accuracy - self.confidence,
+            }
+        )
+
+    def _repr_html_(self) -> str:
+        title = f"Calibration: expected calibration error {_with_interval(self.ece, self.ece_ci)}"
+        return frame_html(title, self.to_frame())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (NaN as ``None``); :meth:`from_dict` reads it back."""

@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from layerlens._util.display import count, frame_html, summary_frame
 from layerlens._util.validation import check_int, check_label_vector, check_matrix, check_seed
 from layerlens.exceptions import InvalidInputError
 from layerlens.layers import loo_knn_predict, without_self
@@ -187,6 +189,12 @@ class Familiarity:
     centre: float
     spread: float
 
+    def __repr__(self) -> str:
+        return (
+            f"<Familiarity: {len(self.means)} class means in {self.means.shape[1]} dimensions, "
+            f"log distance median {self.centre:.3f}, spread {self.spread:.3f}>"
+        )
+
     def z(self, features: np.ndarray) -> np.ndarray:
         """Robust z-score of each image's log distance: about N(0, 1) for images like the reference."""
         x = check_matrix(features, "features", min_rows=1)
@@ -338,6 +346,31 @@ class Doubt:
     mistake: np.ndarray
     disagreement: np.ndarray
     unfamiliarity: np.ndarray
+
+    def __repr__(self) -> str:
+        if not len(self.doubt):
+            return "<Doubt of 0 images>"
+        return (
+            f"<Doubt of {count(len(self.doubt), 'image')}: median doubt {np.median(self.doubt):.3f} "
+            f"(90th percentile {np.quantile(self.doubt, 0.9):.3f}), {int((self.doubt > 0.5).sum()):,} above 0.5; "
+            f"median chance of a mistake {np.median(self.mistake):.3f}, "
+            f"{int((self.unfamiliarity > 0).sum()):,} unfamiliar>"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per image, one column per signal: ``doubt``, ``mistake``, ``disagreement``, ``unfamiliarity``."""
+        return pd.DataFrame(
+            {
+                "doubt": self.doubt,
+                "mistake": self.mistake,
+                "disagreement": self.disagreement,
+                "unfamiliarity": self.unfamiliarity,
+            }
+        )
+
+    def _repr_html_(self) -> str:
+        summary = summary_frame(self.to_frame().to_dict("series"))
+        return frame_html(f"Doubt of {count(len(self.doubt), 'image')}", summary)
 
 
 def doubt_scores(

@@ -33,6 +33,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from layerlens._util.display import frame_html
 from layerlens._util.jsonfloats import encode_float
 from layerlens._util.validation import check_int, check_label_vector, check_names, check_seed, require_keys
 from layerlens.exceptions import InvalidInputError
@@ -137,6 +138,11 @@ class ClassificationMetrics:
             )
         table = self.per_class.to_string(float_format=lambda v: f"{v:.3f}")
         return "\n".join(lines + ["  per class:"] + ["    " + row for row in table.splitlines()])
+
+    def _repr_html_(self) -> str:
+        # The text repr's summary lines above the per-class table, which a notebook draws as a table.
+        lines = [line.strip() for line in repr(self).split("\n  per class:")[0].splitlines()]
+        return frame_html(lines[0], self.per_class, lines=lines[1:])
 
     def to_dict(self) -> dict[str, Any]:
         """Return the metrics as plain JSON-ready data (NaN becomes ``None``).

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
+from layerlens.site._notebook import serve_site, show_site
 from layerlens.site._target import check_site_target
 
 if TYPE_CHECKING:
     from layerlens.run import Analysis
 
-__all__ = ["build_site", "check_site_target"]
+__all__ = ["build_site", "check_site_target", "serve_site", "show_site"]
 
 
 def build_site(runs: Any, out: str | Path = "output_site") -> Path:
