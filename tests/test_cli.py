@@ -345,6 +345,22 @@ def test_a_model_that_answers_one_class_is_reported_loudly(tmp_path, capsys):
 
 
 
+@pytest.mark.parametrize("texts", [("Class 3 is taken for 5.", "The model is sure of 9 probes."), ()])
+def test_analyze_prints_what_stands_out_after_its_summary(texts, tmp_path, capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    from layerlens.app import workflows
+
+    settings = SimpleNamespace(pixel_scale_reason="x1", explain_note="")
+    analysis = SimpleNamespace(settings=settings, findings=tuple(SimpleNamespace(text=text) for text in texts))
+    monkeypatch.setattr(workflows, "analyze_files", lambda *args, **kwargs: (tmp_path / "run", analysis))
+    (tmp_path / "model.keras").write_bytes(b"")
+    assert main(_analyze_argv(tmp_path / "model.keras", "faces", tmp_path / "run")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    stands_out = ["What stands out:", *(f"- {text}" for text in texts)] if texts else []
+    assert lines[2:-1] == stands_out and lines[-1].startswith("Run saved in ")
+
+
 def test_python_dash_m_layerlens_is_the_command():
     done = subprocess.run([sys.executable, "-m", "layerlens", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "analyze" in done.stdout

@@ -81,6 +81,17 @@ _preprocess = _argument_type(
 )
 
 
+def _formats(value: str) -> tuple[str, ...]:
+    from layerlens.figures import EXPORT_FORMATS
+
+    formats = tuple(dict.fromkeys(part for part in value.replace(" ", "").lower().split(",") if part))
+    if not formats or not set(formats) <= set(EXPORT_FORMATS):
+        raise argparse.ArgumentTypeError(
+            f"expected one or more of {', '.join(EXPORT_FORMATS)}, comma-separated (e.g. png,svg); received {value!r}"
+        )
+    return formats
+
+
 def _positions(value: str) -> list[int] | str:
     if value == "mistakes":
         return value
@@ -246,6 +257,21 @@ def _parser() -> argparse.ArgumentParser:
         default="output_site",
         help="folder for the site (default: output_site); it must be new, empty or an earlier layerlens site",
     )
+
+    figures = commands.add_parser(
+        "figures", help="write a stored run's figures as PNG and SVG files for a report (needs Chrome or Chromium)"
+    )
+    figures.add_argument("run", help="a run folder written by 'layerlens analyze'")
+    figures.add_argument(
+        "--out", required=True, help="folder for the figures and findings.md (made if missing; other files are kept)"
+    )
+    figures.add_argument(
+        "--formats",
+        type=_formats,
+        default=("png", "svg"),
+        metavar="FORMAT,...",
+        help="file formats, comma-separated: png, svg, pdf (default: png,svg)",
+    )
     return parser
 
 
@@ -337,6 +363,10 @@ def _analyze(args: argparse.Namespace) -> int:
     print(f"Pixels: {analysis.settings.pixel_scale_reason}")
     if analysis.settings.explain_note:
         print(f"Explanations: {analysis.settings.explain_note}")
+    if analysis.findings:
+        print("What stands out:")
+        for finding in analysis.findings:
+            print(f"- {finding.text}")
     print(f"Run saved in {run.resolve()}")
     return 0
 
@@ -404,7 +434,31 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"analyze": _analyze, "demo": _demo, "explain": _explain_more, "site": _site}
+def _figures(args: argparse.Namespace) -> int:
+    from layerlens.exceptions import InvalidInputError
+    from layerlens.run import holds_run
+
+    if not holds_run(Path(args.run)):
+        raise InvalidInputError(f"RUN: expected a run folder written by 'layerlens analyze'; received {args.run!r}.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out: expected a folder for the figures; {args.out!r} is a file.")
+    from layerlens.run import load
+
+    start = time.perf_counter()
+    written = load(args.run).save_figures(out, formats=args.formats)
+    seconds = time.perf_counter() - start
+    for path in written:
+        print(f"  {path.name}")
+    figures = (len(written) - 1) // len(args.formats)
+    print(
+        f"{figures} figure(s) as {', '.join(args.formats)} and their captions in {written[-1].name}, written in "
+        f"{seconds:.1f} s to {out.resolve()}"
+    )
+    return 0
+
+
+_COMMANDS = {"analyze": _analyze, "demo": _demo, "explain": _explain_more, "figures": _figures, "site": _site}
 
 
 @contextlib.contextmanager

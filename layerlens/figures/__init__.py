@@ -1,7 +1,8 @@
 """Plotly figures of an analysis: image paths through the layers, per-layer maps, separability by depth,
-the confusion matrix and the reliability diagram, and single images (class probabilities, explanations).
+the confusion matrix and the reliability diagram, and single images (class probabilities, explanations);
+:func:`export_figures` writes figures as PNG, SVG or PDF files through an installed Chrome or Chromium.
 
-Every function returns a :class:`plotly.graph_objects.Figure` and never shows it; the
+Every drawing function returns a :class:`plotly.graph_objects.Figure` and never shows it; the
 same inputs give the same ``fig.to_json()`` byte for byte (no random colours, no trace
 uids, an explicit template instead of plotly's global default). Nothing here needs the
 network: no CDN, no map tiles, no TensorFlow.
@@ -13,8 +14,10 @@ called ``<b>`` shows as ``<b>``. The one exception is a parallel-categories dime
 label, which plotly writes as plain text; it gets the raw layer name.
 """
 
+from layerlens.figures._export import EXPORT_FORMATS, export_figures
 from layerlens.figures._overlay import display_size, overlay_on, upscale
-from layerlens.figures._style import esc
+from layerlens.figures._sketch import paths_sketch
+from layerlens.figures._style import FONT, esc
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
 from layerlens.figures.maps import DOUBT_MARKED, WEBGL_THRESHOLD, layer_figure
 from layerlens.figures.metrics import confusion_figure, probabilities_figure, reliability_figure
@@ -25,15 +28,19 @@ __all__ = [
     "COLOUR_BY",
     "DOUBT_BANDS",
     "DOUBT_MARKED",
+    "EXPORT_FORMATS",
+    "FONT",
     "WEBGL_THRESHOLD",
     "confusion_figure",
     "display_size",
     "esc",
     "explanation_figure",
+    "export_figures",
     "layer_figure",
     "overlay_on",
     "paths_figure",
     "paths_figure_rows",
+    "paths_sketch",
     "probabilities_figure",
     "reliability_figure",
     "segment_weights_figure",

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerlens.figures._sketch import paths_sketch
-from layerlens.figures._style import FONT
+from layerlens.figures import FONT, paths_sketch
 
 if TYPE_CHECKING:
     from layerlens.findings import Finding
