@@ -18,6 +18,7 @@ from skimage import io
 
 import layerlens as ll
 import layerlens.figures._export as export
+from layerlens._util.atomic import write_atomically
 from layerlens.app.cli import main
 from layerlens.exceptions import InvalidInputError, LayerlensError, MissingDependencyError
 from layerlens.figures import export_figures
@@ -183,7 +184,7 @@ def test_an_interrupted_write_leaves_the_earlier_file_and_nothing_else(tmp_path,
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        export._write_atomically(target, b"new" * 1000)
+        write_atomically(target, b"new" * 1000)
     assert [p.name for p in tmp_path.iterdir()] == ["01-paths.png"]
     assert target.read_bytes() == b"earlier"
 

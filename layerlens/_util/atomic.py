@@ -16,10 +16,10 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-__all__ = ["staged_folder"]
+__all__ = ["staged_folder", "write_atomically"]
 
 #: The random part tempfile.mkdtemp puts in a name: 8 of ``[a-z0-9_]``.
 _RANDOM = r"[a-z0-9_]{8}"
@@ -190,3 +190,17 @@ def _untouched_for(entry: os.DirEntry, seconds: float = _UNSIGNED_AGE) -> bool:
         return time.time() - entry.stat(follow_symlinks=False).st_mtime > seconds
     except OSError:
         return False
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: into a hidden temporary file beside it, renamed into place."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise

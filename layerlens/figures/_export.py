@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlens._util.atomic import write_atomically
 from layerlens.exceptions import InvalidInputError, InvalidTypeError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def export_figures(
 def _write_next(pending: deque[tuple[Path, Future]]) -> Path:
     """Write the oldest drawing of ``pending`` to its file once it is done; its bytes are let go then."""
     path, future = pending.popleft()
-    _write_atomically(path, future.result())
+    write_atomically(path, future.result())
     return path
 
 
@@ -168,20 +168,6 @@ def _find_browser() -> Path:
     raise MissingDependencyError(f"no Chrome or Chromium found to draw the figures with: {_INSTALL}.")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file beside it, renamed into place when complete."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 def _executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
@@ -202,13 +188,19 @@ def _check_figures(figures: Any) -> list[tuple[str, Any]]:
 
 
 def _made(stem: str, source: Any, *, call: bool = True) -> Any:
-    """The figure ``source`` is or (``call``) makes; an error unless it is a plotly figure or a function."""
-    figure = source() if call and callable(source) and not hasattr(source, "to_dict") else source
-    if not hasattr(figure, "to_dict") and (call or not callable(figure)):
-        raise InvalidTypeError(
-            f"figures: expected plotly figures or functions that make one; {stem!r} is a {type(figure).__name__}."
-        )
-    return figure
+    """The figure ``source`` is, or the one it makes when called (with ``call``; else ``source`` as it is)."""
+    if hasattr(source, "to_dict"):
+        return source
+    if callable(source):
+        if not call:
+            return source
+        made = source()
+        if hasattr(made, "to_dict"):
+            return made
+        source = made
+    raise InvalidTypeError(
+        f"figures: expected plotly figures or functions that make one; {stem!r} is a {type(source).__name__}."
+    )
 
 
 def _check_size(value: Any, name: str) -> int:

@@ -17,16 +17,14 @@ and numbered so that sorting them by name gives the order of a report:
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from layerlens._util.atomic import write_atomically
 from layerlens.explanations import method_title
 from layerlens.figures import export_figures
 
@@ -86,7 +84,7 @@ def save_figures(analysis: Analysis, folder: str | Path, *, formats: Sequence[st
     written = export_figures({figure.stem: figure.draw for figure in planned}, folder, formats)
     findings = Path(folder) / FINDINGS_FILE
     kinds = [path.suffix[1:] for path in written if path.stem == planned[0].stem]
-    _write_text(findings, findings_markdown(analysis, planned, kinds))
+    write_atomically(findings, findings_markdown(analysis, planned, kinds).encode("utf-8"))
     return [*written, findings]
 
 
@@ -205,20 +203,6 @@ def slug(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     cleaned = re.sub(r"[^a-z0-9_]+", "-", plain).strip("-_")
     return cleaned[:_LONGEST_SLUG].rstrip("-_") or "x"
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all: into a hidden file beside it, then renamed into place."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _paths(analysis: Analysis, colour_by: str = "class") -> go.Figure:
