@@ -864,3 +864,13 @@ def test_a_run_that_cannot_be_right_says_so_on_the_index_and_its_model_page(tmp_
         (False, "digits unlabelled", False),
         (True, "collapsed", True),
     ]
+
+
+def test_the_build_shows_its_progress_when_asked(site_runs, tmp_path, capsys):
+    from layerlens.site import build_site
+
+    build_site(site_runs[:1], out=tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
+    build_site(site_runs[:1], out=tmp_path / "shown")
+    err = capsys.readouterr().err
+    assert "pages" in err and "pages/s" in err

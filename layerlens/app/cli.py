@@ -257,6 +257,7 @@ def _parser() -> argparse.ArgumentParser:
         default="output_site",
         help="folder for the site (default: output_site); it must be new, empty or an earlier layerlens site",
     )
+    site.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     figures = commands.add_parser(
         "figures", help="write a stored run's figures as PNG and SVG files for a report (needs Chrome or Chromium)"
@@ -415,7 +416,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"Runs saved in {models[0].run.parent.resolve()}")
     from layerlens.site import build_site
 
-    index = build_site([model.run for model in models], out=args.site)
+    index = build_site([model.run for model in models], out=args.site, progress=False)
     print(f"Site built: open {index.resolve()}")
     return 0
 
@@ -429,7 +430,7 @@ def _site(args: argparse.Namespace) -> int:
         if not Path(run).is_dir():
             raise InvalidInputError(f"RUN: expected a run folder; {run!r} is not a folder.")
     start = time.perf_counter()
-    index = build_site(args.runs, out=args.out)
+    index = build_site(args.runs, out=args.out, progress=not args.no_progress)
     print(f"Site of {len(args.runs)} run(s) built in {time.perf_counter() - start:.1f} s: open {index.resolve()}")
     return 0
 

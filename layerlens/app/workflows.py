@@ -140,7 +140,7 @@ def analyze_files(
 
         select_layers(list_layers(model), layers)  # a misspelt name is reported before the data loads
     shape = tuple(model.inputs[0].shape[1:])
-    common = dict(seed=seed, test_size=test_size, class_names=class_names)
+    common = dict(seed=seed, test_size=test_size, class_names=class_names, progress=options.get("progress", True))
     from layerlens.datasets import load_data_for, load_probes_for
 
     # Folders are read batch by batch as the pass goes: 50,000 scans need not fit in memory.

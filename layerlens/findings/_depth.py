@@ -86,9 +86,7 @@ def separation(evidence: Evidence) -> list[Finding]:
     value = float(layers[first].knn_accuracy)
     low, high = share_interval(round(value * n), n)
     before = chance if first == 0 else float(layers[first - 1].knn_accuracy)
-    where_before = (
-        "by chance" if first == 0 else f"at the layer before it, {layers[first - 1].name}"
-    )
+    where_before = "by chance" if first == 0 else f"at the layer before it ({layers[first - 1].name})"
     position = "the last layer" if first == len(layers) - 1 else f"layer {first + 1} of {len(layers)}"
     text = (
         f"The classes come apart at {layers[first].name} ({position}): k-NN accuracy {value:.2f} there "

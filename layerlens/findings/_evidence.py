@@ -39,6 +39,9 @@ class LayerEvidence:
     reduced: np.ndarray
     reference: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        return f"<LayerEvidence {self.name!r}: {len(self.clusters):,} images, {len(self.leading)} clusters>"
+
 
 @dataclass(frozen=True, eq=False)
 class Evidence:
@@ -84,6 +87,13 @@ class Evidence:
     reference_labels: np.ndarray | None = None
     probe_probabilities: np.ndarray | None = None
     seed: int = 0
+
+    def __repr__(self) -> str:
+        labels = "labelled" if self.labels is not None else "unlabelled"
+        return (
+            f"<Evidence: {len(self.probabilities):,} {labels} images, {len(self.class_names)} classes, "
+            f"{len(self.layers)} layers>"
+        )
 
     @property
     def predictions(self) -> np.ndarray:

@@ -35,6 +35,9 @@ class FitSet:
     thumbnails: np.ndarray | None = None
     files: tuple[str, ...] | None = None
 
+    def __repr__(self) -> str:
+        return f"<FitSet {self.name!r}: {len(self.labels):,} images, {len(self.features)} layers>"
+
 
 @dataclass(frozen=True, eq=False)
 class ProbeInput:
@@ -45,6 +48,9 @@ class ProbeInput:
     probabilities: np.ndarray
     thumbnails: np.ndarray
     files: tuple[str, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"<ProbeInput {self.name!r}: {len(self.probabilities):,} probes, {len(self.features)} layers>"
 
 
 def reference_fit_set(

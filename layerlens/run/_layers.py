@@ -33,6 +33,9 @@ class OrderedFitSet:
     fit: FitSet
     inverse: np.ndarray
 
+    def __repr__(self) -> str:
+        return f"<OrderedFitSet of {self.fit!r}>"
+
 
 @dataclass(frozen=True, eq=False)
 class Assigned:
@@ -42,6 +45,10 @@ class Assigned:
     layer: LayerAnalysis
     reference: Placement | None
     probes: Placement | None
+
+    def __repr__(self) -> str:
+        placed = [name for name, part in (("reference", self.reference), ("probes", self.probes)) if part is not None]
+        return f"<Assigned {self.layer.name!r}{' with ' + ' and '.join(placed) + ' placed' if placed else ''}>"
 
 
 def ordered(fit: FitSet) -> OrderedFitSet:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["build_site", "check_site_target", "serve_site", "show_site"]
 
 
-def build_site(runs: Any, out: str | Path = "output_site") -> Path:
+def build_site(runs: Any, out: str | Path = "output_site", *, progress: bool = True) -> Path:
     """Build the website of one or more analyses.
 
     Parameters
@@ -33,6 +33,8 @@ def build_site(runs: Any, out: str | Path = "output_site") -> Path:
     out : str or Path, default="output_site"
         The site's folder. It must be missing, empty or an earlier layerlens site (it holds a
         ``.layerlens-site`` file): the new site replaces it whole, so any other folder is refused.
+    progress : bool, default=True
+        Show a progress bar over the pages written.
 
     Returns
     -------
@@ -64,7 +66,7 @@ def build_site(runs: Any, out: str | Path = "output_site") -> Path:
     items = _items(runs)
     target = check_site_target(out, runs=[item for item in items if isinstance(item, (str, os.PathLike))])
     analyses, folders = _analyses(items)
-    return write_site(analyses, target, folders)
+    return write_site(analyses, target, folders, progress=progress)
 
 
 def _items(runs: Any) -> list[Any]:

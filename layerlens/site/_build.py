@@ -13,6 +13,7 @@ import pandas as pd
 
 from layerlens._util.atomic import staged_folder
 from layerlens._util.png import png_bytes
+from layerlens._util.progress import Progress
 from layerlens._version import __version__
 from layerlens.figures import display_size, esc
 from layerlens.figures.explanations import outlined_segments, segment_weights_spec, top_segments
@@ -32,11 +33,17 @@ ASSETS = "assets"
 RUNS = "runs"
 
 
-def write_site(analyses: Sequence[Analysis], target: Path, folders: Sequence[Path | None] | None = None) -> Path:
+def write_site(
+    analyses: Sequence[Analysis],
+    target: Path,
+    folders: Sequence[Path | None] | None = None,
+    *,
+    progress: bool = False,
+) -> Path:
     """Write the site of ``analyses`` to ``target``, already checked by :func:`check_site_target`; return its index.
 
     ``folders`` holds the run folder each analysis was read from (absolute; None for an analysis given in
-    memory), for the commands the pages suggest.
+    memory), for the commands the pages suggest; ``progress`` shows a bar over the image pages written.
     """
     env = environment()
     slugs = [content.run_slug(i, a.name) for i, a in enumerate(analyses)]
@@ -50,8 +57,11 @@ def write_site(analyses: Sequence[Analysis], target: Path, folders: Sequence[Pat
             shutil.copyfile(path, assets / path.name)
         shutil.copyfile(plotly_js(), assets / "plotly.min.js")
         cards = []
+        bar = Progress(None, "page") if progress else None
         for analysis, slug, name, folder in zip(analyses, slugs, names, folders):
-            cards.append(_write_run(env, analysis, staging / RUNS / slug, _Run(slug, name, folder)))
+            cards.append(_write_run(env, analysis, staging / RUNS / slug, _Run(slug, name, folder), bar))
+        if bar is not None:
+            bar.close()
         page = env.get_template("index.html").render(root="", runs=cards, version=__version__, page_kind="index")
         (staging / "index.html").write_text(page, encoding="utf-8")
     return target / "index.html"
@@ -66,7 +76,7 @@ class _Run:
     folder: Path | None
 
 
-def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run) -> dict[str, Any]:
+def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Progress | None = None) -> dict[str, Any]:
     """Write one run's pages, pictures and data; return what the index says of it."""
     for sub in ("images", "samples", "data", "explanations", "pictures", "reference"):
         (folder / sub).mkdir(parents=True)
@@ -158,6 +168,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run) -> dict[
                 in_gallery=in_gallery,
             )
             (folder / "samples" / f"{content.image_name(index)}.html").write_text(page, encoding="utf-8")
+            if bar is not None:
+                bar.add(1)
     return run
 
 
