@@ -36,6 +36,7 @@ class DemoModel:
     explained: str = ""
     probes: str = ""
     groups: str = ""
+    findings: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """Lines for a terminal: accuracy and timings, what the paths say, what was explained, the files."""
@@ -46,6 +47,8 @@ class DemoModel:
             f"{'':<9} {self.explained}" if self.explained else "",
             f"{'':<9} {self.probes}" if self.probes else "",
             f"{'':<9} {self.groups}" if self.groups else "",
+            f"{'':<9} what stands out:" if self.findings else "",
+            *(f"{'':<9} - {text}" for text in self.findings),
             f"{'':<9} model {self.path}  run {self.run}",
         ]
         return "\n".join(line for line in lines if line)
@@ -130,6 +133,7 @@ def run_demo(
             _explained_line(analysis),
             _probes_line(analysis, OTHER_KIND[name]),
             _groups_line(analysis),
+            tuple(finding.text for finding in analysis.findings),
         )
         if report is not None:
             report(result)
