@@ -214,3 +214,35 @@ def test_metadata_with_missing_values_and_a_weak_group():
     assert [(f.where["column"], f.where["group"]) for f in weak] == [("site", "b")]
     inside = (site == "b").fillna(False).to_numpy(dtype=bool)
     assert weak[0].value == pytest.approx(correct[inside].mean(), abs=1e-12)
+
+
+def test_odd_evidence_gives_findings_or_none_never_an_error():
+    """Sets of one image, one class, one cluster, constant spaces, empty or all-missing metadata, no probes."""
+    import warnings
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n, k, depth = int(rng.choice([1, 2, 3, 40])), int(rng.choice([2, 3])), int(rng.choice([1, 3]))
+        probabilities = rng.dirichlet(np.ones(k) * rng.choice([0.05, 1.0]), n).astype(np.float32)
+        labels = None if rng.random() < 0.2 else rng.integers(0, rng.choice([1, k]), n)
+        layers = tuple(
+            LayerEvidence(f"l{i}", rng.integers(0, c, n), rng.integers(-1, k, c),
+                          None if labels is None else float(rng.random()),
+                          np.zeros((n, 2), np.float32) if rng.random() < 0.2 else rng.normal(size=(n, 2)))
+            for i, c in enumerate(rng.choice([1, 2, 5], depth))
+        )
+        metadata = pd.DataFrame({
+            "site": pd.array(rng.choice(["a", "b", None], n), dtype="string"),
+            "none": pd.array([None] * n, dtype="string"),
+            "age": pd.array([str(v) for v in rng.normal(50, 10, n).round(1)], dtype="string"),
+        })
+        properties = pd.DataFrame(rng.random((n, 3)) * rng.choice([0, 1]), columns=list(IMAGE_PROPERTIES))
+        probes = rng.dirichlet(np.ones(k), int(rng.choice([0, 1, 30]))).astype(np.float32)
+        evidence = Evidence(tuple("abc"[:k]), probabilities, labels, layers,
+                            np.array([f"p{v}" for v in rng.integers(0, 3, n)], dtype=object), n,
+                            metadata=metadata, properties=properties, probe_probabilities=probes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for finding in find(evidence):
+                assert finding.kind in KINDS and finding.text
+                Finding.from_dict(finding.to_dict())

@@ -56,6 +56,8 @@ def label_issues(evidence: Evidence, last_layers: int = 2) -> list[Finding]:
     shares = np.ones(candidates.size)
     for layer in evidence.layers[-last_layers:]:
         found = neighbour_classes(evidence, layer, candidates, LABEL_NEIGHBOURS)
+        if not found.shape[1]:
+            return []  # no neighbour to ask (a set of one image)
         shares = np.minimum(shares, (found == predicted[candidates][:, None]).mean(axis=1))
     chosen = shares >= NEIGHBOUR_SHARE
     if not chosen.any():
