@@ -21,7 +21,7 @@ from layerlens.figures._style import FONT, esc
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
 from layerlens.figures.maps import DOUBT_MARKED, WEBGL_THRESHOLD, layer_figure
 from layerlens.figures.metrics import confusion_figure, probabilities_figure, reliability_figure
-from layerlens.figures.paths import COLOUR_BY, DOUBT_BANDS, paths_figure, paths_figure_rows
+from layerlens.figures.paths import COLOUR_BY, DOUBT_BANDS, PATHS_WIDTH, paths_figure, paths_figure_rows
 from layerlens.figures.separability import separability_figure
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DOUBT_MARKED",
     "EXPORT_FORMATS",
     "FONT",
+    "PATHS_WIDTH",
     "WEBGL_THRESHOLD",
     "confusion_figure",
     "display_size",

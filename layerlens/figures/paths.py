@@ -29,16 +29,16 @@ from layerlens.figures._style import (
     probe_mask,
 )
 
-__all__ = ["COLOUR_BY", "DOUBT_BANDS", "paths_figure", "paths_figure_rows"]
+__all__ = ["COLOUR_BY", "DOUBT_BANDS", "PATHS_WIDTH", "paths_figure", "paths_figure_rows"]
 
 #: What the ribbons of :func:`paths_figure` can be coloured by.
 COLOUR_BY: tuple[str, ...] = ("class", "doubt")
 #: Upper edges of the doubt bands of ``colour_by="doubt"`` (the last band reaches 1).
 DOUBT_BANDS: tuple[float, ...] = (0.25, 0.5, 0.75)
 
-# Category labels of the paths figure are shortened to fit this width (px), a typical page width;
-# narrower pages may overlap long labels, wider ones have room to spare.
-_PATHS_WIDTH = 1200
+#: Category labels of the paths figure are shortened to fit this width (px), a typical page width;
+#: narrower pages may overlap long labels, wider ones have room to spare (exports use it).
+PATHS_WIDTH = 1200
 _CHAR_PX = 6.3  # mean width of a character of the 11 px label font
 _MAX_MARGIN = 260
 # Appended to the label of a layer that runs beside the previous one instead of after it.
@@ -398,7 +398,7 @@ def _paths_dimensions(
     # The labels of dimension i sit between dimensions i - 1 and i; the first and last ones in the margins.
     edge_chars = int((_MAX_MARGIN - 16) / _CHAR_PX)
     outer = _label_width([esc(n) for n in names[0]]) + _label_width([esc(n) for n in names[-1]]) + 30
-    gap = (_PATHS_WIDTH - outer) / max(len(layers), 1)
+    gap = (PATHS_WIDTH - outer) / max(len(layers), 1)
     inner_chars = max(8, int((gap - 34) / _CHAR_PX))
     # Dimension titles are centred over their bar in a 13 px font (about 7.4 px a character).
     title_chars = max(8, int(gap / 7.4))

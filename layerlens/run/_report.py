@@ -206,11 +206,11 @@ def slug(text: str) -> str:
 
 
 def _paths(analysis: Analysis, colour_by: str = "class") -> go.Figure:
-    from layerlens.figures.paths import _PATHS_WIDTH
+    from layerlens.figures import PATHS_WIDTH
 
     figure = analysis.paths_figure(colour_by=colour_by)
     # The width its layer and cluster labels were shortened to fit; exported narrower, they overlap.
-    return figure.update_layout(width=_PATHS_WIDTH)
+    return figure.update_layout(width=PATHS_WIDTH)
 
 
 def _verdict(analysis: Analysis, image: int) -> str:

@@ -221,4 +221,4 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the site's files without writing a line per request into the notebook's output."""
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        """Write nothing: the base class writes every request to stderr, which a notebook shows as an error."""
