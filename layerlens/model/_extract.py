@@ -61,7 +61,8 @@ THUMBNAIL_SIZE = 64
 
 
 def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:
-    height, width = x.shape[1], x.shape[2]
+    """Size of the thumbnails of a batch of images (or of volumes' central slices), longest side THUMBNAIL_SIZE."""
+    height, width = x.shape[-3], x.shape[-2]
     scale = min(1.0, THUMBNAIL_SIZE / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -167,10 +168,12 @@ def _step_function(
         packed = [features_and_outputs(to_model(x * scale))]
         for j in range(n_levels):
             packed.append(features_and_outputs(to_model(noisy[0][j] * scale)))
-        scaled = tf.clip_by_value((x - lo) / (hi - lo), 0.0, 1.0)
+        # A volume (depth, height, width, channels) is shown by its central axial slice.
+        face = x if len(input_shape) == 3 else x[:, input_shape[0] // 2]
+        scaled = tf.clip_by_value((face - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
-        if tuple(thumbnail_shape) != tuple(input_shape[:2]):
+        if tuple(thumbnail_shape) != tuple(face.shape[1:3]):
             scaled = tf.image.resize(scaled, thumbnail_shape, method="area")
         thumbs = tf.cast(tf.round(scaled * 255.0), tf.uint8)
         return tf.concat(packed, axis=1), thumbs

@@ -93,10 +93,10 @@ def check_model(model: Any) -> None:
             f"model: expected one image input and one class output; received {len(model.inputs)} input(s) and "
             f"{len(model.outputs)} output(s)."
         )
-    if len(model.inputs[0].shape) != 4:
+    if len(model.inputs[0].shape) not in (4, 5):
         raise InvalidInputError(
-            f"model: expected an image input of shape (batch, height, width, channels); received "
-            f"{tuple(model.inputs[0].shape)}."
+            f"model: expected an image input of shape (batch, height, width, channels) or a volume input of shape "
+            f"(batch, depth, height, width, channels); received {tuple(model.inputs[0].shape)}."
         )
 
 
