@@ -40,6 +40,7 @@ def page_pictures(
     ``kept`` holds images as the model took them (float32, the data's own range), by position.
     """
     from layerlens.explanations import to_display
+    from layerlens.model import central_slice
 
     readable = files is not None and source is not None and source.get("reader") in ("folder", "keras")
     mode = "grayscale" if channels == 1 else "rgb"
@@ -49,7 +50,7 @@ def page_pictures(
         if readable:
             picture = _from_file(Path(source["root"]) / files[index], mode)
         if picture is None and index in kept:
-            picture = to_display(kept[index][np.newaxis], display_range)[0]
+            picture = to_display(central_slice(kept[index][np.newaxis]), display_range)[0]
         if picture is not None:
             pictures[index] = picture
     return pictures
