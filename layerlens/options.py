@@ -9,7 +9,7 @@ import re
 
 __all__ = [
     "BUNDLED_DATA", "CONV_FEATURES", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES", "PROJECTIONS", "SPLITS",
-    "STABILITY_NOISE", "preprocess_family",
+    "STABILITY_NOISE", "VOLUME_AXES", "VOLUME_VIEWS", "check_axes", "preprocess_family",
 ]  # fmt: skip
 
 #: The data sets the command line and ``explain_run`` know by name (resized to the model's input).
@@ -27,6 +27,29 @@ PROJECTIONS: tuple[str, ...] = ("pca", "umap")
 
 #: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
 CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")
+
+#: The order of a volume's spatial axes when nothing says otherwise: depth (the axial axis), height, width.
+VOLUME_AXES = "DHW"
+
+
+def check_axes(axes: object, *, volume: bool = True, name: str = "axes") -> str:
+    """Return ``axes``, or raise unless it is a permutation of ``"DHW"`` (for images: ``"DHW"`` itself)."""
+    from layerlens.exceptions import InvalidInputError
+
+    if not isinstance(axes, str) or sorted(axes) != sorted(VOLUME_AXES):
+        raise InvalidInputError(
+            f"{name}: expected a permutation of the letters 'D', 'H' and 'W' (e.g. 'DHW' or 'HWD'); received {axes!r}."
+        )
+    if not volume and axes != VOLUME_AXES:
+        raise InvalidInputError(
+            f"{name}: expected 'DHW' for images (N, H, W, C), which have no depth axis to reorder; received {axes!r}."
+        )
+    return axes
+
+
+#: How a volume is shown in one picture (thumbnails, the gallery): its central axial slice, or the
+#: maximum-intensity projection along the axial axis (the habit for PET).
+VOLUME_VIEWS: tuple[str, ...] = ("slice", "mip")
 
 #: The ``keras.applications`` families whose ``preprocess_input`` ``analyze(..., preprocess=NAME)`` takes.
 PREPROCESS_FAMILIES: tuple[str, ...] = (

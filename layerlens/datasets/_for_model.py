@@ -16,12 +16,14 @@ import numpy as np
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._stream import ImageStream
 from layerlens.exceptions import InvalidInputError
-from layerlens.options import BUNDLED_DATA, SPLITS
+from layerlens.options import BUNDLED_DATA, SPLITS, VOLUME_AXES, check_axes
 
 __all__ = ["load_data_for", "load_probes_for"]
 
 # The demo's phantoms model is trained on make_phantoms(3200, seed=seed); its test split is the held-out quarter.
 PHANTOM_COUNT = 3200
+# The demo's volume model is trained on make_volume_phantoms(400, seed=seed); its test split is the held-out quarter.
+VOLUME_PHANTOM_COUNT = 400
 
 
 def load_data_for(
@@ -35,8 +37,10 @@ def load_data_for(
     dicom: Mapping[str, Any] | None = None,
     stream: bool = False,
     progress: bool = False,
+    volume: Mapping[str, Any] | None = None,
 ) -> ImageSet | ImageStream:
-    """Images for a model with ``input_shape`` ``(H, W, C)``: a bundled data set or a folder.
+    """Images for a model with ``input_shape`` ``(H, W, C)``, or volumes for one with ``(D, H, W, C)``: a bundled
+    data set, a folder or a DICOM tree.
 
     Parameters
     ----------
@@ -67,6 +71,12 @@ def load_data_for(
         :class:`~layerlens.datasets.ImageStream`), so memory stays bounded.
     progress : bool, default=False
         For a folder or a DICOM tree: show a progress bar of the files read.
+    volume : mapping, optional
+        For a model that takes volumes: ``axes`` (the order of its input's spatial axes, default ``"DHW"``),
+        ``window`` and ``spacing`` (see :func:`layerlens.datasets.from_nifti`). Its data is then a folder of
+        NIfTI class folders (:func:`~layerlens.datasets.from_nifti`), a DICOM tree read a series per volume
+        (``from_dicom(..., slices="volume")``), or ``"phantoms"``
+        (:func:`~layerlens.datasets.make_volume_phantoms`).
 
     Returns
     -------
@@ -85,6 +95,12 @@ def load_data_for(
         raise InvalidInputError(f"split: expected one of {SPLITS}; received {split!r}.")
     if not 0.0 < test_size < 1.0:
         raise InvalidInputError(f"test_size: expected a share in (0, 1); received {test_size!r}.")
+    if len(input_shape) == 4:
+        return _volumes_for(data, input_shape, seed, split, test_size, class_names, dicom, stream, progress, volume)
+    if dicom is not None and dicom.get("slices") == "volume":
+        raise InvalidInputError(
+            f"slices: 'volume' reads each series as one volume, but the model takes 2-D images {tuple(input_shape)}."
+        )
     height, width, channels = input_shape
     size = (height or 64, width or 64)
     if dicom is not None:
@@ -125,6 +141,71 @@ def load_data_for(
             metadata=metadata,
         )
     return getattr(parts, split or "test")
+
+
+def _volumes_for(
+    data: str,
+    input_shape: Sequence[int | None],
+    seed: int,
+    split: str | None,
+    test_size: float,
+    class_names: Sequence[str] | None,
+    dicom: Mapping[str, Any] | None,
+    stream: bool,
+    progress: bool,
+    volume: Mapping[str, Any] | None,
+) -> ImageSet | ImageStream:
+    """Volumes at the model's input shape: NIfTI class folders, DICOM series or the volume phantoms."""
+    from layerlens.datasets.nifti import from_nifti
+    from layerlens.datasets.phantoms.volumes import make_volume_phantoms
+
+    options = dict(volume or {})
+    axes = check_axes(options.pop("axes", None) or VOLUME_AXES)
+    spatial = dict(zip(axes, input_shape[:3]))
+    if any(size is None for size in spatial.values()):
+        raise InvalidInputError(
+            f"model: expected a volume input of fixed size to read volumes for; received {tuple(input_shape)}."
+        )
+    shape = tuple(int(spatial[axis]) for axis in "DHW")  # type: ignore[arg-type]
+    channels = input_shape[3]
+    if channels not in (1, None):
+        raise InvalidInputError(
+            f"model: the volume readers give one channel; the model takes {channels} (pass the volumes as arrays)."
+        )
+    if dicom is not None:
+        from layerlens.datasets.dicom import from_dicom
+
+        asked = {**dicom, "slices": "volume"}
+        images = from_dicom(
+            data, shape=shape, axes=axes, class_names=class_names, stream=stream, progress=progress, **asked, **options
+        )
+    elif data == "phantoms":
+        if len(set(shape)) != 1:
+            raise InvalidInputError(f"data: volume phantoms are cubes; the model takes {shape} volumes (D, H, W).")
+        images = make_volume_phantoms(VOLUME_PHANTOM_COUNT, size=shape[0], seed=seed)
+        if axes != VOLUME_AXES:
+            masks = None if images.masks is None else _to_axes(images.masks[..., np.newaxis], axes)[..., 0]
+            images = replace(images, images=_to_axes(images.images, axes), masks=masks, axes=axes)
+        split = split or "test"
+    elif data in BUNDLED_DATA:
+        raise InvalidInputError(
+            f"data: {data!r} holds 2-D images; the model takes volumes {tuple(input_shape)} (use 'phantoms', a "
+            "folder of NIfTI class folders, or a DICOM tree with --labels)."
+        )
+    elif Path(data).is_dir():
+        images = from_nifti(
+            data, shape, axes=axes, class_names=class_names, stream=stream, progress=progress, **options
+        )
+    else:
+        raise InvalidInputError(
+            f"data: expected 'phantoms', a folder of NIfTI class folders or a DICOM tree; received {data!r}."
+        )
+    return images if split in (None, "all") else getattr(images.split(test_size, seed=seed), split)
+
+
+def _to_axes(volumes: np.ndarray, axes: str) -> np.ndarray:
+    """``(N, D, H, W, C)`` volumes with their spatial axes put in the order ``axes``."""
+    return volumes.transpose(0, *(1 + VOLUME_AXES.index(axis) for axis in axes), 4)
 
 
 def _bundled(data: str, size: tuple[int, int], channels: int | None, seed: int, test_size: float) -> Any:

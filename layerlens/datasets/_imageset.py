@@ -10,26 +10,28 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from layerlens.exceptions import InvalidInputError
+from layerlens.options import check_axes
 
 __all__ = ["ImageSet", "Split", "stratified_split"]
 
 
 @dataclass(frozen=True, eq=False)
 class ImageSet:
-    """Images with integer labels and the names of their classes.
+    """Images, or volumes, with integer labels and the names of their classes.
 
     Parameters
     ----------
-    images : ndarray of shape (N, H, W, C), float32
-        Pixel values in [0, 1]; ``C`` is 1 (grayscale) or 3 (RGB).
+    images : ndarray of shape (N, H, W, C) or (N, D, H, W, C), float32
+        Pixel (voxel) values in [0, 1]; ``C`` is 1 (grayscale) or 3 (RGB). A 5-D array holds volumes
+        (CT, MRI, PET), its three spatial axes in the order ``axes`` names.
     labels : ndarray of shape (N,), int64
         Class index of each image, in ``range(len(class_names))``.
     class_names : tuple of str
         Name of each class; ``class_names[k]`` names label ``k``.
     name : str, default="images"
         Short name of the data set, used to label analysis runs.
-    masks : ndarray of shape (N, H, W), bool, optional
-        Pixel masks of the region that defines the class (the lesion of a
+    masks : ndarray of shape (N, H, W) or (N, D, H, W), bool, optional
+        Pixel (voxel) masks of the region that defines the class (the lesion of a
         phantom); all ``False`` where the class has no such region.
     files : tuple of str, optional
         Source file of each image, relative to the folder it was read from.
@@ -42,12 +44,19 @@ class ImageSet:
         How to read the images again from their files (``files`` are relative to its ``"root"``), as
         :func:`from_directory` records it; an analysis keeps it to read the images at their own size and to
         explain more of them later.
+    axes : str, default="DHW"
+        For volumes, the anatomical meaning of the three spatial axes of ``images`` in their order: a
+        permutation of ``D`` (axial: inferior to superior), ``H`` (rows: anterior to posterior) and ``W``
+        (columns: the patient's right to left, the radiological view), as :func:`from_nifti` lays volumes out.
+        ``"HWD"`` is the order Keras' CT tutorial feeds its model. Images have no depth: theirs must stay
+        ``"DHW"``.
 
     Raises
     ------
     InvalidInputError
         If the arrays disagree in length, have the wrong rank or dtype, or
-        hold values outside [0, 1] or labels outside the class range.
+        hold values outside [0, 1] or labels outside the class range, or
+        ``axes`` is not a permutation of ``"DHW"`` (or not ``"DHW"`` for images).
     """
 
     images: np.ndarray
@@ -59,13 +68,16 @@ class ImageSet:
     skipped: tuple[str, ...] = field(default=())
     metadata: Any = None
     source: Any = None
+    axes: str = "DHW"
 
     def __post_init__(self) -> None:
         images, labels = self.images, self.labels
-        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        if images.ndim not in (4, 5) or images.shape[-1] not in (1, 3):
             raise InvalidInputError(
-                f"images: expected shape (N, H, W, C) with C in (1, 3); received shape {images.shape}."
+                f"images: expected shape (N, H, W, C), or (N, D, H, W, C) for volumes, with C in (1, 3); "
+                f"received shape {images.shape}."
             )
+        check_axes(self.axes, volume=images.ndim == 5)
         if images.dtype != np.float32:
             raise InvalidInputError(f"images: expected dtype float32; received {images.dtype}.")
         if images.size and (float(images.min()) < 0.0 or float(images.max()) > 1.0):
@@ -82,8 +94,8 @@ class ImageSet:
                 f"labels: expected values in 0..{len(self.class_names) - 1} "
                 f"(one per class name); received range {labels.min()}..{labels.max()}."
             )
-        if self.masks is not None and self.masks.shape != images.shape[:3]:
-            raise InvalidInputError(f"masks: expected shape {images.shape[:3]}; received {self.masks.shape}.")
+        if self.masks is not None and self.masks.shape != images.shape[:-1]:
+            raise InvalidInputError(f"masks: expected shape {images.shape[:-1]}; received {self.masks.shape}.")
         if self.files is not None and len(self.files) != len(images):
             raise InvalidInputError(f"files: expected {len(images)} names; received {len(self.files)}.")
         if self.metadata is not None and len(self.metadata) != len(images):
@@ -92,10 +104,17 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def is_volume(self) -> bool:
+        """Whether the set holds volumes ``(N, D, H, W, C)`` rather than images ``(N, H, W, C)``."""
+        return self.images.ndim == 5
+
     def __repr__(self) -> str:
         counts = np.bincount(self.labels, minlength=len(self.class_names))
         per_class = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, counts))
-        return f"ImageSet({self.name!r}, {len(self)} images of {self.images.shape[1:]}, {per_class})"
+        shape = self.images.shape[1:]
+        kind = f"volumes of {shape}, axes={self.axes!r}" if self.is_volume else f"images of {shape}"
+        return f"ImageSet({self.name!r}, {len(self)} {kind}, {per_class})"
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> ImageSet:
         """Return the images at ``indices`` (in that order) as a new ImageSet.
@@ -121,6 +140,7 @@ class ImageSet:
             skipped=self.skipped,
             metadata=None if self.metadata is None else self.metadata.iloc[idx].reset_index(drop=True),
             source=self.source,
+            axes=self.axes,
         )
 
     def split(self, test_size: float = 0.25, *, seed: int = 0) -> Split:

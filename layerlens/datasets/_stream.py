@@ -1,4 +1,5 @@
-"""Images listed from their files and decoded batch by batch, so that a folder of any size keeps memory bounded."""
+"""Images (or volumes) listed from their files and decoded batch by batch, so that a folder of any size keeps memory
+bounded."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from layerlens._util.skipped import warn_skipped
 from layerlens.datasets._imageset import ImageSet, Split, stratified_split
 from layerlens.datasets.probes import match_shape
 from layerlens.exceptions import InvalidInputError
+from layerlens.options import VOLUME_AXES, check_axes
 
 __all__ = ["ImageStream"]
 
-#: Reads one file as a float32 ``(H, W, C)`` image in [0, 1]; raises on a file it cannot read.
+#: Reads one file as a float32 ``(H, W, C)`` image (or ``(D, H, W, C)`` volume) in [0, 1]; raises on a file it
+#: cannot read.
 Reader = Callable[[Path], np.ndarray]
 
 
@@ -24,8 +27,8 @@ Reader = Callable[[Path], np.ndarray]
 class ImageStream:
     """Labelled images that stay in their files until they are read, one batch at a time.
 
-    What ``from_directory(..., stream=True)`` and ``from_dicom(..., stream=True)``
-    return. The files are listed (and their labels known) up front; iterating
+    What ``from_directory(..., stream=True)``, ``from_dicom(..., stream=True)`` and
+    ``from_nifti(..., stream=True)`` return. The files are listed (and their labels known) up front; iterating
     decodes ``batch_size`` files at a time and yields ``(x, y)`` batches, so ``analyze``
     of 50,000 files holds one batch of images at a time besides what it keeps per
     image. Files that turn out unreadable while being read are left out of their
@@ -43,10 +46,11 @@ class ImageStream:
         Class index of each file.
     class_names : tuple of str
         Name of each class.
-    image_shape : (int, int, int)
-        ``(H, W, C)`` of every image the reader returns.
+    image_shape : (int, int, int) or (int, int, int, int)
+        ``(H, W, C)`` of every image the reader returns, or ``(D, H, W, C)`` of every volume (in the order
+        ``axes`` names); batches are then 5-D.
     reader : callable
-        Reads one file (its full path) as a float32 ``(H, W, C)`` image in [0, 1].
+        Reads one file (its full path) as a float32 array of ``image_shape`` in [0, 1].
     name : str, default="images"
         Name of the data set.
     batch_size : int, default=64
@@ -57,22 +61,37 @@ class ImageStream:
         One row per file.
     source : dict, optional
         How to read the files again (see :class:`ImageSet`).
+    axes : str, default="DHW"
+        The order of a volume's spatial axes, as :class:`ImageSet` records it; ``"DHW"`` for images.
     """
 
     root: Path
     files: tuple[str, ...]
     labels: np.ndarray
     class_names: tuple[str, ...]
-    image_shape: tuple[int, int, int]
+    image_shape: tuple[int, ...]
     reader: Reader = field(repr=False)
     name: str = "images"
     batch_size: int = 64
     skipped: tuple[str, ...] = ()
     metadata: Any = None
     source: Any = None
+    axes: str = VOLUME_AXES
 
     def __post_init__(self) -> None:
         n = len(self.files)
+        shape = tuple(self.image_shape) if isinstance(self.image_shape, (tuple, list)) else self.image_shape
+        if (
+            not isinstance(shape, tuple)
+            or len(shape) not in (3, 4)
+            or shape[-1] not in (1, 3)
+            or not all(isinstance(d, (int, np.integer)) and d >= 1 for d in shape)
+        ):
+            raise InvalidInputError(
+                f"image_shape: expected (H, W, C), or (D, H, W, C) for volumes, with C in (1, 3); received {shape!r}."
+            )
+        object.__setattr__(self, "image_shape", tuple(int(d) for d in shape))
+        check_axes(self.axes, volume=len(shape) == 4)
         if self.labels.shape != (n,) or not np.issubdtype(self.labels.dtype, np.integer):
             raise InvalidInputError(
                 f"labels: expected {n} integer labels, one per file; received shape {self.labels.shape}."
@@ -89,10 +108,16 @@ class ImageStream:
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self.batches()
 
+    @property
+    def is_volume(self) -> bool:
+        """Whether the files are read as volumes ``(D, H, W, C)`` rather than images ``(H, W, C)``."""
+        return len(self.image_shape) == 4
+
     def __repr__(self) -> str:
         counts = np.bincount(self.labels, minlength=len(self.class_names))
         per_class = ", ".join(f"{n}={c}" for n, c in zip(self.class_names, counts))
-        return f"ImageStream({self.name!r}, {len(self)} files of {self.image_shape}, {per_class})"
+        axes = f", axes={self.axes!r}" if self.is_volume else ""
+        return f"ImageStream({self.name!r}, {len(self)} files of {self.image_shape}{axes}, {per_class})"
 
     def batches(
         self, batch_size: int | None = None, *, kept: list[int] | None = None, unreadable: list[str] | None = None
@@ -112,7 +137,7 @@ class ImageStream:
 
         Yields
         ------
-        (ndarray of shape (n, H, W, C), ndarray of shape (n,))
+        (ndarray of shape (n, H, W, C) or (n, D, H, W, C), ndarray of shape (n,))
             One batch; ``n`` is smaller than ``batch_size`` for the last one and where files were unreadable.
         """
         size = _check_batch_size(self.batch_size if batch_size is None else batch_size)
@@ -167,7 +192,7 @@ class ImageStream:
             raise InvalidInputError(f"channels: expected 1 or 3; received {channels!r}.")
         if channels == self.image_shape[-1]:
             return self
-        shape = (*self.image_shape[:2], channels)
+        shape = (*self.image_shape[:-1], channels)
         source = None if self.source is None else {**self.source, "channels": channels}
         reader = _ChannelReader(self.reader, np.zeros((1, *shape), np.float32))
         return replace(self, reader=reader, image_shape=shape, source=source)
@@ -191,6 +216,7 @@ class ImageStream:
             skipped=self.skipped + tuple(f for i, f in enumerate(self.files) if i not in read),
             metadata=chosen.metadata,
             source=self.source,
+            axes=self.axes,
         )
 
     def _decode(self, positions: Sequence[int]) -> tuple[np.ndarray, list[int], list[str]]:
@@ -222,7 +248,12 @@ class _ChannelReader:
     like: np.ndarray
 
     def __call__(self, path: Path) -> np.ndarray:
-        return match_shape(self.reader(path)[np.newaxis], self.like)[0]
+        image = self.reader(path)
+        if image.ndim == 4:  # a volume: same rule, without the resizing match_shape knows for images only
+            channels = self.like.shape[-1]
+            grey = image.mean(axis=-1, keepdims=True, dtype=np.float32)
+            return np.repeat(grey, channels, axis=-1) if channels > 1 else grey
+        return match_shape(image[np.newaxis], self.like)[0]
 
 
 def _check_batch_size(batch_size: Any) -> int:

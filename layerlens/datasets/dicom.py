@@ -9,7 +9,9 @@ The layout of the RSNA-MICCAI brain tumour radiogenomic challenge::
 Slices are put in anatomical order by their position along the slice normal (``ImagePositionPatient``
 projected on the cross product of ``ImageOrientationPatient``), else by ``InstanceNumber``, never by file
 name. Pixels get the modality LUT (rescale slope and intercept) and, where present, the window or VOI LUT,
-then a robust scaling to [0, 1]. Needs pydicom (``pip install "layerlens[dicom]"``).
+then a robust scaling to [0, 1]. With ``slices="volume"`` the whole series is stacked in that order into one
+volume per patient, laid out as :func:`~layerlens.datasets.from_nifti` lays out its volumes. Needs pydicom
+(``pip install "layerlens[dicom]"``).
 
 A series folder may hold other files, as DICOM readers such as GDCM and SimpleITK allow: hidden ones
 (``.DS_Store``) are ignored, as :func:`~layerlens.datasets.from_directory` ignores them; files that are not DICOM
@@ -19,10 +21,8 @@ from its slices. A file named ``*.dcm`` (or ``*.dicom``) that cannot be read is 
 file, and leaves its patient out: reading the series without it would move its middle.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -34,40 +34,16 @@ import pandas as pd
 from layerlens._util.progress import Progress
 from layerlens._util.skipped import SHOWN_SKIPPED
 from layerlens._util.validation import check_int, check_names
-from layerlens._util.warn import warn_user
+from layerlens.datasets._dicom_files import _place, _pydicom, _read_headers, _Slice, _slice_image, _warn_left_out
+from layerlens.datasets._dicom_volume import _DEPTH, _PERCENTILES, _only_for_volumes, _VolumeReading, _volumes
 from layerlens.datasets._imageset import ImageSet
 from layerlens.datasets._resize import check_image_size
 from layerlens.datasets._stream import ImageStream
-from layerlens.exceptions import InvalidInputError, MissingDependencyError, SkippedFilesWarning
+from layerlens.datasets._volumes import check_percentiles, check_shape, check_spacing, check_window
+from layerlens.exceptions import InvalidInputError
+from layerlens.options import VOLUME_AXES, check_axes
 
 __all__ = ["from_dicom"]
-
-# Share of the darkest and of the brightest pixels of a slice clipped before scaling it to [0, 1]: a few hot
-# pixels must not leave the tissue dark.
-_CLIP_PERCENT = 0.5
-#: Names of files that are meant as slices, whatever their content.
-_SLICE_SUFFIXES = (".dcm", ".dicom")
-#: The DICOM file format's signature (PS3.10 7.1): ``DICM`` after a 128-byte preamble.
-_SIGNATURE_AT, _SIGNATURE = 128, b"DICM"
-
-
-@dataclass(frozen=True)
-class _Slice:
-    path: Path
-    place: float
-    patient: str = ""
-    series: str = ""
-    label: int = -1
-
-
-def _pydicom() -> Any:
-    try:
-        import pydicom
-    except ImportError as err:
-        raise MissingDependencyError(
-            'from_dicom needs pydicom: install it with pip install "layerlens[dicom]" (or pip install pydicom).'
-        ) from err
-    return pydicom
 
 
 def from_dicom(
@@ -77,6 +53,11 @@ def from_dicom(
     sequence: str = "FLAIR",
     slices: str | int = "middle",
     image_size: int | Sequence[int] = 128,
+    shape: int | Sequence[int] | None = None,
+    spacing: float | Sequence[float] | None = None,
+    window: Sequence[float] | None = None,
+    percentiles: Sequence[float] = _PERCENTILES,
+    axes: str = VOLUME_AXES,
     id_column: str | None = None,
     label_column: str | None = None,
     class_names: Sequence[str] | None = None,
@@ -84,7 +65,8 @@ def from_dicom(
     stream: bool = False,
     progress: bool = False,
 ) -> ImageSet | ImageStream:
-    """Read one sequence of every labelled patient as 2-D images: the middle slice, or ``slices`` central ones.
+    """Read one sequence of every labelled patient as 2-D images (the middle slice, or ``slices`` central ones), or
+    as one volume (``slices="volume"``).
 
     Parameters
     ----------
@@ -95,12 +77,32 @@ def from_dicom(
         both are digits (``"00012"`` is patient ``12``).
     sequence : str, default="FLAIR"
         The sequence sub-folder to read (its case ignored): e.g. ``"FLAIR"``, ``"T1w"``, ``"T1wCE"``, ``"T2w"``.
-    slices : "middle" or int, default="middle"
+    slices : "middle", int or "volume", default="middle"
         The slice in the middle of the series (slice ``n // 2`` of ``n`` in position order: of two middle
         ones, the upper), or that many central slices around it, each its own image (with the patient's
-        label).
+        label), or every slice of the series stacked in position order into one volume (at least 2 slices).
     image_size : int or (height, width), default=128
-        Every slice is resized to this (bilinear, anti-aliased when shrinking).
+        Every slice is resized to this (bilinear, anti-aliased when shrinking); with ``slices="volume"``, the
+        height and width of the volumes unless ``shape`` is given.
+    shape : int or (int, int, int), optional
+        Only with ``slices="volume"``: ``(D, H, W)`` of every volume (an int means a cube), as
+        :func:`~layerlens.datasets.from_nifti` takes it; by default ``(64, *image_size)``.
+    spacing : float or (float, float, float), optional
+        Only with ``slices="volume"``: voxel spacing ``(sd, sh, sw)`` in mm to resample to first, then crop or pad
+        (centred, with 0) to ``shape``, as :func:`~layerlens.datasets.from_nifti` does. The series' own spacing
+        comes from its headers: ``PixelSpacing`` in plane, the median distance between slice positions across
+        (else ``SpacingBetweenSlices``, ``SliceThickness``, 1 mm). Without it, every volume is resized to ``shape``.
+    window : (float, float), optional
+        Only with ``slices="volume"``: ``(low, high)`` in the modality's units after the rescale slope and
+        intercept (Hounsfield units for CT) to clip to and scale to [0, 1], in place of the header's window and
+        the percentiles.
+    percentiles : (float, float), default=(0.5, 99.5)
+        Only with ``slices="volume"``: without ``window``, each volume (after the header's window or VOI LUT,
+        slice by slice) is clipped to these percentiles of its voxels and scaled to [0, 1], as each slice is in
+        the other modes.
+    axes : str, default="DHW"
+        Only with ``slices="volume"``: the order of the volumes' spatial axes, a permutation of ``"DHW"`` (e.g.
+        ``"HWD"``), recorded in the set's ``axes``.
     id_column, label_column : str, optional
         Columns of the CSV; by default its first column and, when it has exactly two, the other.
     class_names : sequence of str, optional
@@ -115,7 +117,7 @@ def from_dicom(
         where without streaming its patient is left out.
     progress : bool, default=False
         Show progress bars: of the patients whose headers are read, then (without ``stream``) of the slices
-        decoded.
+        (volumes) decoded.
 
     Returns
     -------
@@ -125,6 +127,11 @@ def from_dicom(
         slice ``position`` (along the slice normal, mm), and ``skipped`` one line per patient left out, then one
         per file of a series skipped as not a DICOM image. With ``stream=True``, the same slices to be read
         batch by batch.
+
+        With ``slices="volume"``: float32 volumes ``(N, D, H, W, 1)`` in [0, 1] (spatial axes in the order
+        ``axes``), one per patient; ``files`` holds the series folder ``patient/sequence`` of each, ``metadata``
+        its ``patient``, ``series`` and number of ``slices``. With ``stream=True`` the series are read (and
+        resampled) batch by batch.
 
     Raises
     ------
@@ -139,12 +146,35 @@ def from_dicom(
         Once, naming every patient left out and why: no label, no such sequence, an unreadable slice, no slice
         position, fewer slices than asked for; and every file of a series read that is not a DICOM image
         (``00012/FLAIR/notes.txt (not a DICOM file)``). Its ``files`` attribute lists them.
+
+    Notes
+    -----
+    Layout of a volume (``slices="volume"``): the slices are stacked in position order, then the stack's axes
+    (the slice normal, the column and row directions of ``ImageOrientationPatient``) are permuted and flipped
+    to the patient axes closest to them, so that ``D`` runs inferior to superior, ``H`` anterior to posterior
+    and ``W`` from the patient's right to left: the layout of :func:`~layerlens.datasets.from_nifti`. An axial
+    series stored the usual way (orientation ``[1, 0, 0, 0, 1, 0]``) is kept as stored, its slices ordered
+    from the feet up; a sagittal or coronal one is brought to axial slices. A series without
+    ``ImageOrientationPatient`` is taken as axial.
     """
     pydicom = _pydicom()
     size = check_image_size(image_size)
-    if isinstance(slices, str) and slices != "middle":
-        raise InvalidInputError(f"slices: expected 'middle' or a number of central slices; received {slices!r}.")
-    count = 1 if slices == "middle" else check_int(slices, "slices", minimum=1)
+    if isinstance(slices, str) and slices not in ("middle", "volume"):
+        raise InvalidInputError(
+            f"slices: expected 'middle' or a number of central slices, or 'volume' for the whole series; "
+            f"received {slices!r}."
+        )
+    volume = slices == "volume"
+    if volume:
+        reading = _VolumeReading(
+            check_shape((_DEPTH, *size) if shape is None else shape),
+            check_spacing(spacing),
+            (check_window(window), check_percentiles(percentiles)),
+            check_axes(axes),
+        )
+    else:
+        _only_for_volumes(shape=shape, spacing=spacing, window=window, percentiles=percentiles, axes=axes)
+    count = None if volume else 1 if slices == "middle" else check_int(slices, "slices", minimum=1)
     folder = Path(root)
     if not folder.is_dir():
         raise InvalidInputError(f"root: expected a folder of patient folders; received {str(folder)!r}.")
@@ -153,6 +183,10 @@ def from_dicom(
         pydicom, folder, Path(labels_csv).name, labels_by_id, sequence, count, progress=progress
     )
     set_name = name if name is not None else f"{folder.resolve().name} {sequence}"
+    if volume:
+        return _volumes(
+            pydicom, folder, sequence, listed, (skipped, strays), classes, set_name, reading, stream, progress
+        )
     if stream:
         _warn_left_out(folder, skipped, strays)
         if not listed:
@@ -208,12 +242,12 @@ def _list_slices(
     csv_name: str,
     labels_by_id: dict[str, int],
     sequence: str,
-    count: int,
+    count: int | None,
     *,
     progress: bool = False,
 ) -> tuple[list[_Slice], list[str], list[str]]:
-    """The chosen slices of every labelled patient, from their headers only; one line per patient left out; and
-    one per file of the series read that is not a DICOM image."""
+    """The chosen slices (``count`` central ones, or all with None) of every labelled patient, from their headers
+    only; one line per patient left out; and one per file of the series read that is not a DICOM image."""
     listed: list[_Slice] = []
     skipped: list[str] = []
     strays: list[str] = []
@@ -244,23 +278,6 @@ def _list_slices(
     if missing:
         skipped.append(f"{len(missing)} labelled patient(s) without a folder: {', '.join(missing[:SHOWN_SKIPPED])}")
     return listed, skipped, strays
-
-
-def _warn_left_out(folder: Path, skipped: list[str], strays: list[str]) -> None:
-    """One warning for the patients left out and the files skipped, each list shortened to its first few."""
-    parts = []
-    if skipped:
-        parts.append(f"Left out {len(skipped)} patient(s) of {str(folder)!r}: {_first_few(skipped)}.")
-    if strays:
-        where = "" if skipped else f" in {str(folder)!r}"
-        parts.append(f"Skipped {len(strays)} file(s) that are not DICOM images{where}: {_first_few(strays)}.")
-    if parts:
-        warn_user(SkippedFilesWarning(" ".join(parts), [*skipped, *strays]))
-
-
-def _first_few(lines: list[str]) -> str:
-    more = len(lines) - SHOWN_SKIPPED
-    return "; ".join(lines[:SHOWN_SKIPPED]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _metadata(slices: list[_Slice]) -> pd.DataFrame:
@@ -338,15 +355,16 @@ def _series_folder(patient: Path, sequence: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def _central_slices(pydicom: Any, series: Path, count: int) -> tuple[list[_Slice], list[tuple[Path, str]], str]:
-    """The ``count`` central slices of a series in anatomical order and the files that are not slices (with why),
-    or the reason there are none."""
+def _central_slices(pydicom: Any, series: Path, count: int | None) -> tuple[list[_Slice], list[tuple[Path, str]], str]:
+    """The ``count`` central slices of a series in anatomical order (all of them with None, at least 2) and the
+    files that are not slices (with why), or the reason there are none."""
     ordered, others, problem = _read_headers(pydicom, series)
     if problem:
         return [], [], problem
-    if len(ordered) < count:
+    if len(ordered) < (count or 2):
         besides = f" (besides {len(others)} file(s) that are not DICOM images)" if others else ""
-        return [], [], f"{len(ordered)} slice(s), {count} asked for{besides}"
+        wanted = f"{count} asked for" if count else "a volume needs at least 2"
+        return [], [], f"{len(ordered)} slice(s), {wanted}{besides}"
     places = [_place(header) for _, header in ordered]
     if any(p is None for p in places):
         return [], [], "slices without a position or instance number"
@@ -354,92 +372,8 @@ def _central_slices(pydicom: Any, series: Path, count: int) -> tuple[list[_Slice
     slices = sorted(
         (_Slice(path, float(place)) for (path, _), place in zip(ordered, places)), key=lambda s: (s.place, s.path.name)
     )
+    if count is None:
+        return slices, others, ""
     # The middle of n slices is slice n // 2 (of two middle ones, the upper); k slices are centred on it.
     start = len(slices) // 2 - count // 2
     return slices[start : start + count], others, ""
-
-
-def _read_headers(pydicom: Any, series: Path) -> tuple[list[tuple[Path, Any]], list[tuple[Path, str]], str]:
-    """The header of each slice of a series folder, the files that are not slices (with why), or the reason the
-    series cannot be read: a file named as a slice, or with the DICOM signature, that does not parse.
-
-    Hidden files are ignored. A file without the DICOM signature is not a slice unless its name says it is one
-    (``*.dcm``: then it is a slice cut short or overwritten, which must not silently leave a gap in the series).
-    A DICOM object whose SOP class is known and not an image storage class is not a slice either.
-    """
-    headers: list[tuple[Path, Any]] = []
-    others: list[tuple[Path, str]] = []
-    for path in sorted(p for p in series.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - any failure to parse means "unreadable", unless it is no DICOM at all
-            if path.suffix.lower() in _SLICE_SUFFIXES or _has_signature(path):
-                return [], [], f"unreadable slice {path.name}"
-            others.append((path, "not a DICOM file"))
-            continue
-        kind = _non_image_kind(pydicom, header)
-        if kind:
-            others.append((path, f"not a DICOM image: {kind}"))
-        else:
-            headers.append((path, header))
-    return headers, others, ""
-
-
-def _has_signature(path: Path) -> bool:
-    """Whether the file starts as a DICOM file does: ``DICM`` after the 128-byte preamble."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(_SIGNATURE_AT + len(_SIGNATURE))[_SIGNATURE_AT:] == _SIGNATURE
-    except OSError:
-        return True  # cannot tell: taken for a slice gone bad, the cautious reading
-
-
-def _non_image_kind(pydicom: Any, header: Any) -> str:
-    """The name of a DICOM object's SOP class when it is known and not an image (``Basic Text SR Storage``), else "".
-
-    The SOP class comes first in the file (its meta information), so a slice cut short still names it; a header
-    without Rows or a position may just be such a slice, and is not taken for a stray object.
-    """
-    meta = getattr(header, "file_meta", None)
-    value = header.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else None)
-    if not value:
-        return ""
-    sop_class = pydicom.uid.UID(str(value))
-    # Every image storage class of the standard is named "... Image Storage" (MR, Enhanced MR, Secondary
-    # Capture, ...); unknown and private classes are given the benefit of the doubt.
-    if sop_class.type != "SOP Class" or "Image Storage" in sop_class.name:
-        return ""
-    return sop_class.name
-
-
-def _place(header: Any) -> float | None:
-    """Where a slice lies along the series: its position on the slice normal, else its instance number."""
-    position = header.get("ImagePositionPatient")
-    orientation = header.get("ImageOrientationPatient")
-    if position is not None and len(position) == 3:
-        if orientation is not None and len(orientation) == 6:
-            normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
-        else:
-            normal = np.array([0.0, 0.0, 1.0])
-        return float(np.dot(np.asarray(position, float), normal))
-    number = header.get("InstanceNumber")
-    return None if number is None or number == "" else float(number)
-
-
-def _slice_image(pydicom: Any, path: Path, size: tuple[int, int]) -> np.ndarray:
-    """One slice as a float32 (H, W, 1) image in [0, 1]: modality LUT, window, robust scaling, resize."""
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-    from skimage.transform import resize
-
-    dataset = pydicom.dcmread(path)
-    pixels = dataset.pixel_array
-    if pixels.ndim != 2:
-        raise ValueError(f"expected one 2-D frame, found shape {pixels.shape}")
-    values = apply_voi_lut(apply_modality_lut(pixels, dataset), dataset).astype(np.float64)
-    if str(dataset.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        values = values.max() - values  # MONOCHROME1 shows low values white
-    low, high = np.percentile(values, [_CLIP_PERCENT, 100 - _CLIP_PERCENT])
-    scaled = np.zeros_like(values) if high <= low else np.clip((values - low) / (high - low), 0.0, 1.0)
-    shrinking = size[0] < scaled.shape[0] or size[1] < scaled.shape[1]
-    image = resize(scaled, size, order=1, anti_aliasing=shrinking, preserve_range=True)
-    return np.clip(image, 0.0, 1.0).astype(np.float32)[..., np.newaxis]

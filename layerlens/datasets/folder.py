@@ -316,13 +316,18 @@ def read_source(source: Mapping[str, Any], files: Sequence[str]) -> np.ndarray:
 
     ``"folder"`` sources (:func:`from_directory`) are read by its reader; ``"keras"`` sources (Keras'
     ``image_dataset_from_directory``) as Keras reads them: decoded, resized bilinearly without
-    anti-aliasing, pixel values 0..255.
+    anti-aliasing, pixel values 0..255; ``"nifti"`` sources (:func:`~layerlens.datasets.from_nifti`) as it
+    read them: reoriented, scaled and resampled volumes.
 
     Raises
     ------
     InvalidInputError
         If the source is of another kind or a file cannot be read.
     """
+    if source.get("reader") == "nifti":
+        from layerlens.datasets.nifti import read_nifti_source
+
+        return read_nifti_source(source, files)
     root = Path(source["root"])
     size = tuple(source["image_size"])
     images = []

@@ -7,6 +7,9 @@ classes carry a lesion whose pixel mask is returned with the image.
 
 Run ``python -m layerlens.datasets.phantoms --preview grid.png`` to draw a
 labelled grid of examples.
+
+:func:`make_volume_phantoms` renders 3-D head volumes ``(n, size, size, size, 1)`` in lesion classes
+(:data:`VOLUME_CLASS_NAMES`), with voxel masks of the lesions.
 """
 
 from layerlens.datasets.phantoms._render import (
@@ -18,13 +21,16 @@ from layerlens.datasets.phantoms._render import (
     render_phantoms,
 )
 from layerlens.datasets.phantoms.preview import main, save_preview
+from layerlens.datasets.phantoms.volumes import VOLUME_CLASS_NAMES, make_volume_phantoms
 
 __all__ = [
     "CLASS_NAMES",
     "NOISE_LEVELS",
     "NOISE_SIGMA",
+    "VOLUME_CLASS_NAMES",
     "main",
     "make_phantoms",
+    "make_volume_phantoms",
     "noise_levels",
     "render_phantoms",
     "save_preview",
