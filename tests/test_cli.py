@@ -157,7 +157,7 @@ def test_a_model_with_code_needs_unsafe(tmp_path, capsys):
             ["analyze", "{model}", "mnist"],
             "model predicts 2 classes, so the data's class names list needs 2 names; received 10",
         ),
-        (["demo", "--only", "cifar"], r"names: expected names from \('mnist', 'phantoms', 'faces'\)"),
+        (["demo", "--only", "cifar"], r"names: expected names from \('mnist', 'phantoms', 'faces', 'volumes'\)"),
         (["analyze", "{model}", "faces", "--probes", "nowhere/"], r"--probes: expected one of .* or a folder of"),
         (["analyze", "{model}", "faces", "--labels", "labels.csv"], r"data: with --labels, expected a folder"),
     ],

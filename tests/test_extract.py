@@ -182,7 +182,7 @@ def test_bad_images_type(sequential_model):
     [
         ({"layers": "conv1"}, InvalidTypeError, "layers: expected a list of layer names"),
         ({"layers": ["conv1", "conv1"]}, InvalidInputError, "expected distinct layer names"),
-        ({"batch_size": 0}, InvalidInputError, "batch_size: expected a positive integer; received 0"),
+        ({"batch_size": 0}, InvalidInputError, "batch_size: expected a positive integer or 'auto'; received 0"),
         (
             {"conv_features": "max"},
             InvalidInputError,

@@ -99,5 +99,12 @@ def test_save_round_trip(faces_model, tmp_path):
 
 
 def test_unknown_recipe():
-    with pytest.raises(InvalidInputError, match=r"name: expected one of \['faces', 'mnist', 'phantoms'\]"):
+    with pytest.raises(InvalidInputError, match=r"name: expected one of \['faces', 'mnist', 'phantoms', 'volumes'\]"):
         zoo.train_example("cifar")
+
+
+def test_a_volume_input_builds_a_three_dimensional_network():
+    model = zoo.small_cnn((16, 16, 16, 1), 4, filters=(4, 8), dense_units=8)
+    kinds = [layer.__class__.__name__ for layer in model.layers]
+    assert kinds[:5] == ["Conv3D", "MaxPooling3D", "Conv3D", "MaxPooling3D", "GlobalMaxPooling3D"]
+    assert model.get_layer("global_max") is not None and model.output_shape == (None, 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import sys
 import time
 import warnings
@@ -24,6 +25,8 @@ from layerlens.options import (
     PREPROCESS_FAMILIES,
     PROJECTIONS,
     SPLITS,
+    VOLUME_AXES,
+    VOLUME_VIEWS,
     preprocess_family,
 )
 
@@ -61,11 +64,14 @@ def _k_rule(value: str) -> int | str:
 
 _n_clusters = _argument_type(_k_rule, lambda k: isinstance(k, str) or k >= 2, "'auto', 'silhouette' or an integer >= 2")
 _positive_int = _argument_type(int, lambda n: n >= 1, "a positive integer")
+_auto_or_positive_int = _argument_type(_auto_or(int), lambda n: n == "auto" or n >= 1, "'auto' or a positive integer")
 _count = _argument_type(int, lambda n: n >= 0, "an integer >= 0")
 _seed = _argument_type(int, lambda n: 0 <= n <= 2**32 - 1, "an integer in 0..2**32-1")
 _share = _argument_type(float, lambda x: 0.0 < x < 1.0, "a share between 0 and 1, e.g. 0.2")
 _middle_or_count = _argument_type(
-    lambda v: v if v == "middle" else int(v), lambda x: x == "middle" or x >= 1, "'middle' or a positive integer"
+    lambda v: v if v in ("middle", "volume") else int(v),
+    lambda x: x in ("middle", "volume") or x >= 1,
+    "'middle', 'volume' or a positive integer",
 )
 _pixel_scale = _argument_type(
     _auto_or(_fraction), lambda x: x == "auto" or x > 0, "'auto' or a positive number such as 255 or 1/255"
@@ -151,7 +157,38 @@ def _parser() -> argparse.ArgumentParser:
         "--slices",
         type=_middle_or_count,
         default="middle",
-        help="with --labels: 'middle' (default), the slice in the middle of each series, or a number of central slices",
+        help="with --labels: 'middle' (default), the slice in the middle of each series, a number of central "
+        "slices, or 'volume': the whole series as one volume (the default for a model that takes volumes)",
+    )
+    analyze.add_argument(
+        "--axes",
+        type=str.upper,
+        choices=sorted("".join(order) for order in itertools.permutations(VOLUME_AXES)),
+        help="for a model that takes volumes: the order of its input's spatial axes, D the axial one (default: "
+        "DHW; Keras' CT tutorial feeds HWD)",
+    )
+    analyze.add_argument(
+        "--window",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="volumes: the intensity window scaled to [0, 1], in the files' units (Hounsfield units for CT, e.g. "
+        "-1000 400); default: each volume's 0.5th to 99.5th percentile",
+    )
+    analyze.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        metavar=("D", "H", "W"),
+        help="volumes: resample to this voxel spacing in mm first (e.g. 2 2 2), then crop or pad to the model's "
+        "input; default: resize each volume to the model's input",
+    )
+    analyze.add_argument(
+        "--volume-view",
+        choices=VOLUME_VIEWS,
+        default="slice",
+        help="volumes: the thumbnail of each, its central axial slice (default) or its maximum-intensity "
+        "projection (mip, the habit for PET)",
     )
     analyze.add_argument("--layers", nargs="+", metavar="NAME", help="layers to analyse (default: chosen for you)")
     analyze.add_argument(
@@ -214,7 +251,13 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply the images by this; 'auto' (default) gives 255 for a model that starts with "
         "Rescaling(1/255), else 1",
     )
-    analyze.add_argument("--batch-size", type=_positive_int, default=64)
+    analyze.add_argument(
+        "--batch-size",
+        type=_auto_or_positive_int,
+        default="auto",
+        help="images per forward pass; 'auto' (default): as many as keep the largest activation under 1 GiB, at "
+        "most 64",
+    )
     analyze.add_argument("--seed", type=_seed, default=0, help="seed of the data split and the analysis")
     analyze.add_argument("--name", help="name of the run (default: the data set's)")
     analyze.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -344,6 +387,8 @@ def _analyze(args: argparse.Namespace) -> int:
         dicom=None
         if args.labels is None
         else {"labels_csv": args.labels, "sequence": args.sequence, "slices": args.slices},
+        volume={"axes": args.axes, "window": args.window, "spacing": args.spacing},
+        volume_view=args.volume_view,
         stability=args.stability,
         explain=args.explain,
         explain_methods=args.explain_methods,

@@ -12,10 +12,11 @@ from layerlens.exceptions import InvalidInputError
 
 __all__ = ["DEMO_MODELS", "DemoModel", "check_demo_names", "run_demo"]
 
-DEMO_MODELS = ("mnist", "phantoms", "faces")
+DEMO_MODELS = ("mnist", "phantoms", "faces", "volumes")
 # The reading clinicians ask for: any lesion against no tumour.
-NEGATIVE_CLASS = {"phantoms": "no_tumor"}
-# Probes shown to each model beside its test images: this many of another kind of image, and as many of noise.
+NEGATIVE_CLASS = {"phantoms": "no_tumor", "volumes": "no_tumor"}
+# Probes shown to each 2-D model beside its test images: this many of another kind of image, and as many of noise
+# (the volume model has none: no other kind of volume ships with layerlens).
 N_PROBES = 100
 OTHER_KIND = {"mnist": "phantoms", "phantoms": "mnist digits", "faces": "phantoms"}
 
@@ -81,7 +82,7 @@ def run_demo(
         Folder that receives one ``<name>.keras`` file per model.
     runs_dir : str or Path, default="runs"
         Folder that receives one run folder per model.
-    names : sequence of str, default=("mnist", "phantoms", "faces")
+    names : sequence of str, default=("mnist", "phantoms", "faces", "volumes")
         Which example models to train.
     seed : int, default=0
         Seed of data splits, initial weights and training order.
@@ -113,7 +114,7 @@ def run_demo(
             trained.model,
             trained.data.test,
             reference=trained.data.train,
-            probes=demo_probes(name, trained.data.test.images, seed),
+            probes=demo_probes(name, trained.data.test.images, seed) if name in OTHER_KIND else None,
             stability=True,
             seed=seed,
             progress=False,
@@ -131,7 +132,7 @@ def run_demo(
             len(trained.data.test),
             _paths_line(analysis.path_statistics, [layer.clusters.k for layer in analysis.layers]),
             _explained_line(analysis),
-            _probes_line(analysis, OTHER_KIND[name]),
+            _probes_line(analysis, OTHER_KIND.get(name, "")),
             _groups_line(analysis),
             tuple(finding.text for finding in analysis.findings),
         )

@@ -82,6 +82,7 @@ def analyze_files(
     reference: str | None = None,
     probes: str | None = None,
     dicom: Mapping[str, Any] | None = None,
+    volume: Mapping[str, Any] | None = None,
     overwrite: bool = True,
     unsafe: bool = False,
     **options: Any,
@@ -111,6 +112,9 @@ def analyze_files(
     dicom : mapping, optional
         ``data`` is a DICOM tree; the options of
         :func:`layerlens.datasets.from_dicom` (see :func:`layerlens.datasets.load_data_for`).
+    volume : mapping, optional
+        For a model that takes volumes: how to read them (``axes``, ``window``, ``spacing``; see
+        :func:`layerlens.datasets.load_data_for`).
     probes : str, optional
         Images of no class to show the model beside ``data`` (see
         :func:`layerlens.analyze`): a bundled data set's name (its test split,
@@ -144,7 +148,7 @@ def analyze_files(
     from layerlens.datasets import load_data_for, load_probes_for
 
     # Folders are read batch by batch as the pass goes: 50,000 scans need not fit in memory.
-    images = load_data_for(data, shape, split=split, dicom=dicom, stream=True, **common)
+    images = load_data_for(data, shape, split=split, dicom=dicom, stream=True, volume=volume, **common)
     if data in BUNDLED_DATA and dicom is None:  # made again on demand (layerlens explain), as here
         source = {"reader": "bundled", "data": data, "split": split or "test", "seed": seed, "test_size": test_size}
         images = replace(images, source=source)
@@ -152,7 +156,7 @@ def analyze_files(
     if reference is not None:
         same_folder = Path(reference).resolve() == Path(data).resolve() and data not in BUNDLED_DATA
         side = "train" if reference in BUNDLED_DATA or (same_folder and split == "test") else "all"
-        fit = load_data_for(reference, shape, split=side, stream=True, **common)
+        fit = load_data_for(reference, shape, split=side, stream=True, volume=volume, **common)
     shown, names = (None, None) if probes is None else load_probes_for(probes, shape, seed=seed, test_size=test_size)
     analysis = analyze(
         model,

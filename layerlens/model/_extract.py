@@ -50,7 +50,8 @@ from layerlens.model._pixelscale import (
     resolve_preprocess,
 )
 from layerlens.model._properties import IMAGE_PROPERTIES, image_properties
-from layerlens.options import CONV_FEATURES
+from layerlens.model._volumes import check_view, resolve_batch_size, volume_face
+from layerlens.options import CONV_FEATURES, VOLUME_AXES, check_axes
 
 __all__ = ["MAX_FEATURE_DIM", "extract"]
 
@@ -60,9 +61,12 @@ GRID_SIZE = 4
 THUMBNAIL_SIZE = 64
 
 
-def _thumbnail_shape(x: np.ndarray) -> tuple[int, int]:
-    """Size of the thumbnails of a batch of images (or of volumes' central slices), longest side THUMBNAIL_SIZE."""
-    height, width = x.shape[-3], x.shape[-2]
+def _thumbnail_shape(x: np.ndarray, axes: str) -> tuple[int, int]:
+    """Size of the thumbnails of a batch of images (or of volumes' axial faces), longest side THUMBNAIL_SIZE."""
+    if x.ndim == 5:
+        height, width = x.shape[1 + axes.index("H")], x.shape[1 + axes.index("W")]
+    else:
+        height, width = x.shape[1], x.shape[2]
     scale = min(1.0, THUMBNAIL_SIZE / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -77,11 +81,26 @@ def _projection(dim: int, seed: int, position: int) -> np.ndarray | None:
     return projector.components_.T.astype(np.float32)
 
 
-def _grid_cells(shape: tuple[int | None, ...]) -> tuple[int, int] | None:
-    """Cells of the spatial grid of a (H, W, C) map for ``conv_features="grid"``; None for other ranks."""
-    if len(shape) != 3:
-        return None  # 1-D and 3-D convolutions keep channel means
-    return tuple(GRID_SIZE if d is None else min(GRID_SIZE, d) for d in shape[:2])  # type: ignore[return-value]
+def _grid_cells(shape: tuple[int | None, ...]) -> tuple[int, ...] | None:
+    """Cells of the spatial grid of a (H, W, C) or (D, H, W, C) map for ``conv_features="grid"``; None for other
+    ranks and for 3-D maps of unknown size."""
+    if len(shape) == 3:
+        return tuple(GRID_SIZE if d is None else min(GRID_SIZE, d) for d in shape[:2])
+    if len(shape) == 4 and all(d is not None for d in shape[:3]):
+        return tuple(min(GRID_SIZE, int(d)) for d in shape[:3])  # type: ignore[arg-type]
+    return None  # 1-D convolutions keep channel means
+
+
+def _area_weights(size: int, cells: int) -> np.ndarray:
+    """(size, cells) weights that average each of ``cells`` equal stretches of ``size`` positions (area resampling).
+
+    A position split between two stretches counts in each by the share of it that lies there, as
+    ``tf.image.resize(method="area")`` does in 2-D.
+    """
+    edges = np.arange(cells + 1) * size / cells
+    start, stop = np.arange(size)[:, None], np.arange(size)[:, None] + 1
+    overlap = np.clip(np.minimum(stop, edges[1:]) - np.maximum(start, edges[:-1]), 0.0, None)
+    return (overlap / (size / cells)).astype(np.float32)
 
 
 def _pooled_dim(info: LayerInfo, conv_features: str) -> int:
@@ -93,7 +112,7 @@ def _pooled_dim(info: LayerInfo, conv_features: str) -> int:
         return channels
     cells = _grid_cells(shape) if conv_features == "grid" else None
     if cells is not None:
-        return channels * cells[0] * cells[1]
+        return channels * int(np.prod(cells))
     return channels * (2 if conv_features == "mean_max" else 1)
 
 
@@ -102,7 +121,7 @@ def _describe(info: LayerInfo, conv_features: str, projection: np.ndarray | None
     if len(info.output_shape) <= 1:
         text = "identity"
     elif cells is not None:
-        text = f"channel means on a {cells[0]}x{cells[1]} grid"
+        text = f"channel means on a {'x'.join(str(c) for c in cells)} grid"
     else:
         text = "channel mean and max" if conv_features == "mean_max" else "channel mean"
     if projection is not None:
@@ -111,16 +130,22 @@ def _describe(info: LayerInfo, conv_features: str, projection: np.ndarray | None
 
 
 def _reduce(
-    output: tf.Tensor, conv_features: str, cells: tuple[int, int] | None, projection: tf.Tensor | None
+    output: tf.Tensor, conv_features: str, cells: tuple[int, ...] | None, projection: tf.Tensor | None
 ) -> tf.Tensor:
     """One layer's activation as a (batch, D) matrix; ``cells`` is the grid of ``"grid"`` features, if any."""
     output = tf.cast(output, tf.float32)
     rank = len(output.shape)
-    if cells is not None:
+    if cells is not None and len(cells) == 2:
         # Area resampling averages each cell's pixels (fractional at uneven borders): where in the
         # image a channel fired survives, coarsely, which a mean over the whole map averages away.
         pooled = tf.image.resize(output, cells, method="area")
         pooled = tf.reshape(pooled, (-1, cells[0] * cells[1] * output.shape[-1]))
+    elif cells is not None:  # 3-D: the same area averages, one spatial axis at a time
+        pooled = output
+        for axis, count in enumerate(cells, start=1):
+            weights = tf.constant(_area_weights(int(output.shape[axis]), count))
+            pooled = tf.experimental.numpy.moveaxis(tf.tensordot(pooled, weights, axes=[[axis], [0]]), -1, axis)
+        pooled = tf.reshape(pooled, (-1, int(np.prod(cells)) * output.shape[-1]))
     elif rank > 2:
         axes = list(range(1, rank - 1))
         pooled = tf.reduce_mean(output, axis=axes)
@@ -142,6 +167,7 @@ def _step_function(
     input_shape: tuple[int, ...],
     n_levels: int,
     preprocess: Any = None,
+    face: tuple[str, str] = (VOLUME_AXES, "slice"),
 ) -> Any:
     wanted = {info.name: i for i, info in enumerate(chosen)}
     constants = [None if p is None else tf.constant(p) for p in projections]
@@ -168,12 +194,11 @@ def _step_function(
         packed = [features_and_outputs(to_model(x * scale))]
         for j in range(n_levels):
             packed.append(features_and_outputs(to_model(noisy[0][j] * scale)))
-        # A volume (depth, height, width, channels) is shown by its central axial slice.
-        face = x if len(input_shape) == 3 else x[:, input_shape[0] // 2]
-        scaled = tf.clip_by_value((face - lo) / (hi - lo), 0.0, 1.0)
+        shown = volume_face(x, *face)  # a volume by its central axial slice or projection
+        scaled = tf.clip_by_value((shown - lo) / (hi - lo), 0.0, 1.0)
         if scaled.shape[-1] not in (1, 3):
             scaled = scaled[..., :1]
-        if tuple(thumbnail_shape) != tuple(face.shape[1:3]):
+        if tuple(thumbnail_shape) != tuple(shown.shape[1:3]):
             scaled = tf.image.resize(scaled, thumbnail_shape, method="area")
         thumbs = tf.cast(tf.round(scaled * 255.0), tf.uint8)
         return tf.concat(packed, axis=1), thumbs
@@ -193,12 +218,14 @@ def extract(
     images: Any,
     *,
     layers: Sequence[str] | None = None,
-    batch_size: int = 64,
+    batch_size: int | str = "auto",
     conv_features: str = "mean",
     seed: int = 0,
     progress: bool = True,
     pixel_scale: float | str = AUTO,
     noise: Sequence[float] = (),
+    axes: str = VOLUME_AXES,
+    volume_view: str = "slice",
     preprocess: Any = None,
     labels: np.ndarray | None = None,
     label_order: np.ndarray | None = None,
@@ -222,8 +249,10 @@ def extract(
     layers : sequence of str, optional
         Layers to keep, by name (see :func:`list_layers`); default
         :func:`default_layers`.
-    batch_size : int, default=64
-        Images per forward pass when ``images`` is an array, ImageSet or ImageStream.
+    batch_size : int or "auto", default="auto"
+        Images per forward pass when ``images`` is an array, ImageSet or ImageStream. ``"auto"``
+        (:func:`~layerlens.model._volumes.auto_batch_size`): as many as keep the model's largest activation
+        of a batch under 1 GiB, at most 64 (64 for most 2-D models; a few for large volumes).
     conv_features : {"mean", "mean_max", "grid"}, default="mean"
         Reduction of a convolution or pooling map: per-channel mean, mean
         and maximum side by side, or per-channel means over a coarse
@@ -253,6 +282,12 @@ def extract(
         too. Each image's noise depends on its position in the images, the
         level and ``seed``, not on ``batch_size``; the clean images' results do
         not change with it.
+    axes : str, default="DHW"
+        For volumes ``(N, D, H, W, C)``: the order of the three spatial axes (a permutation of ``"DHW"``, D
+        the axial axis); the thumbnails show axial slices. Ignored for images.
+    volume_view : {"slice", "mip"}, default="slice"
+        A volume's thumbnail: its central axial slice, or its maximum-intensity projection along the axial
+        axis (the habit for PET).
     preprocess : callable or str, optional
         Applied to every batch after ``pixel_scale``, before the model: a
         function of a batch tensor of 0..255 pixels (as in ``dataset.map``),
@@ -303,16 +338,16 @@ def extract(
         raise InvalidInputError(f"conv_features: expected one of {CONV_FEATURES}; received {conv_features!r}.")
     requested_scale = check_pixel_scale(pixel_scale)
     transform, preprocess_name = resolve_preprocess(preprocess)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected a positive integer; received {batch_size!r}.")
+    axes, volume_view = check_axes(axes), check_view(volume_view)
     levels = _check_noise(noise)
     traced = trace(model)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    batch_size = resolve_batch_size(batch_size, model)
     chosen = select_layers(traced.infos, layers)
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
-    input_shape = tuple(model.inputs[0].shape[1:])
     source = batches(images, batch_size, input_shape)
     source, decision = _decide_pixels(
-        model, traced, source, images, requested_scale, transform, labels, label_order, model_range
+        model, traced, source, images, requested_scale, transform, labels, label_order, model_range, batch_size
     )
     scale = decision.factor
     # Counted in images when their number is known, else in batches when theirs is (a tf.data set of known
@@ -347,9 +382,11 @@ def extract(
             lo, hi = float(ranged.min()), float(ranged.max())
             shown = display_range(lo, hi)
             constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
+            face = (axes, volume_view)
             step = _step_function(
-                model, chosen, projections, conv_features, _thumbnail_shape(x), first_shape, len(levels), transform
-            )
+                model, chosen, projections, conv_features, _thumbnail_shape(x, axes), first_shape, len(levels),
+                transform, face,
+            )  # fmt: skip
             noise_source = NoiseSource(seed, levels, first_shape)
         elif x.shape[1:] != first_shape:
             raise InvalidInputError(
@@ -414,6 +451,7 @@ def _decide_pixels(
     labels: np.ndarray | None,
     label_order: np.ndarray | None,
     model_range: str | None,
+    batch_size: int = 64,
 ) -> tuple[Any, PixelDecision]:
     """The factor the images are multiplied by (see :mod:`layerlens.model._pixelscale`), decided before the pass."""
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -424,7 +462,7 @@ def _decide_pixels(
     lo, hi = float(np.min(whole)), float(np.max(whole))
     integer = np.issubdtype(np.asarray(raw).dtype, np.integer)
     stretch = read_stretch(model, transform)
-    probabilities_at = forward_at_scale(model, transform, x, output_activation(traced))
+    probabilities_at = forward_at_scale(model, transform, x, output_activation(traced), batch_size)
     sample = Sample(x, sample_labels)
     decision = choose_pixel_scale(
         requested, stretch, lo, hi, integer=integer, sample=sample, probabilities_at=probabilities_at,

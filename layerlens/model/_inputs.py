@@ -22,7 +22,7 @@ import tensorflow as tf
 from layerlens._util.warn import warn_user
 from layerlens.datasets import ImageSet, ImageStream
 from layerlens.exceptions import ChannelWarning, InvalidInputError, InvalidTypeError
-from layerlens.model._pixelscale import AUTO, SAMPLE_SIZE
+from layerlens.model._pixelscale import AUTO, SAMPLE_SIZE, sample_size
 
 __all__ = [
     "AUTO",
@@ -90,8 +90,9 @@ def batches(images: Any, batch_size: int, input_shape: tuple[int | None, ...]) -
         )
     if hasattr(images, "numpy") and len(getattr(images, "shape", ())) >= 3:
         images = np.asarray(images)  # a whole tf.Tensor of images, not a stream of batches
-    if isinstance(images, list) and images and all(isinstance(e, np.ndarray) and e.ndim == 3 for e in images):
-        images = np.stack(images)  # a list of single (H, W, C) images
+    single = len(input_shape)  # a list of single (H, W, C) images or (D, H, W, C) volumes, not of batches
+    if isinstance(images, list) and images and all(isinstance(e, np.ndarray) and e.ndim == single for e in images):
+        images = np.stack(images)
     if isinstance(images, tuple) and len(images) == 2 and isinstance(images[0], np.ndarray):
         x_all, y_all = images
         _refuse_single_image(x_all.shape, input_shape, "images")
@@ -251,18 +252,19 @@ def scale_sample(
     known = labels
     if known is None and source.whole_labels is not None:
         known = source.whole_labels
+    size = sample_size(input_shape)
     if source.whole is not None:
-        picked = spread_positions(len(source.whole), known)
+        picked = spread_positions(len(source.whole), known, size)
         raw = np.asarray(source.whole[picked])
         y = None if known is None else np.asarray(known)[picked]
         found = labels is None  # labels of the data itself are in its own order
     elif isinstance(images, ImageStream):
-        picked = spread_positions(len(images), images.labels if labels is None else labels)
+        picked = spread_positions(len(images), images.labels if labels is None else labels, size)
         raw = _read_readable(images, picked)
         y = (images.labels if labels is None else np.asarray(labels))[picked[: len(raw)]] if len(raw) else None
         found = labels is None
     else:
-        source, raw, y = _peeked(source)
+        source, raw, y = _peeked(source, size)
         found = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChannelWarning)  # the pass says so, once
@@ -302,7 +304,7 @@ def _read_readable(stream: ImageStream, positions: np.ndarray) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, *stream.image_shape), np.float32)
 
 
-def _peeked(source: Batches) -> tuple[Batches, np.ndarray, np.ndarray | None]:
+def _peeked(source: Batches, sample: int = SAMPLE_SIZE) -> tuple[Batches, np.ndarray, np.ndarray | None]:
     """Batches read ahead for a sample (put back in front of the stream), their images and labels."""
     taken: list[tuple[np.ndarray, np.ndarray | None]] = []
     count, size, classes = 0, 0, set()
@@ -315,7 +317,7 @@ def _peeked(source: Batches) -> tuple[Batches, np.ndarray, np.ndarray | None]:
             decoded = _label_vector(np.asarray(y))
             classes.update(() if decoded is None else np.unique(decoded).tolist())
         two_classes = y is None or len(classes) >= 2
-        if (count >= SAMPLE_SIZE and two_classes) or size >= _PEEK_BYTES:
+        if (count >= sample and two_classes) or size >= _PEEK_BYTES:
             break
     stream = itertools.chain(taken, source.stream)
     source = replace(source, stream=stream)
@@ -332,8 +334,8 @@ def _peeked(source: Batches) -> tuple[Batches, np.ndarray, np.ndarray | None]:
             labels = np.concatenate([np.asarray(y) for x, y in taken if len(x)])
         except ValueError:
             labels = None
-    if len(raw) > SAMPLE_SIZE:
-        picked = spread_positions(len(raw), None if labels is None else _label_vector(labels))
+    if len(raw) > sample:
+        picked = spread_positions(len(raw), None if labels is None else _label_vector(labels), sample)
         raw = raw[picked]
         labels = None if labels is None else labels[picked]
     return source, raw, labels
@@ -411,14 +413,18 @@ def check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) 
     Grayscale images for a colour model are repeated into its three channels, and colour images for a
     grayscale model become their luminance, with a :class:`ChannelWarning` (on the first batch).
     """
-    spatial_fits = x.ndim == 3 and all(d is None or d == s for d, s in zip(input_shape[:2], x.shape[1:]))
-    if len(input_shape) == 3 and input_shape[-1] in (1, 3) and spatial_fits:
-        x = x[..., np.newaxis]  # (N, H, W) grayscale for a model that takes (H, W, 1) or (H, W, 3)
+    spatial = input_shape[:-1]
+    spatial_fits = x.ndim == len(input_shape) and all(d is None or d == s for d, s in zip(spatial, x.shape[1:]))
+    if input_shape[-1] in (1, 3) and spatial_fits:
+        x = x[..., np.newaxis]  # (N, H, W) or (N, D, H, W) grayscale for a model that takes 1 or 3 channels
     x = _to_model_channels(x, input_shape, index)
     expected = "(N, " + ", ".join("any" if d is None else str(d) for d in input_shape) + ")"
     if x.ndim != len(input_shape) + 1 or any(d is not None and d != s for d, s in zip(input_shape, x.shape[1:])):
+        kinds = {4: "images", 5: "volumes"}
+        taken, given = kinds.get(len(input_shape) + 1), kinds.get(x.ndim)
+        what = f" (the model takes {taken}; these are {given})" if taken and given and taken != given else ""
         raise InvalidInputError(
-            f"images: expected shape {expected} to match the model's input; batch {index} has shape {x.shape}."
+            f"images: expected shape {expected} to match the model's input{what}; batch {index} has shape {x.shape}."
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise InvalidInputError(f"images: expected numeric pixel values; batch {index} has dtype {x.dtype}.")
@@ -431,7 +437,7 @@ def check_batch(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) 
 def _to_model_channels(x: np.ndarray, input_shape: tuple[int | None, ...], index: int) -> np.ndarray:
     """Grayscale images repeated into a colour model's channels, colour ones reduced to a gray model's luminance."""
     wanted = input_shape[-1]
-    if x.ndim != 4 or len(input_shape) != 3 or (x.shape[-1], wanted) not in ((1, 3), (3, 1)):
+    if x.ndim != len(input_shape) + 1 or x.ndim not in (4, 5) or (x.shape[-1], wanted) not in ((1, 3), (3, 1)):
         return x
     if not np.issubdtype(x.dtype, np.number):
         return x  # refused as non-numeric below

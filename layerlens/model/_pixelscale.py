@@ -55,6 +55,22 @@ RANGES: dict[str, tuple[float, float]] = {"unit": (0.0, 1.0), "bytes": (0.0, 255
 RANGE_NAMES: dict[str, str] = {"unit": "[0, 1]", "bytes": "0..255"}
 #: Images checked at each candidate scale (spread over the whole set, every class present when labelled).
 SAMPLE_SIZE = 256
+#: Volumes checked at most: as many as fit in this many bytes (float32), at least 16. A large volume costs
+#: as much as hundreds of images to run, and the check must stay a small part of the pass.
+SAMPLE_VOLUME_BYTES = 64 * 2**20
+
+
+def sample_size(input_shape: tuple[int | None, ...]) -> int:
+    """How many images the pixel-scale check runs: :data:`SAMPLE_SIZE`, fewer for large volumes.
+
+    64x128x128 volumes (4 MB) get 16; 32^3 volumes and every 2-D image get 256.
+    """
+    if len(input_shape) != 4 or any(d is None for d in input_shape):
+        return SAMPLE_SIZE
+    voxels = int(np.prod(input_shape, dtype=np.int64))
+    return int(min(SAMPLE_SIZE, max(16, SAMPLE_VOLUME_BYTES // (4 * voxels))))
+
+
 #: A candidate scale replaces another when its accuracy on the sample is higher by at least this much and
 #: their 95% Wilson intervals do not overlap.
 CLEARLY_BETTER = 0.2
@@ -162,9 +178,7 @@ class Stretch:
         if self.unchanged:
             return f"the model passes pixel values unchanged {where}"
         steps = ", ".join(dict.fromkeys(self.operations)) or "its input"
-        landed = "; ".join(
-            f"{RANGE_NAMES[name]} to [{lo:.3g}, {hi:.3g}]" for name, (lo, hi) in self.landed.items()
-        )
+        landed = "; ".join(f"{RANGE_NAMES[name]} to [{lo:.3g}, {hi:.3g}]" for name, (lo, hi) in self.landed.items())
         return f"the model's {steps} {where} take {landed}"
 
 
@@ -308,9 +322,7 @@ def choose_pixel_scale(
         chosen = _target_of(kind, factor) or stretch.preferred
         decision = PixelDecision(factor, chosen, f"×{factor:g}, as given (pixel_scale={factor:g})")
     elif kind is None:
-        reason = (
-            f"×1: the images ({lo:.3g}..{hi:.3g}) are in neither [0, 1] nor 0..255, so they are passed as they are"
-        )
+        reason = f"×1: the images ({lo:.3g}..{hi:.3g}) are in neither [0, 1] nor 0..255, so they are passed as they are"
         decision = PixelDecision(1.0, stretch.preferred, reason)
     elif target is not None:
         factor = factor_between(kind, target)
@@ -449,11 +461,16 @@ def _warn_range(wanted: str, stretch: Stretch, low: float, high: float, factor: 
 
 
 def forward_at_scale(
-    model: keras.Model, preprocess: Callable[[Any], Any] | None, x: np.ndarray, activation: str | None
+    model: keras.Model,
+    preprocess: Callable[[Any], Any] | None,
+    x: np.ndarray,
+    activation: str | None,
+    batch_size: int = 64,
 ) -> Callable[[float], np.ndarray]:
     """``factor -> (n, K)`` class probabilities of the images ``x`` multiplied by ``factor`` (then ``preprocess``).
 
-    One traced function serves every factor; ``activation`` is the output layer's, for the head's kind.
+    One traced function serves every factor, ``batch_size`` images at a time; ``activation`` is the output
+    layer's, for the head's kind.
     """
     spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((), tf.float32))
 
@@ -465,7 +482,8 @@ def forward_at_scale(
 
     def probabilities(factor: float) -> np.ndarray:
         scale = tf.constant(factor, tf.float32)
-        raw = np.concatenate([forward(tf.constant(x[i : i + 64]), scale).numpy() for i in range(0, len(x), 64)])
+        step = batch_size
+        raw = np.concatenate([forward(tf.constant(x[i : i + step]), scale).numpy() for i in range(0, len(x), step)])
         return to_probabilities(raw, detect_head(activation, raw[:512]))
 
     return probabilities

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["IMAGE_PROPERTIES", "central_slice", "image_properties"]
+__all__ = ["IMAGE_PROPERTIES", "image_properties"]
 
 #: The properties measured of each image, and what each is, on the displayed scale (0 black, 1 white).
 IMAGE_PROPERTIES = {
@@ -36,8 +36,3 @@ def image_properties(images: np.ndarray, display_range: tuple[float, float]) -> 
     grey = batch.reshape(len(batch), -1, batch.shape[-1]).mean(axis=2)  # channels averaged: an intensity
     grey = np.clip((grey - low) / span, 0.0, 1.0)
     return np.stack([grey.mean(axis=1), grey.std(axis=1), (grey > 0.5).mean(axis=1)], axis=1).astype(np.float32)
-
-
-def central_slice(images: np.ndarray) -> np.ndarray:
-    """Images ``(n, H, W, C)`` as they are; volumes ``(n, D, H, W, C)`` as their central axial slices ``(n, H, W, C)``."""
-    return images if images.ndim <= 4 else images[:, images.shape[1] // 2]

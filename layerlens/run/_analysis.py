@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 
-__all__ = ['Analysis']
+__all__ = ["Analysis"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +122,12 @@ class Analysis(_Predicted):
         :data:`layerlens.model.IMAGE_PROPERTIES`): ``mean_intensity``, ``contrast`` and
         ``bright_area``, on the displayed scale (0 black, 1 white); None for runs written before
         layerlens measured them.
+    volumes : dict of int to ndarray of shape (a, b, c, 1 or 3), uint8
+        For a run of volumes: the volumes of images with a page (explained ones first), on the display
+        scale, at most 128 voxels along each axis, their spatial axes in the order ``settings.axes``, up to
+        64 MB for the run (see :mod:`layerlens.run._volumes`); by image index. Empty for images. The
+        pictures and thumbnails of a volume run show each volume's axial face (its central slice, or its
+        projection: ``settings.volume_view``); its ``explained_images`` are the explained volumes whole.
     """
 
     name: str
@@ -149,6 +155,7 @@ class Analysis(_Predicted):
     pictures: dict[int, np.ndarray] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     image_properties: pd.DataFrame | None = None
+    volumes: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def path_stats(self) -> PathStatistics:

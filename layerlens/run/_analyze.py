@@ -15,7 +15,7 @@ from layerlens.datasets import ImageStream
 from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
 from layerlens.explanations import DEFAULT_METHODS, check_explain
 from layerlens.model import IMAGE_PROPERTIES, detect_head, short_layer_names, to_probabilities
-from layerlens.options import STABILITY_NOISE
+from layerlens.options import STABILITY_NOISE, VOLUME_AXES
 from layerlens.paths import FIXED_COLUMNS
 from layerlens.run._analysis import Analysis
 from layerlens.run._checks import check_k_per_layer, check_options
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import keras
 
 
-__all__ = ['analyze']
+__all__ = ["analyze"]
 
 
 def analyze(
@@ -47,7 +47,7 @@ def analyze(
     layers: Sequence[str] | None = None,
     n_clusters: int | str | Mapping[str, int | str] = "auto",
     projection: str = "pca",
-    batch_size: int = 64,
+    batch_size: int | str = "auto",
     seed: int = 0,
     name: str | None = None,
     progress: bool = True,
@@ -64,6 +64,8 @@ def analyze(
     explain_methods: Sequence[str] = DEFAULT_METHODS,
     explain_budget: float | None = None,
     keep_reference_images: bool = True,
+    axes: str | None = None,
+    volume_view: str = "slice",
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -80,7 +82,8 @@ def analyze(
         softmax, a single sigmoid unit (binary) or logits. Nested models
         (a base network inside a Sequential) are entered.
     images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
-        ``(N, H, W, C)`` images as the model expects them, an
+        ``(N, H, W, C)`` images as the model expects them (``(N, D, H, W, C)``
+        volumes for a Conv3D model: see ``axes``), an
         :class:`~layerlens.datasets.ImageSet` (its labels, class names, name,
         file names and metadata are used), an
         :class:`~layerlens.datasets.ImageStream` (the same, its files decoded
@@ -115,8 +118,10 @@ def analyze(
     projection : {"pca", "umap"}, default="pca"
         How each layer is mapped to 2-D. UMAP is slower and compiles its
         kernels on first use in a process.
-    batch_size : int, default=64
-        Images per forward pass (arrays, ImageSets and ImageStreams).
+    batch_size : int or "auto", default="auto"
+        Images per forward pass (arrays, ImageSets and ImageStreams). ``"auto"``: as many as keep the
+        model's largest activation of a batch under 1 GiB, at most 64 (64 for common 2-D models, a few for
+        large volumes; the number used is in ``settings.batch_size``).
     seed : int, default=0
         Seed of every random choice (k-means, subsamples, projections, UMAP,
         bootstrap); the same inputs and seed give the same analysis.
@@ -230,6 +235,15 @@ def analyze(
         speed; an int ``explain`` without a budget gives the same run every
         time.
 
+    axes : str, optional
+        For volumes ``(N, D, H, W, C)``: the order of their three spatial axes, a permutation of ``"DHW"``
+        (D the axial axis; Keras' CT tutorial feeds ``"HWD"``). Default: what an ImageSet or ImageStream
+        of volumes says (:func:`layerlens.datasets.from_nifti` records it), else ``"DHW"``. The
+        thumbnails show axial slices and the site names its planes from it.
+    volume_view : {"slice", "mip"}, default="slice"
+        How one picture shows a volume (thumbnails, gallery): its central axial slice, or its
+        maximum-intensity projection along the axial axis (the habit for PET).
+
     Returns
     -------
     Analysis
@@ -277,7 +291,7 @@ def analyze(
         precheck_probes(probes, images)
     elif probe_files is not None:
         raise InvalidInputError("probe_files: expected probes to name; received probe_files without probes.")
-    from layerlens.model import extract, output_units
+    from layerlens.model import extract, output_units, resolve_batch_size
     from layerlens.run._compute import compute_analysis
     from layerlens.run._fit import probe_input, reference_fit_set
 
@@ -299,9 +313,12 @@ def analyze(
     if files is not None and known_n is not None:
         files = check_files(files, known_n, "metadata (its file column)")
     metadata = facts.metadata if metadata is None else metadata
+    batch_size = resolve_batch_size(batch_size, model)
+    axes, volume_view = _volume_options(axes, volume_view, facts.axes)
     options = dict(
-        batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress, preprocess=preprocess
-    )
+        batch_size=batch_size, conv_features=conv_features, seed=seed, progress=progress, preprocess=preprocess,
+        axes=axes, volume_view=volume_view,
+    )  # fmt: skip
     from layerlens.explanations import Candidates
     from layerlens.model import model_output_activation
 
@@ -368,6 +385,8 @@ def analyze(
         extraction.preprocess,
         explain_asked,
         explain_budget,
+        axes=axes if len(extraction.image_shape) == 4 else None,
+        volume_view=volume_view,
     )
     summary = ModelSummary(
         model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
@@ -404,17 +423,40 @@ def analyze(
     return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))
 
 
+def _volume_options(axes: Any, volume_view: Any, data_axes: str | None) -> tuple[str, str]:
+    """The order of a volume's axes (as given, else as the data says, else ``"DHW"``) and its picture's view."""
+    from layerlens.model import check_view
+    from layerlens.options import check_axes
+
+    view = check_view(volume_view)
+    if axes is None:
+        return data_axes or VOLUME_AXES, view
+    axes = check_axes(axes)
+    if data_axes is not None and data_axes != axes:
+        raise InvalidInputError(
+            f"axes: the images' reader says their axes are in the order {data_axes!r}; received {axes!r}. Leave "
+            "axes out to use the reader's order."
+        )
+    return axes, view
+
+
 def _with_pictures(analysis: Analysis, kept: dict[int, np.ndarray], fit: Any, keep_reference: bool) -> Analysis:
     """``analysis`` with its page images at their own size, and the thumbnails of their nearest reference images."""
     from layerlens.run._pictures import page_pictures
+    from layerlens.run._volumes import page_volumes
     from layerlens.scores import page_images
 
     doubt = None if analysis.doubt is None else analysis.doubt.doubt
     gallery, others = page_images(analysis.probabilities, analysis.labels, doubt, list(analysis.explained_images))
     pages = np.concatenate([gallery[:PICTURES_MAX], others]).astype(np.int64)
     channels = int(analysis.thumbnails.shape[-1])
-    pictures = page_pictures(pages, analysis.files, analysis.source, kept, analysis.display_range, channels)
-    analysis = replace(analysis, pictures=pictures)
+    settings = analysis.settings
+    face = (settings.axes or VOLUME_AXES, settings.volume_view)
+    pictures = page_pictures(pages, analysis.files, analysis.source, kept, analysis.display_range, channels, face)
+    # Explained volumes first: their pages show the heat maps through the volume.
+    in_order = [*sorted(analysis.explained_images), *pages.tolist()]
+    volumes = page_volumes(in_order, kept, analysis.display_range) if settings.axes is not None else {}
+    analysis = replace(analysis, pictures=pictures, volumes=volumes)
     if analysis.reference is None:
         return analysis
     near = np.unique(analysis.reference_neighbours(pages).reshape(-1)) if keep_reference and len(pages) else []

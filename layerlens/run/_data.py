@@ -46,6 +46,8 @@ class DataFacts:
         The data's own metadata (one row per image).
     source : dict or None
         How to read the images again from their files (see :func:`layerlens.explain_run`).
+    axes : str or None
+        The order of the spatial axes of the data's volumes, when its reader says (None: images, or not said).
     """
 
     class_names: tuple[str, ...]
@@ -55,6 +57,7 @@ class DataFacts:
     name: str | None
     metadata: Any
     source: dict[str, Any] | None
+    axes: str | None = None
 
 
 def data_facts(images: Any, class_names: Sequence[str] | None, n_classes: int) -> DataFacts:
@@ -64,7 +67,14 @@ def data_facts(images: Any, class_names: Sequence[str] | None, n_classes: int) -
     if isinstance(images, (ImageSet, ImageStream)):
         names, renumber = resolve_class_names(class_names, images.class_names, n_classes)
         return DataFacts(
-            names, renumber, images.files, len(images), images.name, images.metadata, getattr(images, "source", None)
+            names,
+            renumber,
+            images.files,
+            len(images),
+            images.name,
+            images.metadata,
+            getattr(images, "source", None),
+            _volume_axes(images),
         )
     origin = dataset_origin(images)
     names, renumber = resolve_class_names(class_names, origin.class_names, n_classes)
@@ -84,6 +94,12 @@ def data_facts(images: Any, class_names: Sequence[str] | None, n_classes: int) -
         count = len(origin.files)
     name = None if origin.root is None else origin.root.rstrip("/").rsplit("/", 1)[-1]
     return DataFacts(names, renumber, origin.files, count, name, None, source)
+
+
+def _volume_axes(images: ImageSet | ImageStream) -> str | None:
+    """The axes an ImageSet or ImageStream of volumes records; None for images."""
+    shape = images.image_shape if isinstance(images, ImageStream) else images.images.shape[1:]
+    return getattr(images, "axes", None) if len(shape) == 4 else None
 
 
 def _count(images: Any) -> int | None:

@@ -212,7 +212,9 @@ def _check_same(model: Any, x: np.ndarray, analysis: Analysis, chosen: np.ndarra
 def _merged(analysis: Analysis, made: Any, x: np.ndarray, chosen: np.ndarray) -> Analysis:
     """The analysis with ``made``'s explanations: those of the same image and method replaced, the rest kept."""
     from layerlens.explanations import to_display
+    from layerlens.options import VOLUME_AXES
     from layerlens.run._pictures import page_pictures
+    from layerlens.run._volumes import page_volumes
 
     done = chosen[: made.n_explained]
     new = {(e.image_index, e.method) for e in made.explanations}
@@ -223,7 +225,16 @@ def _merged(analysis: Analysis, made: Any, x: np.ndarray, chosen: np.ndarray) ->
     channels = int(analysis.thumbnails.shape[-1])
     missing = np.array([i for i in done if int(i) not in pictures], dtype=np.int64)
     rows = {int(i): x[j] for j, i in enumerate(done)}
-    pictures.update(page_pictures(missing, analysis.files, analysis.source, rows, analysis.display_range, channels))
+    face = (analysis.settings.axes or VOLUME_AXES, analysis.settings.volume_view)
+    pictures.update(
+        page_pictures(missing, analysis.files, analysis.source, rows, analysis.display_range, channels, face)
+    )
+    volumes = dict(analysis.volumes)
+    if analysis.settings.axes is not None:  # the newly explained volumes' pages show them too, within the cap
+        used = sum(v.nbytes for v in volumes.values())
+        volumes.update(
+            page_volumes([int(i) for i in done if int(i) not in volumes], rows, analysis.display_range, used)
+        )
     later = f" Later {len(done)} more image{'s' if len(done) != 1 else ''} explained (layerlens explain)."
     settings = replace(
         analysis.settings,
@@ -232,4 +243,4 @@ def _merged(analysis: Analysis, made: Any, x: np.ndarray, chosen: np.ndarray) ->
         explain_note=(analysis.settings.explain_note + later).strip(),
     )
     return replace(analysis, explanations=kept + made.explanations, explained_images=shown, pictures=pictures,
-                   settings=settings)  # fmt: skip
+                   settings=settings, volumes=volumes)  # fmt: skip

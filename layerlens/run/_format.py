@@ -15,7 +15,7 @@ from layerlens._util.jsonfloats import decode_float, encode_float
 from layerlens._version import __version__
 from layerlens.exceptions import InvalidInputError, RunFormatError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "check_run_target", "holds_run", "read_manifest", "upgraded"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "README_TEXT", "check_run_target", "holds_run", "read_manifest", "upgraded"]
 
 FORMAT = "layerlens-run"
 FORMAT_VERSION = 4
@@ -28,6 +28,56 @@ EXPLANATIONS = "explanations"
 PATHS_CSV = "paths.csv"
 METADATA_CSV = "metadata.csv"
 README = "README.md"
+#: What a run folder's README.md says of the folder (filled with the version and format by the store).
+README_TEXT = """# layerlens run
+
+Written by layerlens {version}; run format `{format}` version {format_version}.
+Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
+
+- `manifest.json`: format and version, the day of the analysis, model summary (with every
+  layer's type, output shape and parameters), settings, class names, per-layer cluster
+  names and scores, metrics, path statistics, SHA-256 of the other files.
+- `arrays.npz`: `labels` (if known) and `probabilities` (N x K); per layer i:
+  `layer<i>_features` (N x D reduced activations), `layer<i>_reduced` (N x d standardised
+  PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
+  (N x 2 map), `layer<i>_map_centers` (k x 2). With a reference set (the images the
+  clusters were fitted on): `reference_labels`, `reference_predictions` (R) and per layer
+  `layer<i>_reference_reduced` (R x d), `layer<i>_reference_clusters` (R),
+  `layer<i>_reference_coords` (R x 2). Measured under noise
+  (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
+  noisy copies' predictions and clusters. Doubt: `doubt_doubt`, `doubt_mistake`,
+  `doubt_disagreement`, `doubt_unfamiliarity` (N). Probes (images of no class shown beside
+  the analysed ones): `probe_probabilities` (P x K), `probe_thumbnails` (P x h x w x C,
+  uint8), `probe_doubt_<part>` (P) and per layer `layer<i>_probe_reduced` (P x d),
+  `layer<i>_probe_clusters` (P), `layer<i>_probe_coords` (P x 2).
+  Explanations (`explain=N`): `explained_images` (M x H x W x C, uint8, the explained
+  images as displayed, in the order of the manifest's `explained_images`, mistakes first),
+  `explanation_heatmaps` (E x H x W, float16: each heat map divided by its largest
+  magnitude, its `heat_scale` in the manifest's `explanations`, which lists method, class,
+  image and Grad-CAM layer of each) and `explanation_segments` (LIME's superpixels, one map
+  per LIME explanation in order; their weights are in the manifest). `image_properties`
+  (N x 3): each image's mean intensity, contrast and bright area, on the displayed scale
+  (column names in the manifest's `image_properties`). A run of volumes: `explained_images`
+  and `explanation_heatmaps` are volumes (their spatial axes in the order of the settings'
+  `axes`, D the axial axis), and `volumes` (V x a x b x c x C, uint8, at most 128 voxels per
+  axis) holds the volumes of the images with a page, in the order of the manifest's `volumes`.
+- The manifest's `findings`: what the analysis found, in sentences, each with its kind,
+  value, interval, threshold and what it points at (`where`).
+- `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
+- `pictures/`: the images with a page on the site (mistakes, explained and doubtful ones) at
+  their own size, up to 512 pixels on the longer side (listed in the manifest's `pictures`).
+- `reference/`: thumbnails of the reference images nearest to those images (listed in the
+  manifest's `reference.thumbnails`); the run keeps no other reference image.
+- `explanations/`: per explained image, `<image>.png` (the image) and `<image>_<method>.png`
+  (its heat map over it: red for the predicted class, blue against), at the image's picture
+  size, enlarged to at least 128 pixels.
+- `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
+  when the images did not come from files), true and predicted class, confidence, correct,
+  the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
+  image sat in a cluster led by the class it was finally predicted as; its doubt,
+  disagreement and unfamiliarity; and `probe`: True for the probes' rows, which follow
+  the images (numbered from N on).
+"""
 
 
 def holds_run(folder: Path) -> bool:

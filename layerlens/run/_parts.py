@@ -24,7 +24,9 @@ class AnalysisSettings:
     paths were measured under noise; ``explain`` is how many images were explained, by
     ``explain_methods``, of what ``explain_asked`` asked (a number, ``"auto"`` or ``"mistakes"``)
     within ``explain_budget`` seconds (None: no limit); ``explain_note`` says so in a sentence, and
-    why fewer when fewer.
+    why fewer when fewer. For volumes, ``axes`` names the order of their three spatial axes (a
+    permutation of ``"DHW"``, D the axial axis; None for images) and ``volume_view`` how one picture shows
+    each (``"slice"``: the central axial slice; ``"mip"``: the maximum-intensity projection).
     """
 
     n_clusters: int | str | dict[str, int | str]
@@ -43,6 +45,8 @@ class AnalysisSettings:
     explain_asked: int | str = 0
     explain_budget: float | None = None
     explain_note: str = ""
+    axes: str | None = None
+    volume_view: str = "slice"
 
     def __repr__(self) -> str:
         # The sentences (why this pixel scale, how many explanations) are left to their fields.

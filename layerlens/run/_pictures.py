@@ -34,13 +34,16 @@ def page_pictures(
     kept: Mapping[int, np.ndarray],
     display_range: tuple[float, float],
     channels: int,
+    face: tuple[str, str] = ("DHW", "slice"),
 ) -> dict[int, np.ndarray]:
     """uint8 pictures ``(h, w, 1 or 3)`` of the images at ``pages``: their files at their own size, else as kept.
 
-    ``kept`` holds images as the model took them (float32, the data's own range), by position.
+    ``kept`` holds images as the model took them (float32, the data's own range), by position; a volume's
+    picture is its axial face (``face``: the order of its axes and ``"slice"`` or ``"mip"``, see
+    :func:`layerlens.model.volume_face`).
     """
     from layerlens.explanations import to_display
-    from layerlens.model import central_slice
+    from layerlens.model import volume_face
 
     readable = files is not None and source is not None and source.get("reader") in ("folder", "keras")
     mode = "grayscale" if channels == 1 else "rgb"
@@ -50,7 +53,7 @@ def page_pictures(
         if readable:
             picture = _from_file(Path(source["root"]) / files[index], mode)
         if picture is None and index in kept:
-            picture = to_display(central_slice(kept[index][np.newaxis]), display_range)[0]
+            picture = to_display(volume_face(kept[index][np.newaxis], *face), display_range)[0]
         if picture is not None:
             pictures[index] = picture
     return pictures

@@ -6,9 +6,11 @@ A run folder holds::
                     per-layer cluster names and scores, metrics, path statistics,
                     and the SHA-256 of every other file
     arrays.npz      numpy arrays (labels, probabilities, per-layer features,
-                    reduced features, clusters, 2-D maps)
+                    reduced features, clusters, 2-D maps; the volumes of a
+                    volume run's pages, uint8, at most 128 voxels per axis)
     thumbnails/     one PNG per image, 00000.png, 00001.png, ...
-    pictures/       the images with a page on the site, at their own size (up to 512 px)
+    pictures/       the images with a page on the site, at their own size (up to 512 px;
+                    a volume's axial face)
     reference/      thumbnails of the reference images nearest to those
     explanations/   per explained image, the image (00012.png) and its heat
                     map over it by each method (00012_lime.png, ...), enlarged
@@ -44,6 +46,7 @@ from layerlens.exceptions import RunFormatError
 from layerlens.explanations import Explanation
 from layerlens.findings import Finding
 from layerlens.layers import LayerClusters, Separability
+from layerlens.options import VOLUME_AXES
 from layerlens.paths import PathStatistics
 from layerlens.run._analysis import Analysis
 from layerlens.run._explanations_io import (
@@ -63,6 +66,7 @@ from layerlens.run._format import (
     PATHS_CSV,
     PICTURES,
     README,
+    README_TEXT,
     REFERENCE_THUMBNAILS,
     THUMBNAILS,
     check_run_target,
@@ -132,6 +136,8 @@ def _analysis_arrays(analysis: Analysis) -> dict[str, np.ndarray]:
         arrays.update(_doubt_arrays("doubt_", analysis.doubt))
     if analysis.image_properties is not None:
         arrays["image_properties"] = analysis.image_properties.to_numpy(dtype=np.float32)
+    if analysis.volumes:
+        arrays["volumes"] = np.stack([analysis.volumes[i] for i in sorted(analysis.volumes)])
     if analysis.probes is not None:
         probes = analysis.probes
         arrays.update(probe_probabilities=probes.probabilities, probe_thumbnails=probes.thumbnails)
@@ -239,6 +245,7 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "source": analysis.source,
         "display_range": [encode_float(v) for v in analysis.display_range],
         "pictures": sorted(analysis.pictures),
+        "volumes": sorted(analysis.volumes),
         "noise_levels": sorted(analysis.noisy_predictions),
         "layers": [_layer_manifest(layer) for layer in analysis.layers],
         "metrics": None if analysis.metrics is None else analysis.metrics.to_dict(),
@@ -251,54 +258,6 @@ def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any
         "findings": [finding.to_dict() for finding in analysis.findings],
         "checksums": dict(checksums),
     }
-
-
-_README_TEXT = """# layerlens run
-
-Written by layerlens {version}; run format `{format}` version {format_version}.
-Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
-
-- `manifest.json`: format and version, the day of the analysis, model summary (with every
-  layer's type, output shape and parameters), settings, class names, per-layer cluster
-  names and scores, metrics, path statistics, SHA-256 of the other files.
-- `arrays.npz`: `labels` (if known) and `probabilities` (N x K); per layer i:
-  `layer<i>_features` (N x D reduced activations), `layer<i>_reduced` (N x d standardised
-  PCA), `layer<i>_clusters` (N), `layer<i>_kmeans_centers` (k x d), `layer<i>_coords`
-  (N x 2 map), `layer<i>_map_centers` (k x 2). With a reference set (the images the
-  clusters were fitted on): `reference_labels`, `reference_predictions` (R) and per layer
-  `layer<i>_reference_reduced` (R x d), `layer<i>_reference_clusters` (R),
-  `layer<i>_reference_coords` (R x 2). Measured under noise
-  (stability): `predictions_noise<level>` and `layer<i>_clusters_noise<level>` (N), the
-  noisy copies' predictions and clusters. Doubt: `doubt_doubt`, `doubt_mistake`,
-  `doubt_disagreement`, `doubt_unfamiliarity` (N). Probes (images of no class shown beside
-  the analysed ones): `probe_probabilities` (P x K), `probe_thumbnails` (P x h x w x C,
-  uint8), `probe_doubt_<part>` (P) and per layer `layer<i>_probe_reduced` (P x d),
-  `layer<i>_probe_clusters` (P), `layer<i>_probe_coords` (P x 2).
-  Explanations (`explain=N`): `explained_images` (M x H x W x C, uint8, the explained
-  images as displayed, in the order of the manifest's `explained_images`, mistakes first),
-  `explanation_heatmaps` (E x H x W, float16: each heat map divided by its largest
-  magnitude, its `heat_scale` in the manifest's `explanations`, which lists method, class,
-  image and Grad-CAM layer of each) and `explanation_segments` (LIME's superpixels, one map
-  per LIME explanation in order; their weights are in the manifest). `image_properties`
-  (N x 3): each image's mean intensity, contrast and bright area, on the displayed scale
-  (column names in the manifest's `image_properties`).
-- The manifest's `findings`: what the analysis found, in sentences, each with its kind,
-  value, interval, threshold and what it points at (`where`).
-- `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.
-- `pictures/`: the images with a page on the site (mistakes, explained and doubtful ones) at
-  their own size, up to 512 pixels on the longer side (listed in the manifest's `pictures`).
-- `reference/`: thumbnails of the reference images nearest to those images (listed in the
-  manifest's `reference.thumbnails`); the run keeps no other reference image.
-- `explanations/`: per explained image, `<image>.png` (the image) and `<image>_<method>.png`
-  (its heat map over it: red for the predicted class, blue against), at the image's picture
-  size, enlarged to at least 128 pixels.
-- `paths.csv`: one row per image (`image` numbers it as its thumbnail): its file (empty
-  when the images did not come from files), true and predicted class, confidence, correct,
-  the cluster at every layer, the path id, and `layers_agreeing`: in how many layers the
-  image sat in a cluster led by the class it was finally predicted as; its doubt,
-  disagreement and unfamiliarity; and `probe`: True for the probes' rows, which follow
-  the images (numbered from N on).
-"""
 
 
 def _thumbnail_name(index: int) -> str:
@@ -349,7 +308,9 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     target = check_run_target(path, overwrite=overwrite)
     npz = _npz_bytes(_analysis_arrays(analysis))
     pngs = [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
-    explained = explanation_pictures(analysis.explanations, analysis.explained_images, analysis.pictures)
+    explained = explanation_pictures(
+        analysis.explanations, analysis.explained_images, analysis.pictures, analysis.settings.axes or VOLUME_AXES
+    )
     csv = analysis.paths.to_csv(lineterminator="\n").encode("utf-8")
     folders = {PICTURES: _pngs(analysis.pictures)}
     if analysis.reference is not None:
@@ -387,7 +348,7 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
                 (staging / folder).mkdir()
                 for name, png in files.items():
                     (staging / folder / name).write_bytes(png)
-        readme = _README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
+        readme = README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
     return target
@@ -497,6 +458,16 @@ def _properties_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarra
     return pd.DataFrame(values, columns=list(columns))
 
 
+def _volumes_from(manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+    indices = [int(i) for i in manifest.get("volumes", [])]
+    if not indices:
+        return {}
+    stacked = arrays["volumes"]
+    if len(stacked) != len(indices) or stacked.ndim != 5 or stacked.dtype != np.uint8:
+        raise RunFormatError("path: the run's volumes do not match the manifest (count, rank or type differ).")
+    return dict(zip(indices, stacked))
+
+
 def _model_from(entry: Mapping[str, Any]) -> ModelSummary:
     """The model summary from its manifest entry, field by field; fields older runs lack keep their defaults."""
 
@@ -581,6 +552,7 @@ def load(path: str | Path) -> Analysis:
             pictures=_read_pngs(folder, PICTURES, [int(i) for i in manifest.get("pictures", [])], checksums),
             findings=tuple(Finding.from_dict(entry) for entry in manifest.get("findings", [])),
             image_properties=_properties_from(manifest, arrays, n),
+            volumes=_volumes_from(manifest, arrays),
         )
         if "findings" not in manifest:
             # Runs written before layerlens said what it found: found now, from what they hold.
