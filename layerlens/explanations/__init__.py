@@ -1,7 +1,8 @@
 """Explanations of a classifier's predictions: LIME, Grad-CAM, integrated gradients and SmoothGrad.
 
 Every method takes the same call, :func:`explain`, and returns the same result, :class:`Explanation`: a heat
-map at the image's resolution in which positive values speak for the explained class. One module per method,
+map at the image's resolution in which positive values speak for the explained class. Volumes (a model of
+3-D inputs, ``(N, D, H, W, C)``) are explained alike, each by a heat map ``(D, H, W)``. One module per method,
 named after it; one registry (:data:`REGISTRY`, an :class:`ExplanationMethod` per method) of where each function
 lives, its defaults, title and caption, which :func:`explain`, the figures, the site and the command line read.
 """

@@ -171,9 +171,14 @@ def explain_images(
 ) -> Explained:
     """Explain the images ``x`` (the analysed images at positions ``chosen``, in that order) for ``targets``.
 
-    Images are explained in order, each by every method, until ``budget`` seconds are spent: once the first
-    image is done, the next chunk of images is started only when the time measured so far says it fits,
-    so the phase ends within the budget plus about one image. The methods that need a convolution layer
+    ``x`` holds images ``(n, H, W, C)`` or volumes ``(n, D, H, W, C)``. Images are explained in order, each
+    by every method, until ``budget`` seconds are spent: once the first image is done, the next chunk of
+    images is started only when the time measured so far says it fits, so the phase ends within the budget
+    plus about one image. What an image costs is measured on the model and images at hand, never assumed,
+    so a volume (which may cost a thousand times an image) is budgeted as an image is. The first image,
+    whose cost is not yet known, is explained method by method with the clock read between them: when it
+    alone spends the budget before its last method, the phase stops there, with the methods done
+    (``Explained.methods``). The methods that need a convolution layer
     (Grad-CAM) are left out for a model without one, with a warning when they were asked for by name
     (``methods`` other than :data:`DEFAULT_METHODS`).
     """
@@ -199,6 +204,7 @@ def explain_images(
     started = time.perf_counter()
     made: list[Explanation] = []
     done, per_image = 0, math.nan
+    spent_early = False
     while done < len(chosen) and runs:
         spent = time.perf_counter() - started
         left = math.inf if budget is None else budget - spent
@@ -207,7 +213,14 @@ def explain_images(
         size = 1 if not done else _chunk(per_image, left, len(chosen) - done)
         chunk_start = time.perf_counter()
         rows = slice(done, done + size)
-        by_method = [run_method(entry, scorer, x[rows], targets[rows], seed, options) for entry, options in runs]
+        by_method = []
+        for entry, options in runs:
+            by_method.append(run_method(entry, scorer, x[rows], targets[rows], seed, options))
+            over = budget is not None and time.perf_counter() - started > budget
+            if not done and over and len(by_method) < len(runs):
+                spent_early = True  # the first image alone spent the budget: the other methods are left out
+                runs, methods = runs[: len(by_method)], methods[: len(by_method)]
+                break
         made += [replace(e, image_index=int(image)) for image, each in zip(chosen[rows], zip(*by_method)) for e in each]
         measured = (time.perf_counter() - chunk_start) / size
         # The first image pays for tracing the model: later chunks are the better estimate.
@@ -215,6 +228,8 @@ def explain_images(
         done += size
         if bar is not None:
             bar.add(size)
+        if spent_early:
+            break
     if bar is not None:
         bar.close()
     return Explained(tuple(made), done if runs else 0, tuple(methods), time.perf_counter() - started)

@@ -36,10 +36,13 @@ def explain(
     Parameters
     ----------
     model : keras.Model
-        A Sequential or functional classifier with one image input: softmax, one sigmoid unit (explained as
-        two classes) or logits; nested models (a base network inside a Sequential) are entered.
-    images : ndarray of shape (N, H, W, C) or (H, W, C)
-        The images, as the model expects them; a single image gives a single :class:`Explanation`.
+        A Sequential or functional classifier with one image input ``(batch, H, W, C)`` or one volume input
+        ``(batch, D, H, W, C)`` (a Conv3D network of CT, MRI or PET volumes): softmax, one sigmoid unit
+        (explained as two classes) or logits; nested models (a base network inside a Sequential) are entered.
+    images : ndarray of shape (N, H, W, C) or (H, W, C); or (N, D, H, W, C) or (D, H, W, C)
+        The images, as the model expects them; a single image gives a single :class:`Explanation`. A
+        model of volumes takes volumes of its input's shape, and each heat map is then ``(D, H, W)``
+        (Grad-CAM's read from the last 3-D convolution, LIME's over supervoxels).
     method : str, default="lime"
         A name of :data:`~layerlens.explanations.REGISTRY`: "lime", "gradcam", "integrated_gradients" or
         "smoothgrad". See the method's module for what it does and its options.
@@ -55,7 +58,8 @@ def explain(
         or a tensor function); gradients are taken through it.
     **options
         Options of the method, each defaulting to its value in the method's registry entry (``defaults``):
-        LIME ``num_samples``, ``n_segments``; Grad-CAM ``layer`` (default: found); integrated gradients
+        LIME ``num_samples``, ``n_segments`` (default: 100 for an image, one supervoxel per 64 voxels,
+        100 to 600, for a volume); Grad-CAM ``layer`` (default: found); integrated gradients
         ``steps``; SmoothGrad ``samples`` and ``noise`` (a share of the pixel range).
 
     Returns
@@ -67,7 +71,8 @@ def explain(
     ------
     InvalidInputError
         If ``method`` is unknown, an option is not the method's, a target is outside the classes, the
-        images do not fit the model, or Grad-CAM finds no convolution layer.
+        images do not fit the model (such as 2-D images for a model of volumes, volumes for a 2-D model or
+        volumes of another size), or Grad-CAM finds no convolution layer.
 
     Examples
     --------

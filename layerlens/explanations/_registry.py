@@ -34,8 +34,8 @@ class ExplanationMethod:
         Dotted name of the module that holds the method's function; imported by :meth:`load` only.
     function : str
         The function's name in ``module``. It is called as ``function(scorer, images, targets, seed,
-        **options)`` with images ``(N, H, W, C)`` and targets ``(N,)`` already checked, and returns one
-        :class:`~layerlens.explanations.Explanation` per image.
+        **options)`` with images ``(N, H, W, C)`` (or volumes ``(N, D, H, W, C)``) and targets ``(N,)``
+        already checked, and returns one :class:`~layerlens.explanations.Explanation` per image.
     defaults : Mapping[str, Any]
         The method's options (the function's keyword-only arguments) and their defaults, ``{}`` for none;
         ``explain`` refuses any other option. Stored read-only.
@@ -86,7 +86,8 @@ REGISTRY: dict[str, ExplanationMethod] = _entries(
         name="lime",
         module="layerlens.explanations.lime",
         function="explain_lime",
-        defaults={"num_samples": 1000, "n_segments": 100},
+        # n_segments None: 100 superpixels for an image, one supervoxel per 64 voxels for a volume (see lime).
+        defaults={"num_samples": 1000, "n_segments": None},
         title="LIME",
         caption="superpixels that raised (red) or lowered (blue) the class's probability",
         # Each image has its own sampler and its own segmentation; one batch's time shared out would hide that.

@@ -25,14 +25,14 @@ class Explanation:
         The method's name in :data:`~layerlens.explanations.REGISTRY`.
     target : int
         The class explained (by default the predicted one).
-    heatmap : ndarray of shape (H, W), float32
-        At the image's resolution; positive values speak for ``target``, negative ones against it (LIME,
+    heatmap : ndarray of shape (H, W), or (D, H, W) for a volume, float32
+        At the image's (the volume's) resolution; positive values speak for ``target``, negative ones against it (LIME,
         integrated gradients, SmoothGrad; Grad-CAM keeps only the positive part, as its authors do).
     seconds : float
         Wall time spent on this image (a batch's time shared evenly among its images); NaN for an
         explanation read from a run folder, which does not store timings.
-    segments : ndarray of shape (H, W), int32, or None
-        LIME only: the superpixel of every pixel, ``0 .. S - 1``.
+    segments : ndarray of shape (H, W) or (D, H, W), int32, or None
+        LIME only: the superpixel (supervoxel) of every pixel (voxel), ``0 .. S - 1``.
     segment_weights : ndarray of shape (S,), float32, or None
         LIME only: each superpixel's weight for ``target`` in LIME's local linear model.
     layer : str or None
@@ -53,15 +53,23 @@ class Explanation:
     def __repr__(self) -> str:
         where = "" if self.image_index is None else f" image {self.image_index},"
         extra = "" if self.segments is None else f", {len(self.segment_weights)} segments"
+        size = "x".join(str(side) for side in self.heatmap.shape)
         return (
-            f"<Explanation {self.method}:{where} class {self.target}, heat map {self.heatmap.shape[0]}x"
-            f"{self.heatmap.shape[1]} in [{self.heatmap.min():.3g}, {self.heatmap.max():.3g}]{extra}, "
-            f"{self.seconds:.3f} s>"
+            f"<Explanation {self.method}:{where} class {self.target}, heat map {size} in "
+            f"[{self.heatmap.min():.3g}, {self.heatmap.max():.3g}]{extra}, {self.seconds:.3f} s>"
         )
 
     def _repr_png_(self) -> bytes:
-        """The heat map as a notebook shows it: red for the class, blue against, white where it says nothing."""
-        return png_bytes(heat_picture(self.heatmap))
+        """The heat map as a notebook shows it: red for the class, blue against, white where it says nothing.
+
+        A volume's map is shown by its axial slice through the map's maximum (as
+        :func:`layerlens.figures._overlay.through_maximum` chooses it; repeated here, which keeps this
+        module free of the figures).
+        """
+        heat = self.heatmap
+        if heat.ndim == 3:
+            heat = heat[int(np.unravel_index(np.argmax(np.nan_to_num(heat, nan=-np.inf)), heat.shape)[0])]
+        return png_bytes(heat_picture(heat))
 
     def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
         """JSON-ready description; the heat map and segments are stored as arrays beside it.

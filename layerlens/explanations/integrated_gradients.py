@@ -20,7 +20,11 @@ __all__ = ["explain_integrated_gradients"]
 def explain_integrated_gradients(
     scorer: Any, images: np.ndarray, targets: np.ndarray, seed: int, *, steps: int
 ) -> list[Explanation]:
-    """Integrated-gradient heat maps of ``images`` ``(N, H, W, C)``; every step of every image in one batched pass.
+    """Integrated-gradient heat maps of ``images`` ``(N, H, W, C)`` or volumes ``(N, D, H, W, C)``.
+
+    The steps of every image go through the model in large batches; the path is made as it is needed, a
+    bounded chunk at a time (see :meth:`~layerlens.explanations.Scorer.mean_input_gradients`), so 64 steps
+    of a large volume never sit in memory at once.
 
     Notes
     -----
@@ -32,9 +36,8 @@ def explain_integrated_gradients(
 
     steps = check_int(steps, "steps", minimum=1)
     alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
-    path = (alphas[np.newaxis, :, None, None, None] * images[:, np.newaxis]).reshape(-1, *images.shape[1:])
-    grads = scorer.input_gradients(path, np.repeat(targets, steps))
-    mean_grads = grads.reshape(len(images), steps, *images.shape[1:]).mean(axis=1)
+    path = (alpha * image for image in images for alpha in alphas)
+    mean_grads = scorer.mean_input_gradients(path, targets, steps)
     attributions = (mean_grads * images).sum(axis=-1)  # baseline 0: (x - baseline) is x
     return [
         Explanation(method="integrated_gradients", target=int(t), heatmap=a.astype(np.float32), seconds=0.0)

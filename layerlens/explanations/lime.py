@@ -8,6 +8,9 @@ weight. Sampling, distances, weights and the linear model are the ``lime`` packa
 operations, gives it a segmentation fit for grayscale scans, hides a superpixel by blurring it, and seeds
 every step.
 
+Volumes ``(D, H, W, C)`` are cut into supervoxels by SLIC in 3-D and hidden by a 3-D blur; everything else
+is the same.
+
 A hidden superpixel shows the image blurred there (Gaussian, sigma 1/16 of the image's longer side), as
 in Fong & Vedaldi's meaningful perturbations. lime's own default, the superpixel's mean colour, leaves a
 superpixel that is already uniform unchanged when it is "hidden": a uniformly bright lesion, which SLIC
@@ -28,14 +31,23 @@ from layerlens.explanations._result import Explanation
 
 lime_image = import_quietly("lime.lime_image")  # without tqdm's "IProgress not found" in a notebook
 
-__all__ = ["blurred", "explain_lime", "segment"]
+__all__ = ["blurred", "default_segments", "explain_lime", "segment"]
 # SLIC's balance of space against intensity, for images scaled to [0, 1]: superpixels follow edges of
-# about a tenth of the intensity range and stay compact where there are none.
+# about a tenth of the intensity range and stay compact where there are none. SLIC divides the spatial
+# distance by its grid step (the cube root of voxels per supervoxel in 3-D), so the same value means the
+# same in a volume: an intensity step of 0.1 weighs as much as one grid step.
 _COMPACTNESS = 0.1
-# Gaussian smoothing (pixels) before SLIC, so that superpixels follow structures, not pixel noise.
+# Gaussian smoothing (pixels, voxels on each of the three axes) before SLIC, so that superpixels follow
+# structures, not pixel noise.
 _SMOOTHING = 1.0
 # A hidden superpixel shows the image blurred with sigma = (longer side) / this.
 _BLUR_SHARE = 16
+# Superpixels of an image unless told otherwise (see segment).
+_IMAGE_SEGMENTS = 100
+# A volume's supervoxels: about 4x4x4 voxels each, the size of a small lesion, and between these counts (see
+# default_segments).
+_SUPERVOXEL_VOXELS = 64
+_VOLUME_SEGMENTS = (100, 600)
 
 
 class _BatchedExplainer(lime_image.LimeImageExplainer):
@@ -73,36 +85,64 @@ class _BatchedExplainer(lime_image.LimeImageExplainer):
 
 
 def blurred(image: np.ndarray) -> np.ndarray:
-    """The image ``(H, W, C)`` as LIME hides it: Gaussian blur of sigma 1/16 of its longer side, channel by channel."""
-    sigma = max(image.shape[:2]) / _BLUR_SHARE
+    """The image ``(H, W, C)`` as LIME hides it: Gaussian blur of sigma 1/16 of its longer side, channel by channel.
+
+    A volume ``(D, H, W, C)`` is blurred in 3-D, with the same sigma on its three spatial axes (1/16 of the
+    longest) and none across the channels.
+    """
+    sigma = max(image.shape[:-1]) / _BLUR_SHARE
     return gaussian(image, sigma=sigma, channel_axis=-1, preserve_range=True, mode="reflect").astype(np.float32)
 
 
-def segment(image: np.ndarray, n_segments: int = 100, seed: int = 0) -> np.ndarray:
+def default_segments(shape: tuple[int, ...]) -> int:
+    """How many superpixels LIME cuts an image ``(H, W, C)`` or a volume ``(D, H, W, C)`` into, unless told.
+
+    An image: 100 (see :func:`segment`). A volume: one supervoxel per 64 voxels (about 4x4x4), at least
+    100 and at most 600. Lesions in a volume are small against its voxels: with 100 supervoxels of a
+    32x32x32 volume (330 voxels each) the lesion was a small part of LIME's top supervoxel, whose maximum
+    then lay on the lesion in 24% of the held-out phantoms of ``benchmarks/bench_explain_volumes.py``,
+    against 91% with 512 (figures in ``benchmarks/README.md``). Beyond 600, LIME's linear fit would have
+    fewer than two of its 1,000 default samples per supervoxel; below 100, as coarse as an image.
+    """
+    if len(shape) <= 3:
+        return _IMAGE_SEGMENTS
+    voxels = int(np.prod(shape[:-1]))
+    return int(np.clip(voxels // _SUPERVOXEL_VOXELS, *_VOLUME_SEGMENTS))
+
+
+def segment(image: np.ndarray, n_segments: int | None = None, seed: int = 0) -> np.ndarray:
     """SLIC superpixels of one image ``(H, W, C)``: grayscale by intensity, colour in Lab; ids ``0 .. S - 1``.
+
+    A volume ``(D, H, W, C)`` gets supervoxels: SLIC in 3-D, on the intensity of one channel, on the
+    channels' values for several (MRI sequences, PET and CT: not colours, so never Lab), with the same
+    compactness and smoothing as images. The voxels are taken as cubes (``spacing`` 1): the model sees the
+    grid, not the scanner's millimetres.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W, C)
+    image : ndarray of shape (H, W, C) or (D, H, W, C)
         Any range: it is scaled to [0, 1] first. ``C`` is 1, 3 (a grayscale image repeated into RGB
         counts as grayscale) or any other number of channels.
-    n_segments : int, default=100
-        Roughly how many superpixels. Small lesions need small superpixels: on 64x64 brain phantoms
-        100 put LIME's maximum on the lesion far more often than 50 (figures in the design doc).
+    n_segments : int, optional
+        Roughly how many superpixels; by default :func:`default_segments`: 100 for an image, one
+        supervoxel per 64 voxels (100 to 600) for a volume. Small lesions need small superpixels: on
+        64x64 brain phantoms 100 put LIME's maximum on the lesion far more often than 50 (figures in
+        the design doc).
     seed : int, default=0
         Unused by SLIC (deterministic); kept so every step takes the same ``seed``.
 
     Returns
     -------
-    ndarray of shape (H, W), int32
+    ndarray of shape (H, W) or (D, H, W), int32
     """
+    n_segments = default_segments(image.shape) if n_segments is None else n_segments
     lo, hi = float(image.min()), float(image.max())
     scaled = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image, dtype=np.float64)
     gray = scaled.shape[-1] == 1 or bool(np.allclose(scaled[..., :1], scaled))
     common = {"n_segments": n_segments, "sigma": _SMOOTHING, "start_label": 0}
     if gray:
         labels = slic(scaled[..., 0], compactness=_COMPACTNESS, channel_axis=None, **common)
-    elif scaled.shape[-1] == 3:  # colour: SLIC works in Lab, whose scale wants its usual compactness
+    elif scaled.shape[-1] == 3 and scaled.ndim == 3:  # colour: SLIC works in Lab, whose scale wants its compactness
         labels = slic(scaled, compactness=10.0, channel_axis=-1, **common)
     else:  # other channel counts (e.g. several MRI sequences) keep the intensity scale
         labels = slic(scaled, compactness=_COMPACTNESS, channel_axis=-1, convert2lab=False, **common)
@@ -110,9 +150,9 @@ def segment(image: np.ndarray, n_segments: int = 100, seed: int = 0) -> np.ndarr
 
 
 def explain_lime(
-    scorer: Any, images: np.ndarray, targets: np.ndarray, seed: int, *, num_samples: int, n_segments: int
+    scorer: Any, images: np.ndarray, targets: np.ndarray, seed: int, *, num_samples: int, n_segments: int | None
 ) -> list[Explanation]:
-    """LIME explanations of ``images`` ``(N, H, W, C)`` for ``targets``, each with its own seeded sampler.
+    """LIME explanations of ``images`` ``(N, H, W, C)`` or volumes ``(N, D, H, W, C)``, each by its own seeded sampler.
 
     Notes
     -----
@@ -125,7 +165,8 @@ def explain_lime(
     from layerlens._util.validation import check_int
 
     check_int(num_samples, "num_samples", minimum=10)
-    check_int(n_segments, "n_segments", minimum=2)
+    if n_segments is not None:
+        check_int(n_segments, "n_segments", minimum=2)
     channels = images.shape[-1]
     explanations = []
     for image, target in zip(images, targets):
@@ -134,7 +175,8 @@ def explain_lime(
         explainer = _BatchedExplainer(image, scorer, random_state=seed)
         # lime reads the image only to build what the explainer above replaces: an RGB stand-in will do,
         # and a constant hide_color spares lime its per-superpixel means.
-        stand_in = image if channels == 3 else np.repeat(image[..., :1], 3, axis=-1)
+        # A volume is its own stand-in (lime converts only a 2-D array to RGB).
+        stand_in = image if channels == 3 or image.ndim == 4 else np.repeat(image[..., :1], 3, axis=-1)
         result = explainer.explain_instance(
             stand_in.astype(np.float32),
             scorer.probabilities,

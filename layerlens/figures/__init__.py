@@ -15,7 +15,15 @@ label, which plotly writes as plain text; it gets the raw layer name.
 """
 
 from layerlens.figures._export import EXPORT_FORMATS, export_figures
-from layerlens.figures._overlay import display_size, overlay_on, upscale
+from layerlens.figures._overlay import (
+    AGAINST_COLOUR,
+    FOR_COLOUR,
+    display_size,
+    heat_limit,
+    overlay_on,
+    through_maximum,
+    upscale,
+)
 from layerlens.figures._sketch import paths_sketch
 from layerlens.figures._style import FONT, esc
 from layerlens.figures.explanations import explanation_figure, segment_weights_figure
@@ -25,11 +33,13 @@ from layerlens.figures.paths import COLOUR_BY, DOUBT_BANDS, PATHS_WIDTH, paths_f
 from layerlens.figures.separability import separability_figure
 
 __all__ = [
+    "AGAINST_COLOUR",
     "COLOUR_BY",
     "DOUBT_BANDS",
     "DOUBT_MARKED",
     "EXPORT_FORMATS",
     "FONT",
+    "FOR_COLOUR",
     "PATHS_WIDTH",
     "WEBGL_THRESHOLD",
     "confusion_figure",
@@ -37,6 +47,7 @@ __all__ = [
     "esc",
     "explanation_figure",
     "export_figures",
+    "heat_limit",
     "layer_figure",
     "overlay_on",
     "paths_figure",
@@ -46,5 +57,6 @@ __all__ = [
     "reliability_figure",
     "segment_weights_figure",
     "separability_figure",
+    "through_maximum",
     "upscale",
 ]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "FOR_COLOUR", "AGAINST_COLOUR", "display_size", "heat_limit", "overlay", "overlay_on", "to_rgb", "upscale",
+    "FOR_COLOUR", "AGAINST_COLOUR", "display_size", "heat_limit", "overlay", "overlay_on", "through_maximum", "to_rgb",
+    "upscale",
 ]  # fmt: skip
 
 #: Colours of attribution for the class and against it (RGB).
@@ -94,3 +95,39 @@ def overlay_on(picture: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     if heat.shape != picture.shape[:2]:
         heat = resize(heat, picture.shape[:2], order=1, preserve_range=True, anti_aliasing=False).astype(np.float32)
     return overlay(picture, heat, limit=heat_limit(heatmap))
+
+
+def through_maximum(volume: np.ndarray, heatmap: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """The slice of a volume and of its heat map through the map's maximum, and that slice's index.
+
+    A place that shows one picture of a 3-D explanation shows this slice: where the map speaks most for
+    the class (its first maximum, NaN never counting as one).
+
+    Parameters
+    ----------
+    volume : ndarray of shape (D, H, W, C) or (D, H, W)
+        The volume (as displayed or as the model takes it); its spatial axes are those of ``heatmap``.
+    heatmap : ndarray of shape (D, H, W)
+        Its heat map.
+    axis : int, default=0
+        The spatial axis across which to slice: 0, the first (depth, the axial slices of a volume stored
+        depth first), 1 or 2.
+
+    Returns
+    -------
+    slice_image : ndarray of shape (H, W, C) or (H, W)
+        The volume's slice (axes other than ``axis``, in order; channels kept).
+    slice_heat : ndarray of shape (H, W)
+        The heat map's slice.
+    index : int
+        Its position along ``axis``.
+    """
+    heat = np.asarray(heatmap)
+    volume = np.asarray(volume)
+    if heat.ndim != 3 or volume.shape[:3] != heat.shape or volume.ndim not in (3, 4):
+        raise ValueError(f"heatmap: expected a 3-D map of the volume's shape; received {heat.shape}, {volume.shape}.")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis: expected a spatial axis, 0, 1 or 2; received {axis!r}.")
+    flat = np.nan_to_num(heat.astype(np.float64), nan=-np.inf).argmax()
+    index = int(np.unravel_index(flat, heat.shape)[axis])
+    return np.take(volume, index, axis=axis), np.take(heat, index, axis=axis), index

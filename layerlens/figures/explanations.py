@@ -1,8 +1,13 @@
-"""An explained image: the image, its heat map over it, and for LIME its weightiest segments and their weights."""
+"""An explained image: the image, its heat map over it, and for LIME its weightiest segments and their weights.
+
+An explained volume is drawn by its axial slice through the heat map's maximum (see
+:func:`~layerlens.figures._overlay.through_maximum`), which the figure names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +16,15 @@ from plotly.subplots import make_subplots
 from layerlens._util.png import png_data_uri
 from layerlens.exceptions import InvalidInputError
 from layerlens.explanations import Explanation, method_title
-from layerlens.figures._overlay import AGAINST_COLOUR, FOR_COLOUR, display_size, heat_limit, to_rgb, upscale
+from layerlens.figures._overlay import (
+    AGAINST_COLOUR,
+    FOR_COLOUR,
+    display_size,
+    heat_limit,
+    through_maximum,
+    to_rgb,
+    upscale,
+)
 from layerlens.figures._style import esc, layout
 
 __all__ = ["explanation_figure", "outlined_segments", "segment_weights_figure", "segment_weights_spec", "top_segments"]
@@ -34,27 +47,35 @@ def top_segments(explanation: Explanation, n: int = 8) -> np.ndarray:
 
 
 def outlined_segments(
-    image: np.ndarray, segments: np.ndarray, weights: np.ndarray, top: np.ndarray, factor: int
+    image: np.ndarray, segments: np.ndarray, weights: np.ndarray, top: np.ndarray, factor: int, *, axis: int = 0
 ) -> np.ndarray:
     """The image enlarged by ``factor`` with the ``top`` segments outlined, red for the class and blue against.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W, C) or (H, W), uint8
-    segments : ndarray of shape (H, W), int
-        LIME's superpixels.
+    image : ndarray of shape (H, W, C) or (H, W), uint8; or a volume (D, H, W, C) or (D, H, W)
+    segments : ndarray of shape (H, W), int; or (D, H, W) for a volume
+        LIME's superpixels (supervoxels).
     weights : ndarray of shape (S,)
         Their weights.
     top : ndarray of int
         The superpixels to outline (see :func:`top_segments`).
     factor : int
         Whole enlargement (outlines one enlarged pixel wide).
+    axis : int, default=0
+        A volume: the axis across which it is sliced, through the maximum of LIME's heat map
+        (``weights[segments]``; see :func:`~layerlens.figures._overlay.through_maximum`).
 
     Returns
     -------
     ndarray of shape (H * factor, W * factor, 3), uint8
+        For a volume, its slice enlarged.
     """
     from skimage.segmentation import find_boundaries
+
+    if np.ndim(segments) == 3:
+        _, _, index = through_maximum(segments, np.asarray(weights)[segments], axis)
+        image, segments = np.take(image, index, axis=axis), np.take(segments, index, axis=axis)
 
     big = upscale(to_rgb(image), factor).copy()
     labels = upscale(np.where(np.isin(segments, top), segments, -1), factor)
@@ -99,10 +120,11 @@ def explanation_figure(
 
     Parameters
     ----------
-    image : ndarray of shape (H, W, 1 or 3) or (H, W), uint8
+    image : ndarray of shape (H, W, 1 or 3) or (H, W), uint8; or a volume (D, H, W, 1 or 3) or (D, H, W)
         The image as displayed (an analysis keeps them in ``explained_images``).
     explanation : Explanation
-        Its explanation; the heat map must have the image's height and width.
+        Its explanation; the heat map must have the image's height and width (a volume's depth, height
+        and width: the figure then shows the axial slice through the heat map's maximum, and says which).
     class_names : sequence of str, optional
         Names of the classes, to name the explained class.
     title : str, optional
@@ -115,19 +137,27 @@ def explanation_figure(
     Figure
         Left: the image; middle: the heat map over it (red for the class, blue against, hover shows the
         value). For LIME the left panel outlines and numbers the top segments and a third panel charts
-        their weights, numbered alike.
+        their weights, numbered alike (of a volume, the top supervoxels that the slice crosses are numbered).
     """
     image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise InvalidInputError(
-            f"image: expected a uint8 image (H, W) or (H, W, C); received {image.dtype} {image.shape}."
-        )
+    volume = isinstance(explanation, Explanation) and explanation.heatmap.ndim == 3
+    if image.dtype != np.uint8 or image.ndim not in ((3, 4) if volume else (2, 3)):
+        expected = "a uint8 volume (D, H, W) or (D, H, W, C)" if volume else "a uint8 image (H, W) or (H, W, C)"
+        raise InvalidInputError(f"image: expected {expected}; received {image.dtype} {image.shape}.")
     if not isinstance(explanation, Explanation):
         raise InvalidInputError(f"explanation: expected an Explanation; received {type(explanation).__name__}.")
-    if explanation.heatmap.shape != image.shape[:2]:
+    spatial = image.shape[: explanation.heatmap.ndim]
+    if explanation.heatmap.shape != spatial:
+        kind = "volume" if volume else "image"
         raise InvalidInputError(
-            f"explanation: its heat map has shape {explanation.heatmap.shape}; expected the image's {image.shape[:2]}."
+            f"explanation: its heat map has shape {explanation.heatmap.shape}; expected the {kind}'s {spatial}."
         )
+    where, index = "", 0
+    if volume:
+        image, heat, index = through_maximum(image, explanation.heatmap)
+        segments = None if explanation.segments is None else explanation.segments[index]
+        explanation = replace(explanation, heatmap=heat, segments=segments)
+        where = f"axial slice {index} of 0–{spatial[0] - 1} (the heat map's maximum)"
     target = str(explanation.target)
     if class_names is not None and 0 <= explanation.target < len(class_names):
         target = class_names[explanation.target]
@@ -136,7 +166,10 @@ def explanation_figure(
     factor = display_size(*image.shape[:2])
     top = top_segments(explanation, n_segments) if lime else np.array([], dtype=np.int64)
 
-    titles = ["image" + (": top segments" if lime else ""), f"{method}: red for {esc(target)}, blue against"]
+    titles = [
+        (where or "image") + (": top segments" if lime else ""),
+        f"{method}: red for {esc(target)}, blue against",
+    ]
     if lime:
         titles.append("segment weights")
     figure = make_subplots(
@@ -194,7 +227,8 @@ def explanation_figure(
         figure.update_yaxes(
             range=[height - 0.5, -0.5], visible=False, scaleanchor=f"x{'' if col == 1 else col}", row=1, col=col
         )
-    heading = title if title is not None else f"{method} explanation of class {target}"
+    slice_named = f", axial slice {index}" if volume else ""
+    heading = title if title is not None else f"{method} explanation of class {target}{slice_named}"
     figure.update_layout(
         **layout(esc(heading), height=430, width=1000 if lime else 760, margin=dict(l=20, r=30, t=80, b=80)),
         showlegend=False,
@@ -208,6 +242,8 @@ def _add_segment_chart(figure: go.Figure, explanation: Explanation, top: np.ndar
     labels = [f"#{rank + 1}" for rank in range(len(top))]
     for label, segment in zip(labels, top):
         rows, cols = np.nonzero(explanation.segments == segment)
+        if not len(rows):
+            continue  # a supervoxel that the volume's slice does not cross
         figure.add_annotation(
             x=float(cols.mean()),
             y=float(rows.mean()),

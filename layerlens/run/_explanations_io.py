@@ -3,6 +3,10 @@
 Heat maps are stored in float16, each divided by its largest finite magnitude (its ``heat_scale`` in the
 manifest), so that a map of any magnitude keeps about three significant digits. The pictures are drawn
 from the maps as stored, so a run read back and saved again gives the same bytes.
+
+Volumes keep their 3-D heat maps and supervoxels ``(D, H, W)`` beside the volumes as displayed
+``(D, H, W, C)``; their pictures show one axial slice: the explained volume's central one (as its
+thumbnail), each overlay the slice through its own heat map's maximum.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from layerlens._util.jsonfloats import decode_float, encode_float
 from layerlens._util.png import png_bytes
 from layerlens.exceptions import RunFormatError
 from layerlens.explanations import METHODS, Explanation
-from layerlens.figures import display_size, overlay_on, upscale
+from layerlens.figures import display_size, overlay_on, through_maximum, upscale
+from layerlens.model import to_dhw
+from layerlens.options import VOLUME_AXES
 
 __all__ = ["explanation_arrays", "explanation_entries", "explanation_pictures", "picture_names", "read_explanations"]
 
@@ -40,7 +46,11 @@ def _as_stored(heatmap: np.ndarray) -> np.ndarray:
 
 
 def explanation_arrays(explanations: Sequence[Explanation], images: Mapping[int, np.ndarray]) -> dict[str, np.ndarray]:
-    """The arrays of ``arrays.npz``: heat maps (float16), explained images (uint8), LIME's superpixels (int16)."""
+    """The arrays of ``arrays.npz``: heat maps (float16), explained images (uint8), LIME's superpixels (int16).
+
+    Each of the same shape for every explanation of a run: ``(H, W)`` and images ``(H, W, C)``, or for
+    volumes ``(D, H, W)`` and ``(D, H, W, C)``.
+    """
     if not explanations:
         return {}
     arrays = {
@@ -63,22 +73,37 @@ def explanation_pictures(
     explanations: Sequence[Explanation],
     images: Mapping[int, np.ndarray],
     large: Mapping[int, np.ndarray] | None = None,
+    axes: str = VOLUME_AXES,
 ) -> dict[str, bytes]:
     """PNGs by file name: each explained image (``00012.png``) and its heat map over it (``00012_lime.png``).
 
     Drawn over the image's picture at its own size when ``large`` has one (see
     :attr:`~layerlens.run._analysis.Analysis.pictures`), else over the image as the model took it; either
-    enlarged by a whole factor to at least 128 pixels, ready for a web page.
+    enlarged by a whole factor to at least 128 pixels, ready for a web page. A volume ``(D, H, W, C)``
+    is pictured by its central axial slice (``large``'s picture when there is one), and each of its heat
+    maps over the axial slice through that map's maximum (see
+    :func:`~layerlens.figures._overlay.through_maximum`); ``axes`` is the order of the volumes' axes (the
+    run's ``settings.axes``), the axial one D.
     """
     pictures: dict[str, bytes] = {}
     for index, image in images.items():
-        base = image if large is None or index not in large else large[index]
+        volume = image.ndim == 4
+        image = to_dhw(image, axes) if volume else image
+        own = image[image.shape[0] // 2] if volume else image
+        base = own if large is None or index not in large else large[index]
         factor = display_size(*base.shape[:2])
         pictures[f"{index:05d}.png"] = png_bytes(upscale(base, factor))
         for explanation in explanations:
             if explanation.image_index == index:
-                shown = overlay_on(base, _as_stored(explanation.heatmap))
-                pictures[f"{index:05d}_{explanation.method}.png"] = png_bytes(upscale(shown, factor))
+                heat = _as_stored(explanation.heatmap)
+                if volume:
+                    heat = to_dhw(heat, axes)
+                    plane, heat, _ = through_maximum(image, heat)
+                    shown = overlay_on(plane, heat)
+                    scale = display_size(*plane.shape[:2])
+                else:
+                    shown, scale = overlay_on(base, heat), factor
+                pictures[f"{index:05d}_{explanation.method}.png"] = png_bytes(upscale(shown, scale))
     return pictures
 
 
@@ -99,12 +124,15 @@ def read_explanations(
     heatmaps = arrays["explanation_heatmaps"]
     segments = arrays.get("explanation_segments", np.empty((0, 0, 0), np.int16))
     lime = [entry["segment_weights"] is not None for entry in entries]
+    spatial = images.shape[1 : heatmaps.ndim]  # (H, W) of images (n, H, W, C); (D, H, W) of volumes
     if (
         len(images) != len(indices)
         or len(heatmaps) != len(entries)
         or len(segments) != sum(lime)
-        or heatmaps.shape[1:] != images.shape[1:3]
-        or (len(segments) and segments.shape[1:] != images.shape[1:3])
+        or heatmaps.ndim not in (3, 4)
+        or images.ndim != heatmaps.ndim + 1
+        or heatmaps.shape[1:] != spatial
+        or (len(segments) and segments.shape[1:] != spatial)
         or any(int(entry["image_index"]) not in indices for entry in entries)
     ):
         raise RunFormatError("path: the run's explanations do not match their arrays (counts or shapes differ).")
