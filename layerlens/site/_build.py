@@ -21,6 +21,7 @@ from layerlens.figures.metrics import probabilities_spec
 from layerlens.run import explanation_pictures
 from layerlens.site import _content as content
 from layerlens.site import _figures as figures
+from layerlens.site import _volumes as volumes
 from layerlens.site._target import MARKER
 from layerlens.site._templates import environment, plotly_js, script_json, static_files
 
@@ -31,6 +32,8 @@ __all__ = ["write_site"]
 
 ASSETS = "assets"
 RUNS = "runs"
+#: The script of the slice viewer of a volume's sample page (see :mod:`layerlens.site._volumes`).
+VOLUME_JS = "volume.js"
 
 
 def write_site(
@@ -53,8 +56,10 @@ def write_site(
         (staging / MARKER).write_text(f"layerlens site, written by layerlens {__version__}\n", encoding="utf-8")
         assets = staging / ASSETS
         assets.mkdir()
+        any_volumes = any(volumes.is_volume_run(a) for a in analyses)
         for path in static_files():
-            shutil.copyfile(path, assets / path.name)
+            if path.name != VOLUME_JS or any_volumes:  # the slice viewer's script only where there are volumes
+                shutil.copyfile(path, assets / path.name)
         shutil.copyfile(plotly_js(), assets / "plotly.min.js")
         cards = []
         bar = Progress(None, "page") if progress else None
@@ -77,7 +82,14 @@ class _Run:
 
 
 def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Progress | None = None) -> dict[str, Any]:
-    """Write one run's pages, pictures and data; return what the index says of it."""
+    """Write one run's pages, pictures and data; return what the index says of it.
+
+    A volume run's pages show each volume's axial face where a run of images shows the image (see
+    :func:`~layerlens.site._volumes.flat_analysis`), and the sample pages of the volumes the run kept a slice
+    viewer, which loads ``data/volumes/<image>.js``.
+    """
+    volume_run = analysis
+    analysis, slices = volumes.flat_analysis(analysis)
     for sub in ("images", "samples", "data", "explanations", "pictures", "reference"):
         (folder / sub).mkdir(parents=True)
     thumbnails = list(analysis.thumbnails)
@@ -85,7 +97,8 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
         thumbnails += list(analysis.probes.thumbnails)
     for index, thumbnail in enumerate(thumbnails):
         (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
-    for name, png in explanation_pictures(analysis.explanations, analysis.explained_images, analysis.pictures).items():
+    pictured = volumes.canonical_explained(volume_run)  # a volume's pictures: slices through each map's maximum
+    for name, png in explanation_pictures(pictured.explanations, pictured.explained_images, pictured.pictures).items():
         (folder / "explanations" / name).write_bytes(png)
 
     gallery, others = content.sample_order(analysis)
@@ -155,10 +168,11 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
     for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "other image", False)):
         for position, index in enumerate(sequence.tolist()):
             page = env.get_template("sample.html").render(
+                volume=_volume_viewer(volume_run, folder, index),
                 root="../../../",
                 page_kind="sample",
                 **common,
-                **_sample_context(analysis, folder, index, pages, near[index]),
+                **_sample_context(analysis, folder, index, pages, near[index], slices),
                 **_sample_extras(analysis, index, near_reference.get(index, []), where.folder),
                 previous=None if position == 0 else content.image_name(int(sequence[position - 1])),
                 next=None if position + 1 == len(sequence) else content.image_name(int(sequence[position + 1])),
@@ -171,6 +185,19 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
             if bar is not None:
                 bar.add(1)
     return run
+
+
+def _volume_viewer(analysis: Analysis, folder: Path, index: int) -> dict[str, Any] | None:
+    """Write the data file of the slice viewer of image ``index`` when the run kept its volume; return what its
+    page says of the volume (None for a run of images)."""
+    payload = volumes.volume_payload(analysis, index)
+    data = f"../data/volumes/{content.image_name(index)}.js"
+    if payload is not None:
+        (folder / "data" / "volumes").mkdir(exist_ok=True)
+        (folder / "data" / "volumes" / f"{content.image_name(index)}.js").write_text(
+            volumes.volume_script(payload), encoding="ascii"
+        )
+    return volumes.viewer(analysis, index, payload, data)
 
 
 def _write_reference(analysis: Analysis, folder: Path, with_pages: np.ndarray) -> dict[int, list[int]]:
@@ -217,6 +244,7 @@ def _run_summary(analysis: Analysis, where: _Run, n_gallery: int, mini_paths_jso
         "preprocess": analysis.settings.preprocess,
         "model_name": analysis.model.name,
         "n_images": analysis.n_images,
+        "volumes": _volume_words(analysis),
         "n_probes": 0 if analysis.probes is None else analysis.probes.n_images,
         "class_names": list(analysis.class_names),
         "created": analysis.created,
@@ -233,6 +261,15 @@ def _run_summary(analysis: Analysis, where: _Run, n_gallery: int, mini_paths_jso
         "mini_paths_json": mini_paths_json,
         "findings": [finding.text for finding in analysis.findings],
     }
+
+
+def _volume_words(analysis: Analysis) -> str | None:
+    """How a volume run's header names its images ("volumes of 64×128×128 voxels, axes D×H×W"); None for images."""
+    axes = analysis.settings.axes
+    if axes is None:
+        return None
+    sizes = "×".join(str(d) for d in analysis.model.input_shape[:3])
+    return f"volumes of {sizes} voxels ({'×'.join(axes)})"
 
 
 def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str, folder: Path | None) -> dict[str, Any]:
@@ -404,8 +441,16 @@ def _shape(shape: tuple[int | None, ...] | None) -> str:
 
 
 def _sample_context(
-    analysis: Analysis, folder: Path, index: int, pages: frozenset[int], near: list[int]
+    analysis: Analysis,
+    folder: Path,
+    index: int,
+    pages: frozenset[int],
+    near: list[int],
+    slices: dict[tuple[int, str], volumes.ExplainedSlice] | None = None,
 ) -> dict[str, Any]:
+    """What a sample page shows of image ``index``; ``slices`` says, for a volume run, which axial slice each
+    explanation is pictured by (see :func:`~layerlens.site._volumes.flat_analysis`)."""
+    slices = slices or {}
     name = content.image_name(index)
     labelled = analysis.labels is not None
     true = int(analysis.labels[index]) if labelled else None
@@ -427,8 +472,9 @@ def _sample_context(
     explanations = analysis.explanations_of(index)
     for explanation in explanations:
         outline, weights = None, None
+        where = slices.get((index, explanation.method))
         if explanation.segments is not None and explanation.segment_weights is not None:
-            image = analysis.explained_images[index]
+            image = analysis.explained_images[index] if where is None else where.image
             picture = outlined_segments(
                 image,
                 explanation.segments,
@@ -446,6 +492,7 @@ def _sample_context(
                 picture=f"{name}_{explanation.method}.png",
                 outline=outline,
                 weights_json=weights,
+                where=None if where is None else where.words,
             )
         )
     return {

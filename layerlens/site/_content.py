@@ -181,6 +181,7 @@ class ExplanationView:
     picture: str
     outline: str | None
     weights_json: str | None
+    where: str | None = None  # of a volume: the slice pictured
 
 
 def method_caption(method: str) -> str:
