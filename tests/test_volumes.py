@@ -321,3 +321,20 @@ def test_a_two_dimensional_model_given_volumes_and_a_volume_model_given_other_sh
 
         volumes = ImageSet(x[:9], y[:9], CLASSES, axes="HWD")
         ll.analyze(sequential, volumes, explain=0, progress=False, axes="DHW")
+
+
+def test_volumes_as_a_tf_data_dataset_and_as_batches(sequential, data):
+    import tensorflow as tf
+
+    import layerlens as ll
+
+    _, (x, y) = data
+    whole = ll.analyze(sequential, x[:40], y[:40], explain=0, progress=False)
+    dataset = tf.data.Dataset.from_tensor_slices((x[:40], y[:40])).batch(16)
+    from_dataset = ll.analyze(sequential, dataset, explain=0, progress=False, class_names=CLASSES)
+    batched = ll.analyze(
+        sequential, [(x[i : min(i + 9, 40)], y[i : min(i + 9, 40)]) for i in range(0, 40, 9)], explain=0, progress=False
+    )
+    for other in (from_dataset, batched):
+        np.testing.assert_allclose(other.probabilities, whole.probabilities, atol=1e-5)
+        assert other.metrics.accuracy == whole.metrics.accuracy and other.settings.axes == "DHW"

@@ -174,3 +174,19 @@ def test_a_volume_option_for_a_two_dimensional_model_is_refused(tmp_path, capsys
         main([*argv, "--slices", "volume", "--no-progress"])
     assert stopped.value.code == 2
     assert "slices: 'volume' reads each series as one volume, but the model takes 2-D images" in capsys.readouterr().err
+
+
+def test_a_window_that_misses_the_data_is_caught_by_the_collapse_warning(model_file, phantoms, tmp_path):
+    """CT volumes read with a window in other units (here 3000..4000 HU: every voxel black) cannot be right."""
+    import keras
+
+    from layerlens.datasets import from_nifti
+
+    model = keras.models.load_model(model_file)
+    root = tmp_path / "ct"
+    write_nifti_tree(root, phantoms.images[:40] * 1400.0 - 1000.0, phantoms.labels[:40], phantoms.class_names)
+    right = from_nifti(root, shape=SIZE, window=(-1000, 400))
+    written = [int(file.split("-")[-1].split(".")[0]) for file in right.files]  # class/vol-012.nii.gz: volume 12
+    np.testing.assert_allclose(right.images, phantoms.images[written], atol=1e-4)  # the window it was written with
+    with pytest.warns(ll.exceptions.UnreliableAnalysisWarning, match="collapsed onto one class"):
+        ll.analyze(model, from_nifti(root, shape=SIZE, window=(3000, 4000)), explain=0, progress=False)
