@@ -105,6 +105,13 @@ def test_analyze_a_nifti_tree_on_the_command_line(model_file, nifti_root, tmp_pa
     assert all(e.heatmap.shape == (SIZE, SIZE, SIZE) for e in analysis.explanations)
     assert {e.image_index for e in analysis.explanations} <= set(analysis.volumes)
     assert "Run saved in" in capsys.readouterr().out
+    # More explanations later: the run reads its NIfTI files again, and keeps the new pages' volumes too.
+    unexplained = [i for i in range(analysis.n_images) if i not in analysis.explained_images][:2]
+    images = ",".join(str(i) for i in unexplained)
+    assert main(["explain", str(run), str(model_file), "--images", images, "--explain-methods", "smoothgrad"]) == 0
+    again = ll.load(run)
+    assert set(unexplained) <= {e.image_index for e in again.explanations if e.method == "smoothgrad"}
+    assert set(unexplained) <= set(again.volumes)
 
 
 def test_analyze_the_volume_phantoms_by_name_with_depth_last(tmp_path, capsys):
