@@ -119,7 +119,7 @@ def payload_of(site: Path, run_number: int, index: int) -> dict:
 
 def explained(run) -> int:
     """The explained image whose heat map speaks for its class (a box of class 1)."""
-    return next(e.image_index for e in run.explanations if e.heatmap.max() > 0)
+    return next(e.image_index for e in run.explanations if e.target == 1 and e.heatmap.max() > 0)
 
 
 def unexplained(run) -> int:
