@@ -71,9 +71,9 @@ def decoded(text: str, dtype) -> np.ndarray:
 
 def with_axes(analysis, axes: str):
     """The same run as if its volumes had been given with their axes in the order ``axes`` (a copy by hand)."""
-    from layerlens.site._volumes import CANONICAL
+    from layerlens.options import VOLUME_AXES
 
-    order = [CANONICAL.index(axis) for axis in axes]
+    order = [VOLUME_AXES.index(axis) for axis in axes]
 
     def move(array):
         return np.transpose(array, (*order, *range(3, array.ndim)))
@@ -226,12 +226,13 @@ def test_a_heat_map_is_resampled_to_a_shrunk_volume(run, tmp_path):
 def test_the_two_dimensional_parts_show_the_axial_face_and_the_slice_through_the_maximum(run, site):
     """The large picture and thumbnails of a volume run show its central axial slice; each explanation's picture
     the axial slice through its heat map's maximum, named under it."""
-    from layerlens.site._volumes import face, flat_analysis, max_slice
+    from layerlens.figures import through_maximum
+    from layerlens.site._volumes import face, flat_analysis
 
     flat, slices = flat_analysis(run)
     for explanation in flat.explanations:
         original = next(e for e in run.explanations if e.image_index == explanation.image_index)
-        k = max_slice(original.heatmap)
+        _, _, k = through_maximum(run.explained_images[explanation.image_index], original.heatmap)
         assert k == int(np.unravel_index(int(original.heatmap.argmax()), SHAPE)[0])
         np.testing.assert_array_equal(explanation.heatmap, original.heatmap[k])
         where = slices[(explanation.image_index, "integrated_gradients")]

@@ -18,6 +18,7 @@ from layerlens._version import __version__
 from layerlens.figures import display_size, esc
 from layerlens.figures.explanations import outlined_segments, segment_weights_spec, top_segments
 from layerlens.figures.metrics import probabilities_spec
+from layerlens.options import VOLUME_AXES
 from layerlens.run import explanation_pictures
 from layerlens.site import _content as content
 from layerlens.site import _figures as figures
@@ -97,8 +98,10 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
         thumbnails += list(analysis.probes.thumbnails)
     for index, thumbnail in enumerate(thumbnails):
         (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
-    pictured = volumes.canonical_explained(volume_run)  # a volume's pictures: slices through each map's maximum
-    for name, png in explanation_pictures(pictured.explanations, pictured.explained_images, pictured.pictures).items():
+    # A volume's pictures are slices through each map's maximum, cut across the run's axial axis.
+    axes = volume_run.settings.axes or VOLUME_AXES
+    pictures = explanation_pictures(volume_run.explanations, volume_run.explained_images, volume_run.pictures, axes)
+    for name, png in pictures.items():
         (folder / "explanations" / name).write_bytes(png)
 
     gallery, others = content.sample_order(analysis)

@@ -39,21 +39,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from layerlens.explanations import method_title
-from layerlens.figures import AGAINST_COLOUR, FOR_COLOUR, heat_limit
+from layerlens.figures import AGAINST_COLOUR, FOR_COLOUR, heat_limit, through_maximum
 from layerlens.model import to_dhw, volume_face
+from layerlens.options import VOLUME_AXES
 from layerlens.site._content import method_caption
 
 if TYPE_CHECKING:
     from layerlens.run import Analysis
 
 __all__ = [
-    "CANONICAL",
     "OPACITY",
     "ExplainedSlice",
     "canonical_explained",
     "face",
     "flat_analysis",
-    "max_slice",
     "is_volume_run",
     "quantise",
     "resample",
@@ -61,8 +60,6 @@ __all__ = [
     "volume_script",
 ]
 
-#: The order the pages draw a volume in: the axial axis, then the rows and columns of an axial slice.
-CANONICAL = "DHW"
 #: The opacity of the heat map where it saturates, as in the 2-D overlays.
 OPACITY = 0.65
 #: A quantised heat map is ±this where the map reaches its limit.
@@ -71,7 +68,7 @@ HEAT_STEPS = 127
 
 def is_volume_run(analysis: Analysis) -> bool:
     """Whether ``analysis`` is a run of volumes (its settings name the order of their axes)."""
-    return getattr(analysis.settings, "axes", None) is not None
+    return analysis.settings.axes is not None
 
 
 def resample(heat: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -100,13 +97,6 @@ def face(volume: np.ndarray, axes: str, view: str) -> np.ndarray:
     bare = volume.ndim == 3  # a heat map or supervoxels: no channel axis
     shown = volume_face((volume[..., np.newaxis] if bare else volume)[np.newaxis], axes, view)[0]
     return shown[..., 0] if bare else shown
-
-
-def max_slice(heat: np.ndarray) -> int:
-    """The axial slice (along the first axis) through the first maximum of a heat map ``(D, H, W)``, NaN never
-    counting as one: as :func:`layerlens.figures._overlay.through_maximum` picks it."""
-    heat = np.asarray(heat, dtype=np.float64)
-    return int(np.unravel_index(int(np.nan_to_num(heat, nan=-np.inf).argmax()), heat.shape)[0])
 
 
 @dataclass(frozen=True)
@@ -161,13 +151,12 @@ def flat_analysis(analysis: Analysis) -> tuple[Analysis, dict[tuple[int, str], E
         if explanation.heatmap.ndim != 3 or volume is None or volume.ndim != 4:
             explanations.append(explanation)
             continue
-        k = max_slice(explanation.heatmap)
-        slices[(explanation.image_index, explanation.method)] = ExplainedSlice(volume[k], k, volume.shape[0])
+        plane, heat, k = through_maximum(volume, explanation.heatmap)
+        slices[(explanation.image_index, explanation.method)] = ExplainedSlice(plane, k, volume.shape[0])
         segments = None if explanation.segments is None else explanation.segments[k]
-        explanations.append(dataclasses.replace(explanation, heatmap=explanation.heatmap[k], segments=segments))
-    images = {
-        i: face(image, CANONICAL, view) if image.ndim == 4 else image for i, image in explained.explained_images.items()
-    }
+        explanations.append(dataclasses.replace(explanation, heatmap=heat, segments=segments))
+    shown = explained.explained_images
+    images = {i: face(image, VOLUME_AXES, view) if image.ndim == 4 else image for i, image in shown.items()}
     return dataclasses.replace(analysis, explanations=tuple(explanations), explained_images=images), slices
 
 
@@ -268,8 +257,8 @@ def viewer(analysis: Analysis, index: int, payload: dict[str, Any] | None, data:
     axes = analysis.settings.axes
     if payload is None:
         return {"kept": False, "axes": axes, "face": face_words(analysis)}
-    shape = dict(zip(CANONICAL, payload["shape"]))
-    start = dict(zip(CANONICAL, payload["start"]))
+    shape = dict(zip(VOLUME_AXES, payload["shape"]))
+    start = dict(zip(VOLUME_AXES, payload["start"]))
     scale = max(1, -(-VIEWER_SIDE // max(shape.values())))
     planes = [
         {
