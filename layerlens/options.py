@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BUNDLED_DATA", "CONV_FEATURES", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES", "PROJECTIONS", "SPLITS",
-    "STABILITY_NOISE", "VOLUME_AXES", "VOLUME_VIEWS", "check_axes", "preprocess_family",
+    "BUNDLED_DATA", "CONV_FEATURES", "ENGINES", "EXPLAIN_CHOICES", "K_RULES", "PREPROCESS_FAMILIES", "PROJECTIONS",
+    "SPLITS", "STABILITY_NOISE", "VOLUME_AXES", "VOLUME_VIEWS", "check_axes", "preprocess_family",
 ]  # fmt: skip
 
 #: The data sets the command line and ``explain_run`` know by name (resized to the model's input).
@@ -24,6 +24,9 @@ STABILITY_NOISE: tuple[float, ...] = (0.02, 0.05)
 K_RULES: tuple[str, ...] = ("auto", "silhouette")
 #: The 2-D maps of a layer: its two leading principal components, or UMAP.
 PROJECTIONS: tuple[str, ...] = ("pca", "umap")
+
+#: Where :func:`layerlens.analyze` runs the pass: in this process, or on a Ray cluster (``layerlens[ray]``).
+ENGINES: tuple[str, ...] = ("local", "ray")
 
 #: How a convolution map becomes a vector: channel means, means and maxima, or means on a 4x4 grid.
 CONV_FEATURES: tuple[str, ...] = ("mean", "mean_max", "grid")

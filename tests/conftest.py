@@ -186,3 +186,38 @@ def built_site(tmp_path_factory, site_runs):
     out = tmp_path_factory.mktemp("site") / "output_site"
     build_site(site_runs, out=out)
     return out
+
+
+#: Ray's health checks in the tests: a lost node is noticed in about 2 s, not Ray's default 30 s and more.
+RAY_HEALTH_CHECKS = {
+    "health_check_initial_delay_ms": 0,
+    "health_check_period_ms": 500,
+    "health_check_timeout_ms": 500,
+    "health_check_failure_threshold": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One Ray cluster for the session (actors spend seconds importing TensorFlow): a 2-CPU head node made
+    with ``ray.cluster_utils.Cluster``, so that tests can add and remove nodes; a small object store, short
+    health checks, nothing but this machine."""
+    pytest.importorskip("ray")
+    import ray
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "object_store_memory": 200 * 2**20,
+            "include_dashboard": False,
+            "_system_config": RAY_HEALTH_CHECKS,
+        },
+    )
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()

@@ -35,6 +35,7 @@ ORDER = (
     "findings",
     "explanations",
     "figures",
+    "engines",
     "run",
     "site",
     "app",

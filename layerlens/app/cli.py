@@ -21,6 +21,7 @@ from layerlens._version import __version__
 from layerlens.explanations import DEFAULT_METHODS, REGISTRY
 from layerlens.options import (
     CONV_FEATURES,
+    ENGINES,
     EXPLAIN_CHOICES,
     PREPROCESS_FAMILIES,
     PROJECTIONS,
@@ -82,6 +83,7 @@ _explain_choice = _argument_type(
     f"a number of images or one of {', '.join(EXPLAIN_CHOICES)}",
 )
 _seconds = _argument_type(float, lambda x: x > 0, "a positive number of seconds")
+_non_negative = _argument_type(float, lambda x: x >= 0, "a number >= 0")
 _preprocess = _argument_type(
     lambda v: preprocess_family(v) or "", bool, f"a keras.applications family: {', '.join(PREPROCESS_FAMILIES)}"
 )
@@ -258,6 +260,28 @@ def _parser() -> argparse.ArgumentParser:
         help="images per forward pass; 'auto' (default): as many as keep the largest activation under 1 GiB, at "
         "most 64",
     )
+    analyze.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the pass runs: in this process (default) or on a Ray cluster (pip install 'layerlens[ray]')",
+    )
+    analyze.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --engine ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, else a new local cluster)",
+    )
+    analyze.add_argument(
+        "--workers", type=_positive_int, help="with --engine ray: actors holding the model (default: from the cluster)"
+    )
+    analyze.add_argument(
+        "--gpus-per-worker", type=_non_negative, default=0, help="with --engine ray: GPUs per actor (default: 0)"
+    )
+    analyze.add_argument(
+        "--work-dir",
+        metavar="DIR",
+        help="with --engine ray: folder of the pass's finished blocks, to resume from (default: OUT.work)",
+    )
     analyze.add_argument("--seed", type=_seed, default=0, help="seed of the data split and the analysis")
     analyze.add_argument("--name", help="name of the run (default: the data set's)")
     analyze.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -404,6 +428,7 @@ def _analyze(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         name=args.name,
         progress=not args.no_progress,
+        **_engine_options(args),
     )
     print(analysis)
     print(f"Pixels: {analysis.settings.pixel_scale_reason}")
@@ -415,6 +440,26 @@ def _analyze(args: argparse.Namespace) -> int:
             print(f"- {finding.text}")
     print(f"Run saved in {run.resolve()}")
     return 0
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine's keyword arguments of ``analyze``: none for the local engine."""
+    from layerlens.exceptions import InvalidInputError
+
+    if args.engine == "local":
+        for flag, value in (
+            ("--ray-address", args.ray_address),
+            ("--workers", args.workers),
+            ("--work-dir", args.work_dir),
+        ):
+            if value is not None:
+                raise InvalidInputError(f"{flag}: only with --engine ray; received {value!r}.")
+        return {}
+    work_dir = args.work_dir if args.work_dir is not None else f"{Path(args.out).resolve()}.work"
+    return dict(
+        engine="ray", ray_address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+        work_dir=work_dir,
+    )  # fmt: skip
 
 
 def _explain_more(args: argparse.Namespace) -> int:

@@ -121,6 +121,12 @@ class Candidates:
         found = found.reshape(len(found)).astype(np.int64)
         return found if self.label_order is None else self.label_order[found]
 
+    def refill(self, found: dict[int, np.ndarray]) -> None:
+        """Put ``found`` (images by position) in the place of the images kept: for a pass whose images were
+        offered as stand-ins (a distributed pass chooses from the outputs, then reads the chosen images)."""
+        for kept in (self.mistakes, self.unsure, *self.typical.values()):
+            kept.images = {position: found[position] for position in kept.images if position in found}
+
     def images(self) -> dict[int, np.ndarray]:
         """Every image kept, by its position in the pass."""
         kept = {**self.unsure.images, **self.mistakes.images}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from layerlens._util.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from layerlens.model._extract import MAX_FEATURE_DIM, extract
+    from layerlens.model._extract import MAX_FEATURE_DIM, PassPlan, extract, plan_pass
     from layerlens.model._extraction import Extraction, LayerInfo, PixelDecision
     from layerlens.model._graph import functional_graph, functional_graph_or_none, run_graph
     from layerlens.model._heads import HEAD_KINDS, detect_head, to_probabilities
@@ -80,6 +80,7 @@ __all__ = [
     "IMAGE_PROPERTIES",
     "LayerInfo",
     "MAX_FEATURE_DIM",
+    "PassPlan",
     "NoiseSource",
     "PixelDecision",
     "PixelMap",
@@ -102,6 +103,7 @@ __all__ = [
     "display_range",
     "expects_byte_pixels",
     "extract",
+    "plan_pass",
     "fetch_rows",
     "forward_at_scale",
     "functional_graph",
@@ -147,6 +149,8 @@ _HOMES = {
     "IMAGE_PROPERTIES": "layerlens.model._properties",
     "LayerInfo": "layerlens.model._extraction",
     "MAX_FEATURE_DIM": "layerlens.model._extract",
+    "PassPlan": "layerlens.model._extract",
+    "plan_pass": "layerlens.model._extract",
     "NoiseSource": "layerlens.model._inputs",
     "PixelDecision": "layerlens.model._extraction",
     "PixelMap": "layerlens.model._pixelscale",

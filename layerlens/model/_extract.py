@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -53,7 +54,7 @@ from layerlens.model._properties import IMAGE_PROPERTIES, image_properties
 from layerlens.model._volumes import check_view, resolve_batch_size, volume_face
 from layerlens.options import CONV_FEATURES, VOLUME_AXES, check_axes
 
-__all__ = ["MAX_FEATURE_DIM", "extract"]
+__all__ = ["MAX_FEATURE_DIM", "PassPlan", "extract", "plan_pass"]
 
 MAX_FEATURE_DIM = 256
 #: ``conv_features="grid"`` averages each channel over this many cells along each spatial axis.
@@ -231,6 +232,8 @@ def extract(
     label_order: np.ndarray | None = None,
     model_range: str | None = None,
     keep: Callable[[int, np.ndarray, np.ndarray, np.ndarray | None], None] | None = None,
+    plan: PassPlan | None = None,
+    first_index: int = 0,
 ) -> Extraction:
     """Run the images through the model once and keep reduced activations of the chosen layers.
 
@@ -310,6 +313,11 @@ def extract(
         images (float32, as given), the model's raw outputs and the batch's
         labels (None without): how an analysis keeps the images it may
         explain without reading the data twice.
+    plan : PassPlan, optional
+        The pixel factor and pixel range decided once for the whole set (:func:`plan_pass`), when these
+        images are one part of it (a block of a distributed pass): no decision is taken on the part.
+    first_index : int, default=0
+        The position of the first of these images in the whole set, which seeds their noisy copies.
 
     Returns
     -------
@@ -346,9 +354,12 @@ def extract(
     chosen = select_layers(traced.infos, layers)
     projections = [_projection(_pooled_dim(info, conv_features), seed, i) for i, info in enumerate(chosen)]
     source = batches(images, batch_size, input_shape)
-    source, decision = _decide_pixels(
-        model, traced, source, images, requested_scale, transform, labels, label_order, model_range, batch_size
-    )
+    if plan is None:
+        source, decision = _decide_pixels(
+            model, traced, source, images, requested_scale, transform, labels, label_order, model_range, batch_size
+        )
+    else:
+        decision = plan.decision
     scale = decision.factor
     # Counted in images when their number is known, else in batches when theirs is (a tf.data set of known
     # cardinality), so the line can say how far it is and how long is left.
@@ -378,8 +389,11 @@ def extract(
         if step is None:
             first_shape = x.shape[1:]
             # Pixel range as given: of the whole array when there is one, else of the first batch.
-            ranged = x if source.whole is None else source.whole
-            lo, hi = float(ranged.min()), float(ranged.max())
+            if plan is None:
+                ranged = x if source.whole is None else source.whole
+                lo, hi = float(ranged.min()), float(ranged.max())
+            else:
+                lo, hi = plan.pixel_range
             shown = display_range(lo, hi)
             constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
             face = (axes, volume_view)
@@ -394,7 +408,7 @@ def extract(
                 f"of {x.shape[1:]}."
             )
         start = columns[0][0].filled
-        copies = [tf.constant(noise_source.copies(x, start, lo, hi))] if levels else []
+        copies = [tf.constant(noise_source.copies(x, first_index + start, lo, hi))] if levels else []
         values, thumbs = step(tf.constant(x), *constants, *copies)
         values = values.numpy()
         if keep is not None:
@@ -439,6 +453,58 @@ def extract(
         image_shape=tuple(int(d) for d in first_shape),
         source_rows=None if source.rows is None else np.asarray(source.rows, dtype=np.int64),
     )
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """What is decided once for every image of a pass, before it: the pixel factor and the images' pixel range.
+
+    Attributes
+    ----------
+    decision : PixelDecision
+        The factor every image is multiplied by, and why.
+    pixel_range : tuple of float
+        The lowest and highest pixel value as given: of the whole array when there is one, else of the first
+        batch. It sets the thumbnails' display range and clips the noisy copies.
+    """
+
+    decision: PixelDecision
+    pixel_range: tuple[float, float]
+
+
+def plan_pass(
+    model: keras.Model,
+    images: Any,
+    *,
+    batch_size: int,
+    pixel_scale: float | str = AUTO,
+    preprocess: Any = None,
+    labels: np.ndarray | None = None,
+    label_order: np.ndarray | None = None,
+    model_range: str | None = None,
+    first_batch: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> PassPlan:
+    """The :class:`PassPlan` :func:`extract` would make for ``images``, for a pass cut into parts.
+
+    ``first_batch`` is the first ``(x, y_or_None)`` batch of a stream that cannot be read here (a
+    ``ray.data.Dataset``), on which the decision is then taken;
+    arrays, ImageSets and ImageStreams are read as :func:`extract` reads them.
+    """
+    check_model(model)
+    requested = check_pixel_scale(pixel_scale)
+    transform, _ = resolve_preprocess(preprocess)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    source = batches(images if first_batch is None else [first_batch], batch_size, input_shape)
+    source, decision = _decide_pixels(
+        model, trace(model), source, images, requested, transform, labels, label_order, model_range, batch_size
+    )
+    if source.whole is not None:
+        ranged = source.whole
+    else:
+        ranged = next((check_batch(x, input_shape, 0) for x, _ in source.stream if len(x)), None)
+        if ranged is None:
+            raise InvalidInputError("images: expected at least one image; received none.")
+    return PassPlan(decision, (float(np.min(ranged)), float(np.max(ranged))))
 
 
 def _decide_pixels(

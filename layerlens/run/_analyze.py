@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,6 +14,7 @@ import pandas as pd
 
 from layerlens._util.warn import warn_user
 from layerlens.datasets import ImageStream
+from layerlens.engines import check_engine
 from layerlens.exceptions import InvalidInputError, UnreliableAnalysisWarning
 from layerlens.explanations import DEFAULT_METHODS, check_explain
 from layerlens.model import IMAGE_PROPERTIES, detect_head, short_layer_names, to_probabilities
@@ -20,6 +23,7 @@ from layerlens.paths import FIXED_COLUMNS
 from layerlens.run._analysis import Analysis
 from layerlens.run._checks import check_k_per_layer, check_options
 from layerlens.run._data import check_files, data_facts, split_file_column
+from layerlens.run._explained import candidate_capacity, with_explanations
 from layerlens.run._labels import (
     check_labels,
     precheck_probes,
@@ -28,6 +32,7 @@ from layerlens.run._labels import (
 )
 from layerlens.run._metadata import check_metadata
 from layerlens.run._parts import AnalysisSettings
+from layerlens.run._pass import run_pass
 from layerlens.run._pictures import PICTURES_MAX
 from layerlens.run._summary import ModelSummary, architecture
 
@@ -66,6 +71,11 @@ def analyze(
     keep_reference_images: bool = True,
     axes: str | None = None,
     volume_view: str = "slice",
+    engine: str = "local",
+    workers: int | None = None,
+    gpus_per_worker: float = 0,
+    work_dir: str | Path | None = None,
+    ray_address: str | None = None,
 ) -> Analysis:
     """Analyse what a trained Keras image classifier does with a set of images, layer by layer.
 
@@ -77,10 +87,12 @@ def analyze(
 
     Parameters
     ----------
-    model : keras.Model
+    model : keras.Model or str
         A built Sequential or functional classifier with one image input:
         softmax, a single sigmoid unit (binary) or logits. Nested models
-        (a base network inside a Sequential) are entered.
+        (a base network inside a Sequential) are entered. A path to a
+        ``.keras`` file is loaded (and, with ``engine="ray"``, loaded by
+        each worker from that path, which every node must see).
     images : ndarray, ImageSet, ImageStream, tf.data.Dataset or iterable of batches
         ``(N, H, W, C)`` images as the model expects them (``(N, D, H, W, C)``
         volumes for a Conv3D model: see ``axes``), an
@@ -244,6 +256,30 @@ def analyze(
         How one picture shows a volume (thumbnails, gallery): its central axial slice, or its
         maximum-intensity projection along the axial axis (the habit for PET).
 
+    engine : {"local", "ray"}, default="local"
+        Where the pass runs. ``"ray"`` runs it on a Ray cluster (``pip install "layerlens[ray]"``): actors
+        that each hold the model read and pass parts of the images (an array, an ImageSet, an
+        :class:`~layerlens.datasets.ImageStream` whose files the workers read, or a ``ray.data.Dataset``
+        with an ``image`` column, optional ``label`` and ``file`` columns and metadata columns), each
+        finished part kept in ``work_dir``; the driver fits and gathers as the local engine does, on the
+        parts memory-mapped. The answers are the local engine's (same batches; floats within 1e-5).
+        The local engine never imports Ray.
+    workers : int, optional
+        Ray actors; default one per GPU of the cluster when ``gpus_per_worker`` > 0, else one per CPU
+        (leaving one CPU for reading a ``ray.data.Dataset``). More than the cluster holds is refused.
+    gpus_per_worker : float, default=0
+        GPUs each actor reserves.
+    work_dir : str or Path, optional
+        Folder of the Ray pass's finished parts. A call interrupted (Ctrl-C, a killed driver) leaves them
+        there; the same call again runs only the missing parts. It holds a fingerprint of the model's
+        weights, the images and the options, and a call with another fingerprint is refused. Default: a
+        folder named by that fingerprint in the temporary directory (``layerlens analyze --out RUN``:
+        ``RUN.work`` beside the run).
+    ray_address : str, optional
+        The cluster to join when this process has not joined one (``ray.init`` was not called): its
+        head's ``HOST:PORT``, ``"auto"``, or ``ray://HOST:PORT``; default ``RAY_ADDRESS``, else a new
+        local cluster. An address that does not answer within 5 s is refused.
+
     Returns
     -------
     Analysis
@@ -284,6 +320,8 @@ def analyze(
     >>> a.paths_figure().show()                                  # doctest: +SKIP
     """
     check_options(n_clusters, projection, seed, stability)
+    engine = check_engine(engine)
+    model, model_file = _model_of(model)
     explain_asked, explain_methods, explain_budget = check_explain(explain, explain_methods, explain_budget)
     if reference is not None:
         precheck_reference(reference)
@@ -291,7 +329,7 @@ def analyze(
         precheck_probes(probes, images)
     elif probe_files is not None:
         raise InvalidInputError("probe_files: expected probes to name; received probe_files without probes.")
-    from layerlens.model import extract, output_units, resolve_batch_size
+    from layerlens.model import output_units, resolve_batch_size
     from layerlens.run._compute import compute_analysis
     from layerlens.run._fit import probe_input, reference_fit_set
 
@@ -324,23 +362,35 @@ def analyze(
 
     # Kept during the pass: the images to explain, and the pictures of the pages when no file can be read again.
     candidates = Candidates(
-        max(_candidate_capacity(explain_asked), PICTURES_MAX),
+        max(candidate_capacity(explain_asked), PICTURES_MAX),
         model_output_activation(model),
         labels=labels,
         label_order=renumber,
     )
-    extraction = extract(
+    extraction, engine_note, brought = run_pass(
         model,
         images,
+        engine=engine,
+        engine_options=dict(
+            model_file=model_file,
+            address=ray_address,
+            workers=workers,
+            gpus_per_worker=gpus_per_worker,
+            work_dir=work_dir,
+        ),  # fmt: skip
+        candidates=candidates,
+        class_names=class_names,
         layers=layers,
         pixel_scale=pixel_scale,
         noise=STABILITY_NOISE if stability else (),
         labels=labels,
         label_order=renumber,
-        keep=candidates.add,
         **options,
     )
     options["model_range"] = extraction.pixels.target
+    if brought is not None and metadata is None:  # the columns of a ray.data.Dataset
+        metadata, named = split_file_column(brought)
+        files = files if named is None else named
     n_images = len(extraction.outputs)
     if isinstance(images, ImageStream) and n_images < len(images):
         # Some files could not be read: their rows go from the stream's lists, the labels and the metadata.
@@ -387,6 +437,8 @@ def analyze(
         explain_budget,
         axes=axes if len(extraction.image_shape) == 4 else None,
         volume_view=volume_view,
+        engine=engine,
+        engine_note=engine_note or "",
     )
     summary = ModelSummary(
         model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
@@ -419,8 +471,23 @@ def analyze(
         warn_about_class_order(analysis.metrics)
     _warn_about_problems(analysis)
     if explain_asked != 0:
-        analysis = _with_explanations(analysis, model, candidates, extraction, progress, preprocess)
+        analysis = with_explanations(analysis, model, candidates, extraction, progress, preprocess)
     return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))
+
+
+def _model_of(model: Any) -> tuple[Any, str | None]:
+    """The model, loaded when it came as a ``.keras`` file, and that file (None for a model object)."""
+    if not isinstance(model, (str, os.PathLike)):
+        return model, None
+    import keras
+
+    path = Path(model)
+    if not path.is_file():
+        raise InvalidInputError(f"model: expected a Keras model or a .keras file; {str(model)!r} is not a file.")
+    try:
+        return keras.models.load_model(path, compile=False), str(path.resolve())
+    except Exception as error:
+        raise InvalidInputError(f"model: could not load {str(model)!r} as a Keras model: {error}") from None
 
 
 def _volume_options(axes: Any, volume_view: Any, data_axes: str | None) -> tuple[str, str]:
@@ -464,15 +531,6 @@ def _with_pictures(analysis: Analysis, kept: dict[int, np.ndarray], fit: Any, ke
     return replace(analysis, reference=replace(analysis.reference, thumbnails=thumbnails, files=fit.files))
 
 
-def _candidate_capacity(explain: int | str) -> int:
-    """How many mistakes (and unsure correct images) the pass keeps to choose the ones to explain from."""
-    if explain == "mistakes":
-        return 1_000_000  # all of them, as far as the buffer's bytes go
-    if explain == "auto":
-        return 2000
-    return 3 * int(explain) + 10
-
-
 def _warn_about_problems(analysis: Analysis) -> None:
     """One :class:`UnreliableAnalysisWarning` naming what makes the analysis wrong, and what to try."""
     found = analysis.problems
@@ -497,67 +555,3 @@ def _rows_of(metadata: Any, rows: np.ndarray) -> Any:
     if isinstance(metadata, Mapping):
         return {name: np.asarray(values, dtype=object)[rows] for name, values in metadata.items()}
     return metadata
-
-
-def _with_explanations(
-    analysis: Analysis,
-    model: keras.Model,
-    candidates: Any,
-    extraction: Any,
-    progress: bool,
-    preprocess: Any = None,
-) -> Analysis:
-    """``analysis`` with explanations of the images chosen among the candidates kept during the pass."""
-    from layerlens.explanations import choose_images, explain_images, explanation_note, images_to_choose, to_display
-
-    settings = analysis.settings
-    kept = candidates.images()
-    positions = np.array(sorted(kept), dtype=np.int64)
-    count = images_to_choose(settings.explain_asked, analysis.predictions, analysis.labels, len(analysis.class_names))
-    order = np.zeros(0, dtype=np.int64)
-    if len(positions) and count:
-        labels = None if analysis.labels is None else analysis.labels[positions]
-        doubt = None if analysis.doubt is None else analysis.doubt.doubt[positions]
-        order = choose_images(
-            analysis.predictions[positions],
-            analysis.confidence[positions],
-            labels,
-            count,
-            doubt,
-            mistakes_only=settings.explain_asked == "mistakes",
-        )
-    chosen = positions[order]
-    made = None
-    if len(chosen):
-        made = explain_images(
-            model,
-            np.stack([kept[int(i)] for i in chosen]),
-            chosen,
-            targets=analysis.predictions[chosen],
-            methods=settings.explain_methods,
-            head=analysis.model.head,
-            pixel_scale=settings.pixel_scale,
-            preprocess=preprocess,
-            seed=settings.seed,
-            progress=progress,
-            budget=settings.explain_budget,
-        )
-    note = explanation_note(
-        settings.explain_asked,
-        analysis.predictions,
-        analysis.labels,
-        chosen,
-        made,
-        settings.explain_budget,
-        truncated=candidates.truncated,
-    )
-    if made is None or not made.explanations:
-        return replace(analysis, settings=replace(settings, explain=0, explain_note=note))
-    done = chosen[: made.n_explained]
-    shown = dict(zip(done.tolist(), to_display(np.stack([kept[int(i)] for i in done]), extraction.display_range)))
-    return replace(
-        analysis,
-        settings=replace(settings, explain=int(made.n_explained), explain_methods=made.methods, explain_note=note),
-        explanations=made.explanations,
-        explained_images=shown,
-    )

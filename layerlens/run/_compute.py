@@ -19,7 +19,7 @@ from layerlens.layers import extend_path_ids
 from layerlens.model import short_layer_names
 from layerlens.paths import FIXED_COLUMNS
 from layerlens.run._analysis import Analysis
-from layerlens.run._fit import FitSet, ProbeInput
+from layerlens.run._fit import FitSet, ProbeInput, fit_sample
 from layerlens.run._gather import gather, layer_separability, metrics_of
 from layerlens.run._layers import assign_layer, fit_layer, ordered
 from layerlens.run._parts import AnalysisSettings
@@ -50,9 +50,15 @@ def compute_analysis(
     are further fields of the Analysis (where the images came from, their display range, the date).
     """
     predictions = probabilities.argmax(axis=1)
+    sample = None
     if reference is None:
         fit_classes = labels if labels is not None else predictions
-        fit = ordered(FitSet("", extraction.features, fit_classes, predictions))
+        sample = fit_sample(len(predictions), settings.seed)
+        if sample is None:
+            fit = ordered(FitSet("", extraction.features, fit_classes, predictions))
+        else:  # many images: the fit on a sample of them, every image placed in it
+            sampled = tuple(np.asarray(f[sample]) for f in extraction.features)
+            fit = ordered(FitSet("", sampled, fit_classes[sample], predictions[sample]))
     else:
         fit = ordered(reference)
     layers, reference_places, probe_places = [], [], []
@@ -72,6 +78,7 @@ def compute_analysis(
                 extraction,
                 fit,
                 has_reference=reference is not None,
+                placed=sample is not None,
                 probe_features=None if probes is None else probes.features[i],
             )
             scores.append(beside.submit(layer_separability, assigned.layer.reduced, labels, settings.seed))

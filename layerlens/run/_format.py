@@ -15,10 +15,22 @@ from layerlens._util.jsonfloats import decode_float, encode_float
 from layerlens._version import __version__
 from layerlens.exceptions import InvalidInputError, RunFormatError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "README_TEXT", "check_run_target", "holds_run", "read_manifest", "upgraded"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "README_TEXT",
+    "SMALL_RUN_VERSION",
+    "check_run_target",
+    "holds_run",
+    "read_manifest",
+    "upgraded",
+]
 
 FORMAT = "layerlens-run"
-FORMAT_VERSION = 4
+#: The newest run format: version 5 keeps a big run's arrays in one ``.npy`` file each (memory-mapped when loaded).
+FORMAT_VERSION = 5
+#: The format of runs of up to 20,000 images, which every earlier layerlens reads.
+SMALL_RUN_VERSION = 4
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 THUMBNAILS = "thumbnails"
@@ -61,6 +73,9 @@ Open it with `layerlens.load(path)`; it needs neither TensorFlow nor Keras.
   and `explanation_heatmaps` are volumes (their spatial axes in the order of the settings'
   `axes`, D the axial axis), and `volumes` (V x a x b x c x C, uint8, at most 128 voxels per
   axis) holds the volumes of the images with a page, in the order of the manifest's `volumes`.
+- Format version 5 (runs of more than 20,000 images): `arrays/<name>.npy`, one file for each
+  array named above instead of `arrays.npz`, and `thumbnails.npy` (N x h x w x C, uint8)
+  instead of `thumbnails/`; `layerlens.load` maps them into memory.
 - The manifest's `findings`: what the analysis found, in sentences, each with its kind,
   value, interval, threshold and what it points at (`where`).
 - `thumbnails/`: one PNG per image, numbered from 00000 in the order of the analysis.

@@ -108,15 +108,17 @@ def assign_layer(
     *,
     has_reference: bool,
     probe_features: np.ndarray | None = None,
+    placed: bool = False,
 ) -> Assigned:
     """Layer ``i`` of ``extraction``: the analysed images, their noisy copies and the probes placed in its fit.
 
-    Without a reference the analysed images are the fit set: they keep the places the fit gave them.
+    Without a reference the analysed images are the fit set: they keep the places the fit gave them, unless the
+    fit was on a sample of them (``placed``: every image is then placed in it).
     """
     info = extraction.layers[i]
-    if has_reference:
+    if has_reference or placed:
         own, probes = layer_fit.place(extraction.features[i], probe_features)
-        reference = layer_fit.fitted.take(fit.inverse)
+        reference = layer_fit.fitted.take(fit.inverse) if has_reference else None
     else:
         own = layer_fit.fitted.take(fit.inverse)
         (probes,) = layer_fit.place(probe_features)

@@ -27,6 +27,8 @@ class AnalysisSettings:
     why fewer when fewer. For volumes, ``axes`` names the order of their three spatial axes (a
     permutation of ``"DHW"``, D the axial axis; None for images) and ``volume_view`` how one picture shows
     each (``"slice"``: the central axial slice; ``"mip"``: the maximum-intensity projection).
+    ``engine`` names where the pass ran (``"local"`` or ``"ray"``) and ``engine_note`` how it went on a
+    cluster (workers, blocks run and found in the work folder).
     """
 
     n_clusters: int | str | dict[str, int | str]
@@ -47,6 +49,8 @@ class AnalysisSettings:
     explain_note: str = ""
     axes: str | None = None
     volume_view: str = "slice"
+    engine: str = "local"
+    engine_note: str = ""
 
     def __repr__(self) -> str:
         # The sentences (why this pixel scale, how many explanations) are left to their fields.
@@ -65,6 +69,8 @@ class AnalysisSettings:
             parts.append(f"negative_class={self.negative_class!r}")
         if self.stability:
             parts.append("stability=True")
+        if self.engine != "local":
+            parts.append(f"engine={self.engine!r}")
         if self.explain:
             parts.append(f"explain={self.explain} by {'/'.join(self.explain_methods)}")
         return f"AnalysisSettings({', '.join(parts)})"

@@ -9,6 +9,9 @@ A run folder holds::
                     reduced features, clusters, 2-D maps; the volumes of a
                     volume run's pages, uint8, at most 128 voxels per axis)
     thumbnails/     one PNG per image, 00000.png, 00001.png, ...
+    (a run of more than 20,000 images, format version 5: arrays/<name>.npy,
+    one file per array of arrays.npz, and thumbnails.npy, all memory-mapped
+    when loaded; see :mod:`layerlens.run._columns`)
     pictures/       the images with a page on the site, at their own size (up to 512 px;
                     a volume's axial face)
     reference/      thumbnails of the reference images nearest to those
@@ -49,6 +52,7 @@ from layerlens.layers import LayerClusters, Separability
 from layerlens.options import VOLUME_AXES
 from layerlens.paths import PathStatistics
 from layerlens.run._analysis import Analysis
+from layerlens.run._columns import COLUMNS_ABOVE, read_columns, write_columns
 from layerlens.run._explanations_io import (
     explanation_arrays,
     explanation_entries,
@@ -68,6 +72,7 @@ from layerlens.run._format import (
     README,
     README_TEXT,
     REFERENCE_THUMBNAILS,
+    SMALL_RUN_VERSION,
     THUMBNAILS,
     check_run_target,
     read_manifest,
@@ -212,11 +217,11 @@ def _settings_manifest(settings: AnalysisSettings) -> dict[str, Any]:
     }
 
 
-def _manifest(analysis: Analysis, checksums: Mapping[str, str]) -> dict[str, Any]:
+def _manifest(analysis: Analysis, checksums: Mapping[str, str], version: int) -> dict[str, Any]:
     settings, model = analysis.settings, analysis.model
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "layerlens_version": __version__,
         "name": analysis.name,
         "n_images": analysis.n_images,
@@ -306,8 +311,10 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
         layerlens run, or holds a run and ``overwrite`` is False.
     """
     target = check_run_target(path, overwrite=overwrite)
-    npz = _npz_bytes(_analysis_arrays(analysis))
-    pngs = [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
+    big = len(analysis.probabilities) > COLUMNS_ABOVE  # format version 5: files per array, no PNG per image
+    arrays = _analysis_arrays(analysis)
+    npz = None if big else _npz_bytes(arrays)
+    pngs = [] if big else [png_bytes(thumbnail) for thumbnail in analysis.thumbnails]
     explained = explanation_pictures(
         analysis.explanations, analysis.explained_images, analysis.pictures, analysis.settings.axes or VOLUME_AXES
     )
@@ -315,11 +322,9 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     folders = {PICTURES: _pngs(analysis.pictures)}
     if analysis.reference is not None:
         folders[REFERENCE_THUMBNAILS] = _pngs(analysis.reference.thumbnails)
-    checksums = {
-        ARRAYS: _sha256(npz),
-        THUMBNAILS: _sha256(b"".join(pngs)),
-        PATHS_CSV: _sha256(csv),
-    }
+    checksums = {PATHS_CSV: _sha256(csv)}
+    if not big:
+        checksums.update({ARRAYS: _sha256(npz), THUMBNAILS: _sha256(b"".join(pngs))})
     for folder, files in folders.items():
         if files:
             checksums[folder] = _sha256(b"".join(files.values()))
@@ -329,16 +334,18 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
     if analysis.metadata is not None:
         metadata_csv = analysis.metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
         checksums[METADATA_CSV] = _sha256(metadata_csv)
-    manifest = json.dumps(_manifest(analysis, checksums), indent=1, ensure_ascii=False, allow_nan=False)
 
     with staged_folder(target) as staging:
-        (staging / ARRAYS).write_bytes(npz)
+        if big:
+            checksums.update(write_columns(staging, arrays, analysis.thumbnails))
+        else:
+            (staging / ARRAYS).write_bytes(npz)
+            (staging / THUMBNAILS).mkdir()
+            for i, png in enumerate(pngs):
+                (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
         (staging / PATHS_CSV).write_bytes(csv)
         if metadata_csv is not None:
             (staging / METADATA_CSV).write_bytes(metadata_csv)
-        (staging / THUMBNAILS).mkdir()
-        for i, png in enumerate(pngs):
-            (staging / THUMBNAILS / _thumbnail_name(i)).write_bytes(png)
         if explained:
             (staging / EXPLANATIONS).mkdir()
             for name, png in explained.items():
@@ -348,7 +355,9 @@ def save_analysis(analysis: Analysis, path: str | Path, *, overwrite: bool = Tru
                 (staging / folder).mkdir()
                 for name, png in files.items():
                     (staging / folder / name).write_bytes(png)
-        readme = README_TEXT.format(version=__version__, format=FORMAT, format_version=FORMAT_VERSION)
+        version = FORMAT_VERSION if big else SMALL_RUN_VERSION
+        manifest = json.dumps(_manifest(analysis, checksums, version), indent=1, ensure_ascii=False, allow_nan=False)
+        readme = README_TEXT.format(version=__version__, format=FORMAT, format_version=version)
         (staging / README).write_text(readme, encoding="utf-8")
         (staging / MANIFEST).write_text(manifest + "\n", encoding="utf-8")
     return target
@@ -505,11 +514,15 @@ def load(path: str | Path) -> Analysis:
     folder = Path(path)
     manifest = read_manifest(folder)
     checksums = manifest.get("checksums", {})
-    npz = _verified(folder, ARRAYS, _read_file(folder, ARRAYS), checksums)
+    columns = manifest.get("format_version", 0) >= 5
+    npz = None if columns else _verified(folder, ARRAYS, _read_file(folder, ARRAYS), checksums)
     _verified(folder, PATHS_CSV, _read_file(folder, PATHS_CSV), checksums)
     try:
-        with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        if columns:
+            arrays, thumbnails = read_columns(folder, checksums)
+        else:
+            with np.load(io.BytesIO(npz), allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
         upgraded(manifest)
         n = manifest["n_images"]
         class_names = tuple(manifest["class_names"])
@@ -537,7 +550,7 @@ def load(path: str | Path) -> Analysis:
             paths=paths_table(layers, probabilities, labels, class_names, files, doubt, probes, metadata),
             path_statistics=PathStatistics.from_dict(manifest["path_statistics"]),
             metrics=None if manifest["metrics"] is None else ClassificationMetrics.from_dict(manifest["metrics"]),
-            thumbnails=_read_thumbnails(folder, n, checksums),
+            thumbnails=thumbnails if columns else _read_thumbnails(folder, n, checksums),
             files=None if files is None else tuple(files),
             reference=_reference_from(folder, manifest, arrays, checksums),
             noisy_predictions={level: arrays[f"predictions_{_noise_key(level)}"] for level in noise_levels},
