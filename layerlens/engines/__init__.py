@@ -15,9 +15,10 @@ from layerlens.exceptions import InvalidInputError
 from layerlens.options import ENGINES
 
 if TYPE_CHECKING:
+    from layerlens.engines._explain import RayExplainer
     from layerlens.engines._ray import RayPass, ray_extract
 
-__all__ = ["ENGINES", "RayPass", "check_engine", "ray_extract"]
+__all__ = ["ENGINES", "RayExplainer", "RayPass", "check_engine", "ray_extract"]
 
 
 def check_engine(engine: Any) -> str:
@@ -29,6 +30,10 @@ def check_engine(engine: Any) -> str:
 
 __getattr__, __dir__ = lazy_names(
     __name__,
-    {"RayPass": "layerlens.engines._ray", "ray_extract": "layerlens.engines._ray"},
+    {
+        "RayExplainer": "layerlens.engines._explain",
+        "RayPass": "layerlens.engines._ray",
+        "ray_extract": "layerlens.engines._ray",
+    },
     __all__,
 )

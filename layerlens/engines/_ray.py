@@ -58,6 +58,9 @@ class RayPass:
         Wall time of the pass on the cluster (planning and joining the blocks included).
     metadata : dict of str to list of str, or None
         The metadata columns of a ``ray.data.Dataset`` (its ``file`` column among them), one value per image.
+    model : object
+        What the workers load the model from (a ``.keras`` path, or the object-store reference of its bytes),
+        for the explanations' tasks.
     """
 
     units: int
@@ -66,6 +69,7 @@ class RayPass:
     work_dir: Path
     seconds: float
     metadata: dict[str, list[str]] | None = None
+    model: Any = None
 
 
 def unit_images(batch_size: int, image_shape: Sequence[int]) -> int:
@@ -141,7 +145,7 @@ def ray_extract(
     columns = work.join(done)
     extraction = _extraction(columns, head, plan, isinstance(images, ImageStream))
     metadata = {name[5:]: np.asarray(values).tolist() for name, values in columns.items() if name.startswith("meta_")}
-    info = RayPass(len(done), redone, shape, folder, time.perf_counter() - started, metadata or None)
+    info = RayPass(len(done), redone, shape, folder, time.perf_counter() - started, metadata or None, shipped)
     return extraction, info
 
 

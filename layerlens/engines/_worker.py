@@ -17,7 +17,7 @@ import numpy as np
 
 from layerlens.engines._work import to_block
 
-__all__ = ["PassWorker", "image_columns"]
+__all__ = ["PassWorker", "image_columns", "load_model", "set_threads"]
 
 #: Columns of a ``ray.data.Dataset`` that are the images, their labels and their files.
 IMAGE, LABEL, FILE = "image", "label", "file"
@@ -51,18 +51,14 @@ class PassWorker:
     def __init__(
         self, model: Any, images: Any, labels: Any, options: dict[str, Any], threads: int, class_names: tuple[str, ...]
     ) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        set_threads(threads)
         model, images, labels = (_resolved(v) for v in (model, images, labels))
         self.images, self.labels, self.options = images, labels, dict(options)
         self.unit = int(self.options.pop("unit"))
         self.class_names = tuple(class_names)
         self.error: str | None = None
         try:
-            self.model = _load(model)
+            self.model = load_model(model)
         except Exception as error:  # said to the driver on the first call, with the file's name
             where = repr(model) if isinstance(model, str) else "the model sent by the driver"
             self.error = f"model: a worker could not load {where}: {type(error).__name__}: {error}"
@@ -161,7 +157,20 @@ def _stacked(column: Any) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _load(model: Any) -> Any:
+def set_threads(threads: int) -> None:
+    """TensorFlow's threads in this worker process: the CPUs it holds (before TensorFlow runs anything)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    except RuntimeError:
+        pass  # TensorFlow already ran in this process (a reused worker): its threads stay as they are
+
+
+def load_model(model: Any) -> Any:
+    """The Keras model from a ``.keras`` path or the bytes of one."""
     import keras
 
     if isinstance(model, str):

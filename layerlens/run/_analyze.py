@@ -367,7 +367,7 @@ def analyze(
         labels=labels,
         label_order=renumber,
     )
-    extraction, engine_note, brought = run_pass(
+    done = run_pass(
         model,
         images,
         engine=engine,
@@ -387,9 +387,10 @@ def analyze(
         label_order=renumber,
         **options,
     )
+    extraction = done.extraction
     options["model_range"] = extraction.pixels.target
-    if brought is not None and metadata is None:  # the columns of a ray.data.Dataset
-        metadata, named = split_file_column(brought)
+    if done.metadata is not None and metadata is None:  # the columns of a ray.data.Dataset
+        metadata, named = split_file_column(done.metadata)
         files = files if named is None else named
     n_images = len(extraction.outputs)
     if isinstance(images, ImageStream) and n_images < len(images):
@@ -438,7 +439,7 @@ def analyze(
         axes=axes if len(extraction.image_shape) == 4 else None,
         volume_view=volume_view,
         engine=engine,
-        engine_note=engine_note or "",
+        engine_note=done.note,
     )
     summary = ModelSummary(
         model.name, head, tuple(model.inputs[0].shape[1:]), int(model.count_params()), architecture(model)
@@ -471,7 +472,7 @@ def analyze(
         warn_about_class_order(analysis.metrics)
     _warn_about_problems(analysis)
     if explain_asked != 0:
-        analysis = with_explanations(analysis, model, candidates, extraction, progress, preprocess)
+        analysis = with_explanations(analysis, model, candidates, extraction, progress, preprocess, done.explainer)
     return _with_pictures(analysis, candidates.images(), fit, bool(keep_reference_images))
 
 

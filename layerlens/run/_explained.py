@@ -31,6 +31,7 @@ def with_explanations(
     extraction: Any,
     progress: bool,
     preprocess: Any = None,
+    explainer: Any = None,
 ) -> Analysis:
     """``analysis`` with explanations of the images chosen among the candidates kept during the pass."""
     from layerlens.explanations import choose_images, explain_images, explanation_note, images_to_choose, to_display
@@ -54,7 +55,7 @@ def with_explanations(
     chosen = positions[order]
     made = None
     if len(chosen):
-        made = explain_images(
+        made = (explainer or explain_images)(
             model,
             np.stack([kept[int(i)] for i in chosen]),
             chosen,

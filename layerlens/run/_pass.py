@@ -4,6 +4,7 @@ Ray engine's, and in both cases the candidates to explain kept."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,19 @@ from layerlens._util.warn import warn_user
 from layerlens.datasets import ImageSet, ImageStream
 from layerlens.exceptions import ExplanationWarning
 
-__all__ = ["run_pass"]
+__all__ = ["PassDone", "run_pass"]
+
+
+@dataclass(frozen=True, eq=False)
+class PassDone:
+    """The pass on either engine: its :class:`~layerlens.model.Extraction`, a sentence on how it went on a
+    cluster (empty here), the metadata columns a ``ray.data.Dataset`` brought (else None), and what explains
+    the chosen images (None: :func:`~layerlens.explanations.explain_images` in this process)."""
+
+    extraction: Any
+    note: str = ""
+    metadata: dict[str, list[str]] | None = None
+    explainer: Any = None
 
 
 def run_pass(
@@ -26,16 +39,13 @@ def run_pass(
     labels: np.ndarray | None,
     label_order: np.ndarray | None,
     **options: Any,
-) -> tuple[Any, str | None, dict[str, list[str]] | None]:
-    """The :class:`~layerlens.model.Extraction` of ``images`` and, for the Ray engine, a sentence on how the pass
-    went (workers, blocks run and found) and the metadata columns a ``ray.data.Dataset`` brought (None
-    otherwise). ``options`` are :func:`~layerlens.model.extract`'s."""
+) -> PassDone:
+    """The pass over ``images`` on ``engine``; ``options`` are :func:`~layerlens.model.extract`'s."""
     from layerlens.model import extract
 
     if engine == "local":
-        extraction = extract(model, images, labels=labels, label_order=label_order, keep=candidates.add, **options)
-        return extraction, None, None
-    from layerlens.engines import ray_extract
+        return PassDone(extract(model, images, labels=labels, label_order=label_order, keep=candidates.add, **options))
+    from layerlens.engines import RayExplainer, ray_extract
 
     extraction, went = ray_extract(
         model, images, labels=labels, label_order=label_order, class_names=class_names, **engine_options,
@@ -51,7 +61,7 @@ def run_pass(
     )
     if options.get("progress", True):
         print(f"layerlens: {note} Blocks in {went.work_dir}.", file=sys.stderr)
-    return extraction, note, went.metadata
+    return PassDone(extraction, note, went.metadata, RayExplainer(went.model, shape))
 
 
 def _keep_candidates(candidates: Any, extraction: Any, images: Any, labels: np.ndarray | None) -> None:
