@@ -51,6 +51,7 @@ def layer_figure(
     title: str | None = None,
     colour_by: str | None = None,
     cluster_classes: np.ndarray | None = None,
+    webgl: bool | None = None,
 ) -> go.Figure:
     """Draw the 2-D map of one layer, points coloured by cluster, misclassified and doubtful images marked.
 
@@ -84,6 +85,9 @@ def layer_figure(
         leads it (``LayerClusters.leading``), -1 for a mixed cluster. Each cluster is then drawn in
         the colour of its name, whatever images this map shows (see Notes). Default: the class that
         dominates the cluster among the images drawn, as before clusters could be mixed.
+    webgl : bool, optional
+        Draw the points with WebGL (``go.Scattergl``) or SVG (``go.Scatter``); by default WebGL above
+        :data:`WEBGL_THRESHOLD` points (see Notes).
 
     Returns
     -------
@@ -169,7 +173,7 @@ def layer_figure(
         )
     # float32 halves the figure's coordinate payload; a map needs no more precision.
     return _compute_layer_figure(
-        xy.astype(np.float32), paths, layer_name, column, classes, centers, title, colour_by, cluster_classes
+        xy.astype(np.float32), paths, layer_name, column, classes, centers, title, colour_by, cluster_classes, webgl
     )
 
 
@@ -220,6 +224,7 @@ def _compute_layer_figure(
     title: str | None,
     colour_by: str | None = None,
     cluster_classes: np.ndarray | None = None,
+    webgl: bool | None = None,
 ) -> go.Figure:
     """Build the map figure from validated input (see :func:`layer_figure`)."""
     all_codes = column.cat.codes.to_numpy(np.int64)
@@ -234,7 +239,9 @@ def _compute_layer_figure(
     if cluster_classes is None:
         cluster_classes = _dominant_classes(codes, reference, len(names), len(classes))
     colours = _cluster_colours(cluster_classes, len(classes))
-    scatter = go.Scattergl if len(all_codes) > WEBGL_THRESHOLD else go.Scatter
+    if webgl is None:
+        webgl = len(all_codes) > WEBGL_THRESHOLD
+    scatter = go.Scattergl if webgl else go.Scatter
     if centers is None:
         own = xy[images]
         centers = np.array(

@@ -22,7 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["build_site", "check_site_target", "serve_site", "show_site"]
 
 
-def build_site(runs: Any, out: str | Path = "output_site", *, progress: bool = True) -> Path:
+def build_site(
+    runs: Any,
+    out: str | Path = "output_site",
+    *,
+    progress: bool = True,
+    sprite_threshold: int = 5000,
+    gallery_page_size: int = 100,
+    map_sample: int = 20000,
+    thumbnails_per_sprite: int = 256,
+    rows_per_chunk: int = 5000,
+    webgl_threshold: int = 5000,
+) -> Path:
     """Build the website of one or more analyses.
 
     Parameters
@@ -35,6 +46,25 @@ def build_site(runs: Any, out: str | Path = "output_site", *, progress: bool = T
         ``.layerlens-site`` file): the new site replaces it whole, so any other folder is refused.
     progress : bool, default=True
         Show a progress bar over the pages written.
+    sprite_threshold : int, default=5000
+        A run with more images than this (probes included) is built as a *big run*: its thumbnails go into
+        sprite sheets, every image's data into chunked data scripts that one page, ``sample.html#N``,
+        reads for any image; its gallery is paged, its layer maps and the model page's image lists draw
+        from a seeded sample, and only its explained and doubtful-but-correct images get pages of their
+        own. A run up to this size gets the pages it always had.
+    gallery_page_size : int, default=100
+        Thumbnails on each page of a big run's gallery (its filters, sorting and CSV export work on every
+        page).
+    map_sample : int, default=20000
+        At most this many points on a big run's layer maps: past it a seeded sample that keeps every
+        misclassified image (up to half of them) and every probe (up to a quarter); the page states the
+        sample.
+    thumbnails_per_sprite : int, default=256
+        Thumbnails in each sprite sheet of a big run (a square grid, filled row by row).
+    rows_per_chunk : int, default=5000
+        Images in each data script of a big run (``data/rows/NNNNN.js``, ``data/gallery/NNNNN.js``).
+    webgl_threshold : int, default=5000
+        A big run's maps draw their points with WebGL (plotly's ``scattergl``) above this many points.
 
     Returns
     -------
@@ -44,7 +74,8 @@ def build_site(runs: Any, out: str | Path = "output_site", *, progress: bool = T
     Raises
     ------
     InvalidInputError
-        If ``runs`` is empty, a folder is not a run, or ``out`` may not be written.
+        If ``runs`` is empty, a folder is not a run, ``out`` may not be written, or an option of big runs
+        is not a whole number of at least 1 (0 allowed for the thresholds).
     InvalidTypeError
         If an item of ``runs`` is neither a path nor an Analysis.
     RunFormatError
@@ -60,13 +91,23 @@ def build_site(runs: Any, out: str | Path = "output_site", *, progress: bool = T
     >>> import layerlens as ll
     >>> index = ll.build_site(["runs/mnist", "runs/phantoms"], out="output_site")  # doctest: +SKIP
     """
+    from layerlens.site._big import BigRun
     from layerlens.site._build import write_site
     from layerlens.site._target import check_site_target
+
+    options = BigRun(
+        sprite_threshold=sprite_threshold,
+        gallery_page_size=gallery_page_size,
+        map_sample=map_sample,
+        thumbnails_per_sprite=thumbnails_per_sprite,
+        rows_per_chunk=rows_per_chunk,
+        webgl_threshold=webgl_threshold,
+    )
 
     items = _items(runs)
     target = check_site_target(out, runs=[item for item in items if isinstance(item, (str, os.PathLike))])
     analyses, folders = _analyses(items)
-    return write_site(analyses, target, folders, progress=progress)
+    return write_site(analyses, target, folders, progress=progress, options=options)
 
 
 def _items(runs: Any) -> list[Any]:

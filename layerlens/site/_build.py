@@ -20,6 +20,7 @@ from layerlens.figures.explanations import outlined_segments, segment_weights_sp
 from layerlens.figures.metrics import probabilities_spec
 from layerlens.options import VOLUME_AXES
 from layerlens.run import explanation_pictures
+from layerlens.site import _big as big
 from layerlens.site import _content as content
 from layerlens.site import _figures as figures
 from layerlens.site import _volumes as volumes
@@ -35,6 +36,8 @@ ASSETS = "assets"
 RUNS = "runs"
 #: The script of the slice viewer of a volume's sample page (see :mod:`layerlens.site._volumes`).
 VOLUME_JS = "volume.js"
+#: The script of a big run's paged gallery and of its one data-driven sample page (see :mod:`layerlens.site._big`).
+BIG_JS = "big.js"
 
 
 def write_site(
@@ -43,12 +46,15 @@ def write_site(
     folders: Sequence[Path | None] | None = None,
     *,
     progress: bool = False,
+    options: big.BigRun | None = None,
 ) -> Path:
     """Write the site of ``analyses`` to ``target``, already checked by :func:`check_site_target`; return its index.
 
     ``folders`` holds the run folder each analysis was read from (absolute; None for an analysis given in
-    memory), for the commands the pages suggest; ``progress`` shows a bar over the image pages written.
+    memory), for the commands the pages suggest; ``progress`` shows a bar over the image pages written;
+    ``options`` says when a run is big and how its pages are cut (see :class:`~layerlens.site._big.BigRun`).
     """
+    options = options or big.BigRun()
     env = environment()
     slugs = [content.run_slug(i, a.name) for i, a in enumerate(analyses)]
     names = content.run_names(analyses)
@@ -58,14 +64,17 @@ def write_site(
         assets = staging / ASSETS
         assets.mkdir()
         any_volumes = any(volumes.is_volume_run(a) for a in analyses)
+        any_big = any(options.is_big(a) for a in analyses)
         for path in static_files():
-            if path.name != VOLUME_JS or any_volumes:  # the slice viewer's script only where there are volumes
+            # the slice viewer's script only where there are volumes, the paged gallery's where a run is big
+            if (path.name != VOLUME_JS or any_volumes) and (path.name != BIG_JS or any_big):
                 shutil.copyfile(path, assets / path.name)
         shutil.copyfile(plotly_js(), assets / "plotly.min.js")
         cards = []
         bar = Progress(None, "page") if progress else None
         for analysis, slug, name, folder in zip(analyses, slugs, names, folders):
-            cards.append(_write_run(env, analysis, staging / RUNS / slug, _Run(slug, name, folder), bar))
+            where = _Run(slug, name, folder)
+            cards.append(_write_run(env, analysis, staging / RUNS / slug, where, bar, options))
         if bar is not None:
             bar.close()
         page = env.get_template("index.html").render(root="", runs=cards, version=__version__, page_kind="index")
@@ -82,30 +91,51 @@ class _Run:
     folder: Path | None
 
 
-def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Progress | None = None) -> dict[str, Any]:
+def _write_run(
+    env: Any,
+    analysis: Analysis,
+    folder: Path,
+    where: _Run,
+    bar: Progress | None = None,
+    options: big.BigRun | None = None,
+) -> dict[str, Any]:
     """Write one run's pages, pictures and data; return what the index says of it.
 
     A volume run's pages show each volume's axial face where a run of images shows the image (see
     :func:`~layerlens.site._volumes.flat_analysis`), and the sample pages of the volumes the run kept a slice
-    viewer, which loads ``data/volumes/<image>.js``.
+    viewer, which loads ``data/volumes/<image>.js``. A big run (see :class:`~layerlens.site._big.BigRun`) gets
+    sprite sheets, chunked data, a paged gallery, sampled maps and one data-driven page, ``sample.html#i``.
     """
+    options = options or big.BigRun()
     volume_run = analysis
     analysis, slices = volumes.flat_analysis(analysis)
+    is_big = options.is_big(analysis)
     for sub in ("images", "samples", "data", "explanations", "pictures", "reference"):
         (folder / sub).mkdir(parents=True)
-    thumbnails = list(analysis.thumbnails)
-    if analysis.probes is not None:  # numbered after the images, as in the paths table
-        thumbnails += list(analysis.probes.thumbnails)
-    for index, thumbnail in enumerate(thumbnails):
-        (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
+    gallery, others = content.sample_order(analysis)
+    sprites = None
+    if is_big:  # the images the pages list first, so that a page of them loads few sheets
+        first = np.concatenate([gallery, others, content.probe_order(analysis)])
+        sprites = big.write_sprites(folder / "images", analysis, options.thumbnails_per_sprite, first)
+    else:
+        thumbnails = list(analysis.thumbnails)
+        if analysis.probes is not None:  # numbered after the images, as in the paths table
+            thumbnails += list(analysis.probes.thumbnails)
+        for index, thumbnail in enumerate(thumbnails):
+            (folder / "images" / f"{content.image_name(index)}.png").write_bytes(png_bytes(thumbnail))
     # A volume's pictures are slices through each map's maximum, cut across the run's axial axis.
     axes = volume_run.settings.axes or VOLUME_AXES
     pictures = explanation_pictures(volume_run.explanations, volume_run.explained_images, volume_run.pictures, axes)
     for name, png in pictures.items():
         (folder / "explanations" / name).write_bytes(png)
 
-    gallery, others = content.sample_order(analysis)
-    pages = frozenset(gallery.tolist()) | frozenset(others.tolist())
+    if is_big:  # a page of its own only for an image the site says more of: explained, or doubtful but correct
+        explained = frozenset(analysis.explained_images)
+        gallery_pages = np.array([i for i in gallery.tolist() if i in explained], dtype=np.int64)
+        pages = frozenset(gallery_pages.tolist()) | frozenset(others.tolist())
+    else:
+        gallery_pages = gallery
+        pages = frozenset(gallery.tolist()) | frozenset(others.tolist())
     for index in sorted(pages & analysis.pictures.keys()):
         (folder / "pictures" / f"{content.image_name(index)}.png").write_bytes(png_bytes(analysis.pictures[index]))
     rows = figures.paths_rows(analysis)
@@ -113,17 +143,26 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
     run = _run_summary(analysis, where, len(gallery), mini_paths_json)
     common = {"run": run, "version": __version__}
 
-    data = content.image_data(analysis, rows, pages)
-    colourings = _map_colours(analysis)
+    sample = big.map_sample(analysis, options.map_sample if is_big else big.n_rows(analysis))
+    if sprites is None:
+        data = content.image_data(analysis, rows, pages)
+    else:
+        data = big.sample_image_data(analysis, rows, sample, pages, sprites)
+    colourings = _map_colours(analysis, np.asarray(data["ids"], dtype=np.int64) if is_big else None)
     data["colourBy"] = colourings
     (folder / "data" / "images.js").write_text(f'layerlens.receive("images", {script_json(data)});\n', encoding="utf-8")
     for i in range(len(analysis.layers)):
+        figure = (
+            figures.map_json(analysis, i)
+            if not is_big
+            else figures.map_json(analysis, i, sample.rows, len(sample.rows) > options.webgl_threshold, sample.total)
+        )
         (folder / "data" / f"map-{i}.js").write_text(
-            f'layerlens.receive("map-{i}", {script_json(figures.map_json(analysis, i))});\n', encoding="utf-8"
+            f'layerlens.receive("map-{i}", {script_json(figure)});\n', encoding="utf-8"
         )
 
-    meta_filters, meta_codes = _meta_filters(analysis, gallery)
-    model = _model_context(analysis, pages, paths_json, where.folder)
+    meta_filters, meta_codes, code_columns = _meta_filters(analysis, gallery if not is_big else gallery[:0])
+    model = _model_context(analysis, pages, paths_json, where.folder, sprites)
     map_colour_columns = [entry["column"] for entry in colourings]
     places = content.FindingPlaces(
         gallery=frozenset(gallery.tolist()),
@@ -140,42 +179,53 @@ def _write_run(env: Any, analysis: Analysis, folder: Path, where: _Run, bar: Pro
         **model,
         map_colour_columns=map_colour_columns,
         findings=content.finding_views(analysis, places),
+        sample_note=sample.words() if is_big else None,
+        sprites=sprites,
     )
     (folder / "index.html").write_text(model_page, encoding="utf-8")
 
-    thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
-    clusters = {int(i): [int(layer.clusters.assignments[i]) for layer in analysis.layers] for i in gallery}
+    layers = [(short, list(layer.clusters.names)) for short, layer in zip(analysis.layer_names, analysis.layers)]
     meta_columns = [] if analysis.metadata is None else [str(column) for column in analysis.metadata.columns]
-    meta_values = {int(i): [value for _, value in content.metadata_values(analysis, int(i), "")] for i in gallery}
+    shared = {"class_names": list(analysis.class_names), "labelled": analysis.labels is not None,
+              "has_doubt": analysis.doubt is not None, "meta_columns": meta_columns, "layers": layers}  # fmt: skip
+    if is_big:
+        paged = big.write_big_data(
+            env, analysis, folder, common, shared, gallery, pages, code_columns, options, sprites
+        )
+        thumbs, clusters, meta_values, paths = [], {}, {}, {}
+    else:
+        paged = None
+        thumbs = [content.thumb(analysis, int(i), pages) for i in gallery]
+        clusters = {int(i): [int(layer.clusters.assignments[i]) for layer in analysis.layers] for i in gallery}
+        meta_values = {int(i): [value for _, value in content.metadata_values(analysis, int(i), "")] for i in gallery}
+        paths = {int(i): str(analysis.paths["path"].iloc[int(i)]) for i in gallery}
     gallery_page = env.get_template("gallery.html").render(
         root="../../",
         page_kind="gallery",
         **common,
+        **shared,
         thumbs=thumbs,
         clusters=clusters,
-        paths={int(i): str(analysis.paths["path"].iloc[int(i)]) for i in gallery},
-        layers=[(short, list(layer.clusters.names)) for short, layer in zip(analysis.layer_names, analysis.layers)],
-        class_names=list(analysis.class_names),
-        labelled=analysis.labels is not None,
-        has_doubt=analysis.doubt is not None,
+        paths=paths,
         meta_filters=meta_filters,
         meta_codes=meta_codes,
-        meta_columns=meta_columns,
         meta_values=meta_values,
+        paged=paged,
     )
     (folder / "gallery.html").write_text(gallery_page, encoding="utf-8")
 
-    with_pages = np.concatenate([gallery, others]).astype(np.int64)
+    with_pages = np.concatenate([gallery_pages, others]).astype(np.int64)
     near = dict(zip(with_pages.tolist(), analysis.neighbours(with_pages, content.NEIGHBOURS).tolist()))
     near_reference = _write_reference(analysis, folder, with_pages)
-    for sequence, label, in_gallery in ((gallery, run["gallery_label"], True), (others, "other image", False)):
+    first_label = run["gallery_label"] if not is_big else "explained " + run["gallery_label"]
+    for sequence, label, in_gallery in ((gallery_pages, first_label, True), (others, "other image", False)):
         for position, index in enumerate(sequence.tolist()):
             page = env.get_template("sample.html").render(
                 volume=_volume_viewer(volume_run, folder, index),
                 root="../../../",
                 page_kind="sample",
                 **common,
-                **_sample_context(analysis, folder, index, pages, near[index], slices),
+                **_sample_context(analysis, folder, index, pages, near[index], slices, sprites),
                 **_sample_extras(analysis, index, near_reference.get(index, []), where.folder),
                 previous=None if position == 0 else content.image_name(int(sequence[position - 1])),
                 next=None if position + 1 == len(sequence) else content.image_name(int(sequence[position + 1])),
@@ -275,7 +325,17 @@ def _volume_words(analysis: Analysis) -> str | None:
     return f"volumes of {sizes} voxels ({'×'.join(axes)})"
 
 
-def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str, folder: Path | None) -> dict[str, Any]:
+# A big run's model page lists this many false negatives and probes at most (the gallery filters the false
+# negatives, sample.html#N shows any probe).
+_MOST_LISTED = 200
+
+
+def _model_context(
+    analysis: Analysis, pages: frozenset[int], paths_json: str, folder: Path | None, sprites: big.Sprites | None = None
+) -> dict[str, Any]:
+    def thumb(i: int) -> content.Thumb:
+        return content.thumb(analysis, int(i), pages, sprites)
+
     analysed = {layer.name: layer for layer in analysis.layers}
     architecture = [
         {
@@ -290,11 +350,13 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str, f
     ]
     metrics = analysis.metrics
     false_negatives: list[content.Thumb] = []
+    n_false_negatives = 0
     if metrics is not None and metrics.negative_class is not None:
         negative = analysis.class_names.index(metrics.negative_class)
         predicted = analysis.probabilities.argmax(axis=1)
         missed = np.flatnonzero((analysis.labels != negative) & (predicted == negative))
-        false_negatives = [content.thumb(analysis, int(i), pages) for i in missed]
+        n_false_negatives = len(missed)
+        false_negatives = [thumb(i) for i in (missed if sprites is None else missed[:_MOST_LISTED])]
     per_class = []
     if metrics is not None:
         for name, row in metrics.per_class.iterrows():
@@ -317,14 +379,15 @@ def _model_context(analysis: Analysis, pages: frozenset[int], paths_json: str, f
         "confusion_json": figures.confusion_json(analysis),
         "reliability_json": figures.reliability_json(analysis),
         "false_negatives": false_negatives,
+        "n_false_negatives": n_false_negatives,
         "paths_json": paths_json,
         "separability_json": figures.separability_json(analysis),
         "statistics": analysis.path_statistics,
-        "explained": [content.thumb(analysis, int(i), pages) for i in analysis.explained_images],
+        "explained": [thumb(i) for i in analysis.explained_images],
         "explain_note": content.sentence(analysis.settings.explain_note),
         **_unexplained_mistakes(analysis, folder),
-        "doubtful": [content.thumb(analysis, int(i), pages) for i in content.doubtful_correct(analysis)],
-        "probes": [content.thumb(analysis, int(i), pages) for i in content.probe_order(analysis)],
+        "doubtful": [thumb(i) for i in content.doubtful_correct(analysis)],
+        "probes": [thumb(i) for i in content.probe_order(analysis)[: None if sprites is None else _MOST_LISTED]],
         "probe_summary": _probe_summary(analysis),
         "groups": _groups(analysis),
         "has_doubt": analysis.doubt is not None,
@@ -357,11 +420,14 @@ def _groups_images(values: pd.Series, most: int | None = None) -> bool:
     return 2 <= count < len(values) and (most is None or count <= most)
 
 
-def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str, Any]], dict[int, list[int]]]:
+def _meta_filters(
+    analysis: Analysis, shown: np.ndarray
+) -> tuple[list[dict[str, Any]], dict[int, list[int]], list[list[int]]]:
     """The gallery's metadata filters (columns that group the images, of at most :data:`_MAX_FILTER_VALUES`
-    values) and each shown image's codes (the value's position in its filter, -1 when missing)."""
+    values), each shown image's codes (the value's position in its filter, -1 when missing) and, per filter,
+    every image's code."""
     if analysis.metadata is None:
-        return [], {int(i): [] for i in shown}
+        return [], {int(i): [] for i in shown}, []
     filters, codes = [], []
     for column in analysis.metadata.columns:
         values = analysis.metadata[column]
@@ -371,13 +437,14 @@ def _meta_filters(analysis: Analysis, shown: np.ndarray) -> tuple[list[dict[str,
         position = {value: i for i, value in enumerate(kinds)}
         filters.append({"column": str(column), "values": [str(v) for v in kinds]})
         codes.append([-1 if pd.isna(v) else position[v] for v in values.tolist()])
-    return filters, {int(i): [column[int(i)] for column in codes] for i in shown}
+    return filters, {int(i): [column[int(i)] for column in codes] for i in shown}, codes
 
 
-def _map_colours(analysis: Analysis) -> list[dict[str, Any]]:
+def _map_colours(analysis: Analysis, rows: np.ndarray | None = None) -> list[dict[str, Any]]:
     """What the layer maps can be coloured by instead of clusters: each metadata column that groups the
     images, with every image's group (probes have none; see :func:`~layerlens.figures.maps.colour_groups`)
-    and the groups' names (as text, and escaped for plotly's legend) and colours."""
+    and the groups' names (as text, and escaped for plotly's legend) and colours; only the groups of
+    ``rows`` (a big run's map sample) when given."""
     from layerlens.figures.maps import colour_groups
 
     if analysis.metadata is None:
@@ -395,7 +462,7 @@ def _map_colours(analysis: Analysis) -> list[dict[str, Any]]:
                 "names": names,
                 "labels": [esc(name) for name in names],
                 "colours": colours,
-                "codes": codes.tolist(),
+                "codes": big.codes_of(codes, rows).tolist(),
             }
         )
     return colourings
@@ -450,6 +517,7 @@ def _sample_context(
     pages: frozenset[int],
     near: list[int],
     slices: dict[tuple[int, str], volumes.ExplainedSlice] | None = None,
+    sprites: big.Sprites | None = None,
 ) -> dict[str, Any]:
     """What a sample page shows of image ``index``; ``slices`` says, for a volume run, which axial slice each
     explanation is pictured by (see :func:`~layerlens.site._volumes.flat_analysis`)."""
@@ -499,7 +567,7 @@ def _sample_context(
             )
         )
     return {
-        "sample": content.thumb(analysis, index, pages),
+        "sample": content.thumb(analysis, index, pages, sprites),
         "name": name,
         "large": content.large_picture(analysis, index),
         "explanations_pixelated": content.explanation_pixelated(analysis, index),
@@ -518,5 +586,5 @@ def _sample_context(
         },
         "explanations": views,
         "explained_target": analysis.class_names[explanations[0].target] if explanations else None,
-        "neighbours": [content.thumb(analysis, j, pages) for j in near],
+        "neighbours": [content.thumb(analysis, j, pages, sprites) for j in near],
     }

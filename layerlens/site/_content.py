@@ -26,6 +26,7 @@ from layerlens.scores import DOUBTFUL_SHOWN, NEIGHBOURS, UNSURE_SHOWN
 
 if TYPE_CHECKING:
     from layerlens.run import Analysis
+    from layerlens.site._big import Sprites
 
 __all__ = [
     "NEIGHBOURS",
@@ -82,6 +83,11 @@ class Thumb:
     has_page: bool
     doubt: float | None = None
     probe: bool = False
+    sprites: Sprites | None = None  # a big run's: the thumbnail is a cell of a sprite sheet
+
+    def sprite_style(self, base: str) -> str | None:
+        """The inline CSS that shows the thumbnail from its sprite sheet in ``base``; None without sprites."""
+        return None if self.sprites is None else self.sprites.style(self.index, base)
 
     @property
     def label(self) -> str:
@@ -99,8 +105,9 @@ class Thumb:
         return text
 
 
-def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
-    """The thumbnail entry of image ``index`` (a probe from ``analysis.n_images`` on, as in the paths table)."""
+def thumb(analysis: Analysis, index: int, pages: frozenset[int], sprites: Sprites | None = None) -> Thumb:
+    """The thumbnail entry of image ``index`` (a probe from ``analysis.n_images`` on, as in the paths table);
+    ``sprites`` says where a big run's thumbnails are."""
     row = analysis.paths.iloc[index]
     probe = index >= analysis.n_images
     labelled = analysis.labels is not None and not probe
@@ -117,6 +124,7 @@ def thumb(analysis: Analysis, index: int, pages: frozenset[int]) -> Thumb:
         has_page=index in pages,
         doubt=float(row["doubt"]) if "doubt" in analysis.paths.columns else None,
         probe=probe,
+        sprites=sprites,
     )
 
 

@@ -114,23 +114,42 @@ def separability_json(analysis: Analysis) -> str | None:
     return figure_json(figure)
 
 
-def map_json(analysis: Analysis, index: int) -> str:
+def map_json(
+    analysis: Analysis,
+    index: int,
+    rows: np.ndarray | None = None,
+    webgl: bool | None = None,
+    total: int | None = None,
+) -> str:
     """One layer's 2-D map, its points hovered by the page (thumbnail and label) instead of by plotly.
 
     Each image's own hover text is dropped (the page has every label already), which keeps a map of
-    10,000 images small; ``customdata`` still names each point's image.
+    10,000 images small; ``customdata`` still names each point's image. ``rows`` draws only those rows of
+    the paths table (a big run's sample of ``total`` rows, which the title states); ``webgl`` draws the points
+    with WebGL (None: when they are many, see :func:`~layerlens.figures.maps.layer_figure`).
     """
     layer = analysis.layers[index]
     coords = layer.coords
     if analysis.probes is not None:
         coords = np.concatenate([coords, analysis.probes.coords[index]])
+    paths = analysis.paths
+    title = None
+    if rows is not None:
+        coords, paths = coords[rows], paths.iloc[rows]
+        if total is not None and len(rows) < total:
+            title = (
+                f"Layer {analysis.layer_names[index]}: a sample of {len(rows):,} of {total:,} images "
+                f"in {len(layer.clusters.names)} clusters"
+            )
     figure = _layer_figure(
         coords,
-        analysis.paths,
+        paths,
         analysis.layer_names[index],
         analysis.class_names,
         centers=layer.map_centers,
         cluster_classes=layer.clusters.leading,
+        title=title,
+        webgl=webgl,
     )
     for trace in figure.data:
         if trace.customdata is not None and len(trace.customdata) and np.ndim(trace.customdata) == 1:

@@ -71,6 +71,75 @@
 
   function imageName(index) { return String(index).padStart(5, "0"); }  // as Python's "%05d"
 
+  /* Show image ``i`` in ``element``: an <img> gets its own PNG in ``base``; another element (a big run's) the
+     cell ``cell`` of the sprite sheets in ``base`` as background (as layerlens.site._big.Sprites.style writes
+     it). ``lazy``: the sheet is set when the element first comes into view. */
+  function setPicture(element, sprites, i, base, cell, lazy) {
+    if (!sprites || element.tagName === "IMG") { element.src = base + imageName(i) + ".png"; return; }
+    var within = cell % sprites.per, column = within % sprites.columns, row = Math.floor(within / sprites.columns);
+    var sheet = "url('" + base + "sprite-" + imageName(Math.floor(cell / sprites.per)) + ".png')";
+    element.style.backgroundSize = (100 * sprites.columns) + "% " + (100 * sprites.rows) + "%";
+    element.style.backgroundPosition = (sprites.columns > 1 ? 100 * column / (sprites.columns - 1) : 0) + "% " +
+      (sprites.rows > 1 ? 100 * row / (sprites.rows - 1) : 0) + "%";
+    element.style.aspectRatio = sprites.ratio;
+    if (lazy && window.IntersectionObserver) {
+      element.setAttribute("data-sheet", sheet);
+      sheets().observe(element);
+    } else {
+      element.style.backgroundImage = sheet;
+    }
+  }
+
+  var watcher = null;
+  function sheets() {
+    watcher = watcher || new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) { return; }
+        entry.target.style.backgroundImage = entry.target.getAttribute("data-sheet");
+        watcher.unobserve(entry.target);
+      });
+    }, { rootMargin: "300px" });
+    return watcher;
+  }
+
+  /* A picture element for image ``i`` in a list: an <img>, or a big run's sprite cell ``cell``, drawn once seen. */
+  function picture(sprites, i, base, cell) {
+    var element = document.createElement(sprites ? "span" : "img");
+    if (sprites) {
+      element.className = "sprite";
+      element.setAttribute("role", "img");
+      element.setAttribute("aria-label", "image " + i);
+    } else {
+      element.alt = "image " + i;
+      element.loading = "lazy";
+    }
+    setPicture(element, sprites, i, base, cell, true);
+    return element;
+  }
+
+  /* A big run's model page has the data of a sample of its images (``ids``): spread each per-image array over
+     the image numbers, so that the page reads it as a small run's. */
+  function spreadSample(images) {
+    if (!images.ids) { return; }
+    function spread(list) {
+      var out = [];
+      images.ids.forEach(function (id, j) { out[id] = list[j]; });
+      return out;
+    }
+    ["true", "predicted", "confidence", "row", "cells"].forEach(function (key) { if (images[key]) { images[key] = spread(images[key]); } });
+    images.clusters = images.clusters.map(spread);
+    (images.colourBy || []).forEach(function (by) { by.codes = spread(by.codes); });
+  }
+
+  layerlens.load = whenLoaded;
+  layerlens.imageName = imageName;
+  layerlens.picture = picture;
+  layerlens.setPicture = setPicture;
+  layerlens.percent = percent;
+  layerlens.csvField = csvField;
+  layerlens.numberList = numberList;
+  layerlens.forgetQuery = forgetQuery;
+
   // Probes (images of no class) follow the analysed images, from images.nImages on.
   function isProbe(images, i) { return images.nImages !== undefined && i >= images.nImages; }
 
@@ -95,24 +164,22 @@
     var pages = new Set(images.pages);
     var shown = [];
     var count = 0;
-    var all = images.predicted.map(function (_, i) { return i; });
+    var all = images.ids ? images.ids.slice() : images.predicted.map(function (_, i) { return i; });
     // Unfiltered, the mistakes come first: a grid of the first few hundred correct images tells little.
     var wrong = function (i) { return isWrong(images, i) ? 0 : 1; };
-    var overview = all.slice().sort(function (a, b) { return wrong(a) - wrong(b) || a - b; });
+    // (a big run's sample comes in the order of its sprite sheets: the gallery's mistakes first, most confident first)
+    var overview = images.ids ? all.slice() : all.slice().sort(function (a, b) { return wrong(a) - wrong(b) || a - b; });
 
     function thumb(i) {
       var item = document.createElement("li");
       item.className = "thumb" + (isWrong(images, i) ? " wrong" : "");
       var holder = item;
-      if (pages.has(i)) {
+      if (pages.has(i) || images.sprites) {
         holder = document.createElement("a");
-        holder.href = grid.getAttribute("data-samples") + imageName(i) + ".html";
+        holder.href = pages.has(i) ? grid.getAttribute("data-samples") + imageName(i) + ".html" : "sample.html#" + i;
         item.appendChild(holder);
       }
-      var img = document.createElement("img");
-      img.src = grid.getAttribute("data-images") + imageName(i) + ".png";
-      img.alt = "image " + i;
-      img.loading = "lazy";
+      var img = picture(images.sprites, i, grid.getAttribute("data-images"), images.cells && images.cells[i]);
       var caption = document.createElement("span");
       caption.className = "caption";
       caption.textContent = describe(images, i);
@@ -141,8 +208,10 @@
 
     function showAll() {
       var probes = all.length - (images.nImages === undefined ? all.length : images.nImages);
-      show(overview, "All " + (all.length - probes) + " images" + (probes ? " and " + probes + " probes" : "") +
-        (images.true ? ", mistakes first (outlined in red)." : "."), false);
+      var n = images.ids ? all.filter(function (i) { return !isProbe(images, i); }).length : all.length - probes;
+      if (images.ids) { probes = all.length - n; }
+      show(overview, (images.ids ? "The " + n + " sampled images (of " + images.nImages + ")" : "All " + n + " images") +
+        (probes ? " and " + probes + " probes" : "") + (images.true ? ", mistakes first (outlined in red)." : "."), false);
     }
 
     more.addEventListener("click", showMore);
@@ -153,7 +222,7 @@
       all: showAll,
       /* The images a link lists (?images=), in its order. */
       list: function (chosen) {
-        chosen = chosen.filter(function (i) { return i < all.length; });
+        chosen = chosen.filter(function (i) { return images.predicted[i] !== undefined; });
         show(chosen, "The " + (chosen.length === 1 ? "image" : plural(chosen.length, "image")) +
           " a finding names, most telling first.", true);
       },
@@ -313,10 +382,10 @@
         var point = event.points[0];
         if (typeof point.customdata !== "number") { return; }
         var i = point.customdata;
-        card.querySelector("img").src = "images/" + imageName(i) + ".png";
+        setPicture(card.querySelector("img, .sprite"), images.sprites, i, "images/", images.cells && images.cells[i], false);
         var by = colouring();
         var group = by && !isProbe(images, i) ? " · " + by.column + ": " + by.names[by.codes[i]] : "";
-        card.querySelector("span").textContent =
+        card.querySelector("span:not(.sprite)").textContent =
           "image " + i + ": " + describe(images, i) + " · " + images.clusterNames[current][images.clusters[current][i]] +
           group;
         var x = event.event ? event.event.clientX : 0;
@@ -329,6 +398,7 @@
       figure.on("plotly_click", function (event) {
         var i = event.points[0].customdata;
         if (typeof i === "number" && pages.has(i)) { window.location.href = "samples/" + imageName(i) + ".html"; }
+        else if (typeof i === "number" && images.sprites) { window.location.href = "sample.html#" + i; }
       });
     }
 
@@ -592,10 +662,11 @@
     setTimeout(function () { drawFigures(true); }, 0);
     var kind = document.body.className;
     if (kind === "page-model" && received.images) {
+      spreadSample(received.images);
       var grid = imageGrid(received.images);
       var maps = layerMaps(received.images);
       modelLinks(received.images, grid, maps);
-    } else if (kind === "page-gallery" && document.getElementById("gallery-filters")) {
+    } else if (kind === "page-gallery" && document.getElementById("gallery-filters") && !document.getElementById("gallery-paged")) {
       gallery();
     } else if (kind === "page-sample") {
       pager();
