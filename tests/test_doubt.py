@@ -149,3 +149,24 @@ def test_the_approximate_index_finds_nearly_the_same_neighbours_and_the_same_eve
     np.testing.assert_array_equal(disagreement(reference, labels, queries, predictions), exact)
     monkeypatch.setattr(doubt, "APPROXIMATE_FROM", 1500 * 500)
     np.testing.assert_array_equal(disagreement(reference, labels, queries, predictions, seed=3), approximate)
+
+
+def test_disagreement_leaves_out_the_images_that_are_in_a_sampled_reference():
+    from layerlens.layers import fit_sample, own_rows
+    from layerlens.scores import disagreement
+
+    rng = np.random.default_rng(3)
+    space = rng.normal(size=(400, 4))
+    labels = rng.integers(0, 3, 400)
+    sample = fit_sample(400, 0, most=150)
+    own = own_rows(sample, np.arange(400))
+    assert (own >= 0).sum() == 150 and np.array_equal(sample[own[own >= 0]], np.flatnonzero(own >= 0))
+    found = disagreement(space[sample], labels[sample], space, labels, k=5, own=own, search="exact")
+    # A sampled image is left out of its own neighbours, as among the sample itself ...
+    among = disagreement(space[sample], labels[sample], space[sample], labels[sample], k=5, leave_one_out=True,
+                         search="exact")  # fmt: skip
+    np.testing.assert_allclose(found[sample], among, atol=1e-12)
+    # ... and any other image reads its 5 nearest sampled images.
+    others = np.flatnonzero(own < 0)
+    plain = disagreement(space[sample], labels[sample], space[others], labels[others], k=5, search="exact")
+    np.testing.assert_allclose(found[others], plain, atol=1e-12)

@@ -133,7 +133,7 @@ def test_two_workers_many_blocks_and_stability(sequential_model, digits, tmp_pat
 
 
 def test_both_engines_fit_many_images_on_the_same_sample(sequential_model, digits, tmp_path, monkeypatch):
-    import layerlens.run._fit as fitting
+    import layerlens.layers._fit as fitting
 
     monkeypatch.setattr(fitting, "FIT_SAMPLE_MAX", 120)  # 300 images: fitted on 120 of them, all 300 placed
     images, labels = digits[1].images, digits[1].labels
@@ -146,6 +146,9 @@ def test_both_engines_fit_many_images_on_the_same_sample(sequential_model, digit
     assert len(sample) == 120 and fitting.fit_sample(300, 0, most=300) is None
     for layer in local.layers:
         assert len(layer.clusters.assignments) == 300 and len(np.unique(layer.clusters.assignments)) == layer.clusters.k
+    # Doubt and the findings read the neighbours among the same sample, and so does a stored run's reading.
+    assert [f.text for f in ray_run.findings] == [f.text for f in local.findings]
+    assert local.doubt.disagreement.max() > 0
 
 
 def test_a_stream_read_by_the_workers(sequential_model, digits, tmp_path):

@@ -14,7 +14,7 @@ from layerlens.layers._clusters import (
     fit_space,
     reduce_features,
 )
-from layerlens.layers._fit import LayerFit, Placement
+from layerlens.layers._fit import FIT_SAMPLE_MAX, LayerFit, Placement, fit_sample, own_rows
 from layerlens.layers._kchoice import (
     ALIGNMENT_TOLERANCE,
     DECISION_GAIN,
@@ -36,6 +36,7 @@ from layerlens.layers._separability import (
 )
 
 __all__ = [
+    "FIT_SAMPLE_MAX",
     "SEPARABILITY_SAMPLES",
     "ALIGNMENT_TOLERANCE",
     "AUTO_K_RANGE",
@@ -59,12 +60,14 @@ __all__ = [
     "decision_alignment",
     "extend_path_ids",
     "fit_kmeans",
+    "fit_sample",
     "fit_space",
     "heldout_alignment",
     "loo_knn_predict",
     "majority",
     "map_centers",
     "nearest_center",
+    "own_rows",
     "project_2d",
     "project_with_fit",
     "reduce_features",

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from layerlens.layers import extend_path_ids
+from layerlens.layers import extend_path_ids, fit_sample
 from layerlens.model import short_layer_names
 from layerlens.paths import FIXED_COLUMNS
 from layerlens.run._analysis import Analysis
-from layerlens.run._fit import FitSet, ProbeInput, fit_sample
+from layerlens.run._fit import FitSet, ProbeInput
 from layerlens.run._gather import gather, layer_separability, metrics_of
 from layerlens.run._layers import assign_layer, fit_layer, ordered
 from layerlens.run._parts import AnalysisSettings

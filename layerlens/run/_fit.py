@@ -20,13 +20,8 @@ from layerlens.exceptions import InvalidInputError, InvalidTypeError, SkippedFil
 from layerlens.model import to_probabilities
 from layerlens.run._labels import check_labels, renumber_by_name
 
-__all__ = ["FIT_SAMPLE_MAX", "FitSet", "ProbeInput", "content_order", "fit_sample", "probe_input", "reference_fit_set"]
+__all__ = ["FitSet", "ProbeInput", "content_order", "probe_input", "reference_fit_set"]
 
-#: Above this many analysed images (and no reference), the layers are fitted on a seeded sample of this many and
-#: every image is placed in that fit. Measured here (64 features, 10 classes): the fit of one layer takes 0.5 s on
-#: 50,000 images and 1.0 s on 100,000, growing with them, and holds a copy of the fit set's features; a sample of
-#: 100,000 images finds the same clusters as all of them would, within k-means' own variation.
-FIT_SAMPLE_MAX = 100_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,16 +153,6 @@ def _renamed(message: Warning | str, argument: str) -> Warning | str:
     if isinstance(message, SkippedFilesWarning):
         return SkippedFilesWarning(renamed, message.files)
     return type(message)(renamed)
-
-
-def fit_sample(n: int, seed: int, most: int | None = None) -> np.ndarray | None:
-    """The positions (sorted) of the analysed images the layers are fitted on when there are more than ``most``;
-    None: all of them. Chosen by position in the whole set, so both engines fit on the same images. ``most``:
-    :data:`FIT_SAMPLE_MAX` by default."""
-    most = FIT_SAMPLE_MAX if most is None else most
-    if n <= most:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
 
 
 def content_order(features: Sequence[np.ndarray], columns: int = 4) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from layerlens.layers import SEPARABILITY_SAMPLES, Placement, Separability, separability
+from layerlens.layers import SEPARABILITY_SAMPLES, Placement, Separability, fit_sample, own_rows, separability
 from layerlens.paths import path_ids, path_statistics
 from layerlens.run._analysis import Analysis
 from layerlens.run._findings import findings_of
@@ -114,9 +114,7 @@ def gather(
             clusters=tuple(p.assignments for p in reference_places),
             coords=tuple(p.coords for p in reference_places),
         )
-    noisy_predictions = {
-        level: p.argmax(axis=1).astype(np.int64) for level, p in (noisy_probabilities or {}).items()
-    }
+    noisy_predictions = {level: p.argmax(axis=1).astype(np.int64) for level, p in (noisy_probabilities or {}).items()}
     statistics = path_statistics(
         paths,
         fit_paths=None
@@ -168,8 +166,12 @@ def _doubt(
     same way for the probes. ``probes`` holds their reduced features per layer and their probabilities.
     """
     predictions = probabilities.argmax(axis=1)
+    sample = None
     if reference is None:
         spaces, space_labels = [layer.reduced for layer in layers], labels if labels is not None else predictions
+        sample = fit_sample(len(predictions), seed)
+        if sample is not None:  # many images: their neighbours among the sample the layers were fitted on
+            spaces, space_labels = [np.asarray(space[sample]) for space in spaces], space_labels[sample]
     else:
         spaces, space_labels = reference
     confidence = probabilities.max(axis=1)
@@ -181,7 +183,7 @@ def _doubt(
     if len(space_labels) >= 2:
         # Each layer's weight from how well the reference's own classes separate in it (the same with or
         # without labels on the analysed images).
-        if reference is None and all(layer.separability is not None for layer in layers):
+        if reference is None and sample is None and all(layer.separability is not None for layer in layers):
             accuracy = np.array([layer.separability.knn_accuracy for layer in layers])  # measured already
         else:
             accuracy = np.array([separation(space, space_labels, seed=seed) for space in spaces])
@@ -193,6 +195,8 @@ def _doubt(
             weights[-1] = 1.0
     searched = np.flatnonzero(weights > 0.01)
 
+    own = None if sample is None else own_rows(sample, np.arange(len(predictions)))
+
     def scores(reduced: Sequence[np.ndarray], probs: np.ndarray, among_themselves: bool) -> Doubt:
         unfamiliar = np.zeros((len(probs), 0))
         if early:
@@ -200,8 +204,9 @@ def _doubt(
         disagreement = np.zeros(len(probs))
         for i in searched:
             disagreement += weights[i] * neighbour_disagreement(
-                spaces[i], space_labels, reduced[i], probs.argmax(axis=1), leave_one_out=among_themselves, seed=seed
-            )
+                spaces[i], space_labels, reduced[i], probs.argmax(axis=1),
+                leave_one_out=among_themselves and own is None, seed=seed, own=own if among_themselves else None,
+            )  # fmt: skip
         if searched.size:
             disagreement /= weights[searched].sum()
         return doubt_scores(mistake(probs.max(axis=1)), unfamiliar, disagreement)

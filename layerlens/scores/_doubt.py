@@ -59,6 +59,7 @@ def disagreement(
     leave_one_out: bool = False,
     search: str = "auto",
     seed: int = 0,
+    own: np.ndarray | None = None,
 ) -> np.ndarray:
     """Share of each image's ``k`` nearest reference images (Euclidean) labelled otherwise than its prediction.
 
@@ -77,6 +78,9 @@ def disagreement(
     leave_one_out : bool, default=False
         True when ``features`` are the reference images themselves (same rows, same order): each
         image's own row is then left out of its neighbours.
+    own : ndarray of shape (N,), int, optional
+        Each image's row in ``reference`` when some images are among the reference images (a sample of
+        them), -1 for the others: each is left out of its own neighbours (the others lose their farthest).
     search : {"auto", "exact", "approximate"}, default="auto"
         ``"exact"``: all pairs (scikit-learn); ``"approximate"``: a nearest-neighbour-descent index
         (pynndescent; nearly the exact neighbours, see ``benchmarks/README.md``; the same for the same ``seed``);
@@ -105,6 +109,10 @@ def disagreement(
     predicted = check_label_vector(predictions, "predictions", length=len(x), n_classes=None)
     if leave_one_out and len(x) != len(ref):
         raise InvalidInputError("leave_one_out: the features must be the reference's own rows; their counts differ.")
+    if own is not None:
+        leave_one_out, own = True, np.asarray(own, dtype=np.int64)
+    else:
+        own = np.arange(len(ref)) if leave_one_out else None
     k = min(check_int(k, "k", minimum=1), len(ref) - 1)
     if search not in SEARCHES:
         raise InvalidInputError(f"search: expected one of {SEARCHES}; received {search!r}.")
@@ -114,7 +122,7 @@ def disagreement(
     else:
         neighbours = NearestNeighbors(n_neighbors=k + 1).fit(ref).kneighbors(x, k + leave_one_out, False)
     if leave_one_out:
-        neighbours = without_self(neighbours, np.arange(len(ref)))
+        neighbours = without_self(neighbours, own)
     return (labels[neighbours] != predicted[:, None]).mean(axis=1)
 
 
