@@ -198,6 +198,7 @@ def test_a_ray_dataset_with_labels_files_and_metadata(sequential_model, digits, 
 
 
 @pytest.mark.filterwarnings("ignore::layerlens.exceptions.UnreliableAnalysisWarning")  # an untrained model
+@pytest.mark.filterwarnings("ignore::layerlens.exceptions.ClassOrderWarning")
 def test_volumes(tmp_path):
     import keras
 

@@ -183,7 +183,8 @@ def _first_batch(images: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray |
             f"images: expected a ray.data.Dataset with an {IMAGE!r} column (and optionally {LABEL!r}); its columns "
             f"are {columns}."
         )
-    batch = images.take_batch(batch_size, batch_format="numpy")
+    with _quiet_data(ordered=True):
+        batch = images.take_batch(batch_size, batch_format="numpy")
     x = np.asarray(batch[IMAGE])
     if x.dtype == object:
         x = np.stack([np.asarray(v) for v in x])
