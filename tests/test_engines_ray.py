@@ -428,3 +428,11 @@ def test_no_cluster_at_the_address_is_refused_within_seconds():
     assert time.monotonic() - started < 60
     assert done.returncode != 0
     assert "ray_address: no Ray cluster answered at '127.0.0.1:9'" in done.stderr
+
+
+def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
+    from layerlens.engines._cluster import import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where Ray is not installed
+    with pytest.raises(InvalidInputError, match=r'engine: "ray" needs Ray Data.*pip install "layerlens\[ray\]"'):
+        import_ray()
