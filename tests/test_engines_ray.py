@@ -436,3 +436,20 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where Ray is not installed
     with pytest.raises(InvalidInputError, match=r'engine: "ray" needs Ray Data.*pip install "layerlens\[ray\]"'):
         import_ray()
+
+
+def test_the_default_work_folder_goes_once_the_pass_is_joined(sequential_model, digits, tmp_path, monkeypatch):
+    import tempfile
+
+    import ray.data
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    a = ll.analyze(sequential_model, digits[1].images[:100], explain=0, progress=False, engine="ray")
+    assert not list((tmp_path / "tmp" / "layerlens-work").iterdir())
+    assert ll.load(a.save(tmp_path / "run")).layers[0].features.shape[0] == 100  # its columns still read
+    # A ray.data.Dataset is read again from the start in the same work folder, not refused.
+    rows = ray.data.from_items([{"image": image} for image in digits[1].images[:50]])
+    for _ in range(2):
+        again = ll.analyze(sequential_model, rows, explain=0, progress=False, engine="ray", work_dir=tmp_path / "w")
+        assert len(again.predictions) == 50

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -129,8 +130,11 @@ def ray_extract(
     head = extract(model, _head_of(images, first, batch_size), progress=False, **options)
     per_unit = unit_images(batch_size, head.image_shape)
     total = None if _is_dataset(images) else len(images if not isinstance(images, tuple) else images[0])
-    folder = _work_folder(work_dir, model, images, labels, options, per_unit, head)
-    work = WorkFolder(folder, _fingerprint(model, images, labels, options, per_unit))
+    fingerprint = _fingerprint(model, images, labels, options, per_unit)
+    folder = _work_folder(work_dir, fingerprint)
+    work = WorkFolder(folder, fingerprint)
+    if total is None:
+        work.clear()  # a ray.data.Dataset is read once: blocks of an earlier read of it are not resumed
     units = list(range(math.ceil(total / per_unit))) if total is not None else None
     missing = [u for u in units if u not in work.done()] if units is not None else None
     if units is not None and len(missing) < len(units) and progress:
@@ -145,6 +149,10 @@ def ray_extract(
     columns = work.join(done)
     extraction = _extraction(columns, head, plan, isinstance(images, ImageStream))
     metadata = {name[5:]: np.asarray(values).tolist() for name, values in columns.items() if name.startswith("meta_")}
+    if work_dir is None and os.name == "posix":
+        # The default folder served only to resume an interrupted call: the columns stay readable (mapped)
+        # after their files are removed.
+        shutil.rmtree(folder, ignore_errors=True)
     info = RayPass(len(done), redone, shape, folder, time.perf_counter() - started, metadata or None, shipped)
     return extraction, info
 
@@ -217,7 +225,7 @@ def _fingerprint(model: Any, images: Any, labels: Any, options: dict[str, Any], 
     elif isinstance(images, np.ndarray):
         source = digest(images, None if labels is None else np.asarray(labels))
     else:
-        source = f"ray.data.Dataset {os.getpid()} {time.time_ns()}"  # read once; never resumed
+        source = "a ray.data.Dataset"  # read once, never resumed
     plan = options["plan"]
     chosen = {
         key: value if isinstance(value, (int, float, str, list, tuple, type(None))) else repr(value)
@@ -243,14 +251,14 @@ def _stat(path: Path) -> tuple[int, int]:
     return (found.st_size, found.st_mtime_ns)
 
 
-def _work_folder(work_dir: Any, model: Any, images: Any, labels: Any, options: Any, per_unit: int, head: Any) -> Path:
+def _work_folder(work_dir: Any, fingerprint: dict[str, Any]) -> Path:
     """``work_dir``, or a folder in the temporary directory named by the fingerprint (so that the same call
-    again finds it)."""
+    again, after an interruption, finds it)."""
     if work_dir is not None:
         if not isinstance(work_dir, (str, os.PathLike)):
             raise InvalidTypeError(f"work_dir: expected a folder path; received {type(work_dir).__name__}.")
         return Path(work_dir)
-    stamp = digest(_fingerprint(model, images, labels, options, per_unit))[:16]
+    stamp = digest(fingerprint)[:16]
     return Path(tempfile.gettempdir()) / "layerlens-work" / stamp
 
 

@@ -79,6 +79,11 @@ class WorkFolder:
         if not stamp.is_file():
             write_atomically(stamp, json.dumps(self.fingerprint, indent=1, sort_keys=True).encode())
 
+    def clear(self) -> None:
+        """Forget every finished unit (a pass that cannot resume starts again)."""
+        shutil.rmtree(self.path / "blocks", ignore_errors=True)
+        (self.path / "blocks").mkdir()
+
     def block_path(self, unit: int) -> Path:
         """Where unit ``unit`` is kept."""
         return self.path / "blocks" / f"{unit:06d}.npz"

@@ -379,6 +379,7 @@ def analyze(
             work_dir=work_dir,
         ),  # fmt: skip
         candidates=candidates,
+        explaining=explain_asked != 0,
         class_names=class_names,
         layers=layers,
         pixel_scale=pixel_scale,

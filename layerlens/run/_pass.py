@@ -38,6 +38,7 @@ def run_pass(
     class_names: tuple[str, ...],
     labels: np.ndarray | None,
     label_order: np.ndarray | None,
+    explaining: bool = True,
     **options: Any,
 ) -> PassDone:
     """The pass over ``images`` on ``engine``; ``options`` are :func:`~layerlens.model.extract`'s."""
@@ -51,7 +52,7 @@ def run_pass(
         model, images, labels=labels, label_order=label_order, class_names=class_names, **engine_options,
         **{k: v for k, v in options.items() if k != "model_range"},
     )  # fmt: skip
-    _keep_candidates(candidates, extraction, images, labels)
+    _keep_candidates(candidates, extraction, images, labels, explaining)
     shape = went.workers
     note = (
         f"Ray: {shape.workers} worker{'s' if shape.workers != 1 else ''} ({shape.cpus_per_worker:g} CPU"
@@ -64,7 +65,9 @@ def run_pass(
     return PassDone(extraction, note, went.metadata, RayExplainer(went.model, shape))
 
 
-def _keep_candidates(candidates: Any, extraction: Any, images: Any, labels: np.ndarray | None) -> None:
+def _keep_candidates(
+    candidates: Any, extraction: Any, images: Any, labels: np.ndarray | None, explaining: bool
+) -> None:
     """The candidates the local pass would have kept: chosen from the outputs, then their images read again."""
     outputs = extraction.outputs
     shape = tuple(extraction.image_shape)
@@ -88,6 +91,8 @@ def _keep_candidates(candidates: Any, extraction: Any, images: Any, labels: np.n
         read = images.read(extraction.source_rows[wanted])
     else:  # a ray.data.Dataset is read once, by the workers
         candidates.refill({})
+        if not explaining:
+            return
         warn_user(
             "explain: the images of a ray.data.Dataset cannot be read again here, so none were explained; explain "
             "some later with layerlens.explain_run(run, model, images).",
