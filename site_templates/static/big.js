@@ -63,71 +63,19 @@
     var rows = null;
     var shown = [];
     var page = 0;
-    var linked = { path: null, images: null, inOrder: false, missing: "" };
+    var linked = L.noLink();  // set from the address, and emptied by the clear button, in site.js
     var what = setup.labelled ? "mistakes" : "unsure predictions";
-
-    function fillClusters() {
-      var select = form.elements.cluster;
-      select.textContent = "";
-      var any = document.createElement("option");
-      any.value = "";
-      any.textContent = "any";
-      select.appendChild(any);
-      setup.clusterNames[Number(form.elements.layer.value)].forEach(function (name, c) {
-        var option = document.createElement("option");
-        option.value = String(c);
-        option.textContent = name;
-        select.appendChild(option);
-      });
-    }
-
-    function choose(select, wanted, byText) {
-      if (!select || wanted === null) { return false; }
-      var option = Array.prototype.find.call(select.options, function (o) {
-        return o.value !== "" && (byText ? o.textContent === wanted : o.value === wanted);
-      });
-      if (option) { select.value = option.value; }
-      return Boolean(option);
-    }
-
-    function followAddress() {
-      var params = new URLSearchParams(window.location.search);
-      choose(form.elements.true, params.get("true"), false);
-      choose(form.elements.predicted, params.get("predicted"), false);
-      if (choose(form.elements.layer, params.get("layer"), false)) { fillClusters(); }
-      choose(form.elements.cluster, params.get("cluster"), false);
-      if (params.has("meta")) {
-        var column = params.get("meta");
-        var value = params.get("value");
-        var select = Array.prototype.find.call(form.querySelectorAll("select[data-column]"), function (s) {
-          return s.getAttribute("data-column") === column;
-        });
-        if (!choose(select, value, true)) {
-          linked.missing = " No filter here for " + column + (value === null ? "" : " “" + value + "”") + ".";
-        }
-      }
-      if (params.has("path")) { linked.path = params.get("path"); }
-      if (params.has("images")) { linked.images = L.numberList(params.get("images")); linked.inOrder = true; }
-    }
 
     /* Every gallery position that passes the filters, in the chosen order. */
     function filtered() {
-      var want = {
-        true: form.elements.true ? form.elements.true.value : "",
-        predicted: form.elements.predicted.value,
-        cluster: form.elements.cluster.value
-      };
-      var layer = Number(form.elements.layer.value);
-      var metaWanted = Array.prototype.map.call(form.querySelectorAll("select[data-meta]"), function (select) {
-        return [Number(select.getAttribute("data-meta")), select.value];
-      }).filter(function (pair) { return pair[1] !== ""; });
+      var want = L.wantedFilters(form);
       var listed = linked.images ? new Map(linked.images.map(function (i, p) { return [i, p]; })) : null;
       var out = [];
       for (var j = 0; j < rows.index.length; j++) {
         if (want.true !== "" && String(rows.true[j]) !== want.true) { continue; }
         if (want.predicted !== "" && String(rows.predicted[j]) !== want.predicted) { continue; }
-        if (want.cluster !== "" && String(rows.clusters[layer][j]) !== want.cluster) { continue; }
-        if (metaWanted.some(function (pair) { return String(rows.codes[pair[0]][j]) !== pair[1]; })) { continue; }
+        if (want.cluster !== "" && String(rows.clusters[want.layer][j]) !== want.cluster) { continue; }
+        if (want.meta.some(function (pair) { return String(rows.codes[pair[0]][j]) !== pair[1]; })) { continue; }
         if (linked.path !== null && rows.path[j] !== linked.path) { continue; }
         if (listed !== null && !listed.has(rows.index[j])) { continue; }
         out.push(j);
@@ -194,60 +142,31 @@
           (absent ? " (" + absent + " of them not among the " + what + ")" : "");
       }
       status.textContent = text + "." + linked.missing;
-      var chosen = Array.prototype.some.call(form.querySelectorAll("select"), function (select) {
-        return select.name !== "layer" && select.name !== "sort" && select.value !== "";
-      });
+      var chosen = L.filterLists(form).some(function (select) { return select.value !== ""; });
       clear.hidden = !(chosen || linked.path !== null || result.listed !== null || linked.missing);
       draw();
     }
 
-    function saveCsv() {
-      var header = ["file", "true", "predicted", "confidence", "path"].concat(setup.doubt ? ["doubt"] : []);
-      var lines = [header.concat(setup.columns.map(L.csvField)).join(",")];
-      shown.forEach(function (j) {
-        var i = rows.index[j];
+    function save() {
+      L.downloadCsv(setup, setup.columns, shown.map(function (j) {
         var values = setup.columns.map(function (_, c) { return rows.meta ? rows.meta[c][j] : ""; });
-        lines.push([
-          rows.file[j] || "image " + i,
+        return [
+          rows.file[j] || "image " + rows.index[j],
           rows.true && rows.true[j] >= 0 ? setup.classes[rows.true[j]] : "",
           setup.classes[rows.predicted[j]],
           Number(rows.confidence[j]).toFixed(4),
           rows.path[j]
-        ].concat(setup.doubt ? [Number(rows.doubt[j]).toFixed(4)] : [], values).map(L.csvField).join(","));
-      });
-      var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-      var link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = setup.slug + (setup.labelled ? "-misclassified.csv" : "-unsure.csv");
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+        ].concat(setup.doubt ? [Number(rows.doubt[j]).toFixed(4)] : [], values);
+      }));
     }
 
-    function clearAll() {
-      Array.prototype.forEach.call(form.querySelectorAll("select"), function (select) {
-        if (select.name !== "layer" && select.name !== "sort") { select.value = ""; }
-      });
-      linked = { path: null, images: null, inOrder: false, missing: "" };
-      L.forgetQuery();
-      apply();
-    }
-
-    fillClusters();
-    followAddress();
+    L.fillClusters(form, setup.clusterNames);
+    L.followGalleryAddress(form, setup.clusterNames, linked);
     loadAll("data/gallery/", "gallery", setup.galleryChunks, function (done, count) {
       status.textContent = "Loading the " + setup.galleryLength + " images… (" + done + " of " + count + " parts)";
     }, function (joined) {
       rows = joined.index ? joined : { index: [], predicted: [], confidence: [], clusters: [], path: [], file: [] };
-      form.elements.layer.addEventListener("change", function () { fillClusters(); apply(); });
-      form.addEventListener("change", function (event) {
-        if (event.target.name === "sort") { linked.inOrder = false; }
-        if (event.target.name !== "layer") { apply(); }
-      });
-      form.addEventListener("submit", function (event) { event.preventDefault(); });
-      document.getElementById("gallery-csv").addEventListener("click", saveCsv);
-      clear.addEventListener("click", clearAll);
+      L.listenToFilters(form, setup.clusterNames, linked, apply, save);
       previous.addEventListener("click", function () { page -= 1; draw(); });
       next.addEventListener("click", function () { page += 1; draw(); });
       // The pager below the thumbnails turns the page and brings its top into view.

@@ -136,9 +136,15 @@
   layerlens.picture = picture;
   layerlens.setPicture = setPicture;
   layerlens.percent = percent;
-  layerlens.csvField = csvField;
   layerlens.numberList = numberList;
   layerlens.forgetQuery = forgetQuery;
+  layerlens.noLink = noLink;
+  layerlens.fillClusters = fillClusters;
+  layerlens.wantedFilters = wantedFilters;
+  layerlens.filterLists = filterLists;
+  layerlens.followGalleryAddress = followGalleryAddress;
+  layerlens.listenToFilters = listenToFilters;
+  layerlens.downloadCsv = downloadCsv;
 
   // Probes (images of no class) follow the analysed images, from images.nImages on.
   function isProbe(images, i) { return images.nImages !== undefined && i >= images.nImages; }
@@ -473,10 +479,127 @@
 
   /* ---- gallery: filters, sorting, CSV ---- */
 
+  /* The pieces below serve both galleries: a small run's (gallery(), which filters the items on the page) and a
+     big run's paged one (big.js, which filters the rows of its data scripts). The form is the same in both. */
+
   function csvField(value) {
     var text = String(value);
     if (/^[=+\-@\t\r]/.test(text)) { text = "'" + text; }  // a spreadsheet would run it as a formula
     return '"' + text.replace(/"/g, '""') + '"';
+  }
+
+  /* What a link asked for beyond the form's lists (?path=, ?images=), and what it asked for that is not here:
+     nothing yet. */
+  function noLink() { return { path: null, images: null, inOrder: false, missing: "" }; }
+
+  /* List "any" and the clusters of the layer chosen in ``form`` (``clusterNames[layer]``) in its cluster list. */
+  function fillClusters(form, clusterNames) {
+    var select = form.elements.cluster;
+    var layer = Number(form.elements.layer.value);
+    select.textContent = "";
+    var any = document.createElement("option");
+    any.value = "";
+    any.textContent = "any";
+    select.appendChild(any);
+    clusterNames[layer].forEach(function (name, c) {
+      var option = document.createElement("option");
+      option.value = String(c);
+      option.textContent = name;
+      select.appendChild(option);
+    });
+  }
+
+  /* The form's lists that filter: all but the layer (it only says whose clusters the cluster list offers) and
+     the order. */
+  function filterLists(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("select"), function (select) {
+      return select.name !== "layer" && select.name !== "sort";
+    });
+  }
+
+  /* What the form's lists ask for, as their values ("": any): the true and predicted class, the cluster in
+     ``layer``, and a [position, value] pair for each metadata list (scanner, site, ...) that names a value. */
+  function wantedFilters(form) {
+    return {
+      true: form.elements.true ? form.elements.true.value : "",
+      predicted: form.elements.predicted.value,
+      cluster: form.elements.cluster.value,
+      layer: Number(form.elements.layer.value),
+      meta: Array.prototype.map.call(form.querySelectorAll("select[data-meta]"), function (select) {
+        return [Number(select.getAttribute("data-meta")), select.value];
+      }).filter(function (pair) { return pair[1] !== ""; })
+    };
+  }
+
+  /* The option of ``select`` whose value (or, ``byText``, whose text) is ``wanted``, chosen; false when none is. */
+  function choose(select, wanted, byText) {
+    if (!select || wanted === null) { return false; }
+    var option = Array.prototype.find.call(select.options, function (o) {
+      return o.value !== "" && (byText ? o.textContent === wanted : o.value === wanted);
+    });
+    if (option) { select.value = option.value; }
+    return Boolean(option);
+  }
+
+  /* A link's filters (?true=&predicted=, ?layer=&cluster=, ?meta=COLUMN&value=VALUE, ?path=, ?images=): into
+     the form's lists, and what they cannot hold into ``linked``. */
+  function followGalleryAddress(form, clusterNames, linked) {
+    var params = new URLSearchParams(window.location.search);
+    choose(form.elements.true, params.get("true"), false);
+    choose(form.elements.predicted, params.get("predicted"), false);
+    if (choose(form.elements.layer, params.get("layer"), false)) { fillClusters(form, clusterNames); }
+    choose(form.elements.cluster, params.get("cluster"), false);
+    if (params.has("meta")) {
+      var column = params.get("meta");
+      var value = params.get("value");
+      var select = Array.prototype.find.call(form.querySelectorAll("select[data-column]"), function (s) {
+        return s.getAttribute("data-column") === column;
+      });
+      if (!choose(select, value, true)) {
+        linked.missing = " No filter here for " + column + (value === null ? "" : " “" + value + "”") + ".";
+      }
+    }
+    if (params.has("path")) { linked.path = params.get("path"); }
+    if (params.has("images")) {
+      linked.images = numberList(params.get("images"));
+      linked.inOrder = true;
+    }
+  }
+
+  /* Make the form work: ``apply`` shows what it (and ``linked``) chooses, ``save`` downloads the CSV, the
+     clear button forgets every filter. */
+  function listenToFilters(form, clusterNames, linked, apply, save) {
+    form.elements.layer.addEventListener("change", function () { fillClusters(form, clusterNames); apply(); });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "sort") { linked.inOrder = false; }  // the reader's order over the finding's
+      if (event.target.name !== "layer") { apply(); }
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    document.getElementById("gallery-csv").addEventListener("click", save);
+    document.getElementById("gallery-clear").addEventListener("click", function () {
+      filterLists(form).forEach(function (select) { select.value = ""; });
+      // Emptied in place, not replaced: the caller's apply and the listener above hold this object.
+      Object.assign(linked, noLink());
+      forgetQuery();
+      apply();
+    });
+  }
+
+  /* Download the shown images as CSV: a header, then ``rows``, one an image (file, true and predicted class,
+     confidence, path, doubt when ``info.doubt``, then its values of the metadata ``columns``). ``info``: the
+     gallery's slug, labelled and doubt. */
+  function downloadCsv(info, columns, rows) {
+    var header = ["file", "true", "predicted", "confidence", "path"].concat(info.doubt ? ["doubt"] : []);
+    var lines = [header.concat(columns.map(csvField)).join(",")];  // the metadata columns are users' names
+    rows.forEach(function (row) { lines.push(row.map(csvField).join(",")); });
+    var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = info.slug + (info.labelled ? "-misclassified.csv" : "-unsure.csv");
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
   }
 
   function gallery() {
@@ -490,47 +613,22 @@
     var metaColumns = meta.columns || [];
     var items = Array.prototype.slice.call(list.children);
     var clear = document.getElementById("gallery-clear");
-    // What a link asked for beyond the form's lists (?path=, ?images=), and what it asked for that is not here.
-    var linked = { path: null, images: null, inOrder: false, missing: "" };
-
-    function fillClusters() {
-      var select = form.elements.cluster;
-      var layer = Number(form.elements.layer.value);
-      select.textContent = "";
-      var any = document.createElement("option");
-      any.value = "";
-      any.textContent = "any";
-      select.appendChild(any);
-      clusterNames[layer].forEach(function (name, c) {
-        var option = document.createElement("option");
-        option.value = String(c);
-        option.textContent = name;
-        select.appendChild(option);
-      });
-    }
+    var linked = noLink();
 
     function visible() { return items.filter(function (item) { return !item.hidden; }); }
 
     function apply() {
-      var want = {
-        true: form.elements.true ? form.elements.true.value : "",
-        predicted: form.elements.predicted.value,
-        cluster: form.elements.cluster.value
-      };
-      var layer = Number(form.elements.layer.value);
-      // Metadata filters (scanner, site, ...): each item holds its value's position per filter.
-      var metaWanted = Array.prototype.map.call(form.querySelectorAll("select[data-meta]"), function (select) {
-        return [Number(select.getAttribute("data-meta")), select.value];
-      });
+      var want = wantedFilters(form);
       var listed = linked.images ? new Map(linked.images.map(function (i, position) { return [String(i), position]; })) : null;
       items.forEach(function (item) {
         var clusters = item.getAttribute("data-clusters").split(" ");
+        // Each item holds its value's position per metadata filter.
         var meta = (item.getAttribute("data-meta") || "").split(" ");
         item.hidden =
           (want.true !== "" && item.getAttribute("data-true") !== want.true) ||
           (want.predicted !== "" && item.getAttribute("data-predicted") !== want.predicted) ||
-          (want.cluster !== "" && clusters[layer] !== want.cluster) ||
-          metaWanted.some(function (pair) { return pair[1] !== "" && meta[pair[0]] !== pair[1]; }) ||
+          (want.cluster !== "" && clusters[want.layer] !== want.cluster) ||
+          want.meta.some(function (pair) { return meta[pair[0]] !== pair[1]; }) ||
           (linked.path !== null && item.getAttribute("data-path") !== linked.path) ||
           (listed !== null && !listed.has(item.getAttribute("data-index")));
       });
@@ -557,88 +655,26 @@
           (absent ? " (" + absent + " of them " + (absent === 1 ? "is" : "are") + " not among the " + what + ")" : "");
       }
       status.textContent = text + "." + linked.missing;
-      var chosen = Array.prototype.some.call(form.querySelectorAll("select"), function (select) {
-        return select.name !== "layer" && select.name !== "sort" && select.value !== "";
-      });
+      var chosen = filterLists(form).some(function (select) { return select.value !== ""; });
       clear.hidden = !(chosen || linked.path !== null || listed !== null || linked.missing);
     }
 
-    /* The option of ``select`` whose value (or, ``byText``, whose text) is ``wanted``, chosen; false when none is. */
-    function choose(select, wanted, byText) {
-      if (!select || wanted === null) { return false; }
-      var option = Array.prototype.find.call(select.options, function (o) {
-        return o.value !== "" && (byText ? o.textContent === wanted : o.value === wanted);
-      });
-      if (option) { select.value = option.value; }
-      return Boolean(option);
-    }
-
-    /* A link's filters (?true=&predicted=, ?layer=&cluster=, ?meta=COLUMN&value=VALUE, ?path=, ?images=). */
-    function followAddress() {
-      var params = new URLSearchParams(window.location.search);
-      choose(form.elements.true, params.get("true"), false);
-      choose(form.elements.predicted, params.get("predicted"), false);
-      if (choose(form.elements.layer, params.get("layer"), false)) { fillClusters(); }
-      choose(form.elements.cluster, params.get("cluster"), false);
-      if (params.has("meta")) {
-        var column = params.get("meta");
-        var value = params.get("value");
-        var select = Array.prototype.find.call(form.querySelectorAll("select[data-column]"), function (s) {
-          return s.getAttribute("data-column") === column;
-        });
-        if (!choose(select, value, true)) {
-          linked.missing = " No filter here for " + column + (value === null ? "" : " “" + value + "”") + ".";
-        }
-      }
-      if (params.has("path")) { linked.path = params.get("path"); }
-      if (params.has("images")) {
-        linked.images = numberList(params.get("images"));
-        linked.inOrder = true;
-      }
-    }
-
-    function clearAll() {
-      Array.prototype.forEach.call(form.querySelectorAll("select"), function (select) {
-        if (select.name !== "layer" && select.name !== "sort") { select.value = ""; }
-      });
-      linked = { path: null, images: null, inOrder: false, missing: "" };
-      forgetQuery();
-      apply();
-    }
-
-    function saveCsv() {
-      var header = ["file", "true", "predicted", "confidence", "path"].concat(meta.doubt ? ["doubt"] : []);
-      var lines = [header.concat(metaColumns.map(csvField)).join(",")];  // the metadata columns are users' names
-      visible().forEach(function (item) {
+    function save() {
+      downloadCsv(meta, metaColumns, visible().map(function (item) {
         var values = metaValues[item.getAttribute("data-index")] || metaColumns.map(function () { return ""; });
-        lines.push([
+        return [
           item.getAttribute("data-file") || "image " + item.getAttribute("data-index"),
           item.getAttribute("data-true-name"),
           item.getAttribute("data-predicted-name"),
           Number(item.getAttribute("data-confidence")).toFixed(4),
           item.getAttribute("data-path")
-        ].concat(meta.doubt ? [Number(item.getAttribute("data-doubt")).toFixed(4)] : [], values).map(csvField).join(","));
-      });
-      var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-      var link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = meta.slug + (meta.labelled ? "-misclassified.csv" : "-unsure.csv");
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+        ].concat(meta.doubt ? [Number(item.getAttribute("data-doubt")).toFixed(4)] : [], values);
+      }));
     }
 
-    form.elements.layer.addEventListener("change", function () { fillClusters(); apply(); });
-    form.addEventListener("change", function (event) {
-      if (event.target.name === "sort") { linked.inOrder = false; }  // the reader's order over the finding's
-      if (event.target.name !== "layer") { apply(); }
-    });
-    form.addEventListener("submit", function (event) { event.preventDefault(); });
-    document.getElementById("gallery-csv").addEventListener("click", saveCsv);
-    clear.addEventListener("click", clearAll);
-    fillClusters();
-    followAddress();
+    listenToFilters(form, clusterNames, linked, apply, save);
+    fillClusters(form, clusterNames);
+    followGalleryAddress(form, clusterNames, linked);
     apply();
   }
 
