@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -95,17 +96,18 @@ class Evidence:
             f"{len(self.layers)} layers>"
         )
 
-    @property
+    # Cached: the findings read them image by image, and an argmax over a million rows is not free.
+    @cached_property
     def predictions(self) -> np.ndarray:
         """(N,) predicted class of each image."""
         return self.probabilities.argmax(axis=1)
 
-    @property
+    @cached_property
     def confidence(self) -> np.ndarray:
         """(N,) probability of each image's predicted class."""
         return self.probabilities.max(axis=1)
 
-    @property
+    @cached_property
     def wrong(self) -> np.ndarray | None:
         """(N,) bool: the image is misclassified; None without labels."""
         return None if self.labels is None else self.predictions != self.labels
