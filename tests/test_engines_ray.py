@@ -337,7 +337,9 @@ ll.analyze(sys.argv[2], images, explain=0, progress=False, batch_size=32, engine
 """
 
 
-def test_a_killed_driver_resumes_with_the_missing_blocks_only(sequential_model, digits, tmp_path, monkeypatch, ray_cluster):
+def test_a_killed_driver_resumes_with_the_missing_blocks_only(
+    sequential_model, digits, tmp_path, monkeypatch, ray_cluster
+):
     import layerlens.engines._ray as engine
 
     model_file = tmp_path / "model.keras"
@@ -365,7 +367,9 @@ def test_a_killed_driver_resumes_with_the_missing_blocks_only(sequential_model, 
     _agree(local, resumed)
     # Another analysis in the same folder is refused, not mixed in.
     with pytest.raises(InvalidInputError, match="work_dir: .* holds the blocks of another analysis"):
-        ll.analyze(sequential_model, images[::-1], explain=0, progress=False, batch_size=32, engine="ray", work_dir=work)
+        ll.analyze(
+            sequential_model, images[::-1], explain=0, progress=False, batch_size=32, engine="ray", work_dir=work
+        )
 
 
 def test_bad_input_is_named_within_seconds(sequential_model, digits, tmp_path):
@@ -408,7 +412,8 @@ def test_images_of_another_shape_found_by_a_worker(sequential_model, digits, tmp
 def test_the_local_engine_never_imports_ray(tmp_path):
     code = (
         "import sys, numpy as np, keras, layerlens as ll\n"
-        "m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4), keras.layers.Dense(2, activation='softmax')])\n"
+        "m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4),\n"
+        "                      keras.layers.Dense(2, activation='softmax')])\n"
         "ll.analyze(m, np.random.default_rng(0).random((12, 8, 8, 1), dtype=np.float32), explain=0, progress=False)\n"
         "print('ray' in sys.modules)\n"
     )
@@ -420,7 +425,8 @@ def test_the_local_engine_never_imports_ray(tmp_path):
 def test_no_cluster_at_the_address_is_refused_within_seconds():
     code = (
         "import numpy as np, keras, layerlens as ll\n"
-        "m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4), keras.layers.Dense(2, activation='softmax')])\n"
+        "m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4),\n"
+        "                      keras.layers.Dense(2, activation='softmax')])\n"
         "ll.analyze(m, np.zeros((12, 8, 8, 1), np.float32), engine='ray', ray_address='127.0.0.1:9')\n"
     )
     started = time.monotonic()
