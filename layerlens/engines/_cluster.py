@@ -69,8 +69,9 @@ def join_cluster(address: str | None) -> Any:
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    address = address if address is not None else os.environ.get("RAY_ADDRESS") or None
-    if address not in (None, "auto", "local"):
+    # "local" starts a new cluster: Ray's own default (None) would join any cluster another program runs here.
+    address = address if address is not None else os.environ.get("RAY_ADDRESS") or "local"
+    if address not in ("auto", "local"):
         _probe(address)
     try:
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
