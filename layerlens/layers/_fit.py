@@ -7,7 +7,7 @@ place (the forward pass and the placing of a large set may run on other machines
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,18 @@ __all__ = ["FIT_SAMPLE_MAX", "LayerFit", "Placement", "fit_sample", "own_rows"]
 #: images, 76 s of doubt and 35 s of findings on the driver, most of an analysis), while 20,000 reference images
 #: give each image its 50 neighbours as well.
 FIT_SAMPLE_MAX = 20_000
+
+
+#: Images placed in a layer's space at a time: the float64 copies that standardising and projecting make of a
+#: million images' features (memory-mapped, perhaps) never exist at once (64 MB at 128 features).
+PLACE_ROWS = 65_536
+
+
+def _in_parts(transform: Callable[[np.ndarray], np.ndarray], features: np.ndarray) -> np.ndarray:
+    """``transform(features)``, :data:`PLACE_ROWS` rows at a time when there are more."""
+    if len(features) <= PLACE_ROWS:
+        return transform(features)
+    return np.concatenate([transform(features[i : i + PLACE_ROWS]) for i in range(0, len(features), PLACE_ROWS)])
 
 
 def fit_sample(n: int, seed: int, most: int | None = None) -> np.ndarray | None:
@@ -161,7 +173,7 @@ class LayerFit:
         A UMAP map places the images of one call together; placing the same sets together again gives the same
         positions.
         """
-        reduced = [None if f is None else self.space.transform(f) for f in feature_sets]
+        reduced = [None if f is None else _in_parts(self.space.transform, f) for f in feature_sets]
         present = [r for r in reduced if r is not None]
         coords = self.layer_map.transform(np.concatenate(present)) if present else None
         placed: list[Placement | None] = []
