@@ -188,6 +188,22 @@ def built_site(tmp_path_factory, site_runs):
     return out
 
 
+@pytest.fixture(scope="module")
+def big_site(tmp_path_factory, site_runs):
+    """The labelled digits run of ``site_runs`` built as a big run (sprites, paged gallery, sampled maps)."""
+    from _big_site import build_big_site
+
+    return build_big_site(tmp_path_factory, site_runs)
+
+
+@pytest.fixture(scope="module")
+def big_run(site_runs):
+    """The analysis of :func:`big_site`, loaded."""
+    import layerlens
+
+    return layerlens.load(site_runs[0])
+
+
 #: Ray's health checks in the tests: a lost node is noticed in about 2 s, not Ray's default 30 s and more.
 RAY_HEALTH_CHECKS = {
     "health_check_initial_delay_ms": 0,

@@ -10,28 +10,12 @@ from __future__ import annotations
 import filecmp
 import io
 import math
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from _big_site import OPTIONS, RUN, build_big_site, data_script, expected_cells, n_sheets
+from _big_site import OPTIONS, RUN, data_script, expected_cells, n_sheets
 
 from layerlens.exceptions import InvalidInputError
-
-
-@pytest.fixture(scope="module")
-def big_site(tmp_path_factory, site_runs) -> Path:
-    """The labelled digits run of conftest's ``site_runs`` built as a big run."""
-    return build_big_site(tmp_path_factory, site_runs)
-
-
-@pytest.fixture(scope="module")
-def big_run(site_runs) -> Any:
-    """The analysis of :func:`big_site`, loaded."""
-    import layerlens
-
-    return layerlens.load(site_runs[0])
 
 
 def rows_of(run) -> int:

@@ -12,30 +12,15 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from _big_site import OPTIONS, RUN, build_big_site, expected_cells
+from _big_site import OPTIONS, RUN, expected_cells
 from _browser import launch
 from playwright.sync_api import Page, expect, sync_playwright
 
 LOCAL = ("file:", "data:", "blob:")
-
-
-@pytest.fixture(scope="module")
-def big_site(tmp_path_factory, site_runs) -> Path:
-    """The labelled digits run of conftest's ``site_runs`` built as a big run."""
-    return build_big_site(tmp_path_factory, site_runs)
-
-
-@pytest.fixture(scope="module")
-def big_run(site_runs) -> Any:
-    """The analysis of :func:`big_site`, loaded."""
-    import layerlens
-
-    return layerlens.load(site_runs[0])
 
 
 @pytest.fixture(scope="module")
