@@ -240,15 +240,18 @@ def test_a_model_file_and_the_command_line(sequential_model, digits, tmp_path, r
     assert run.settings.engine == "ray" and len(run.predictions) == 60
 
 
-def _worker_pids() -> list[int]:
-    """Processes of the pass's actors on this machine (Ray names them after the class)."""
+def _worker_pids(cluster) -> list[int]:
+    """Processes of the pass's actors in the session's cluster (children of its head node's raylet; Ray names
+    them after the class), not those of another program's Ray on this machine."""
+    raylet = cluster.head_node.all_processes["raylet"][0].process.pid
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"PassWorker" in (entry / "cmdline").read_bytes():
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == raylet and b"PassWorker" in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))
-            except OSError:
+            except (OSError, IndexError, ValueError):
                 continue
     return found
 
@@ -274,7 +277,9 @@ def _wait_for_blocks(folder: Path, count: int, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
-def test_a_killed_worker_is_replaced_and_its_blocks_redone(sequential_model, digits, tmp_path, monkeypatch):
+def test_a_killed_worker_is_replaced_and_its_blocks_redone(
+    sequential_model, digits, tmp_path, monkeypatch, ray_cluster
+):
     import layerlens.engines._ray as engine
 
     monkeypatch.setattr(engine, "UNIT_IMAGES", 32)
@@ -287,7 +292,7 @@ def test_a_killed_worker_is_replaced_and_its_blocks_redone(sequential_model, dig
         )
     )
     _wait_for_blocks(work, 2)
-    killed = _worker_pids()
+    killed = _worker_pids(ray_cluster)
     assert killed
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
