@@ -44,6 +44,11 @@ class ClusterShape:
     cpus: float
     gpus: float
 
+    def fewer(self, workers: int) -> ClusterShape:
+        """The same CPUs and GPUs shared out between ``workers`` actors (fewer parts than actors to run)."""
+        cpus = self.cpus_per_worker * self.workers / workers
+        return ClusterShape(workers, cpus, self.gpus_per_worker, self.cpus, self.gpus)
+
     @property
     def threads(self) -> int:
         """TensorFlow threads per actor: its CPUs, at least one."""

@@ -140,6 +140,8 @@ def ray_extract(
     if units is not None and len(missing) < len(units) and progress:
         found = len(units) - len(missing)
         print(f"layerlens: resuming the pass: {found} of {len(units)} blocks found in {folder}.", file=sys.stderr)
+    if missing is not None and 0 < len(missing) < shape.workers:  # no actor without a part to run
+        shape = shape.fewer(len(missing))
     shipped = model_file if model_file is not None else ray.put(_model_bytes(model))
     redone = _run(ray, shape, images, labels, shipped, options, per_unit, class_names, work, missing, total, progress)
     done = sorted(work.done()) if units is not None else list(range(redone))
