@@ -14,8 +14,9 @@ Work files go to ``--work`` (default ``/tmp/layerlens-bench-scale``). Nothing is
     that the process starts before the clock starts (``ray.init(address="local", num_cpus=2, include_dashboard=False,
     log_to_driver=False, object_store_memory=...)``). The whole ``analyze`` call is timed (pass, fit, assignment,
     gather: the actors' start and TensorFlow import included, the cluster's start excluded), each with a new
-    work folder (nothing resumed). Printed: seconds, images/s, the driver's peak RSS, and Ray-with-1-worker ÷
-    local wall time (target <= 1.3).
+    work folder (nothing resumed); then Ray with 1 worker again without the driver's share of the units
+    (``DRIVER_SHARE = False``: the workers run every unit). Printed: seconds, images/s, the driver's peak RSS,
+    the engine's note (how many units the driver ran), and Ray-with-1-worker ÷ local wall time (target <= 1.3).
 
 (b) ``million``: ``--images`` (default 1,000,000) 28x28 images made ON THE WORKERS from the 5,000 bundled MNIST
     images (``load_mnist``, train + test): ``ray.data.range(N).map_batches(make_batch)``, where image ``i`` is
@@ -320,6 +321,10 @@ def worker_compare(args: argparse.Namespace) -> dict[str, Any]:
     cluster_s = None
     if args.engine == "ray":
         cluster_s = start_ray(args.cpus, args.object_store_mb)
+        if args.no_share:
+            import layerlens.engines._ray as engine
+
+            engine.DRIVER_SHARE = False
     stream = from_directory(args.folder, image_size=PHANTOM_SIZE, color_mode="grayscale", stream=True)
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
@@ -614,13 +619,15 @@ def part_compare(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"  {files['files']:,} PNGs, {files['bytes'] / MIB:.1f} MiB, written in {files['seconds']:.1f} s", flush=True)
     trained = run_worker("train", work, recipe="phantoms", epochs=args.epochs, model=model)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    configs = [("local", 0), ("ray", 1), ("ray", 2)]
+    # The last: the workers alone, without the driver's share of the units (engines/_share.py).
+    configs = [("local", 0, True), ("ray", 1, True), ("ray", 2, True), ("ray", 1, False)]
     for _ in range(args.repeats):
-        for engine, workers in configs:
-            runs[f"{engine}-{workers}"].append(
+        for engine, workers, share in configs:
+            runs[f"{engine}-{workers}{'' if share else '-workers-only'}"].append(
                 run_worker(
                     "compare", work, engine=engine, workers=workers, folder=folder, model=model, cpus=args.cpus,
                     object_store_mb=args.object_store_mb, work_dir=work / f"compare-blocks-{engine}-{workers}",
+                    no_share=not share,
                 )
             )  # fmt: skip
     return {"files": files, "trained": trained, "runs": dict(runs)}
@@ -664,7 +671,7 @@ def format_compare(report: dict[str, Any]) -> list[str]:
         "",
         f"(a) engine overhead: {report['files']['files']:,} phantom PNGs 64x64 read as a stream; phantoms "
         f"small_cnn ({t['params']:,} parameters, test accuracy {t['accuracy']:.3f}, trained in {t['seconds']:.0f} s)",
-        f"{'engine':<14} {'seconds':>9} {'images/s':>9} {'all runs s':>20} {'driver peak MiB':>16} "
+        f"{'engine':<20} {'seconds':>9} {'images/s':>9} {'all runs s':>20} {'driver peak MiB':>16} "
         f"{'cluster s':>10}  note",
     ]
     median = {}
@@ -675,14 +682,15 @@ def format_compare(report: dict[str, Any]) -> list[str]:
         r = rows[0]
         cluster = "" if r["cluster_s"] is None else f"{r['cluster_s']:.1f}"
         lines.append(
-            f"{key:<14} {m:>9.1f} {r['n'] / m:>9.0f} {', '.join(f'{s:.1f}' for s in secs):>20} "
+            f"{key:<20} {m:>9.1f} {r['n'] / m:>9.0f} {', '.join(f'{s:.1f}' for s in secs):>20} "
             f"{max(x['maxrss_kib'] for x in rows) / 1024:>16.0f} {cluster:>10}  {r['note']}"
         )
     ratio = median["ray-1"] / median["local-0"]
     ratio2 = median["ray-2"] / median["local-0"]
+    alone = median.get("ray-1-workers-only", math.nan) / median["local-0"]
     lines.append(
         f"Ray with 1 worker ÷ local: {ratio:.2f} (target <= {TARGETS['ratio']}: {_ok(ratio <= TARGETS['ratio'])}); "
-        f"Ray with 2 workers ÷ local: {ratio2:.2f}"
+        f"Ray with 2 workers ÷ local: {ratio2:.2f}; Ray with 1 worker, without the driver's share: {alone:.2f}"
     )
     report["ratio"] = ratio
     return lines
@@ -974,6 +982,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=1, help="runs of each engine in (a); the median is reported")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs of the example models")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
+    parser.add_argument("--no-share", action="store_true", help="(a) worker: the Ray workers run every unit")
     parser.add_argument("--object-store-mb", type=int, default=2048)
     parser.add_argument("--block-rows", type=int, default=8192, help="rows per block of ray.data.range in (b)")
     parser.add_argument("--gen-batch", type=int, default=1024, help="images per make_batch call in (b)")

@@ -26,6 +26,16 @@ from layerlens.exceptions import InvalidInputError, InvalidTypeError  # noqa: E4
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
+
+@pytest.fixture(autouse=True)
+def _workers_only(monkeypatch):
+    """The workers run every unit: the driver's share (which runs the tiny units of these tests before the
+    workers have started) would leave them nothing to be tested on. Its own test turns it on."""
+    import layerlens.engines._ray as engine
+
+    monkeypatch.setattr(engine, "DRIVER_SHARE", False)
+
+
 #: Absolute tolerance of floats computed by the two engines (features, probabilities, map positions, doubt).
 ATOL = 1e-5
 #: Share of images whose prediction or cluster may differ at a float boundary.
@@ -167,6 +177,40 @@ def test_a_stream_read_by_the_workers(sequential_model, digits, tmp_path):
     _agree(local, ray_run)
     assert len(ray_run.predictions) == 120 and ray_run.files == local.files
     assert "broken.png" not in "".join(ray_run.files)
+    assert sorted(ray_run.explained_images) == sorted(local.explained_images)
+
+
+@pytest.mark.parametrize("kind", ["array", "stream"])
+def test_the_driver_runs_units_from_the_end_while_the_workers_start(
+    kind, sequential_model, digits, tmp_path, monkeypatch
+):
+    from _images import write_class_folders
+
+    import layerlens.engines._ray as engine
+    from layerlens.datasets import from_directory
+
+    monkeypatch.setattr(engine, "DRIVER_SHARE", True)
+    monkeypatch.setattr(engine, "UNIT_IMAGES", 16)
+    if kind == "array":
+        images = digits[1]
+    else:
+        images = from_directory(
+            write_class_folders(tmp_path / "data", digits[1], 120), image_size=(16, 16), color_mode="grayscale",
+            stream=True,
+        )  # fmt: skip
+    local = ll.analyze(sequential_model, images, explain=2, progress=False, batch_size=16)
+    work = tmp_path / "w"
+    ray_run = ll.analyze(
+        sequential_model, images, explain=2, progress=False, batch_size=16, engine="ray", workers=1, work_dir=work
+    )
+    _agree(local, ray_run)
+    units = -(-len(local.predictions) // 16)
+    note = ray_run.settings.engine_note
+    by_driver = int(note.split("(")[-1].split(" by the driver")[0])
+    # The workers keep the first units (they start there, two in flight), the driver runs from the end.
+    assert f"{units} blocks, {units} run by this call ({by_driver} by the driver" in note
+    assert 1 <= by_driver <= units - 2
+    assert sorted(int(p.stem) for p in (work / "blocks").glob("*.npz")) == list(range(units))
     assert sorted(ray_run.explained_images) == sorted(local.explained_images)
 
 
@@ -336,6 +380,7 @@ import ray
 import layerlens as ll
 import layerlens.engines._ray as engine
 engine.UNIT_IMAGES = 32
+engine.DRIVER_SHARE = False
 ray.init(address=sys.argv[1], log_to_driver=False)
 images = np.load(sys.argv[3])
 ll.analyze(sys.argv[2], images, explain=0, progress=False, batch_size=32, engine="ray", workers=1, work_dir=sys.argv[4])

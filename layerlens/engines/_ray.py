@@ -2,7 +2,8 @@
 
 The driver decides once what the local pass decides on its first batches (the pixel factor and range, the
 layers), runs one batch itself to know the layout and fail early on bad input, then hands the units of the
-images to an actor pool. Each finished unit comes back as a block and is written to the work folder, whole; when
+images to an actor pool, running units from the end of the list itself while the actors start
+(:mod:`._share`). Each finished unit comes back as a block and is written to the work folder, whole; when
 all are there they are joined into memory-mapped columns, and the :class:`~layerlens.model.Extraction` the local
 engine would have made is built from them. Ray restarts a worker that dies and redoes its units; a unit that
 reached the folder is never redone, so a driver run again after an interruption redoes only the missing ones.
@@ -29,8 +30,9 @@ from layerlens._util.progress import Progress
 from layerlens._util.skipped import warn_skipped
 from layerlens.datasets import ImageSet, ImageStream
 from layerlens.engines._cluster import ClusterShape, join_cluster, size_workers
+from layerlens.engines._share import Board, DriverShare, Ledger
 from layerlens.engines._work import WorkFolder, digest
-from layerlens.engines._worker import IMAGE, LABEL, PassWorker
+from layerlens.engines._worker import IMAGE, LABEL, SKIPPED, PassWorker
 from layerlens.exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = ["RayPass", "ray_extract"]
@@ -39,6 +41,8 @@ __all__ = ["RayPass", "ray_extract"]
 UNIT_IMAGES = 1024
 #: Bytes of float32 images per unit at most.
 UNIT_BYTES = 128 * 2**20
+#: Whether the driver runs units itself while the workers start (:mod:`._share`); an array's or a stream's.
+DRIVER_SHARE = True
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class RayPass:
     model : object
         What the workers load the model from (a ``.keras`` path, or the object-store reference of its bytes),
         for the explanations' tasks.
+    by_driver : int
+        Of the units this call ran, those the driver ran while the workers started (see :mod:`._share`).
     """
 
     units: int
@@ -71,6 +77,7 @@ class RayPass:
     seconds: float
     metadata: dict[str, list[str]] | None = None
     model: Any = None
+    by_driver: int = 0
 
 
 def unit_images(batch_size: int, image_shape: Sequence[int]) -> int:
@@ -143,7 +150,9 @@ def ray_extract(
     if missing is not None and 0 < len(missing) < shape.workers:  # no actor without a part to run
         shape = shape.fewer(len(missing))
     shipped = model_file if model_file is not None else ray.put(_model_bytes(model))
-    redone = _run(ray, shape, images, labels, shipped, options, per_unit, class_names, work, missing, total, progress)
+    redone, by_driver = _run(
+        ray, shape, model, images, labels, shipped, options, per_unit, class_names, work, missing, total, progress
+    )
     done = sorted(work.done()) if units is not None else list(range(redone))
     unreadable = work.notes(done, "_unreadable")
     if unreadable:
@@ -155,7 +164,8 @@ def ray_extract(
         # The default folder served only to resume an interrupted call: the columns stay readable (mapped)
         # after their files are removed.
         shutil.rmtree(folder, ignore_errors=True)
-    info = RayPass(len(done), redone, shape, folder, time.perf_counter() - started, metadata or None, shipped)
+    seconds = time.perf_counter() - started
+    info = RayPass(len(done), redone, shape, folder, seconds, metadata or None, shipped, by_driver)
     return extraction, info
 
 
@@ -267,9 +277,10 @@ def _work_folder(work_dir: Any, fingerprint: dict[str, Any]) -> Path:
 def _run(
     ray: Any,
     shape: ClusterShape,
+    model: Any,
     images: Any,
     labels: Any,
-    model: Any,
+    shipped: Any,
     options: dict[str, Any],
     per_unit: int,
     class_names: tuple[str, ...],
@@ -277,17 +288,20 @@ def _run(
     missing: list[int] | None,
     total: int | None,
     progress: bool,
-) -> int:
-    """Run the missing units on the cluster, each written to the work folder as it arrives; how many ran."""
+) -> tuple[int, int]:
+    """Run the missing units on the cluster (and the driver's share of them, see :mod:`._share`), each written
+    to the work folder as it arrives; how many this call ran, and how many of them the driver ran."""
     import ray.data
 
     dataset = _is_dataset(images)
     if missing is not None and not missing:
-        return 0
+        return 0, 0
     shared = ray.put(images) if isinstance(images, np.ndarray) else images
+    sharing = DRIVER_SHARE and not dataset
+    board = ray.remote(num_cpus=0)(Board).remote() if sharing else None
     kwargs = dict(
-        model=model, images=None if dataset else shared, labels=None if labels is None or dataset else labels,
-        options={**options, "unit": per_unit}, threads=shape.threads, class_names=class_names,
+        model=shipped, images=None if dataset else shared, labels=None if labels is None or dataset else labels,
+        options={**options, "unit": per_unit}, threads=shape.threads, class_names=class_names, board=board,
     )  # fmt: skip
     if dataset:
         source = images.select_columns([c for c in images.columns()])
@@ -304,19 +318,41 @@ def _run(
         num_gpus=shape.gpus_per_worker or None,
     )  # Ray Data restarts a dead actor and retries its batches (max_restarts=-1, max_task_retries=-1)
     bar = Progress(total, "image") if progress else None
+    ledger = Ledger(work, missing or [], bar, board)
+    share = None
+    if sharing:
+        driver = PassWorker.beside(model, images, labels, {**options, "unit": per_unit}, class_names)
+        share = DriverShare(driver, missing, shape.workers, ledger).start()
     ran = 0
-    with _quiet_data(ordered=dataset):
-        for batch in mapped.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-            for unit, payload, error, count in zip(batch["unit"], batch["payload"], batch["error"], batch["count"]):
-                if error:
-                    raise InvalidInputError(str(error))
-                work.write(ran if dataset else int(unit), bytes(payload))
-                ran += 1
-                if bar is not None:
-                    bar.add(int(count))
+    try:
+        with _quiet_data(ordered=dataset):
+            for batch in mapped.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+                for unit, payload, error, count in zip(batch["unit"], batch["payload"], batch["error"], batch["count"]):
+                    if error:
+                        raise InvalidInputError(str(error))
+                    if dataset:
+                        work.write(ran, bytes(payload))
+                        if bar is not None:
+                            bar.add(int(count))
+                    elif count != SKIPPED:
+                        ledger.keep(int(unit), bytes(payload), int(count))
+                    if share is not None:
+                        share.reached(int(unit))
+                    ran += 1
+                if share is not None:
+                    share.raise_error()
+    finally:
+        if share is not None:
+            share.stop()
+        if board is not None:
+            ray.kill(board)
+    if share is not None:
+        share.raise_error()
     if bar is not None:
         bar.close()
-    return ran
+    if not dataset and not ledger.complete():
+        raise RuntimeError(f"the pass ended with units missing: {sorted(set(missing) - work.done())[:10]}")
+    return (ran if dataset else len(missing)), (0 if share is None else share.ran)
 
 
 @contextlib.contextmanager

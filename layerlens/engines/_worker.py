@@ -17,10 +17,14 @@ import numpy as np
 
 from layerlens.engines._work import to_block
 
-__all__ = ["PassWorker", "image_columns", "load_model", "set_threads"]
+__all__ = ["SKIPPED", "PassWorker", "image_columns", "load_model", "set_threads"]
 
 #: Columns of a ``ray.data.Dataset`` that are the images, their labels and their files.
 IMAGE, LABEL, FILE = "image", "label", "file"
+#: The count of a unit a worker skipped, the driver having finished it.
+SKIPPED = -1
+#: Seconds a worker waits for the board's answer before it runs the unit anyway.
+BOARD_TIMEOUT = 10.0
 
 
 def image_columns(batch: dict[str, Any]) -> list[str]:
@@ -46,28 +50,55 @@ class PassWorker:
         TensorFlow threads: the CPUs the actor holds.
     class_names : tuple of str
         To read a dataset's labels given as class names.
+    board : ray.actor.ActorHandle, optional
+        The :class:`~layerlens.engines._share.Board` of the units the driver has finished, which this worker
+        skips.
     """
 
     def __init__(
-        self, model: Any, images: Any, labels: Any, options: dict[str, Any], threads: int, class_names: tuple[str, ...]
+        self,
+        model: Any,
+        images: Any,
+        labels: Any,
+        options: dict[str, Any],
+        threads: int,
+        class_names: tuple[str, ...],
+        board: Any = None,
     ) -> None:
         set_threads(threads)
         model, images, labels = (_resolved(v) for v in (model, images, labels))
-        self.images, self.labels, self.options = images, labels, dict(options)
-        self.unit = int(self.options.pop("unit"))
-        self.class_names = tuple(class_names)
-        self.error: str | None = None
+        self._hold(images, labels, options, class_names)
+        self.board = board
         try:
             self.model = load_model(model)
         except Exception as error:  # said to the driver on the first call, with the file's name
             where = repr(model) if isinstance(model, str) else "the model sent by the driver"
             self.error = f"model: a worker could not load {where}: {type(error).__name__}: {error}"
 
+    @classmethod
+    def beside(
+        cls, model: Any, images: Any, labels: Any, options: dict[str, Any], class_names: tuple[str, ...]
+    ) -> PassWorker:
+        """The workers' code in the driver's process, on the driver's model (see :mod:`._share`)."""
+        worker = cls.__new__(cls)
+        worker._hold(images, labels, options, class_names)
+        worker.model = model
+        return worker
+
+    def _hold(self, images: Any, labels: Any, options: dict[str, Any], class_names: tuple[str, ...]) -> None:
+        self.images, self.labels, self.options = images, labels, dict(options)
+        self.unit = int(self.options.pop("unit"))
+        self.class_names = tuple(class_names)
+        self.error: str | None = None
+
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One unit's block (``payload``), or the error (``error``) that stopped it."""
+        """One unit's block (``payload``), or the error (``error``) that stopped it; a count of -1 for a unit the
+        driver has finished."""
         from layerlens.exceptions import LayerlensError
 
         unit = int(batch["unit"][0]) if "unit" in batch else -1
+        if unit >= 0 and self._finished_by_driver(unit):
+            return _answer(unit, b"", SKIPPED, "")
         message = self.error
         if message is None:
             try:
@@ -77,7 +108,22 @@ class PassWorker:
                 message = str(error) if unit < 0 else f"{error} (images {unit * self.unit} onwards)"
         return _answer(unit, b"", 0, message)
 
-    def _run(self, batch: dict[str, np.ndarray], unit: int) -> tuple[bytes, int]:
+    def _finished_by_driver(self, unit: int) -> bool:
+        if self.board is None:
+            return False
+        import ray
+
+        try:
+            return bool(ray.get(self.board.has.remote(unit), timeout=BOARD_TIMEOUT))
+        except Exception:  # a board that does not answer: the unit is run (the driver keeps the first copy)
+            return False
+
+    def run_unit(self, unit: int, keep: Any = None) -> tuple[bytes, int]:
+        """Unit ``unit`` of an array or stream: its block's bytes and its number of images; ``keep`` is called
+        after each batch (as :func:`~layerlens.model.extract` calls it)."""
+        return self._run({"unit": np.array([unit])}, unit, keep)
+
+    def _run(self, batch: dict[str, np.ndarray], unit: int, keep: Any = None) -> tuple[bytes, int]:
         from layerlens.datasets import ImageStream
         from layerlens.model import extract
 
@@ -99,7 +145,7 @@ class PassWorker:
                 labels = None if self.labels is None else self.labels[start:stop]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the driver has said what there is to say about the images
-            extraction = extract(self.model, images, first_index=start, progress=False, **self.options)
+            extraction = extract(self.model, images, first_index=start, progress=False, keep=keep, **self.options)
         rows = np.arange(len(extraction.outputs)) if extraction.source_rows is None else extraction.source_rows
         columns: dict[str, np.ndarray] = {
             "rows": (start + rows).astype(np.int64),

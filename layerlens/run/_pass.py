@@ -58,6 +58,7 @@ def run_pass(
         f"Ray: {shape.workers} worker{'s' if shape.workers != 1 else ''} ({shape.cpus_per_worker:g} CPU"
         f"{f', {shape.gpus_per_worker:g} GPU' if shape.gpus_per_worker else ''} each) on a cluster of "
         f"{shape.cpus:g} CPUs and {shape.gpus:g} GPUs; {went.units} blocks, {went.redone} run by this call"
+        f"{f' ({went.by_driver} by the driver while the workers started)' if went.by_driver else ''}"
         f"{f', {went.units - went.redone} found in the work folder' if went.redone < went.units else ''}."
     )
     if options.get("progress", True):
