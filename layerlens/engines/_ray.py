@@ -305,7 +305,7 @@ def _run(
     )  # fmt: skip
     if dataset:
         source = images.select_columns([c for c in images.columns()])
-        batch_size = options["batch_size"]
+        batch_size = per_unit  # whole batches of the pass, as many as a unit holds
     else:
         source = ray.data.from_items([{"unit": u} for u in missing], override_num_blocks=len(missing))
         batch_size = 1

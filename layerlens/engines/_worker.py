@@ -1,6 +1,6 @@
 """The actor of a distributed pass: it loads the model once and runs the local pass on each unit it is given.
 
-Each call takes one unit (a range of whole batches of an array or an ImageStream, or one batch of a
+Each call takes one unit (a range of whole batches of an array or an ImageStream, or as many rows of a
 ``ray.data.Dataset``), runs :func:`layerlens.model.extract` on it with the pass's plan (the pixel factor and
 range decided once on the driver) and returns its columns as the bytes of one block. Errors of layerlens
 (images of another shape, a model the worker cannot load) come back as text, for the driver to raise at once.
@@ -199,7 +199,16 @@ def _stacked(column: Any) -> np.ndarray:
     """A dataset's image column as one float32 array (Ray Data gives ragged columns as arrays of arrays)."""
     array = np.asarray(column)
     if array.dtype == object:
-        array = np.stack([np.asarray(v) for v in array])
+        images = [np.asarray(v) for v in array]
+        shapes = sorted({image.shape for image in images})
+        if len(shapes) > 1:
+            from layerlens.exceptions import InvalidInputError
+
+            raise InvalidInputError(
+                f"images: every image must have the same size; the ray.data.Dataset holds images of {shapes[0]} "
+                f"and of {shapes[1]}."
+            )
+        array = np.stack(images)
     return array.astype(np.float32, copy=False)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -397,10 +397,19 @@ def extract(
             shown = display_range(lo, hi)
             constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
             face = (axes, volume_view)
-            step = _step_function(
-                model, chosen, projections, conv_features, _thumbnail_shape(x, axes), first_shape, len(levels),
-                transform, face,
+            thumbnail_shape = _thumbnail_shape(x, axes)
+            key = (
+                id(model), tuple(info.name for info in chosen), conv_features, seed, thumbnail_shape, first_shape,
+                len(levels), id(transform), face,
             )  # fmt: skip
+            step = None if plan is None else plan.traced.get(key)
+            if step is None:
+                step = _step_function(
+                    model, chosen, projections, conv_features, thumbnail_shape, first_shape, len(levels), transform,
+                    face,
+                )  # fmt: skip
+                if plan is not None:
+                    plan.traced[key] = step
             noise_source = NoiseSource(seed, levels, first_shape)
         elif x.shape[1:] != first_shape:
             raise InvalidInputError(
@@ -466,10 +475,17 @@ class PassPlan:
     pixel_range : tuple of float
         The lowest and highest pixel value as given: of the whole array when there is one, else of the first
         batch. It sets the thumbnails' display range and clips the noisy copies.
+    traced : dict
+        The pass's traced step functions, by what they were traced for, so that the parts of a pass that run
+        in one process trace it once (not pickled: each process traces its own).
     """
 
     decision: PixelDecision
     pixel_range: tuple[float, float]
+    traced: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "traced": {}}
 
 
 def plan_pass(
