@@ -188,3 +188,24 @@ def test_every_picture_a_page_names_exists(big_site):
         text = page.read_text(encoding="utf-8")
         for name in re.findall(r'src="([^"]+\.png)"', text) + re.findall(r"url\(&#39;([^&]+)&#39;\)", text):
             assert (page.parent / name).resolve().is_file(), f"{page.name} names a missing {name}"
+
+
+def test_a_finding_of_many_images_links_its_most_telling_ones(big_run, monkeypatch):
+    import dataclasses
+
+    import layerlens.site._content as content
+    from layerlens.findings import Finding
+    from layerlens.site._content import FindingPlaces, finding_views
+
+    most = 100
+    monkeypatch.setattr(content, "LINK_IMAGES_MAX", most)  # 500 in a site; the run has 300 images
+    many = [int(i) for i in np.arange(big_run.n_images)[::-1]]  # most telling first, as a finding lists them
+    finding = Finding(
+        kind="label_issues", text="Labels look wrong.", value=0.5, interval=(0.4, 0.6), threshold=0.1,
+        where={"images": many}, effect=0.5,
+    )  # fmt: skip
+    places = FindingPlaces(frozenset(range(big_run.n_images)), {}, [], [], False, False)
+    (view,) = finding_views(dataclasses.replace(big_run, findings=(finding,)), places)
+    listed = [int(i) for i in view.href.split("images=")[1].split("&")[0].split("#")[0].split(",")]
+    assert listed == many[:most]
+    assert f"{most} most telling of its {len(many):,} images" in view.label

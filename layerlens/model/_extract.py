@@ -397,17 +397,12 @@ def extract(
             shown = display_range(lo, hi)
             constants = [tf.constant(v, tf.float32) for v in (scale, *shown)]
             face = (axes, volume_view)
-            thumbnail_shape = _thumbnail_shape(x, axes)
-            key = (
-                id(model), tuple(info.name for info in chosen), conv_features, seed, thumbnail_shape, first_shape,
-                len(levels), id(transform), face,
-            )  # fmt: skip
+            how = (chosen, projections, conv_features, _thumbnail_shape(x, axes), first_shape, len(levels), transform)
+            names = tuple(info.name for info in chosen)
+            key = (id(model), names, conv_features, seed, *how[3:6], id(transform), face)  # what the step depends on
             step = None if plan is None else plan.traced.get(key)
             if step is None:
-                step = _step_function(
-                    model, chosen, projections, conv_features, thumbnail_shape, first_shape, len(levels), transform,
-                    face,
-                )  # fmt: skip
+                step = _step_function(model, *how, face)
                 if plan is not None:
                     plan.traced[key] = step
             noise_source = NoiseSource(seed, levels, first_shape)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from layerlens._util.mapped import release
 from layerlens.exceptions import RunFormatError
 
 __all__ = ["ARRAY_FOLDER", "COLUMNS_ABOVE", "THUMBNAIL_ARRAY", "read_columns", "write_columns"]
@@ -45,6 +46,7 @@ def write_columns(folder: Path, arrays: Mapping[str, np.ndarray], thumbnails: np
         path = folder / name
         with open(path, "wb") as file:
             np.lib.format.write_array(file, np.asarray(array), allow_pickle=False)
+        release(array)  # a column mapped from a file: its pages, read to write it, go
         checksums[name] = _file_sha256(path)
     return checksums
 

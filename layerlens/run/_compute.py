@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from layerlens._util.mapped import release
 from layerlens.layers import extend_path_ids, fit_sample
 from layerlens.model import short_layer_names
 from layerlens.paths import FIXED_COLUMNS
@@ -58,6 +59,7 @@ def compute_analysis(
             fit = ordered(FitSet("", extraction.features, fit_classes, predictions))
         else:  # many images: the fit on a sample of them, every image placed in it
             sampled = tuple(np.asarray(f[sample]) for f in extraction.features)
+            release(*extraction.features)
             fit = ordered(FitSet("", sampled, fit_classes[sample], predictions[sample]))
     else:
         fit = ordered(reference)
@@ -81,6 +83,8 @@ def compute_analysis(
                 placed=sample is not None,
                 probe_features=None if probes is None else probes.features[i],
             )
+            # A big run's features are mapped from files: this layer's pages go once it is placed.
+            release(extraction.features[i], *(features[i] for features in extraction.noisy_features.values()))
             scores.append(beside.submit(layer_separability, assigned.layer.reduced, labels, settings.seed))
             layers.append(assigned.layer)
             reference_places.append(assigned.reference)

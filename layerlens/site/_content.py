@@ -431,6 +431,11 @@ def finding_views(analysis: Analysis, places: FindingPlaces) -> list[FindingView
     return views
 
 
+#: Images a finding's link lists at most (its most telling ones): a million-image run's finding may name tens
+#: of thousands, which would make one link of hundreds of kilobytes.
+LINK_IMAGES_MAX = 500
+
+
 def _url(page: str, params: dict[str, Any], anchor: str = "") -> str:
     query = urlencode({key: str(value) for key, value in params.items()}, quote_via=quote, safe=",")
     return page + (f"?{query}" if query else "") + (f"#{anchor}" if anchor else "")
@@ -465,11 +470,14 @@ def _finding_link(
     if column is not None and group is not None and group in places.meta_filters.get(column, []):
         label = f"Show the {shown} of {column} {group}"
         return _url("gallery.html", {"meta": column, "value": group}), label, False
-    images = [int(i) for i in where.get("images") or () if 0 <= int(i) < analysis.n_images]
+    found = [int(i) for i in where.get("images") or () if 0 <= int(i) < analysis.n_images]
+    images = found[:LINK_IMAGES_MAX]  # a finding lists its images most telling first
     if images:
         label = f"Show the {len(images)} images" if len(images) > 1 else "Show the image"
         if column is not None and group is not None:
             label = f"Show the {shown} of {column} {group}"
+        if len(found) > len(images):
+            label = f"Show the {len(images)} most telling of its {len(found):,} images"
         numbers = {"images": ",".join(map(str, images))}
         if set(images) <= places.gallery:
             return _url("gallery.html", numbers), label, False
