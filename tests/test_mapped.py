@@ -36,3 +36,13 @@ def test_anything_but_a_mapped_array_is_left_alone():
     array = np.ones(10)
     release(array, None, [1, 2], "text")
     assert array.sum() == 10
+
+
+def test_pages_written_through_a_mapping_and_let_go_reach_the_file(tmp_path):
+    column = np.lib.format.open_memmap(tmp_path / "column.npy", mode="w+", dtype=np.int64, shape=(1 << 20,))
+    for start in range(0, len(column), 1 << 16):
+        column[start : start + (1 << 16)] = np.arange(start, start + (1 << 16))
+        release(column)
+    column.flush()
+    del column
+    np.testing.assert_array_equal(np.load(tmp_path / "column.npy"), np.arange(1 << 20))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from layerlens._util.atomic import write_atomically
+from layerlens._util.mapped import release
 from layerlens.exceptions import InvalidInputError
 
 __all__ = ["WorkFolder", "from_block", "to_block"]
@@ -128,6 +129,7 @@ class WorkFolder:
             n = len(block["rows"])
             for name, target in files.items():
                 target[filled : filled + n] = block[name]
+                release(target)  # the pages just written stay in the file, not in this process
             filled += n
         for target in files.values():
             target.flush()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from layerlens._util.mapped import release
 from layerlens._util.png import png_bytes
 from layerlens.exceptions import InvalidInputError
 from layerlens.figures.maps import WEBGL_THRESHOLD
@@ -154,6 +155,7 @@ def write_sprites(folder: Path, analysis: Analysis, per_sheet: int, first: np.nd
                 height, width, -1
             )[..., :channels]
         (folder / sprites.sheet_name(sheet)).write_bytes(png_bytes(grid))
+        release(thumbnails, probes)  # a big run's thumbnails are mapped from its file
     return sprites
 
 
