@@ -212,8 +212,9 @@ def _stacked(column: Any) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def set_threads(threads: int) -> None:
-    """TensorFlow's threads in this worker process: the CPUs it holds (before TensorFlow runs anything)."""
+def set_threads(threads: int) -> bool:
+    """Give TensorFlow in this worker process the CPUs it holds as threads; whether it could (only before
+    TensorFlow has run anything: a reused worker process keeps the threads it had)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -221,7 +222,8 @@ def set_threads(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
     except RuntimeError:
-        pass  # TensorFlow already ran in this process (a reused worker): its threads stay as they are
+        return False
+    return True
 
 
 def load_model(model: Any) -> Any:
